@@ -1,0 +1,82 @@
+# Popup service: plain Makefile in the Redis/hiredis manner.
+#   make            build everything into build/ (build-<sanitizer>/ with SANITIZER)
+#   make run|stop   start/stop the private local stack under run/
+#   make test       unit + integration tests, ends with "N passed, N failed"
+#   make bench      benchmarks (bench/README.md); make locust: distributed Locust
+OPTIMIZATION ?= -O2
+SANITIZER ?=
+CXX ?= g++
+WERROR ?= -Werror
+
+BUILD := build$(if $(SANITIZER),-$(SANITIZER))
+DEPS := .deps
+CPPFLAGS += -I. -isystem $(DEPS)/mysqlcppconn/usr/include -MMD -MP
+CXXFLAGS += -std=c++20 $(OPTIMIZATION) -g -Wall -Wextra $(WERROR) -pthread
+LDFLAGS += -pthread -L$(DEPS)/lib -Wl,-rpath,/usr/lib/x86_64-linux-gnu
+ifeq ($(SANITIZER),address)
+  CXXFLAGS += -fsanitize=address -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=address
+else ifeq ($(SANITIZER),undefined)
+  CXXFLAGS += -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=undefined
+else ifneq ($(SANITIZER),)
+  $(error SANITIZER must be address or undefined)
+endif
+
+CORE_SRC := $(wildcard core/*.cc)
+EDGE_SRC := $(filter-out fcgi/popupd_main.cc fcgi/writer_main.cc fcgi/popupctl_main.cc fcgi/floor_main.cc,$(wildcard fcgi/*.cc))
+UNIT_SRC := $(wildcard tests/unit/*.cc)
+
+CORE_OBJ := $(CORE_SRC:%.cc=$(BUILD)/%.o)
+EDGE_OBJ := $(EDGE_SRC:%.cc=$(BUILD)/%.o)
+UNIT_OBJ := $(UNIT_SRC:%.cc=$(BUILD)/%.o)
+
+LIBS_EDGE := -lfcgi -lhiredis -lmysqlcppconn -lboost_json
+PROGRAMS := $(BUILD)/popupd $(BUILD)/popup-writer $(BUILD)/popupctl $(BUILD)/fcgi-floor
+
+.PHONY: all deps run stop test unit integration bench locust clean
+all: deps $(PROGRAMS) $(BUILD)/unit_tests
+
+deps:
+	@./scripts/deps.sh
+
+$(BUILD)/%.o: %.cc | deps
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/popupd: $(BUILD)/fcgi/popupd_main.o $(EDGE_OBJ) $(CORE_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_EDGE)
+$(BUILD)/popup-writer: $(BUILD)/fcgi/writer_main.o $(EDGE_OBJ) $(CORE_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_EDGE)
+$(BUILD)/popupctl: $(BUILD)/fcgi/popupctl_main.o $(EDGE_OBJ) $(CORE_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_EDGE)
+$(BUILD)/fcgi-floor: $(BUILD)/fcgi/floor_main.o
+	$(CXX) $^ -o $@ $(LDFLAGS) -lfcgi
+$(BUILD)/unit_tests: $(UNIT_OBJ) $(CORE_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) -lboost_json -lboost_unit_test_framework
+
+run: all
+	@BUILD=$(BUILD) ./scripts/stack.sh start run
+
+stop:
+	@./scripts/stack.sh stop run
+
+test: all
+	@BUILD=$(BUILD) ./tests/run_all.sh
+
+unit: all
+	@BUILD=$(BUILD) ./tests/run_all.sh unit
+
+integration: all
+	@BUILD=$(BUILD) ./tests/run_all.sh integration
+
+bench: all
+	@BUILD=$(BUILD) ./bench/run.sh
+
+locust: all
+	@BUILD=$(BUILD) ./bench/locust.sh
+
+clean:
+	rm -rf build build-address build-undefined
+
+-include $(shell find build* -name '*.d' 2>/dev/null)

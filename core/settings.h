@@ -1,0 +1,77 @@
+// The service's configuration file: "key = value" lines, '#' comments.
+// One table (settings.cc) maps each key to its field, default and check, the
+// way nginx's ngx_command_t does; `popupd --check` and the writer use it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/popup.h"
+
+namespace popup {
+
+// "unix:/path/to.sock" or "host:port" ("127.0.0.1:9000", "[::1]:9000").
+struct Address {
+  bool is_unix = false;
+  std::string path;  // when is_unix
+  std::string host;  // otherwise
+  int port = 0;
+};
+
+// nullopt when the text is neither form (port 1..65535, non-empty path/host).
+std::optional<Address> parse_address(std::string_view s);
+std::string format_address(const Address& a);
+
+struct Settings {
+  // FastCGI pool (popupd)
+  std::string listen;          // Address text; empty = inherited fd 0
+  int backlog = 1024;
+  int workers = 4;             // processes
+  int threads = 8;             // accept threads per process
+  int64_t max_requests = 0;    // recycle a process after this many; 0 = never
+  int crash_storm_count = 10;  // respawn brake: this many crashes ...
+  int crash_storm_window_s = 10;  // ... within this window
+  int crash_storm_pause_s = 5;    // pause respawning for this long
+  int stop_timeout_s = 10;     // graceful stop: wait this long, then SIGKILL
+  std::string state_dir;       // shared metrics file lives here; "" = none
+  // nginx sizing (the pool must outnumber what keepalive caches can pin)
+  int nginx_workers = 2;
+  int nginx_keepalive = 8;     // keepalive connections per nginx worker
+  // Redis
+  std::string redis = "127.0.0.1:6379";
+  int redis_timeout_ms = 500;
+  std::string key_prefix = "popup";
+  int64_t state_ttl_s = 7 * 86400;
+  int config_check_ms = 1000;
+  int config_lock_ms = 5000;
+  // MySQL
+  std::string mysql_host = "127.0.0.1";
+  int mysql_port = 3306;
+  std::string mysql_socket;    // when set, used instead of host/port
+  std::string mysql_user = "popup";
+  std::string mysql_password;
+  std::string mysql_db = "popup";
+  // Writer
+  int batch_size = 500;
+  int batch_ms = 50;
+  std::string writer_id = "w1";
+  // Testing only: honour the X-Popup-Now request header as "now".
+  bool test_clock = false;
+};
+
+// Parses a whole file's text over the defaults. Error (bad_request) with the
+// line number on an unknown key, a malformed line or a value that fails its
+// check; then nothing is returned.
+Result<Settings> parse_settings(std::string_view text);
+
+// The sizing rule (nginx/README.md): every FastCGI connection that nginx's
+// keepalive caches can hold pins one accept thread, so
+//   workers * threads >= 2 * nginx_workers * nginx_keepalive
+// leaving at least half the pool for peak concurrency. Returns the problem,
+// or nullopt when the settings obey it.
+std::optional<std::string> check_sizing(const Settings& s);
+
+}  // namespace popup

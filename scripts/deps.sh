@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Install what the build, the stack and the tests need, and nothing when all
+# is present. Called by `make deps` (and so by `make run` and `make test`).
+#
+# Why the Connector/C++ headers are unpacked by hand: Debian's
+# libmysqlcppconn-dev depends on the Boost 1.74 headers, which conflict with
+# the Boost 1.81 packages we build with. We install the runtime library with
+# apt and unpack the -dev package's headers (they only need Boost's smart
+# pointers, which 1.81 has) into .deps/ of the checkout.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+hdr_dir="$top/.deps/mysqlcppconn"
+
+pkgs=(g++ make pkg-config curl procps iproute2 psmisc
+      libfcgi-dev libfcgi-bin spawn-fcgi libhiredis-dev libmysqlcppconn7v5
+      libboost-json1.81-dev libboost-test1.81-dev
+      mariadb-server mariadb-client redis-server redis-tools nginx-light
+      wrk python3 python3-locust gnuplot-nox)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  # Package scripts must not start system-wide MariaDB, Redis or nginx: the
+  # project runs private instances, and port 80/3306/6379 may be taken.
+  policy=/usr/sbin/policy-rc.d
+  had_policy=0; [ -e "$policy" ] && had_policy=1
+  if [ $had_policy -eq 0 ]; then
+    as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy"
+  fi
+  trap '[ $had_policy -eq 1 ] || as_root rm -f '"$policy" EXIT
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq || true
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # A package may still have started its daemon (no policy-rc.d support in
+  # some init set-ups); stop those so they hold no ports.
+  for svc in mariadb redis-server nginx; do
+    as_root service "$svc" stop >/dev/null 2>&1 || true
+  done
+fi
+
+if [ ! -f "$hdr_dir/usr/include/cppconn/driver.h" ]; then
+  echo "deps: unpacking Connector/C++ headers into .deps/"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download libmysqlcppconn-dev >/dev/null)
+  mkdir -p "$hdr_dir"
+  dpkg -x "$tmp"/libmysqlcppconn-dev_*.deb "$hdr_dir"
+  rm -rf "$tmp"
+fi
+
+# The runtime package ships only the versioned .so; link against it by path.
+lib=$(ls /usr/lib/*/libmysqlcppconn.so.7* 2>/dev/null | head -n1)
+if [ -z "$lib" ]; then echo "deps: libmysqlcppconn.so.7 not found" >&2; exit 1; fi
+mkdir -p "$top/.deps/lib"
+ln -sf "$lib" "$top/.deps/lib/libmysqlcppconn.so"
