@@ -1,0 +1,14 @@
+// One-line log records on stderr: "2026-11-25T10:00:00Z popupd[123] level: text".
+// stderr is what spawn-fcgi, the supervisor and stack.sh redirect to files.
+#pragma once
+
+#include <string_view>
+
+namespace popup {
+
+void log_set_name(std::string_view program);
+void log_info(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+}  // namespace popup

@@ -1,0 +1,95 @@
+// Pool-wide counters in a shared memory file (state_dir/metrics.shm).
+//
+// Why a file and not per-process memory: a scrape of /api/metrics lands on
+// one arbitrary worker, yet must report the whole pool, whether the pool was
+// started by our supervisor or by spawn-fcgi (which has no parent of ours).
+// Every process maps the same file and claims one slot; a slot whose owner
+// died is taken over by the next process, and its counters keep counting, so
+// every *_total stays monotonic across respawns.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace popup {
+
+enum class Endpoint { popup, action, healthz, metrics, other, count };
+inline constexpr int kEndpoints = static_cast<int>(Endpoint::count);
+inline constexpr int kStatuses[] = {200, 202, 400, 404, 405, 413, 500, 503};
+inline constexpr int kStatusCount = sizeof(kStatuses) / sizeof(kStatuses[0]);
+inline constexpr double kBucketsMs[] = {0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000};
+inline constexpr int kBucketCount = sizeof(kBucketsMs) / sizeof(kBucketsMs[0]);
+inline constexpr int kMaxSlots = 256;
+
+enum class Counter {
+  config_hits,         // request served from the in-process copy
+  config_redis_loads,  // new version fetched from Redis
+  config_mysql_loads,  // set loaded from MySQL (cache miss in Redis)
+  state_hits,          // user state found in Redis
+  state_misses,        // user state read from MySQL
+  events_queued,       // events pushed on the Redis list
+  events_direct,       // events written straight to MySQL (Redis down)
+  redis_errors,
+  mysql_errors,
+  count
+};
+inline constexpr int kCounters = static_cast<int>(Counter::count);
+
+struct WorkerSlot {
+  std::atomic<int32_t> pid;
+  std::atomic<int64_t> started_at;
+  std::atomic<int32_t> threads;
+  std::atomic<int32_t> busy;
+  std::atomic<uint64_t> requests;
+  std::atomic<uint64_t> by_status[kEndpoints][kStatusCount + 1];  // last: other
+  std::atomic<uint64_t> buckets[kEndpoints][kBucketCount + 1];    // last: +Inf
+  std::atomic<uint64_t> latency_us_sum[kEndpoints];
+  std::atomic<uint64_t> counters[kCounters];
+};
+
+struct MetricsShm {
+  uint64_t magic;
+  std::atomic<int32_t> supervisor_pid;
+  std::atomic<uint64_t> restarts;       // workers respawned after dying
+  std::atomic<uint64_t> crash_brakes;   // times respawning was paused
+  std::atomic<uint64_t> recycled;       // workers that left after max_requests
+  std::atomic<int64_t> listen_queue;    // connections waiting in the backlog
+  std::atomic<int64_t> listen_backlog;  // configured backlog
+  std::atomic<int32_t> target_workers;
+  WorkerSlot slots[kMaxSlots];
+};
+
+class Metrics {
+ public:
+  // Maps state_dir/metrics.shm (created when missing); with an empty
+  // state_dir, or when the file cannot be mapped, uses private memory so the
+  // process still runs (its metrics then cover only itself).
+  explicit Metrics(const std::string& state_dir);
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  MetricsShm& shm() { return *shm_; }
+  // Claims a free (or dead owner's) slot for this process; nullptr when full.
+  WorkerSlot* claim_slot(pid_t pid, int threads);
+  void release_slot(WorkerSlot* slot);
+
+  // Prometheus text for the pool; `extra` (queue and writer figures read
+  // elsewhere) is appended.
+  std::string render(const std::string& extra) const;
+
+ private:
+  MetricsShm* shm_ = nullptr;
+  bool mapped_ = false;
+};
+
+// Records one request in a slot (no-op for nullptr).
+void record_request(WorkerSlot* slot, Endpoint ep, int status, uint64_t latency_us);
+inline void bump(WorkerSlot* slot, Counter c, uint64_t n = 1) {
+  if (slot) slot->counters[static_cast<int>(c)].fetch_add(n, std::memory_order_relaxed);
+}
+
+}  // namespace popup

@@ -1,0 +1,259 @@
+#include "fcgi/mysql.h"
+
+#include <cppconn/driver.h>
+#include <cppconn/exception.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
+#include <mysql_driver.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/select.h"
+#include "core/version.h"
+#include "fcgi/log.h"
+
+namespace popup {
+namespace {
+
+sql::mysql::MySQL_Driver* driver() {
+  static sql::mysql::MySQL_Driver* d = sql::mysql::get_mysql_driver_instance();
+  return d;
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s + ",") {
+    if (c == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else if (!isspace(static_cast<unsigned char>(c))) {
+      cur += static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  return out;
+}
+
+std::optional<int64_t> opt_int(sql::ResultSet* rs, const char* col) {
+  if (rs->isNull(col)) return std::nullopt;
+  return static_cast<int64_t>(rs->getInt64(col));
+}
+
+// One popups row into a Popup; false (with *why) when a field does not parse.
+bool popup_from_row(sql::ResultSet* rs, Popup* p, std::string* why) {
+  p->id = rs->getInt64("id");
+  p->name = rs->getString("name");
+  p->priority = rs->getInt64("priority");
+  p->enabled = rs->getInt("enabled") != 0;
+  p->starts_at = opt_int(rs, "starts_at");
+  p->ends_at = opt_int(rs, "ends_at");
+  for (const auto& name : split_list(rs->getString("platforms"))) {
+    auto pl = parse_platform(name);
+    if (!pl) return *why = "unknown platform " + name, false;
+    p->platforms.push_back(*pl);
+  }
+  for (const char* col : {"min_version", "max_version"}) {
+    if (rs->isNull(col)) continue;
+    auto v = parse_version(std::string(rs->getString(col)));
+    if (!v) return *why = std::string("bad ") + col, false;
+    (col[1] == 'i' ? p->min_version : p->max_version) = *v;
+  }
+  p->langs = split_list(rs->getString("langs"));
+  p->rollout_percent = rs->getInt("rollout_percent");
+  p->max_impressions = opt_int(rs, "max_impressions");
+  p->show_cooldown_s = rs->getInt64("show_cooldown_s");
+  p->ignore_cooldown_s = rs->getInt64("ignore_cooldown_s");
+  p->click_cooldown_s = opt_int(rs, "click_cooldown_s");
+  p->title = rs->getString("title");
+  p->body = rs->getString("body");
+  p->image_url = rs->getString("image_url");
+  p->link_url = rs->getString("link_url");
+  return true;
+}
+
+std::string quote(const std::string& s) {
+  // Only validated text reaches here (uid: [A-Za-z0-9._-], ids: hex), so
+  // escaping is a second line of defence, not the first.
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+void mysql_global_init() { driver(); }
+
+Mysql::Mysql(const Settings& s) : s_(s) {}
+Mysql::~Mysql() = default;
+
+bool Mysql::fail(const std::string& what, std::string* err) {
+  *err = "mysql: " + what;
+  conn_.reset();
+  return false;
+}
+
+bool Mysql::ensure_connected(std::string* err) {
+  if (conn_) return true;
+  try {
+    sql::ConnectOptionsMap opts;
+    opts["userName"] = sql::SQLString(s_.mysql_user);
+    opts["password"] = sql::SQLString(s_.mysql_password);
+    opts["schema"] = sql::SQLString(s_.mysql_db);
+    if (!s_.mysql_socket.empty()) {
+      opts["hostName"] = sql::SQLString("localhost");
+      opts["socket"] = sql::SQLString(s_.mysql_socket);
+    } else {
+      opts["hostName"] = sql::SQLString(s_.mysql_host);
+      opts["port"] = s_.mysql_port;
+    }
+    opts["OPT_CONNECT_TIMEOUT"] = 2;
+    opts["OPT_READ_TIMEOUT"] = 10;
+    opts["OPT_WRITE_TIMEOUT"] = 10;
+    opts["OPT_RECONNECT"] = false;
+    opts["CLIENT_MULTI_STATEMENTS"] = false;
+    conn_.reset(driver()->connect(opts));
+    std::unique_ptr<sql::Statement> st(conn_->createStatement());
+    st->execute("SET NAMES utf8mb4");
+    return true;
+  } catch (const sql::SQLException& e) {
+    return fail(std::string("connect: ") + e.what(), err);
+  }
+}
+
+bool Mysql::load_config(ConfigSet* out, std::string* err) {
+  if (!ensure_connected(err)) return false;
+  try {
+    std::unique_ptr<sql::Statement> st(conn_->createStatement());
+    ConfigSet cfg;
+    {
+      std::unique_ptr<sql::ResultSet> rs(
+          st->executeQuery("SELECT version FROM config_meta WHERE id = 1"));
+      cfg.version = rs->next() ? rs->getInt64(1) : 0;
+    }
+    std::unique_ptr<sql::ResultSet> rs(st->executeQuery(
+        "SELECT id, name, priority, enabled, starts_at, ends_at, platforms, min_version,"
+        " max_version, langs, rollout_percent, max_impressions, show_cooldown_s,"
+        " ignore_cooldown_s, click_cooldown_s, title, body, image_url, link_url"
+        " FROM popups WHERE enabled = 1"));
+    while (rs->next()) {
+      Popup p;
+      std::string why;
+      if (!popup_from_row(rs.get(), &p, &why)) {
+        log_warn("config: popup %lld skipped: %s", static_cast<long long>(p.id), why.c_str());
+        continue;
+      }
+      cfg.popups.push_back(std::move(p));
+    }
+    sort_for_selection(cfg.popups);
+    *out = std::move(cfg);
+    return true;
+  } catch (const sql::SQLException& e) {
+    return fail(e.what(), err);
+  }
+}
+
+bool Mysql::load_user_states(const std::string& uid, UserStates* out, std::string* err) {
+  if (!ensure_connected(err)) return false;
+  try {
+    std::unique_ptr<sql::Statement> st(conn_->createStatement());
+    std::unique_ptr<sql::ResultSet> rs(st->executeQuery(
+        "SELECT popup_id, next_show_at, impressions, last_action, updated_at"
+        " FROM user_state WHERE uid = " + quote(uid)));
+    out->clear();
+    while (rs->next()) {
+      UserState s;
+      s.next_show_at = rs->getInt64("next_show_at");
+      s.impressions = rs->getInt64("impressions");
+      s.last_action = parse_last_action(std::string(rs->getString("last_action")))
+                          .value_or(LastAction::show);
+      s.updated_at = rs->getInt64("updated_at");
+      (*out)[rs->getInt64("popup_id")] = s;
+    }
+    return true;
+  } catch (const sql::SQLException& e) {
+    return fail(e.what(), err);
+  }
+}
+
+bool Mysql::apply_events(const std::vector<Event>& events, std::string* err) {
+  if (events.empty()) return true;
+  if (!ensure_connected(err)) return false;
+  std::string ev_sql =
+      "INSERT IGNORE INTO popup_events (event_id, uid, popup_id, kind, ts, ev_order,"
+      " next_show_at, impressions) VALUES ";
+  std::string st_sql =
+      "INSERT INTO user_state (uid, popup_id, next_show_at, impressions, last_action,"
+      " updated_at, ev_order, event_id) VALUES ";
+  ev_sql.reserve(events.size() * 120);
+  st_sql.reserve(events.size() * 120);
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    const char* sep = i ? "," : "";
+    ev_sql += sep + ("(" + quote(e.id) + "," + quote(e.uid) + "," + std::to_string(e.popup_id) +
+                     ",'" + to_string(e.kind) + "'," + std::to_string(e.ts) + "," +
+                     std::to_string(e.order) + "," + std::to_string(e.state.next_show_at) + "," +
+                     std::to_string(e.state.impressions) + ")");
+    st_sql += sep + ("(" + quote(e.uid) + "," + std::to_string(e.popup_id) + "," +
+                     std::to_string(e.state.next_show_at) + "," +
+                     std::to_string(e.state.impressions) + ",'" +
+                     to_string(e.state.last_action) + "'," + std::to_string(e.ts) + "," +
+                     std::to_string(e.order) + "," + quote(e.id) + ")");
+  }
+  // Assignments run left to right and later ones see earlier results, so the
+  // comparison keys (event_id, ev_order) are assigned last; with equal
+  // ev_order the event_id assignment makes the ev_order test false, which is
+  // right because ev_order is then unchanged anyway.
+  const char* newer = "(VALUES(ev_order), VALUES(event_id)) > (ev_order, event_id)";
+  st_sql += std::string(" ON DUPLICATE KEY UPDATE") +
+            " next_show_at = IF(" + newer + ", VALUES(next_show_at), next_show_at)," +
+            " impressions = IF(" + newer + ", VALUES(impressions), impressions)," +
+            " last_action = IF(" + newer + ", VALUES(last_action), last_action)," +
+            " updated_at = IF(" + newer + ", VALUES(updated_at), updated_at)," +
+            " event_id = IF(" + newer + ", VALUES(event_id), event_id)," +
+            " ev_order = IF(VALUES(ev_order) > ev_order, VALUES(ev_order), ev_order)";
+  try {
+    std::unique_ptr<sql::Statement> st(conn_->createStatement());
+    st->execute("START TRANSACTION");
+    st->execute(ev_sql);
+    st->execute(st_sql);
+    st->execute("COMMIT");
+    return true;
+  } catch (const sql::SQLException& e) {
+    // Dropping the connection rolls back whatever the transaction did.
+    return fail(e.what(), err);
+  }
+}
+
+bool Mysql::bump_version(int64_t* version, std::string* err) {
+  if (!execute("UPDATE config_meta SET version = version + 1 WHERE id = 1", err)) return false;
+  return query_int("SELECT version FROM config_meta WHERE id = 1", version, err);
+}
+
+bool Mysql::query_int(const std::string& q, int64_t* out, std::string* err) {
+  if (!ensure_connected(err)) return false;
+  try {
+    std::unique_ptr<sql::Statement> st(conn_->createStatement());
+    std::unique_ptr<sql::ResultSet> rs(st->executeQuery(q));
+    *out = rs->next() ? rs->getInt64(1) : 0;
+    return true;
+  } catch (const sql::SQLException& e) {
+    return fail(e.what(), err);
+  }
+}
+
+bool Mysql::execute(const std::string& q, std::string* err) {
+  if (!ensure_connected(err)) return false;
+  try {
+    std::unique_ptr<sql::Statement> st(conn_->createStatement());
+    st->execute(q);
+    return true;
+  } catch (const sql::SQLException& e) {
+    return fail(e.what(), err);
+  }
+}
+
+}  // namespace popup

@@ -1,0 +1,62 @@
+// The MySQL edge (Connector/C++ legacy API). Every Connector exception is
+// caught here and turned into `false` + an error string; after an error the
+// connection is dropped and the next call reconnects.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/event.h"
+#include "core/popup.h"
+#include "core/settings.h"
+
+namespace sql {
+class Connection;
+}
+
+namespace popup {
+
+// Call once in main() before any thread: the driver's initialisation is not
+// thread-safe.
+void mysql_global_init();
+
+class Mysql {
+ public:
+  explicit Mysql(const Settings& s);
+  ~Mysql();
+  Mysql(const Mysql&) = delete;
+  Mysql& operator=(const Mysql&) = delete;
+
+  // The enabled popups and the published version. Rows that do not parse
+  // (bad version text, unknown platform) are skipped and logged.
+  bool load_config(ConfigSet* out, std::string* err);
+
+  // Every (popup, state) row of one user; an empty map means "no state".
+  bool load_user_states(const std::string& uid, UserStates* out, std::string* err);
+
+  // Applies a batch in one transaction: event rows with INSERT IGNORE (a
+  // known event id adds nothing), state rows upserted only when the event is
+  // newer (order, then id) than the stored one. Replaying changes nothing.
+  // Events must come from decode_event or be built by the service (validated
+  // uid and id), since values are written as literals.
+  bool apply_events(const std::vector<Event>& events, std::string* err);
+
+  // Increments config_meta.version and returns the new value.
+  bool bump_version(int64_t* version, std::string* err);
+
+  // One integer from a query (for tests and tools), e.g. SELECT COUNT(*).
+  bool query_int(const std::string& q, int64_t* out, std::string* err);
+
+  // Runs a statement that returns no rows.
+  bool execute(const std::string& q, std::string* err);
+
+ private:
+  bool ensure_connected(std::string* err);
+  bool fail(const std::string& what, std::string* err);
+
+  const Settings& s_;
+  std::unique_ptr<sql::Connection> conn_;
+};
+
+}  // namespace popup

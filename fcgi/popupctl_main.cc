@@ -1,0 +1,43 @@
+// popupctl: operator commands against the configured MySQL and Redis.
+//   publish   bump the configuration version in MySQL and copy the enabled
+//             popups into Redis; every worker serves them within ~1 s
+//   show      print the configuration set as MySQL has it (JSON)
+#include <cstdio>
+#include <cstring>
+
+#include "core/config_json.h"
+#include "fcgi/config_file.h"
+#include "fcgi/mysql.h"
+#include "fcgi/redis.h"
+#include "fcgi/store.h"
+
+using namespace popup;
+
+int main(int argc, char** argv) {
+  std::string path = config_arg(argc, argv);
+  const char* cmd = argc > 1 ? argv[argc - 1] : "";
+  if (path.empty() || (strcmp(cmd, "publish") != 0 && strcmp(cmd, "show") != 0)) {
+    fputs("usage: popupctl --config FILE publish|show\n", stderr);
+    return 2;
+  }
+  Settings s;
+  if (!load_settings_file(path, &s, "popupctl")) return 1;
+  mysql_global_init();
+  Mysql mysql(s);
+  std::string err;
+  ConfigSet cfg;
+  if (!strcmp(cmd, "show")) {
+    if (!mysql.load_config(&cfg, &err)) return fprintf(stderr, "popupctl: %s\n", err.c_str()), 1;
+    printf("%s\n", encode_config(cfg).c_str());
+    return 0;
+  }
+  int64_t version = 0;
+  if (!mysql.bump_version(&version, &err) || !mysql.load_config(&cfg, &err))
+    return fprintf(stderr, "popupctl: %s\n", err.c_str()), 1;
+  Redis redis(*parse_address(s.redis), s.redis_timeout_ms);
+  if (!publish_config(redis, Keys{s.key_prefix}, cfg, &err))
+    return fprintf(stderr, "popupctl: %s\n", err.c_str()), 1;
+  printf("popupctl: published version %lld with %zu enabled popups\n",
+         static_cast<long long>(cfg.version), cfg.popups.size());
+  return 0;
+}

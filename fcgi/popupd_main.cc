@@ -1,0 +1,73 @@
+// popupd: the FastCGI program. With `listen` set it is its own prefork
+// supervisor; without, it serves the socket inherited on fd 0, which is how
+// `spawn-fcgi -s SOCK -F N -- popupd --config FILE` runs it.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "fcgi/config_file.h"
+#include "fcgi/log.h"
+#include "fcgi/metrics.h"
+#include "fcgi/mysql.h"
+#include "fcgi/supervisor.h"
+#include "fcgi/worker.h"
+
+using namespace popup;
+
+namespace {
+
+const char* kUsage =
+    "usage: popupd --config FILE [--check]\n"
+    "  --check   validate the configuration (syntax and nginx sizing rule) and exit\n";
+
+bool fd0_is_socket() {
+  int type = 0;
+  socklen_t len = sizeof type;
+  return getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (has_flag(argc, argv, "--help") || has_flag(argc, argv, "-h")) {
+    fputs(kUsage, stdout);
+    return 0;
+  }
+  std::string path = config_arg(argc, argv);
+  if (path.empty()) {
+    fputs(kUsage, stderr);
+    return 2;
+  }
+  Settings s;
+  if (!load_settings_file(path, &s, "popupd")) return 1;
+  if (auto bad = check_sizing(s)) {
+    fprintf(stderr, "popupd: %s: %s\n", path.c_str(), bad->c_str());
+    return 1;
+  }
+  if (has_flag(argc, argv, "--check") || has_flag(argc, argv, "-t")) {
+    printf("popupd: %s: configuration ok (%d workers x %d threads = %d connections)\n",
+           path.c_str(), s.workers, s.threads, s.workers * s.threads);
+    return 0;
+  }
+  mysql_global_init();
+  if (s.listen.empty()) {
+    log_set_name("popupd-worker");
+    if (!fd0_is_socket()) {
+      fprintf(stderr, "popupd: no `listen` in %s and fd 0 is not a listening socket "
+                      "(run under spawn-fcgi, or set listen)\n", path.c_str());
+      return 1;
+    }
+    Metrics metrics(s.state_dir);
+    return run_worker(s, 0, metrics);
+  }
+  log_set_name("popupd");
+  std::string err;
+  int fd = open_listener(s.listen, s.backlog, &err);
+  if (fd < 0) {
+    log_error("%s", err.c_str());
+    return 1;
+  }
+  return run_supervisor(s, path, fd);
+}

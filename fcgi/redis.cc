@@ -1,0 +1,124 @@
+#include "fcgi/redis.h"
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+namespace popup {
+namespace {
+
+timeval to_timeval(int ms) {
+  timeval tv;
+  tv.tv_sec = ms / 1000;
+  tv.tv_usec = (ms % 1000) * 1000;
+  return tv;
+}
+
+RedisReply copy_reply(const redisReply* r) {
+  RedisReply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = RedisReply::kString;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = RedisReply::kStatus;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = RedisReply::kError;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = RedisReply::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = RedisReply::kArray;
+      out.elements.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(copy_reply(r->element[i]));
+      break;
+    default:
+      out.type = RedisReply::kNil;
+  }
+  return out;
+}
+
+}  // namespace
+
+Redis::Redis(Address addr, int timeout_ms)
+    : addr_(std::move(addr)), timeout_ms_(timeout_ms), read_timeout_ms_(timeout_ms) {}
+
+Redis::~Redis() { drop(); }
+
+void Redis::drop() {
+  if (ctx_) redisFree(ctx_);
+  ctx_ = nullptr;
+}
+
+void Redis::set_read_timeout_ms(int ms) {
+  read_timeout_ms_ = ms;
+  if (ctx_) redisSetTimeout(ctx_, to_timeval(ms));
+}
+
+bool Redis::ensure_connected(std::string* err) {
+  if (ctx_) return true;
+  timeval tv = to_timeval(timeout_ms_);
+  ctx_ = addr_.is_unix ? redisConnectUnixWithTimeout(addr_.path.c_str(), tv)
+                       : redisConnectWithTimeout(addr_.host.c_str(), addr_.port, tv);
+  if (!ctx_ || ctx_->err) {
+    *err = ctx_ ? std::string("redis connect: ") + ctx_->errstr : "redis connect: out of memory";
+    drop();
+    return false;
+  }
+  redisSetTimeout(ctx_, to_timeval(read_timeout_ms_));
+  return true;
+}
+
+bool Redis::pipeline(const std::vector<RedisCommand>& cmds, std::vector<RedisReply>* replies,
+                     std::string* err) {
+  replies->clear();
+  if (!ensure_connected(err)) return false;
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& cmd : cmds) {
+    argv.clear();
+    lens.clear();
+    for (const auto& a : cmd) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
+        REDIS_OK) {
+      *err = std::string("redis append: ") + ctx_->errstr;
+      drop();
+      return false;
+    }
+  }
+  replies->reserve(cmds.size());
+  for (size_t i = 0; i < cmds.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
+      *err = std::string("redis: ") + (ctx_->errstr[0] ? ctx_->errstr : "no reply");
+      if (raw) freeReplyObject(raw);
+      drop();
+      replies->clear();
+      return false;
+    }
+    replies->push_back(copy_reply(static_cast<redisReply*>(raw)));
+    freeReplyObject(raw);
+  }
+  return true;
+}
+
+bool Redis::command(const RedisCommand& cmd, RedisReply* reply, std::string* err) {
+  std::vector<RedisReply> replies;
+  if (!pipeline({cmd}, &replies, err)) return false;
+  *reply = std::move(replies[0]);
+  if (reply->is_error()) {
+    *err = "redis: " + reply->str;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace popup

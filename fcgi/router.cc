@@ -1,0 +1,83 @@
+#include "fcgi/router.h"
+
+#include <charconv>
+
+#include "core/answer.h"
+#include "core/params.h"
+
+namespace popup {
+namespace {
+
+Response method_not_allowed(const char* allow) {
+  Response r = error_response("method_not_allowed",
+                              std::string("this endpoint accepts ") + allow + " only");
+  r.allow = allow;
+  return r;
+}
+
+std::optional<int64_t> parse_seconds(const std::string& s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < 0) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+Endpoint endpoint_of(const std::string& path) {
+  if (path == "/api/popup") return Endpoint::popup;
+  if (path == "/api/popup/action") return Endpoint::action;
+  if (path == "/api/healthz") return Endpoint::healthz;
+  if (path == "/api/metrics") return Endpoint::metrics;
+  return Endpoint::other;
+}
+
+Response route(const Request& r, Service& svc, bool test_clock, int64_t now) {
+  if (test_clock && !r.test_now.empty()) {
+    auto t = parse_seconds(r.test_now);
+    if (!t) return error_response("bad_request", "X-Popup-Now must be unix seconds");
+    now = *t;
+  }
+  bool get = r.method == "GET" || r.method == "HEAD";
+  switch (endpoint_of(r.path)) {
+    case Endpoint::popup: {
+      if (!get) return method_not_allowed("GET");
+      auto v = parse_visit(r.query);
+      if (!v.ok()) return error_response("bad_request", v.error().message);
+      return svc.popup(v.value(), now);
+    }
+    case Endpoint::action: {
+      if (r.method != "POST") return method_not_allowed("POST");
+      if (r.content_length < 0) return error_response("bad_request", "invalid Content-Length");
+      if (static_cast<size_t>(r.content_length) > kMaxBody || r.body.size() > kMaxBody)
+        return error_response("payload_too_large", "the body must be at most 4096 bytes");
+      auto a = parse_action_body(r.content_type, r.body);
+      if (!a.ok()) return error_response("bad_request", a.error().message);
+      return svc.action(a.value(), now);
+    }
+    case Endpoint::healthz:
+      if (!get) return method_not_allowed("GET");
+      return svc.healthz();
+    case Endpoint::metrics:
+      if (!get) return method_not_allowed("GET");
+      return svc.metrics();
+    default:
+      return error_response("not_found", "no such endpoint: " + r.path.substr(0, 200));
+  }
+}
+
+std::string http_frame(const Response& r, Endpoint ep) {
+  std::string out;
+  out.reserve(r.body.size() + 160);
+  out += "Status: " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
+  out += ep == Endpoint::metrics && r.status == 200
+             ? "Content-Type: text/plain; version=0.0.4\r\n"
+             : "Content-Type: application/json\r\n";
+  out += "Cache-Control: no-store\r\n";
+  if (r.allow) out += std::string("Allow: ") + r.allow + "\r\n";
+  out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n\r\n";
+  out += r.body;
+  return out;
+}
+
+}  // namespace popup

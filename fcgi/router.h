@@ -1,0 +1,36 @@
+// Routing and HTTP framing for one FastCGI request: which endpoint, which
+// method, the body limit, the test clock. Every error is SPEC JSON.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "fcgi/metrics.h"
+#include "fcgi/service.h"
+
+namespace popup {
+
+inline constexpr size_t kMaxBody = 4096;
+
+struct Request {
+  std::string method;
+  std::string path;  // DOCUMENT_URI (without the query string)
+  std::string query;
+  std::string content_type;
+  int64_t content_length = 0;  // -1 when CONTENT_LENGTH is not a number
+  std::string body;            // at most kMaxBody bytes were read
+  std::string test_now;        // X-Popup-Now header, honoured only with test_clock
+};
+
+// The endpoint a path belongs to (for metrics).
+Endpoint endpoint_of(const std::string& path);
+
+// Answers one request. `now` is the wall clock; with test_clock on and an
+// X-Popup-Now header of decimal seconds, that value is used instead.
+Response route(const Request& r, Service& svc, bool test_clock, int64_t now);
+
+// "Status: ...\r\nContent-Type: ...\r\n...\r\n\r\n" + body.
+std::string http_frame(const Response& r, Endpoint ep);
+
+}  // namespace popup

@@ -1,0 +1,326 @@
+#include "fcgi/service.h"
+
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <thread>
+
+#include "core/answer.h"
+#include "core/config_json.h"
+#include "core/rules.h"
+#include "core/select.h"
+#include "core/state_codec.h"
+#include "fcgi/log.h"
+
+namespace popup {
+namespace {
+
+int64_t wall_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t mono_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Address redis_address(const Settings& s) {
+  auto a = parse_address(s.redis);
+  return a ? *a : Address{};
+}
+
+const UserState* find_state(const UserStates& states, int64_t id) {
+  auto it = states.find(id);
+  return it == states.end() ? nullptr : &it->second;
+}
+
+}  // namespace
+
+Response error_response(const char* code, const std::string& message) {
+  Error e{code, message};
+  return Response{status_for(code), error_answer(e)};
+}
+
+Service::Service(const Settings& s, ConfigCache& cache, Metrics& metrics, WorkerSlot* slot)
+    : s_(s),
+      keys_{s.key_prefix},
+      cache_(cache),
+      metrics_(metrics),
+      slot_(slot),
+      redis_(redis_address(s), s.redis_timeout_ms),
+      mysql_(s),
+      rng_(std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32) ^ wall_us()) {}
+
+void Service::warm_up() {
+  if (cache_.get()) return;
+  RedisReply v;
+  std::string err;
+  if (!redis_.command({"GET", keys_.config_version()}, &v, &err)) {
+    bump(slot_, Counter::redis_errors);
+    return;
+  }
+  if (auto cfg = refresh_config(&v, nullptr)) cache_.set(cfg);
+}
+
+Event Service::make_event(const std::string& uid, int64_t popup_id, LastAction kind,
+                          const UserState& st, int64_t now) {
+  Event e;
+  e.id = format_event_id(rng_(), rng_());
+  e.uid = uid;
+  e.popup_id = popup_id;
+  e.kind = kind;
+  e.ts = now;
+  // Strictly increasing within this thread even if the clock repeats a value.
+  last_order_ = std::max(last_order_ + 1, wall_us());
+  e.order = last_order_;
+  e.state = st;
+  return e;
+}
+
+std::shared_ptr<const ConfigSet> Service::refresh_config(const RedisReply* version,
+                                                         std::shared_ptr<const ConfigSet> cur) {
+  if (version->type != RedisReply::kString) return reload_from_mysql(cur);
+  if (cur && std::to_string(cur->version) == version->str) return cur;
+  RedisReply set;
+  std::string err;
+  if (!redis_.command({"GET", keys_.config_set()}, &set, &err)) {
+    bump(slot_, Counter::redis_errors);
+    return cur;
+  }
+  if (set.type != RedisReply::kString) return reload_from_mysql(cur);
+  auto decoded = decode_config(set.str);
+  if (!decoded.ok()) {
+    log_error("config: set in Redis does not decode: %s", decoded.error().message.c_str());
+    return cur;
+  }
+  auto fresh = std::make_shared<const ConfigSet>(std::move(decoded.value()));
+  cache_.set(fresh);
+  bump(slot_, Counter::config_redis_loads);
+  return fresh;
+}
+
+// Why a lock: when Redis loses the set (flush, restart), every worker notices
+// within a second; only the lock holder reads MySQL, the others keep their
+// last copy, so MySQL sees one load instead of a stampede.
+std::shared_ptr<const ConfigSet> Service::reload_from_mysql(std::shared_ptr<const ConfigSet> cur) {
+  std::string token = std::to_string(getpid()) + ":" + std::to_string(rng_());
+  RedisReply r;
+  std::string err;
+  if (!redis_.command({"SET", keys_.config_lock(), token, "NX", "PX",
+                       std::to_string(s_.config_lock_ms)},
+                      &r, &err)) {
+    bump(slot_, Counter::redis_errors);
+    return cur;
+  }
+  if (r.type != RedisReply::kStatus) return cur ? cur : wait_for_config();
+  ConfigSet cfg;
+  bool ok = mysql_.load_config(&cfg, &err);
+  if (ok) ok = publish_config(redis_, keys_, cfg, &err);
+  redis_.command({"EVAL",
+                  "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                  "return redis.call('DEL', KEYS[1]) end return 0",
+                  "1", keys_.config_lock(), token},
+                 &r, &err);
+  if (!ok) {
+    log_error("config: reload from MySQL failed: %s", err.c_str());
+    bump(slot_, Counter::mysql_errors);
+    return cur;
+  }
+  bump(slot_, Counter::config_mysql_loads);
+  log_info("config: version %lld (%zu popups) loaded from MySQL into Redis",
+           static_cast<long long>(cfg.version), cfg.popups.size());
+  auto fresh = std::make_shared<const ConfigSet>(std::move(cfg));
+  cache_.set(fresh);
+  return fresh;
+}
+
+// A process with no copy at all waits for the lock holder to publish.
+std::shared_ptr<const ConfigSet> Service::wait_for_config() {
+  for (int i = 0; i < 40; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    RedisReply v;
+    std::string err;
+    if (!redis_.command({"GET", keys_.config_version()}, &v, &err)) return nullptr;
+    if (v.type == RedisReply::kString) return refresh_config(&v, nullptr);
+  }
+  return nullptr;
+}
+
+bool Service::read_state(const std::string& uid, UserStates* states, bool* complete,
+                         std::shared_ptr<const ConfigSet>* cfg) {
+  *cfg = cache_.get();
+  bool check = !*cfg || cache_.claim_check(mono_ms(), s_.config_check_ms);
+  std::vector<RedisCommand> cmds{{"HGETALL", keys_.user(uid)}};
+  if (check) cmds.push_back({"GET", keys_.config_version()});
+  std::vector<RedisReply> replies;
+  std::string err;
+  if (!redis_.pipeline(cmds, &replies, &err)) {
+    bump(slot_, Counter::redis_errors);
+    log_warn("redis: %s", err.c_str());
+    return false;
+  }
+  *complete = decode_user_hash(replies[0], states);
+  bump(slot_, *complete ? Counter::state_hits : Counter::state_misses);
+  if (check) *cfg = refresh_config(&replies[1], *cfg);
+  if (*cfg) bump(slot_, Counter::config_hits);
+  return true;
+}
+
+bool Service::load_state_from_mysql(const std::string& uid, UserStates* states,
+                                    bool cache_in_redis) {
+  UserStates durable;
+  std::string err;
+  if (!mysql_.load_user_states(uid, &durable, &err)) {
+    bump(slot_, Counter::mysql_errors);
+    log_warn("%s", err.c_str());
+    return false;
+  }
+  // Fields already in Redis are newer than MySQL's copy (the writer lags).
+  for (auto& [id, st] : durable) states->emplace(id, st);
+  if (!cache_in_redis) return true;
+  std::string key = keys_.user(uid);
+  std::vector<RedisCommand> cmds;
+  for (auto& [id, st] : durable) cmds.push_back({"HSETNX", key, std::to_string(id), encode_state(st)});
+  cmds.push_back({"HSET", key, kLoadedField, "1"});
+  cmds.push_back({"EXPIRE", key, std::to_string(s_.state_ttl_s)});
+  std::vector<RedisReply> replies;
+  if (!redis_.pipeline(cmds, &replies, &err)) bump(slot_, Counter::redis_errors);
+  return true;
+}
+
+bool Service::record(const Event& ev) {
+  std::string key = keys_.user(ev.uid);
+  std::vector<RedisReply> replies;
+  std::string err;
+  bool ok = redis_.pipeline({{"MULTI"},
+                             {"HSET", key, std::to_string(ev.popup_id), encode_state(ev.state)},
+                             {"EXPIRE", key, std::to_string(s_.state_ttl_s)},
+                             {"LPUSH", keys_.events(), encode_event(ev)},
+                             {"EXEC"}},
+                            &replies, &err);
+  if (ok && replies.back().type == RedisReply::kArray) {
+    bump(slot_, Counter::events_queued);
+    return true;
+  }
+  bump(slot_, Counter::redis_errors);
+  log_warn("queue: cannot queue event %s (%s); writing it to MySQL", ev.id.c_str(),
+           ok ? replies.back().str.c_str() : err.c_str());
+  if (mysql_.apply_events({ev}, &err)) {
+    bump(slot_, Counter::events_direct);
+    return true;
+  }
+  bump(slot_, Counter::mysql_errors);
+  log_error("queue: event %s lost neither to Redis nor MySQL, answering 503: %s", ev.id.c_str(),
+            err.c_str());
+  return false;
+}
+
+Response Service::popup(const Visit& v, int64_t now) {
+  UserStates states;
+  bool complete = false;
+  std::shared_ptr<const ConfigSet> cfg;
+  bool redis_ok = read_state(v.uid, &states, &complete, &cfg);
+  if (!cfg && !redis_ok) {
+    ConfigSet fresh;
+    std::string err;
+    if (mysql_.load_config(&fresh, &err)) {
+      cfg = std::make_shared<const ConfigSet>(std::move(fresh));
+      cache_.set(cfg);
+    }
+  }
+  if (!cfg) return error_response("unavailable", "popup configuration is not available");
+  if (!complete && !load_state_from_mysql(v.uid, &states, redis_ok)) {
+    if (!redis_ok) return error_response("unavailable", "neither Redis nor MySQL answers");
+    // MySQL is down and Redis has no complete copy of this user: showing
+    // something could break a cooldown we cannot see, so show nothing.
+    return Response{200, popup_answer(nullptr)};
+  }
+  const Popup* p = select_popup(*cfg, v, states, now);
+  if (!p) return Response{200, popup_answer(nullptr)};
+  UserState next = after_impression(*p, find_state(states, p->id), now);
+  if (!record(make_event(v.uid, p->id, LastAction::show, next, now)))
+    return error_response("unavailable", "the impression cannot be recorded; retry later");
+  return Response{200, popup_answer(p)};
+}
+
+Response Service::action(const ActionRequest& a, int64_t now) {
+  UserStates states;
+  bool complete = false;
+  std::shared_ptr<const ConfigSet> cfg;
+  bool redis_ok = read_state(a.uid, &states, &complete, &cfg);
+  if (!cfg) return error_response("unavailable", "popup configuration is not available");
+  const Popup* p = find_popup(*cfg, a.popup_id);
+  if (!p) return error_response("not_found", "popup " + std::to_string(a.popup_id) + " does not exist");
+  // Without the durable copy the impression count may be low; the action's
+  // cooldown does not depend on it, so the action is still recorded.
+  if (!complete) load_state_from_mysql(a.uid, &states, redis_ok);
+  UserState next = after_action(*p, find_state(states, p->id), a.action, now);
+  LastAction kind = a.action == Action::click ? LastAction::click : LastAction::ignore;
+  if (!record(make_event(a.uid, p->id, kind, next, now)))
+    return error_response("unavailable", "the action cannot be recorded; retry later");
+  return Response{202, ok_answer()};
+}
+
+Response Service::healthz() {
+  std::vector<RedisReply> replies;
+  std::string err;
+  bool redis_ok = redis_.pipeline({{"PING"}, {"LLEN", keys_.events()}}, &replies, &err) &&
+                  !replies[0].is_error();
+  int64_t one = 0;
+  bool mysql_ok = mysql_.query_int("SELECT 1", &one, &err);
+  auto cfg = cache_.get();
+  if (!cfg && redis_ok) {
+    warm_up();
+    cfg = cache_.get();
+  }
+  bool ok = cfg && (redis_ok || mysql_ok);
+  boost::json::object o;
+  o["status"] = ok ? "ok" : "unavailable";
+  o["redis"] = redis_ok ? "ok" : "down";
+  o["mysql"] = mysql_ok ? "ok" : "down";
+  o["queue_depth"] = redis_ok ? replies[1].integer : -1;
+  o["config_version"] = cfg ? cfg->version : -1;
+  o["popups"] = cfg ? static_cast<int64_t>(cfg->popups.size()) : 0;
+  return Response{ok ? 200 : 503, boost::json::serialize(o)};
+}
+
+Response Service::metrics() {
+  std::string extra;
+  std::vector<RedisReply> replies;
+  std::string err;
+  auto add = [&extra](const char* fmt, const std::string& label, const std::string& value) {
+    char buf[256];
+    snprintf(buf, sizeof buf, fmt, label.c_str(), value.c_str());
+    extra += buf;
+  };
+  if (redis_.pipeline({{"LLEN", keys_.events()}, {"SMEMBERS", keys_.writers()}}, &replies, &err)) {
+    extra += "# HELP popup_queue_depth Events waiting in the Redis queue.\n# TYPE popup_queue_depth gauge\n";
+    add("popup_queue_depth%s %s\n", "", std::to_string(replies[0].integer));
+    std::vector<RedisCommand> cmds;
+    std::vector<std::string> ids;
+    for (const auto& id : replies[1].elements) {
+      ids.push_back(id.str);
+      cmds.push_back({"HGETALL", keys_.writer(id.str)});
+      cmds.push_back({"LLEN", keys_.processing(id.str)});
+    }
+    std::vector<RedisReply> stats;
+    if (!cmds.empty() && redis_.pipeline(cmds, &stats, &err)) {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        std::string label = "{writer=\"" + ids[i] + "\"}";
+        add("popup_writer_in_hand%s %s\n", label, std::to_string(stats[2 * i + 1].integer));
+        const auto& h = stats[2 * i].elements;
+        for (size_t f = 0; f + 1 < h.size(); f += 2)
+          add(("popup_writer_" + h[f].str + "%s %s\n").c_str(), label, h[f + 1].str);
+      }
+    }
+  } else {
+    extra += "popup_queue_depth -1\n";
+  }
+  return Response{200, metrics_.render(extra)};
+}
+
+}  // namespace popup

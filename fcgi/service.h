@@ -1,0 +1,69 @@
+// What each endpoint does, over Redis and MySQL. One Service per accept
+// thread: it owns that thread's Redis and MySQL connections, so no locking is
+// needed on them; the configuration cache and metrics are per process.
+#pragma once
+
+#include <memory>
+#include <random>
+#include <string>
+
+#include "core/event.h"
+#include "core/popup.h"
+#include "core/settings.h"
+#include "fcgi/metrics.h"
+#include "fcgi/mysql.h"
+#include "fcgi/redis.h"
+#include "fcgi/store.h"
+
+namespace popup {
+
+struct Response {
+  int status = 200;
+  std::string body;
+  const char* allow = nullptr;  // Allow header for 405
+};
+
+Response error_response(const char* code, const std::string& message);
+
+class Service {
+ public:
+  Service(const Settings& s, ConfigCache& cache, Metrics& metrics, WorkerSlot* slot);
+
+  // GET /api/popup: choose, record the impression (Redis, else MySQL), answer.
+  Response popup(const Visit& v, int64_t now);
+  // POST /api/popup/action: new state visible at once, event queued; 202 only
+  // when the event is durably queued (Redis) or written (MySQL).
+  Response action(const ActionRequest& a, int64_t now);
+  Response healthz();
+  Response metrics();
+
+  // Loads the configuration at start so the first requests find it warm.
+  void warm_up();
+
+ private:
+  std::shared_ptr<const ConfigSet> refresh_config(const RedisReply* version,
+                                                  std::shared_ptr<const ConfigSet> cur);
+  std::shared_ptr<const ConfigSet> reload_from_mysql(std::shared_ptr<const ConfigSet> cur);
+  std::shared_ptr<const ConfigSet> wait_for_config();
+  // Reads the user's state from Redis (plus the version key when due).
+  // Returns false when Redis failed; *cfg is the configuration to use.
+  bool read_state(const std::string& uid, UserStates* states, bool* complete,
+                  std::shared_ptr<const ConfigSet>* cfg);
+  bool load_state_from_mysql(const std::string& uid, UserStates* states, bool cache_in_redis);
+  // Stores the new state and queues the event; falls back to MySQL.
+  bool record(const Event& ev);
+  Event make_event(const std::string& uid, int64_t popup_id, LastAction kind,
+                   const UserState& st, int64_t now);
+
+  const Settings& s_;
+  Keys keys_;
+  ConfigCache& cache_;
+  Metrics& metrics_;
+  WorkerSlot* slot_;
+  Redis redis_;
+  Mysql mysql_;
+  std::mt19937_64 rng_;
+  int64_t last_order_ = 0;
+};
+
+}  // namespace popup

@@ -1,0 +1,71 @@
+// Redis layout shared by the workers, the writer and popupctl, and the
+// per-process configuration cache.
+//
+//   <p>:config:version   published version (integer text)
+//   <p>:config:set       the configuration set as core/config_json
+//   <p>:config:lock      loader lock (SET NX PX), held while reading MySQL
+//   <p>:u:<uid>          hash: <popup id> -> core/state_codec text, "_" -> 1
+//                        once MySQL's copy was loaded ("_" alone = no state)
+//   <p>:events           the queue: LPUSH by workers, moved by the writer
+//   <p>:events:processing:<writer id>   a writer's batch in hand
+//   <p>:writers          set of writer ids; <p>:writer:<id> hash of stats
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/popup.h"
+#include "fcgi/redis.h"
+
+namespace popup {
+
+struct Keys {
+  std::string p;
+  std::string config_version() const { return p + ":config:version"; }
+  std::string config_set() const { return p + ":config:set"; }
+  std::string config_lock() const { return p + ":config:lock"; }
+  std::string user(const std::string& uid) const { return p + ":u:" + uid; }
+  std::string events() const { return p + ":events"; }
+  std::string processing(const std::string& id) const { return p + ":events:processing:" + id; }
+  std::string writers() const { return p + ":writers"; }
+  std::string writer(const std::string& id) const { return p + ":writer:" + id; }
+};
+
+// The hash field that marks "MySQL's copy of this user was loaded".
+inline const char* kLoadedField = "_";
+
+// Decodes an HGETALL reply into states. Returns true when the hash carries
+// kLoadedField (the copy is complete); fields that do not decode are skipped.
+bool decode_user_hash(const RedisReply& r, UserStates* out);
+
+// Writes a configuration set and then its version in one MULTI/EXEC, so a
+// reader that sees the new version finds the new set.
+bool publish_config(Redis& redis, const Keys& keys, const ConfigSet& cfg, std::string* err);
+
+// The active configuration set of one process, shared by its threads.
+class ConfigCache {
+ public:
+  std::shared_ptr<const ConfigSet> get() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return cur_;
+  }
+  void set(std::shared_ptr<const ConfigSet> c) {
+    std::lock_guard<std::mutex> l(mu_);
+    cur_ = std::move(c);
+  }
+  // True for one caller per interval: that caller checks the version key.
+  bool claim_check(int64_t now_ms, int interval_ms) {
+    int64_t due = next_check_ms_.load(std::memory_order_relaxed);
+    if (now_ms < due) return false;
+    return next_check_ms_.compare_exchange_strong(due, now_ms + interval_ms);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const ConfigSet> cur_;
+  std::atomic<int64_t> next_check_ms_{0};
+};
+
+}  // namespace popup

@@ -1,0 +1,331 @@
+#include "fcgi/supervisor.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "fcgi/log.h"
+#include "fcgi/metrics.h"
+#include "fcgi/worker.h"
+
+namespace popup {
+namespace {
+
+int g_sig_pipe[2] = {-1, -1};
+
+void on_signal(int sig) {
+  int saved = errno;
+  char b = static_cast<char>(sig);
+  ssize_t w = write(g_sig_pipe[1], &b, 1);
+  (void)w;
+  errno = saved;
+}
+
+struct Child {
+  int generation = 0;
+  time_t started = 0;
+};
+
+// All supervisor state in one place, passed around explicitly.
+struct Pool {
+  Settings s;
+  std::string config_path;
+  int listen_fd = -1;
+  bool listen_unix = false;
+  std::map<pid_t, Child> children;
+  int generation = 1;
+  std::deque<time_t> crashes;
+  time_t brake_until = 0;
+  bool stopping = false;
+  time_t stop_deadline = 0;
+  Metrics* metrics = nullptr;
+};
+
+void spawn(Pool& p) {
+  pid_t pid = fork();
+  if (pid < 0) {
+    log_error("supervisor: fork: %s", strerror(errno));
+    return;
+  }
+  if (pid == 0) {
+    close(g_sig_pipe[0]);
+    close(g_sig_pipe[1]);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT}) signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    log_set_name("popupd-worker");
+    _exit(run_worker(p.s, p.listen_fd, *p.metrics));
+  }
+  p.children[pid] = Child{p.generation, time(nullptr)};
+}
+
+const char* describe_exit(int status, char* buf, size_t n) {
+  if (WIFEXITED(status))
+    snprintf(buf, n, "exited with code %d", WEXITSTATUS(status));
+  else if (WIFSIGNALED(status))
+    snprintf(buf, n, "killed by signal %d (%s)%s", WTERMSIG(status), strsignal(WTERMSIG(status)),
+             WCOREDUMP(status) ? ", core dumped" : "");
+  else
+    snprintf(buf, n, "status %d", status);
+  return buf;
+}
+
+// Why a brake: a worker that dies at start (bad configuration, a crashing
+// dependency) would otherwise be forked in a tight loop.
+void note_crash(Pool& p, time_t now) {
+  p.crashes.push_back(now);
+  while (!p.crashes.empty() && p.crashes.front() < now - p.s.crash_storm_window_s)
+    p.crashes.pop_front();
+  if (static_cast<int>(p.crashes.size()) >= p.s.crash_storm_count) {
+    p.brake_until = now + p.s.crash_storm_pause_s;
+    p.crashes.clear();
+    p.metrics->shm().crash_brakes.fetch_add(1);
+    log_error("supervisor: %d workers crashed within %d s; pausing respawn for %d s",
+              p.s.crash_storm_count, p.s.crash_storm_window_s, p.s.crash_storm_pause_s);
+  }
+}
+
+void reap(Pool& p) {
+  int status = 0;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    auto it = p.children.find(pid);
+    if (it == p.children.end()) continue;
+    bool current = it->second.generation == p.generation;
+    p.children.erase(it);
+    char why[128];
+    describe_exit(status, why, sizeof why);
+    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (p.stopping || !current) {
+      log_info("supervisor: worker %d %s", pid, why);
+      continue;
+    }
+    if (clean) {
+      log_info("supervisor: worker %d %s (recycled); starting a fresh one", pid, why);
+    } else {
+      log_warn("supervisor: worker %d %s; respawning", pid, why);
+      p.metrics->shm().restarts.fetch_add(1);
+      note_crash(p, time(nullptr));
+    }
+  }
+}
+
+int current_workers(const Pool& p) {
+  int n = 0;
+  for (const auto& [pid, c] : p.children) n += c.generation == p.generation;
+  return n;
+}
+
+void signal_generation(Pool& p, int sig, bool old_only) {
+  for (const auto& [pid, c] : p.children)
+    if (!old_only || c.generation != p.generation) kill(pid, sig);
+}
+
+void reload(Pool& p) {
+  std::ifstream in(p.config_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto parsed = parse_settings(text.str());
+  if (!in || !parsed.ok()) {
+    log_error("supervisor: reload refused, %s: %s", p.config_path.c_str(),
+              parsed.ok() ? "cannot read" : parsed.error().message.c_str());
+    return;
+  }
+  if (auto bad = check_sizing(parsed.value())) {
+    log_error("supervisor: reload refused: %s", bad->c_str());
+    return;
+  }
+  if (parsed.value().listen != p.s.listen)
+    log_warn("supervisor: listen changed in %s; a reload keeps the socket, restart to move it",
+             p.config_path.c_str());
+  std::string listen = p.s.listen;
+  p.s = parsed.value();
+  p.s.listen = listen;
+  ++p.generation;
+  p.metrics->shm().target_workers.store(p.s.workers);
+  // New workers first, so the socket always has acceptors; then the old
+  // ones finish their request in hand and leave.
+  for (int i = 0; i < p.s.workers; ++i) spawn(p);
+  signal_generation(p, SIGTERM, true);
+  log_info("supervisor: reloaded (generation %d, %d workers)", p.generation, p.s.workers);
+}
+
+// The number of connections waiting in the listen backlog: TCP_INFO for TCP
+// sockets, sock_diag (UNIX_DIAG_RQLEN) for unix sockets.
+long listen_queue_tcp(int fd) {
+  tcp_info ti;
+  socklen_t len = sizeof ti;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return -1;
+  return ti.tcpi_unacked;
+}
+
+long listen_queue_unix(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return -1;
+  int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (nl < 0) return -1;
+  struct {
+    nlmsghdr nlh;
+    unix_diag_req req;
+  } msg{};
+  msg.nlh.nlmsg_len = sizeof msg;
+  msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  msg.nlh.nlmsg_flags = NLM_F_REQUEST;
+  msg.req.sdiag_family = AF_UNIX;
+  msg.req.udiag_states = 1 << 10;  // TCP_LISTEN
+  msg.req.udiag_ino = static_cast<uint32_t>(st.st_ino);
+  msg.req.udiag_cookie[0] = msg.req.udiag_cookie[1] = ~0U;
+  msg.req.udiag_show = UDIAG_SHOW_RQLEN;
+  long result = -1;
+  if (send(nl, &msg, sizeof msg, 0) == static_cast<ssize_t>(sizeof msg)) {
+    alignas(nlmsghdr) char buf[1024];
+    ssize_t n = recv(nl, buf, sizeof buf, 0);
+    auto* h = reinterpret_cast<nlmsghdr*>(buf);
+    if (n > 0 && NLMSG_OK(h, static_cast<size_t>(n)) && h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+      auto* m = static_cast<unix_diag_msg*>(NLMSG_DATA(h));
+      int rtalen = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+      for (auto* a = reinterpret_cast<rtattr*>(m + 1); RTA_OK(a, rtalen); a = RTA_NEXT(a, rtalen)) {
+        if (a->rta_type == UNIX_DIAG_RQLEN) {
+          auto* rq = static_cast<unix_diag_rqlen*>(RTA_DATA(a));
+          result = rq->udiag_rqueue;
+        }
+      }
+    }
+  }
+  close(nl);
+  return result;
+}
+
+void tick(Pool& p) {
+  long q = p.listen_unix ? listen_queue_unix(p.listen_fd) : listen_queue_tcp(p.listen_fd);
+  p.metrics->shm().listen_queue.store(q);
+  if (p.stopping) return;
+  time_t now = time(nullptr);
+  if (now < p.brake_until) return;
+  while (current_workers(p) < p.s.workers) spawn(p);
+}
+
+}  // namespace
+
+int open_listener(const std::string& listen, int backlog, std::string* err) {
+  auto a = parse_address(listen);
+  if (!a) return *err = "invalid listen address " + listen, -1;
+  int fd = -1;
+  if (a->is_unix) {
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if (a->path.size() >= sizeof sa.sun_path) return *err = "unix socket path too long", -1;
+    memcpy(sa.sun_path, a->path.c_str(), a->path.size() + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    unlink(a->path.c_str());
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+      *err = "bind " + a->path + ": " + strerror(errno);
+      if (fd >= 0) close(fd);
+      return -1;
+    }
+    chmod(a->path.c_str(), 0660);
+  } else {
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo(a->host.c_str(), std::to_string(a->port).c_str(), &hints, &res) != 0 || !res)
+      return *err = "cannot resolve " + a->host, -1;
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
+      *err = "bind " + listen + ": " + strerror(errno);
+      if (fd >= 0) close(fd);
+      freeaddrinfo(res);
+      return -1;
+    }
+    freeaddrinfo(res);
+  }
+  if (::listen(fd, backlog) != 0) {
+    *err = std::string("listen: ") + strerror(errno);
+    close(fd);
+    return -1;
+  }
+  // Workers inherit the socket through fork; it must survive in them.
+  fcntl(fd, F_SETFD, 0);
+  return fd;
+}
+
+int run_supervisor(const Settings& s, const std::string& config_path, int listen_fd) {
+  if (pipe2(g_sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT}) sigaction(sig, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Metrics metrics(s.state_dir);
+  Pool p;
+  p.s = s;
+  p.config_path = config_path;
+  p.listen_fd = listen_fd;
+  p.listen_unix = parse_address(s.listen).value_or(Address{}).is_unix;
+  p.metrics = &metrics;
+  metrics.shm().supervisor_pid.store(getpid());
+  metrics.shm().listen_backlog.store(s.backlog);
+  metrics.shm().target_workers.store(s.workers);
+  log_info("supervisor: listening on %s (backlog %d), %d workers x %d threads", s.listen.c_str(),
+           s.backlog, s.workers, s.threads);
+  tick(p);
+  for (;;) {
+    pollfd pfd{g_sig_pipe[0], POLLIN, 0};
+    poll(&pfd, 1, 1000);
+    char sigs[64];
+    ssize_t n;
+    while ((n = read(g_sig_pipe[0], sigs, sizeof sigs)) > 0) {
+      for (ssize_t i = 0; i < n; ++i) {
+        int sig = sigs[i];
+        if ((sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) && !p.stopping) {
+          log_info("supervisor: graceful stop (signal %d)", sig);
+          p.stopping = true;
+          p.stop_deadline = time(nullptr) + p.s.stop_timeout_s;
+          signal_generation(p, SIGTERM, false);
+        } else if (sig == SIGHUP && !p.stopping) {
+          reload(p);
+        }
+      }
+    }
+    reap(p);
+    tick(p);
+    if (p.stopping && p.children.empty()) break;
+    if (p.stopping && time(nullptr) >= p.stop_deadline) {
+      log_warn("supervisor: %zu workers still busy after %d s; killing them", p.children.size(),
+               p.s.stop_timeout_s);
+      signal_generation(p, SIGKILL, false);
+      p.stop_deadline = time(nullptr) + 3600;
+    }
+  }
+  if (p.listen_unix) unlink(parse_address(s.listen)->path.c_str());
+  log_info("supervisor: stopped");
+  return 0;
+}
+
+}  // namespace popup

@@ -1,0 +1,22 @@
+// The prefork supervisor (php-fpm's and nginx's master are the models): it
+// owns the listening socket, keeps `workers` children running, respawns the
+// ones that die, brakes on a crash storm, and turns signals into graceful
+// stop (SIGTERM/SIGINT) and graceful reload (SIGHUP).
+#pragma once
+
+#include <string>
+
+#include "core/settings.h"
+
+namespace popup {
+
+// Opens the listening socket described by `listen` with `backlog`. A stale
+// unix socket file is replaced. Returns the fd, or -1 with *err set.
+int open_listener(const std::string& listen, int backlog, std::string* err);
+
+// Runs until SIGTERM/SIGINT and every worker has left. `config_path` is
+// re-read on SIGHUP; a file that no longer parses is refused (logged) and
+// the running pool is kept. Returns the exit code.
+int run_supervisor(const Settings& s, const std::string& config_path, int listen_fd);
+
+}  // namespace popup

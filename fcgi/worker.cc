@@ -1,0 +1,184 @@
+#include "fcgi/worker.h"
+
+#include <fcgiapp.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "fcgi/log.h"
+#include "fcgi/router.h"
+#include "fcgi/service.h"
+
+namespace popup {
+namespace {
+
+int g_stop_pipe[2] = {-1, -1};  // written by the signal handler: async-signal-safe
+
+void on_stop_signal(int) {
+  int saved = errno;
+  char b = 1;
+  ssize_t w = write(g_stop_pipe[1], &b, 1);
+  (void)w;
+  errno = saved;
+}
+
+struct Shared {
+  Shared(const Settings& settings, int fd, Metrics& m, WorkerSlot* ws)
+      : s(settings), listen_fd(fd), metrics(m), slot(ws) {}
+  const Settings& s;
+  int listen_fd;
+  Metrics& metrics;
+  WorkerSlot* slot;
+  ConfigCache cache;
+  std::atomic<int64_t> served{0};
+  std::atomic<bool> stopping{false};
+};
+
+void request_stop(Shared& sh) {
+  if (!sh.stopping.exchange(true)) on_stop_signal(0);
+}
+
+bool stop_requested(Shared& sh) { return sh.stopping.load(std::memory_order_relaxed); }
+
+const char* param(FCGX_Request& req, const char* name) {
+  const char* v = FCGX_GetParam(name, req.envp);
+  return v ? v : "";
+}
+
+// Reads the request; reads at most kMaxBody + 1 bytes of body and discards
+// the rest so the connection stays in step.
+Request read_request(FCGX_Request& req) {
+  Request r;
+  r.method = param(req, "REQUEST_METHOD");
+  r.path = param(req, "DOCUMENT_URI");
+  if (r.path.empty()) r.path = param(req, "SCRIPT_NAME");
+  r.query = param(req, "QUERY_STRING");
+  r.content_type = param(req, "CONTENT_TYPE");
+  r.test_now = param(req, "HTTP_X_POPUP_NOW");
+  const char* cl = param(req, "CONTENT_LENGTH");
+  char* end = nullptr;
+  r.content_length = *cl ? strtoll(cl, &end, 10) : 0;
+  if (*cl && (*end != '\0' || r.content_length < 0)) r.content_length = -1;
+  char buf[kMaxBody + 1];
+  int n = FCGX_GetStr(buf, sizeof buf, req.in);
+  if (n > 0) r.body.assign(buf, n);
+  while (n == static_cast<int>(sizeof buf)) n = FCGX_GetStr(buf, sizeof buf, req.in);
+  return r;
+}
+
+uint64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void serve_one(FCGX_Request& req, Service& svc, Shared& sh) {
+  uint64_t t0 = now_us();
+  if (sh.slot) sh.slot->busy.fetch_add(1, std::memory_order_relaxed);
+  Request r = read_request(req);
+  Endpoint ep = endpoint_of(r.path);
+  Response resp;
+  try {
+    resp = route(r, svc, sh.s.test_clock, time(nullptr));
+  } catch (const std::exception& e) {
+    // A bug must cost one 500, never the worker.
+    log_error("request %s %s failed: %s", r.method.c_str(), r.path.c_str(), e.what());
+    resp = error_response("internal", "internal error");
+  }
+  std::string out = http_frame(resp, ep);
+  FCGX_PutStr(out.data(), static_cast<int>(out.size()), req.out);
+  record_request(sh.slot, ep, resp.status, now_us() - t0);
+  if (sh.slot) sh.slot->busy.fetch_sub(1, std::memory_order_relaxed);
+}
+
+// Waits for work: returns false when the thread should leave.
+bool wait_for_connection(FCGX_Request& req, Shared& sh) {
+  for (;;) {
+    bool kept = req.ipcFd >= 0;
+    pollfd fds[2] = {{kept ? req.ipcFd : sh.listen_fd, POLLIN, 0},
+                     {g_stop_pipe[0], POLLIN, 0}};
+    int rc = poll(fds, 2, -1);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc < 0) return false;
+    bool stop = (fds[1].revents & POLLIN) || stop_requested(sh);
+    if (kept) {
+      if (fds[0].revents) return true;  // a request (or EOF) is waiting
+      if (stop) {
+        FCGX_Free(&req, 1);  // idle kept connection: nginx will not miss it
+        return false;
+      }
+      continue;
+    }
+    if (stop) return false;
+    if (!(fds[0].revents & POLLIN)) continue;
+    int fd = accept4(sh.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;  // another thread or process took it (EAGAIN)
+    req.ipcFd = fd;
+    return true;
+  }
+}
+
+void thread_main(Shared& sh) {
+  Service svc(sh.s, sh.cache, sh.metrics, sh.slot);
+  svc.warm_up();
+  FCGX_Request req;
+  // listen socket -1: libfcgi must never block in its own accept(); when a
+  // kept connection turns out closed, FCGX_Accept_r fails and we poll again.
+  FCGX_InitRequest(&req, -1, 0);
+  while (wait_for_connection(req, sh)) {
+    if (FCGX_Accept_r(&req) < 0) continue;
+    if (stop_requested(sh)) req.keepConnection = 0;  // last request on it
+    serve_one(req, svc, sh);
+    FCGX_Finish_r(&req);
+    int64_t n = sh.served.fetch_add(1) + 1;
+    if (sh.s.max_requests > 0 && n >= sh.s.max_requests) request_stop(sh);
+  }
+  if (req.ipcFd >= 0) FCGX_Free(&req, 1);
+}
+
+void install_handlers() {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGHUP}) sigaction(sig, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGUSR1, SIG_IGN);
+}
+
+}  // namespace
+
+int run_worker(const Settings& s, int listen_fd, Metrics& metrics) {
+  if (pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    log_error("worker: pipe: %s", strerror(errno));
+    return 1;
+  }
+  // Several threads and processes poll the same socket; the losers of an
+  // accept race must get EAGAIN, not block.
+  fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+  FCGX_Init();
+  install_handlers();  // after FCGX_Init, which installs handlers of its own
+  WorkerSlot* slot = metrics.claim_slot(getpid(), s.threads);
+  Shared sh(s, listen_fd, metrics, slot);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < s.threads; ++i) threads.emplace_back(thread_main, std::ref(sh));
+  for (auto& t : threads) t.join();
+  bool recycled = s.max_requests > 0 && sh.served.load() >= s.max_requests;
+  log_info("worker: %s after %lld requests", recycled ? "recycled" : "stopped",
+           static_cast<long long>(sh.served.load()));
+  if (recycled) metrics.shm().recycled.fetch_add(1);
+  metrics.release_slot(slot);
+  return recycled ? kExitRecycled : 0;
+}
+
+}  // namespace popup

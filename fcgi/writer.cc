@@ -1,0 +1,244 @@
+#include "fcgi/writer.h"
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "core/event.h"
+#include "fcgi/log.h"
+#include "fcgi/mysql.h"
+#include "fcgi/redis.h"
+#include "fcgi/store.h"
+
+namespace popup {
+namespace {
+
+// Moves up to ARGV[1] items, oldest first, in one round trip and atomically.
+const char* kMoveScript =
+    "local n = tonumber(ARGV[1]) local moved = {} "
+    "for i = 1, n do "
+    "  local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') "
+    "  if not v then break end "
+    "  moved[#moved + 1] = v "
+    "end return moved";
+
+// Puts a processing list back on the consumer end of the queue, oldest last
+// taken first, so order is kept.
+const char* kReturnScript =
+    "local n = 0 "
+    "while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do n = n + 1 end "
+    "return n";
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t wall_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Stats {
+  int64_t batches = 0, events = 0, errors = 0, dead = 0;
+  int64_t last_batch = 0, last_batch_ms = 0, lag_ms = 0, depth = 0;
+  int64_t logged_at_ms = 0, logged_events = 0, logged_batches = 0;
+};
+
+struct Writer {
+  const Settings& s;
+  volatile sig_atomic_t* stop;
+  Keys keys{s.key_prefix};
+  Redis redis;
+  Mysql mysql{s};
+  Stats st;
+  std::string processing = keys.processing(s.writer_id);
+
+  Writer(const Settings& settings, volatile sig_atomic_t* stop_flag, Address a)
+      : s(settings), stop(stop_flag), redis(std::move(a), settings.redis_timeout_ms) {}
+
+  void sleep_backoff(int* backoff_ms) {
+    for (int waited = 0; waited < *backoff_ms && !*stop; waited += 50)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    *backoff_ms = std::min(*backoff_ms * 2, 5000);
+  }
+
+  // The items of the processing list (oldest first), or false on error.
+  bool in_hand(std::vector<std::string>* items) {
+    RedisReply r;
+    std::string err;
+    if (!redis.command({"LRANGE", processing, "0", "-1"}, &r, &err)) return false;
+    items->clear();
+    for (auto it = r.elements.rbegin(); it != r.elements.rend(); ++it) items->push_back(it->str);
+    return true;
+  }
+
+  // Decodes items; undecodable ones go to <p>:events:dead (kept for a human).
+  std::vector<Event> decode(const std::vector<std::string>& items) {
+    std::vector<Event> out;
+    out.reserve(items.size());
+    for (const auto& item : items) {
+      auto e = decode_event(item);
+      if (e.ok()) {
+        out.push_back(std::move(e.value()));
+        continue;
+      }
+      RedisReply r;
+      std::string err;
+      redis.command({"LPUSH", keys.events() + ":dead", item}, &r, &err);
+      ++st.dead;
+      log_error("writer: undecodable event moved to %s:dead: %s", keys.events().c_str(),
+                e.error().message.c_str());
+    }
+    return out;
+  }
+
+  // Applies the batch in hand until it commits; false when stopped first.
+  bool commit(const std::vector<Event>& batch) {
+    int backoff = 100;
+    int64_t t0 = now_ms();
+    std::string err;
+    while (!mysql.apply_events(batch, &err)) {
+      ++st.errors;
+      log_error("writer: batch of %zu not applied (%s); retrying in %d ms", batch.size(),
+                err.c_str(), backoff);
+      publish_stats();
+      if (*stop) return false;
+      sleep_backoff(&backoff);
+      if (*stop) return false;
+    }
+    RedisReply r;
+    int del_backoff = 100;
+    while (!redis.command({"DEL", processing}, &r, &err)) {
+      // Committed but not yet forgotten: a replay later is harmless.
+      log_error("writer: cannot clear %s (%s)", processing.c_str(), err.c_str());
+      if (*stop) return true;
+      sleep_backoff(&del_backoff);
+    }
+    ++st.batches;
+    st.events += static_cast<int64_t>(batch.size());
+    st.last_batch = static_cast<int64_t>(batch.size());
+    st.last_batch_ms = now_ms() - t0;
+    if (!batch.empty()) st.lag_ms = (wall_us() - batch.front().order) / 1000;
+    return true;
+  }
+
+  void give_back() {
+    RedisReply r;
+    std::string err;
+    if (redis.command({"EVAL", kReturnScript, "2", processing, keys.events()}, &r, &err))
+      log_info("writer: returned %lld events to the queue", static_cast<long long>(r.integer));
+    else
+      log_error("writer: could not return the batch (%s); it stays in %s for the next start",
+                err.c_str(), processing.c_str());
+  }
+
+  // Fills the processing list: blocks up to 1 s for the first event, then
+  // gathers more until batch_size or batch_ms. Returns the items (oldest
+  // first) or an empty vector on timeout or error.
+  std::vector<std::string> gather() {
+    std::vector<std::string> items;
+    RedisReply r;
+    std::string err;
+    redis.set_read_timeout_ms(3000);
+    bool ok = redis.command({"BLMOVE", keys.events(), processing, "RIGHT", "LEFT", "1"}, &r, &err);
+    redis.set_read_timeout_ms(s.redis_timeout_ms);
+    if (!ok) {
+      ++st.errors;
+      log_error("writer: %s", err.c_str());
+      int backoff = 500;
+      sleep_backoff(&backoff);
+      return items;
+    }
+    if (r.type != RedisReply::kString) return items;
+    items.push_back(r.str);
+    int64_t deadline = now_ms() + s.batch_ms;
+    while (static_cast<int>(items.size()) < s.batch_size) {
+      int want = s.batch_size - static_cast<int>(items.size());
+      if (!redis.command({"EVAL", kMoveScript, "2", keys.events(), processing, std::to_string(want)},
+                         &r, &err))
+        break;
+      for (auto& e : r.elements) items.push_back(std::move(e.str));
+      if (static_cast<int>(r.elements.size()) == want || now_ms() >= deadline || *stop) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return items;
+  }
+
+  void publish_stats() {
+    RedisReply r;
+    std::string err;
+    if (redis.command({"LLEN", keys.events()}, &r, &err)) st.depth = r.integer;
+    std::vector<RedisReply> rs;
+    redis.pipeline({{"SADD", keys.writers(), s.writer_id},
+                    {"HSET", keys.writer(s.writer_id), "batches_total", std::to_string(st.batches),
+                     "events_total", std::to_string(st.events), "errors_total",
+                     std::to_string(st.errors), "dead_events_total", std::to_string(st.dead),
+                     "last_batch_size", std::to_string(st.last_batch), "last_batch_seconds",
+                     std::to_string(st.last_batch_ms / 1000.0), "lag_seconds",
+                     std::to_string(st.lag_ms / 1000.0)}},
+                   &rs, &err);
+    int64_t t = now_ms();
+    if (t - st.logged_at_ms >= 10000) {
+      if (st.events != st.logged_events || st.logged_at_ms == 0)
+        log_info("writer: %lld events in %lld batches since last report; queue depth %lld, "
+                 "last batch %lld, lag %lld ms, errors %lld",
+                 static_cast<long long>(st.events - st.logged_events),
+                 static_cast<long long>(st.batches - st.logged_batches),
+                 static_cast<long long>(st.depth), static_cast<long long>(st.last_batch),
+                 static_cast<long long>(st.lag_ms), static_cast<long long>(st.errors));
+      st.logged_at_ms = t;
+      st.logged_events = st.events;
+      st.logged_batches = st.batches;
+    }
+  }
+
+  // On start: whatever a previous run left in the processing list.
+  void recover() {
+    std::vector<std::string> items;
+    int backoff = 200;
+    while (!*stop && !in_hand(&items)) sleep_backoff(&backoff);
+    if (items.empty() || *stop) return;
+    log_info("writer: re-applying %zu events left in %s by a previous run", items.size(),
+             processing.c_str());
+    if (!commit(decode(items))) give_back();
+  }
+
+  int run() {
+    log_info("writer %s: draining %s (batch %d events / %d ms)", s.writer_id.c_str(),
+             keys.events().c_str(), s.batch_size, s.batch_ms);
+    recover();
+    int64_t stats_at = 0;
+    while (!*stop) {
+      auto items = gather();
+      if (!items.empty() && !commit(decode(items))) {
+        give_back();
+        break;
+      }
+      if (now_ms() - stats_at >= 500 || items.empty()) {
+        publish_stats();
+        stats_at = now_ms();
+      }
+    }
+    publish_stats();
+    log_info("writer %s: stopped after %lld events", s.writer_id.c_str(),
+             static_cast<long long>(st.events));
+    return 0;
+  }
+};
+
+}  // namespace
+
+int run_writer(const Settings& s, volatile sig_atomic_t* stop) {
+  auto a = parse_address(s.redis);
+  if (!a) {
+    log_error("writer: invalid redis address %s", s.redis.c_str());
+    return 1;
+  }
+  Writer w(s, stop, *a);
+  return w.run();
+}
+
+}  // namespace popup

@@ -1,0 +1,40 @@
+// popup-writer: drains the event queue into MySQL (see fcgi/writer.h).
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "fcgi/config_file.h"
+#include "fcgi/log.h"
+#include "fcgi/mysql.h"
+#include "fcgi/writer.h"
+
+using namespace popup;
+
+namespace {
+volatile sig_atomic_t g_stop = 0;
+void on_stop(int) { g_stop = 1; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string path = config_arg(argc, argv);
+  if (path.empty()) {
+    fputs("usage: popup-writer --config FILE [--check]\n", stderr);
+    return 2;
+  }
+  Settings s;
+  if (!load_settings_file(path, &s, "popup-writer")) return 1;
+  if (has_flag(argc, argv, "--check")) {
+    printf("popup-writer: %s: configuration ok\n", path.c_str());
+    return 0;
+  }
+  log_set_name("popup-writer");
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGTERM, SIGINT, SIGQUIT}) sigaction(sig, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  mysql_global_init();
+  return run_writer(s, &g_stop);
+}
