@@ -66,7 +66,7 @@ Response route(const Request& r, Service& svc, bool test_clock, int64_t now) {
   }
 }
 
-std::string http_frame(const Response& r, Endpoint ep) {
+std::string http_frame(const Response& r, Endpoint ep, const std::string& extra) {
   std::string out;
   out.reserve(r.body.size() + 160);
   out += "Status: " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
@@ -75,6 +75,7 @@ std::string http_frame(const Response& r, Endpoint ep) {
              : "Content-Type: application/json\r\n";
   out += "Cache-Control: no-store\r\n";
   if (r.allow) out += std::string("Allow: ") + r.allow + "\r\n";
+  out += extra;
   out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n\r\n";
   out += r.body;
   return out;

@@ -30,7 +30,8 @@ Endpoint endpoint_of(const std::string& path);
 // X-Popup-Now header of decimal seconds, that value is used instead.
 Response route(const Request& r, Service& svc, bool test_clock, int64_t now);
 
-// "Status: ...\r\nContent-Type: ...\r\n...\r\n\r\n" + body.
-std::string http_frame(const Response& r, Endpoint ep);
+// "Status: ...\r\nContent-Type: ...\r\n...\r\n\r\n" + body. `extra` is added
+// to the headers as is (each line ending in \r\n).
+std::string http_frame(const Response& r, Endpoint ep, const std::string& extra = "");
 
 }  // namespace popup

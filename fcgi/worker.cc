@@ -95,7 +95,9 @@ void serve_one(FCGX_Request& req, Service& svc, Shared& sh) {
     log_error("request %s %s failed: %s", r.method.c_str(), r.path.c_str(), e.what());
     resp = error_response("internal", "internal error");
   }
-  std::string out = http_frame(resp, ep);
+  // Tests prove read-your-writes across processes with this header.
+  std::string extra = sh.s.test_clock ? "X-Popup-Worker: " + std::to_string(getpid()) + "\r\n" : "";
+  std::string out = http_frame(resp, ep, extra);
   FCGX_PutStr(out.data(), static_cast<int>(out.size()), req.out);
   record_request(sh.slot, ep, resp.status, now_us() - t0);
   if (sh.slot) sh.slot->busy.fetch_sub(1, std::memory_order_relaxed);
@@ -124,6 +126,10 @@ bool wait_for_connection(FCGX_Request& req, Shared& sh) {
     int fd = accept4(sh.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;  // another thread or process took it (EAGAIN)
     req.ipcFd = fd;
+    // FCGX_Accept_r starts by finishing the previous request and closes the
+    // connection unless keepConnection is set; the real value comes from the
+    // BEGIN_REQUEST record it then reads.
+    req.keepConnection = 1;
     return true;
   }
 }

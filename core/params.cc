@@ -1,0 +1,192 @@
+#include "core/params.h"
+
+#include <boost/json.hpp>
+#include <cctype>
+
+#include "core/version.h"
+
+namespace popup {
+namespace {
+
+Error bad(std::string message) { return Error{"bad_request", std::move(message)}; }
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool valid_lang(std::string_view s) {
+  if (s.empty() || s.size() > 35) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  return true;
+}
+
+// A popup id in a form: 1..10 decimal digits, 1..2147483647.
+std::optional<int64_t> parse_id(std::string_view s) {
+  if (s.empty() || s.size() > 10) return std::nullopt;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  if (v < 1 || v > 2147483647) return std::nullopt;
+  return v;
+}
+
+std::string_view media_type(std::string_view ct) {
+  auto semi = ct.find(';');
+  if (semi != std::string_view::npos) ct = ct.substr(0, semi);
+  while (!ct.empty() && std::isspace(static_cast<unsigned char>(ct.back()))) ct.remove_suffix(1);
+  while (!ct.empty() && std::isspace(static_cast<unsigned char>(ct.front()))) ct.remove_prefix(1);
+  return ct;
+}
+
+Result<ActionRequest> check_action(const std::string* uid, std::optional<int64_t> id,
+                                   const std::string* action) {
+  if (!uid) return bad("uid is required");
+  if (!valid_uid(*uid)) return bad("uid must be 1-64 characters of [A-Za-z0-9._-]");
+  if (!id) return bad("popup_id must be a positive integer");
+  if (!action) return bad("action is required");
+  auto a = parse_action(*action);
+  if (!a) return bad("action must be click or ignore");
+  return ActionRequest{*uid, *id, *a};
+}
+
+Result<ActionRequest> parse_action_form(std::string_view body) {
+  auto pairs = parse_form(body);
+  if (!pairs.ok()) return pairs.error();
+  const std::string *uid = nullptr, *id = nullptr, *action = nullptr;
+  for (const auto& [k, v] : pairs.value()) {
+    const std::string** slot = k == "uid" ? &uid : k == "popup_id" ? &id : k == "action" ? &action : nullptr;
+    if (!slot) continue;
+    if (*slot) return bad(k + " is given more than once");
+    *slot = &v;
+  }
+  if (!id) return bad("popup_id is required");
+  return check_action(uid, parse_id(*id), action);
+}
+
+Result<ActionRequest> parse_action_json(std::string_view body) {
+  boost::json::error_code ec;
+  boost::json::value doc = boost::json::parse(body, ec);
+  if (ec) return bad("body is not valid JSON");
+  if (!doc.is_object()) return bad("body must be a JSON object");
+  const auto& o = doc.get_object();
+  const std::string* uid = nullptr;
+  const std::string* action = nullptr;
+  std::string uid_s, action_s;
+  if (auto* v = o.if_contains("uid")) {
+    if (!v->is_string()) return bad("uid must be a string");
+    uid_s = std::string(v->get_string());
+    uid = &uid_s;
+  }
+  if (auto* v = o.if_contains("action")) {
+    if (!v->is_string()) return bad("action must be a string");
+    action_s = std::string(v->get_string());
+    action = &action_s;
+  }
+  auto* idv = o.if_contains("popup_id");
+  if (!idv) return bad("popup_id is required");
+  std::optional<int64_t> id;
+  if (idv->is_int64() && idv->get_int64() >= 1 && idv->get_int64() <= 2147483647)
+    id = idv->get_int64();
+  else if (idv->is_uint64() && idv->get_uint64() <= 2147483647)
+    id = static_cast<int64_t>(idv->get_uint64());
+  return check_action(uid, id, action);
+}
+
+}  // namespace
+
+bool valid_uid(std::string_view uid) {
+  if (uid.empty() || uid.size() > 64) return false;
+  for (char c : uid)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
+      return false;
+  return true;
+}
+
+std::optional<std::string> url_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+Result<Pairs> parse_form(std::string_view s) {
+  Pairs out;
+  while (!s.empty()) {
+    auto amp = s.find('&');
+    std::string_view seg = s.substr(0, amp);
+    s = amp == std::string_view::npos ? std::string_view{} : s.substr(amp + 1);
+    if (seg.empty()) continue;
+    auto eq = seg.find('=');
+    auto k = url_decode(seg.substr(0, eq));
+    auto v = url_decode(eq == std::string_view::npos ? std::string_view{} : seg.substr(eq + 1));
+    if (!k || !v) return bad("malformed %-escape in parameters");
+    out.emplace_back(std::move(*k), std::move(*v));
+  }
+  return out;
+}
+
+Result<Visit> parse_visit(std::string_view query) {
+  auto pairs = parse_form(query);
+  if (!pairs.ok()) return pairs.error();
+  Visit v;
+  bool seen[4] = {false, false, false, false};
+  static const char* names[] = {"uid", "platform", "version", "lang"};
+  for (const auto& [k, val] : pairs.value()) {
+    int idx = -1;
+    for (int i = 0; i < 4; ++i)
+      if (k == names[i]) idx = i;
+    if (idx < 0) continue;
+    if (seen[idx]) return bad(k + " is given more than once");
+    seen[idx] = true;
+    if (idx == 0) {
+      if (!valid_uid(val)) return bad("uid must be 1-64 characters of [A-Za-z0-9._-]");
+      v.uid = val;
+    } else if (idx == 1) {
+      auto p = parse_platform(val);
+      if (!p) return bad("platform must be web, ios or android");
+      v.platform = *p;
+    } else if (idx == 2) {
+      auto ver = parse_version(val);
+      if (!ver) return bad("version must be 1 to 4 dot-separated numbers");
+      v.version = *ver;
+    } else {
+      if (!valid_lang(val)) return bad("lang must be 1-35 characters of [A-Za-z0-9_-]");
+      v.lang = lower(val);
+    }
+  }
+  if (!seen[0]) return bad("uid is required");
+  return v;
+}
+
+Result<ActionRequest> parse_action_body(std::string_view content_type, std::string_view body) {
+  std::string type = lower(media_type(content_type));
+  if (type == "application/x-www-form-urlencoded") return parse_action_form(body);
+  if (type == "application/json") return parse_action_json(body);
+  return bad("Content-Type must be application/x-www-form-urlencoded or application/json");
+}
+
+}  // namespace popup

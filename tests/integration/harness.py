@@ -1,0 +1,331 @@
+"""A private stack for black-box tests: MariaDB, Redis, the FastCGI pool, the
+writer and nginx in a temporary folder, started and stopped through
+scripts/stack.sh (the same script `make run` uses), plus small clients for
+HTTP, Redis and MySQL. Only loopback and unix sockets are used."""
+
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("BUILD", "build")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Http:
+    """One keep-alive HTTP/1.1 connection to nginx."""
+
+    def __init__(self, port, timeout=10):
+        self.port = port
+        self.timeout = timeout
+        self.conn = None
+
+    def request(self, method, path, body=None, headers=None):
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            try:
+                self.conn.request(method, path, body=body, headers=headers or {})
+                r = self.conn.getresponse()
+                data = r.read()
+                return Reply(r.status, dict((k.lower(), v) for k, v in r.getheaders()), data)
+            except (http.client.HTTPException, ConnectionError, socket.timeout):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self):
+        if self.conn:
+            self.conn.close()
+        self.conn = None
+
+
+class Reply:
+    def __init__(self, status, headers, data):
+        self.status = status
+        self.headers = headers
+        self.data = data
+
+    def json(self):
+        return json.loads(self.data)
+
+    def __repr__(self):
+        return "Reply(%d, %r)" % (self.status, self.data[:300])
+
+
+class Stack:
+    def __init__(self, **env):
+        self.dir = tempfile.mkdtemp(prefix="pt", dir="/tmp")
+        self.port = free_port()
+        self.env = dict(os.environ)
+        self.env.update({"HTTP_PORT": str(self.port), "HTTP_ADDR": "127.0.0.1",
+                         "TEST_CLOCK": "on", "DEMO": "0", "BUILD": BUILD,
+                         "WORKERS": "3", "THREADS": "4", "NGINX_WORKERS": "1",
+                         "NGINX_KEEPALIVE": "4"})
+        self.env.update({k: str(v) for k, v in env.items()})
+        self.started = False
+
+    # -- lifecycle -------------------------------------------------------
+    def start(self):
+        r = subprocess.run([os.path.join(TOP, "scripts/stack.sh"), "start", self.dir],
+                           env=self.env, cwd=TOP, capture_output=True, text=True, timeout=180)
+        self.started = True
+        if r.returncode != 0:
+            self.stop()
+            raise RuntimeError("stack start failed:\n" + r.stdout[-3000:] + r.stderr[-3000:])
+        return self
+
+    def stop(self, keep=False):
+        if self.started:
+            subprocess.run([os.path.join(TOP, "scripts/stack.sh"), "stop", self.dir],
+                           env=self.env, cwd=TOP, capture_output=True, text=True, timeout=120)
+            self.started = False
+        if not keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def conf(self):
+        return self.path("popup.conf")
+
+    def log(self, name):
+        try:
+            with open(self.path("log", name), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def pid(self, name):
+        with open(self.path(name + ".pid")) as f:
+            return int(f.read().split()[0])
+
+    # -- clients ---------------------------------------------------------
+    def http(self):
+        return Http(self.port)
+
+    def get_popup(self, uid, now=None, conn=None, **params):
+        q = {"uid": uid}
+        q.update(params)
+        headers = {"X-Popup-Now": str(now)} if now is not None else {}
+        c = conn or self.http()
+        try:
+            return c.request("GET", "/api/popup?" + urllib.parse.urlencode(q), headers=headers)
+        finally:
+            if conn is None:
+                c.close()
+
+    def act(self, uid, popup_id, action, now=None, conn=None, as_json=True):
+        headers = {"X-Popup-Now": str(now)} if now is not None else {}
+        if as_json:
+            body = json.dumps({"uid": uid, "popup_id": popup_id, "action": action})
+            headers["Content-Type"] = "application/json"
+        else:
+            body = urllib.parse.urlencode({"uid": uid, "popup_id": popup_id, "action": action})
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        c = conn or self.http()
+        try:
+            return c.request("POST", "/api/popup/action", body=body, headers=headers)
+        finally:
+            if conn is None:
+                c.close()
+
+    def redis(self, *args):
+        r = subprocess.run(["redis-cli", "-s", self.path("redis.sock"), "--no-raw"] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=30)
+        return r.stdout.strip()
+
+    def redis_raw(self, *args):
+        r = subprocess.run(["redis-cli", "-s", self.path("redis.sock"), "--raw"] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=30)
+        return r.stdout.strip()
+
+    def sql(self, query):
+        r = subprocess.run(["mariadb", "--no-defaults", "-S", self.path("mysql.sock"), "-u", "popup",
+                            "-ppopup", "popup", "-N", "-B", "-e", query],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("sql failed: %s: %s" % (query[:200], r.stderr))
+        return [line.split("\t") for line in r.stdout.splitlines()]
+
+    def sql_int(self, query):
+        rows = self.sql(query)
+        return int(rows[0][0]) if rows else 0
+
+    def status_counter(self, name):
+        return int(self.sql("SHOW GLOBAL STATUS LIKE '%s'" % name)[0][1])
+
+    def publish(self):
+        r = subprocess.run([os.path.join(TOP, BUILD, "popupctl"), "--config", self.conf(), "publish"],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError("publish failed: " + r.stderr)
+
+    def set_popups(self, popups):
+        """Replaces every popup in MySQL with `popups` (dicts of column: value) and publishes."""
+        stmts = ["DELETE FROM popups"]
+        for p in popups:
+            row = {"name": "p%d" % p["id"], "body": "", "title": "t%d" % p["id"]}
+            row.update(p)
+            cols = ",".join(row)
+            vals = ",".join(sql_literal(v) for v in row.values())
+            stmts.append("INSERT INTO popups (%s) VALUES (%s)" % (cols, vals))
+        self.sql(";".join(stmts))
+        self.publish()
+        # Workers check the version at most once a second (SPEC); wait past it.
+        time.sleep(1.1)
+
+    def metrics(self):
+        r = self.http().request("GET", "/api/metrics")
+        out = {}
+        for line in r.data.decode().splitlines():
+            if line and not line.startswith("#"):
+                k, _, v = line.rpartition(" ")
+                out[k] = float(v)
+        return out
+
+    def wait_for(self, predicate, timeout=20, interval=0.05):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if predicate():
+                return True
+            time.sleep(interval)
+        return predicate()
+
+    def wait_drained(self, timeout=30):
+        """Waits until the queue and every processing list are empty."""
+        def empty():
+            if self.redis("LLEN", "popup:events") != "(integer) 0":
+                return False
+            keys = self.redis_raw("KEYS", "popup:events:processing:*").split()
+            return all(self.redis("LLEN", k) == "(integer) 0" for k in keys)
+        return self.wait_for(empty, timeout)
+
+    def worker_pids(self):
+        """Live worker processes of the pool (children of the supervisor, or spawn-fcgi's)."""
+        out = subprocess.run(["pgrep", "-f", self.conf()], capture_output=True, text=True).stdout
+        pids = []
+        for p in out.split():
+            try:
+                with open("/proc/%s/cmdline" % p, "rb") as f:
+                    cmd = f.read().split(b"\0")
+                with open("/proc/%s/stat" % p) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            if cmd and cmd[0].endswith(b"popupd"):
+                pids.append((int(p), ppid))
+        parents = {p for p, _ in pids}
+        return [p for p, ppid in pids if ppid in parents] or [p for p, _ in pids]
+
+
+def sql_literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return "'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def popup_row(pid, **kw):
+    """A popup shown to everybody, with long cooldowns unless overridden."""
+    row = {"id": pid, "priority": 10, "enabled": 1, "show_cooldown_s": 3600,
+           "ignore_cooldown_s": 7200, "click_cooldown_s": 86400, "rollout_percent": 100,
+           "title": "title %d" % pid, "body": "body", "image_url": "", "link_url": ""}
+    row.update(kw)
+    return row
+
+
+def uid(prefix="u"):
+    return "%s%d" % (prefix, random.randrange(10**12))
+
+
+# -- process control for failure tests ------------------------------------
+
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return [a.decode() for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def find_pids(stack, program):
+    """Processes whose argv[0] ends with `program` and whose command line
+    mentions this stack's folder."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        cmd = _cmdline(int(name))
+        if cmd and os.path.basename(cmd[0]).startswith(program) and any(stack.dir in a for a in cmd):
+            out.append(int(name))
+    return out
+
+
+class Proc:
+    """Kill a server of the stack and start it again with the same command."""
+
+    def __init__(self, stack, program, log):
+        self.stack = stack
+        self.program = program
+        self.log = log
+        pids = find_pids(stack, program)
+        if not pids:
+            raise RuntimeError("no %s running in %s" % (program, stack.dir))
+        self.pid = min(pids)
+        self.argv = _cmdline(self.pid)
+
+    def kill(self, sig=signal.SIGKILL, wait=30):
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.time() + wait
+        while _alive(self.pid) and time.time() < deadline:
+            time.sleep(0.02)
+        if _alive(self.pid):
+            raise RuntimeError("%s %d did not exit" % (self.program, self.pid))
+
+    def start(self):
+        with open(self.stack.path("log", self.log), "ab") as log:
+            p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                 start_new_session=True, cwd=self.stack.dir)
+        self.pid = p.pid
+        pidfile = {"popup-writer": "writer.pid"}.get(self.program)
+        if pidfile:
+            with open(self.stack.path(pidfile), "w") as f:
+                f.write("%d\n" % p.pid)
+        return p

@@ -1,0 +1,168 @@
+"""The prefork supervisor under load: respawn after SIGKILL, graceful reload
+on SIGHUP, recycling after max_requests, graceful stop on SIGTERM, and the
+configuration check (SPEC "Processes and nginx")."""
+
+import os
+import signal
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import BUILD, TOP, Proc, Stack, popup_row, uid
+
+NOW = 1_800_000_000
+stack = None
+
+
+def setUpModule():
+    global stack
+    stack = Stack(MAX_REQUESTS=300).start()
+    stack.set_popups([popup_row(1, show_cooldown_s=0)])
+
+
+def tearDownModule():
+    if stack:
+        stack.stop()
+
+
+class Load:
+    """`threads` clients, each sending GETs over keep-alive for `seconds`
+    (bounded by `max_requests` each); records every non-200."""
+
+    def __init__(self, threads=8, seconds=3.0, max_requests=3000):
+        self.threads, self.seconds, self.max_requests = threads, seconds, max_requests
+        self.ok = 0
+        self.errors = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def client(self):
+        c = stack.http()
+        ok = 0
+        deadline = time.time() + self.seconds
+        for _ in range(self.max_requests):
+            if time.time() > deadline or self.stop.is_set():
+                break
+            try:
+                r = stack.get_popup(uid(), now=NOW, conn=c)
+                if r.status == 200:
+                    ok += 1
+                else:
+                    self.errors.append(r)
+            except Exception as e:  # noqa: BLE001
+                self.errors.append(e)
+                c.close()
+        with self.lock:
+            self.ok += ok
+
+    def start(self):
+        self.ts = [threading.Thread(target=self.client) for _ in range(self.threads)]
+        [t.start() for t in self.ts]
+        return self
+
+    def join(self):
+        [t.join() for t in self.ts]
+        return self
+
+
+def supervisor_pid():
+    return stack.pid("popupd")
+
+
+def children():
+    out = subprocess.run(["pgrep", "-P", str(supervisor_pid())], capture_output=True, text=True)
+    return sorted(int(p) for p in out.stdout.split())
+
+
+class Supervisor(unittest.TestCase):
+    def test_a_sigkilled_worker_is_respawned_and_errors_stay_within_its_requests(self):
+        before = children()
+        self.assertEqual(len(before), 3)
+        restarts = stack.metrics().get("popup_worker_restarts_total", 0)
+        load = Load(threads=8, seconds=3).start()
+        time.sleep(0.7)
+        os.kill(before[0], signal.SIGKILL)
+        load.join()
+        self.assertTrue(stack.wait_for(lambda: len(children()) == 3, timeout=5))
+        self.assertNotIn(before[0], children())
+        # Only requests in flight on the killed worker (at most its threads)
+        # can fail; nginx retries the rest on another connection.
+        self.assertLessEqual(len(load.errors), 4, load.errors[:5])
+        self.assertGreater(load.ok, 100)
+        self.assertEqual(stack.metrics()["popup_worker_restarts_total"], restarts + 1)
+        self.assertIn("killed by signal 9", stack.log("popupd.log"))
+
+    def test_b_sighup_under_load_fails_no_request(self):
+        before = children()
+        load = Load(threads=8, seconds=3).start()
+        time.sleep(0.7)
+        os.kill(supervisor_pid(), signal.SIGHUP)
+        load.join()
+        self.assertEqual(load.errors, [])
+        self.assertGreater(load.ok, 100)
+        self.assertTrue(stack.wait_for(lambda: len(children()) == 3 and
+                                       not set(children()) & set(before), timeout=10))
+
+    def test_c_recycled_workers_break_no_kept_connection(self):
+        recycled = stack.metrics().get("popup_worker_recycled_total", 0)
+        load = Load(threads=6, seconds=4, max_requests=400)
+        load.start().join()
+        self.assertEqual(load.errors, [])
+        self.assertGreater(stack.metrics()["popup_worker_recycled_total"], recycled)
+
+    def test_d_metrics_show_workers_and_listen_queue(self):
+        m = stack.metrics()
+        self.assertEqual(m["popup_workers"], 3)
+        self.assertEqual(m["popup_threads_active"] + m["popup_threads_idle"], 12)
+        self.assertIn("popup_listen_queue", m)
+        self.assertTrue(any(k.startswith("popup_worker_requests_total{") for k in m))
+        self.assertTrue(any(k.startswith('popup_requests_total{endpoint="popup",status="200"}')
+                            for k in m))
+
+    def test_e_check_mode_refuses_a_pool_smaller_than_the_keepalive_caches(self):
+        good = stack.conf()
+        r = subprocess.run([os.path.join(TOP, BUILD, "popupd"), "--check", "--config", good],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        bad = stack.path("bad.conf")
+        with open(good) as f, open(bad, "w") as out:
+            out.write(f.read() + "\nworkers = 1\nthreads = 2\nnginx_workers = 2\nnginx_keepalive = 8\n")
+        r = subprocess.run([os.path.join(TOP, BUILD, "popupd"), "--check", "--config", bad],
+                           capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("keepalive", r.stderr + r.stdout)
+        with open(bad, "w") as out:
+            out.write("workers = many\n")
+        r = subprocess.run([os.path.join(TOP, BUILD, "popupd"), "--check", "--config", bad],
+                           capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("line 1", r.stderr)
+
+    def test_z_sigterm_lets_in_flight_requests_finish(self):
+        redis = Proc(stack, "redis-server", "redis.log")
+        results = []
+
+        def one():
+            results.append(stack.get_popup(uid(), now=NOW))
+        # Freeze Redis so requests are held in flight inside the workers.
+        os.kill(redis.pid, signal.SIGSTOP)
+        try:
+            ts = [threading.Thread(target=one) for _ in range(4)]
+            [t.start() for t in ts]
+            time.sleep(0.15)
+            sup = supervisor_pid()
+            workers = children()
+            os.kill(sup, signal.SIGTERM)
+            time.sleep(0.1)
+        finally:
+            os.kill(redis.pid, signal.SIGCONT)
+        [t.join() for t in ts]
+        self.assertEqual([r.status for r in results], [200] * 4, results)
+        self.assertTrue(stack.wait_for(lambda: not any(os.path.exists("/proc/%d" % p)
+                                                       for p in workers + [sup]), timeout=15))
+        self.assertIn("supervisor: stopped", stack.log("popupd.log"))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,247 @@
+"""GET /api/popup through nginx against real MariaDB and Redis: re-display
+rules, selection, targeting, caches, errors (SPEC "GET /api/popup")."""
+
+import json
+import threading
+import time
+import unittest
+import urllib.parse
+
+from harness import Stack, popup_row, uid
+
+NOW = 1_800_000_000
+stack = None
+
+
+def setUpModule():
+    global stack
+    stack = Stack().start()
+
+
+def tearDownModule():
+    if stack:
+        stack.stop()
+
+
+def shown(reply):
+    assert reply.status == 200, reply
+    p = reply.json()["popup"]
+    return p["id"] if p else None
+
+
+class RedisplayRules(unittest.TestCase):
+    def setUp(self):
+        stack.set_popups([popup_row(1, show_cooldown_s=600, ignore_cooldown_s=1200,
+                                    click_cooldown_s=None, max_impressions=3,
+                                    title='Sale "50%" <b>off</b> é')])
+
+    def test_popup_returned_then_withheld_during_cooldown_then_shown_again(self):
+        u = uid()
+        r = stack.get_popup(u, now=NOW)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers["content-type"], "application/json")
+        self.assertEqual(r.headers["cache-control"], "no-store")
+        self.assertEqual(r.json(), {"popup": {"id": 1, "title": 'Sale "50%" <b>off</b> é',
+                                              "body": "body", "image_url": "", "link_url": ""}})
+        self.assertIsNone(shown(stack.get_popup(u, now=NOW)))
+        self.assertIsNone(shown(stack.get_popup(u, now=NOW + 599)))
+        self.assertEqual(shown(stack.get_popup(u, now=NOW + 600)), 1)
+
+    def test_max_impressions_stops_the_popup(self):
+        u = uid()
+        for i in range(3):
+            self.assertEqual(shown(stack.get_popup(u, now=NOW + i * 1000)), 1)
+        self.assertIsNone(shown(stack.get_popup(u, now=NOW + 10_000)))
+
+    def test_ignore_sets_its_cooldown(self):
+        u = uid()
+        self.assertEqual(shown(stack.get_popup(u, now=NOW)), 1)
+        self.assertEqual(stack.act(u, 1, "ignore", now=NOW + 10).status, 202)
+        self.assertIsNone(shown(stack.get_popup(u, now=NOW + 1209)))
+        self.assertEqual(shown(stack.get_popup(u, now=NOW + 1210)), 1)
+
+    def test_click_with_null_cooldown_is_never_shown_again(self):
+        u = uid()
+        self.assertEqual(shown(stack.get_popup(u, now=NOW)), 1)
+        self.assertEqual(stack.act(u, 1, "click", now=NOW + 1, as_json=False).status, 202)
+        self.assertIsNone(shown(stack.get_popup(u, now=NOW + 10**8)))
+
+    def test_read_your_writes_across_workers(self):
+        workers_seen = set()
+        for _ in range(6):
+            u = uid()
+            first = stack.get_popup(u, now=NOW)
+            self.assertEqual(shown(first), 1)
+            # New connections land on any worker: collect answers from others.
+            for _ in range(8):
+                r = stack.get_popup(u, now=NOW + 1)
+                self.assertIsNone(shown(r))
+                workers_seen.add(r.headers["x-popup-worker"])
+            workers_seen.add(first.headers["x-popup-worker"])
+        self.assertGreater(len(workers_seen), 1, "all answers came from one worker")
+
+
+class Selection(unittest.TestCase):
+    def test_highest_priority_wins_and_ties_go_to_lowest_id(self):
+        stack.set_popups([popup_row(5, priority=10), popup_row(3, priority=50),
+                          popup_row(4, priority=50), popup_row(9, priority=1)])
+        u = uid()
+        order = [shown(stack.get_popup(u, now=NOW)) for _ in range(5)]
+        self.assertEqual(order, [3, 4, 5, 9, None])
+
+    def test_inactive_popups_are_not_shown(self):
+        stack.set_popups([popup_row(1, enabled=0, priority=99),
+                          popup_row(2, ends_at=NOW, priority=98),
+                          popup_row(3, starts_at=NOW + 1, priority=97),
+                          popup_row(4, starts_at=NOW, ends_at=NOW + 1, priority=1)])
+        self.assertEqual(shown(stack.get_popup(uid(), now=NOW)), 4)
+        self.assertEqual(shown(stack.get_popup(uid(), now=NOW + 1)), 3)
+        self.assertEqual(shown(stack.get_popup(uid(), now=NOW - 1)), 2)
+
+
+class Targeting(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        stack.set_popups([
+            popup_row(1, platforms="ios", min_version="1.9", max_version="2.0", priority=90),
+            popup_row(2, platforms="android,web", langs="de,FR", priority=80),
+            popup_row(3, rollout_percent=0, priority=70),
+            popup_row(4, rollout_percent=50, priority=60),
+            popup_row(5, priority=1),
+        ])
+
+    def first(self, **params):
+        return shown(stack.get_popup(uid(), now=NOW, **params))
+
+    def test_platform_and_numeric_version_range(self):
+        self.assertEqual(self.first(platform="ios", version="1.10"), 1)
+        self.assertEqual(self.first(platform="ios", version="2"), 1)
+        self.assertNotEqual(self.first(platform="ios", version="2.0.1"), 1)
+        self.assertNotEqual(self.first(platform="ios", version="1.8.99"), 1)
+        self.assertNotEqual(self.first(platform="ios"), 1)
+        self.assertNotEqual(self.first(platform="web", version="1.10"), 1)
+
+    def test_languages_are_case_insensitive_and_required_when_set(self):
+        self.assertEqual(self.first(platform="android", lang="fr"), 2)
+        self.assertEqual(self.first(lang="DE"), 2)
+        self.assertNotEqual(self.first(lang="en"), 2)
+        self.assertNotEqual(self.first(), 2)
+
+    def test_rollout_buckets_follow_crc32(self):
+        import zlib
+        hits = 0
+        for i in range(60):
+            u = "roll%d" % i
+            expected = 4 if zlib.crc32(("%s:4" % u).encode()) % 100 < 50 else 5
+            got = shown(stack.get_popup(u, now=NOW))
+            self.assertNotEqual(got, 3, "rollout 0 reached a user")
+            self.assertEqual(got, expected, u)
+            hits += got == 4
+        self.assertTrue(0 < hits < 60)
+
+
+class ConfigCache(unittest.TestCase):
+    def test_published_change_is_served_within_2_seconds(self):
+        stack.set_popups([popup_row(1)])
+        self.assertEqual(shown(stack.get_popup(uid(), now=NOW)), 1)
+        stack.sql("UPDATE popups SET id = 2, title = 'new' WHERE id = 1")
+        stack.publish()
+        t0 = time.time()
+        deadline = t0 + 2.0
+        seen = []
+        # Every worker must switch: ask many fresh users over fresh connections.
+        while time.time() < deadline:
+            seen = [shown(stack.get_popup(uid(), now=NOW)) for _ in range(12)]
+            if all(s == 2 for s in seen):
+                break
+        self.assertTrue(all(s == 2 for s in seen), seen)
+        time.sleep(0.2)
+        self.assertTrue(all(shown(stack.get_popup(uid(), now=NOW)) == 2 for _ in range(12)))
+
+    def test_redis_flush_reloads_from_mysql_in_one_process(self):
+        stack.set_popups([popup_row(7)])
+        self.assertEqual(shown(stack.get_popup(uid(), now=NOW)), 7)
+        before = stack.metrics().get("popup_config_mysql_loads_total", 0)
+        stack.redis("FLUSHALL")
+        errors = []
+
+        def client():
+            for _ in range(30):
+                r = stack.get_popup(uid(), now=NOW)
+                if r.status != 200 or shown(r) != 7:
+                    errors.append(r)
+                time.sleep(0.05)
+        threads = [threading.Thread(target=client) for _ in range(6)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        self.assertEqual(errors, [])
+        self.assertEqual(stack.redis_raw("EXISTS", "popup:config:set"), "1")
+        after = stack.metrics().get("popup_config_mysql_loads_total", 0)
+        self.assertEqual(after - before, 1)
+
+    def test_warm_get_sends_no_query_to_mysql(self):
+        stack.set_popups([popup_row(1, show_cooldown_s=3600)])
+        u = uid()
+        self.assertEqual(shown(stack.get_popup(u, now=NOW)), 1)
+        c = stack.http()
+        stack.get_popup(u, now=NOW + 1, conn=c)
+        time.sleep(1.2)  # let every worker pass its once-a-second version check
+        for _ in range(12):
+            stack.get_popup(u, now=NOW + 1, conn=c)
+        before = (stack.status_counter("Com_select"), stack.status_counter("Com_stmt_execute"))
+        for _ in range(50):
+            self.assertIsNone(shown(stack.get_popup(u, now=NOW + 2, conn=c)))
+        after = (stack.status_counter("Com_select"), stack.status_counter("Com_stmt_execute"))
+        self.assertEqual(after, before)
+
+
+class Errors(unittest.TestCase):
+    def check(self, reply, status, code):
+        self.assertEqual(reply.status, status, reply)
+        self.assertTrue(reply.headers["content-type"].startswith("application/json"), reply.headers)
+        body = reply.json()
+        self.assertEqual(body["error"], code)
+        self.assertTrue(body["message"])
+
+    def test_missing_and_bad_uid(self):
+        c = stack.http()
+        self.check(c.request("GET", "/api/popup"), 400, "bad_request")
+        self.check(c.request("GET", "/api/popup?uid="), 400, "bad_request")
+        self.check(c.request("GET", "/api/popup?uid=a%20b"), 400, "bad_request")
+        self.check(c.request("GET", "/api/popup?uid=" + "x" * 65), 400, "bad_request")
+        self.check(c.request("GET", "/api/popup?uid=%ZZ"), 400, "bad_request")
+        self.check(c.request("GET", "/api/popup?uid=ok&platform=tv"), 400, "bad_request")
+        self.check(c.request("GET", "/api/popup?uid=ok&version=1.x"), 400, "bad_request")
+        self.check(c.request("GET", "/api/popup?uid=ok&uid=other"), 400, "bad_request")
+
+    def test_unknown_path_and_wrong_method(self):
+        c = stack.http()
+        self.check(c.request("GET", "/api/nothing"), 404, "not_found")
+        self.check(c.request("GET", "/elsewhere"), 404, "not_found")
+        r = c.request("POST", "/api/popup?uid=a", body="x",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.check(r, 405, "method_not_allowed")
+        self.assertEqual(r.headers.get("allow"), "GET")
+        self.check(c.request("GET", "/api/popup/action"), 405, "method_not_allowed")
+        self.check(c.request("DELETE", "/api/healthz"), 405, "method_not_allowed")
+
+    def test_healthz_reports_redis_mysql_and_queue(self):
+        r = stack.http().request("GET", "/api/healthz")
+        self.assertEqual(r.status, 200)
+        body = r.json()
+        self.assertEqual((body["status"], body["redis"], body["mysql"]), ("ok", "ok", "ok"))
+        self.assertIn("queue_depth", body)
+
+    def test_garbage_input_never_breaks_a_worker(self):
+        c = stack.http()
+        junk = ["uid=%00", "uid=" + "%" * 50, "uid=a&lang=" + "x" * 5000, "\x01\x02=\x03",
+                "uid=a&version=99999999999.1", "uid=a&version=1.2.3.4.5", "&&&&", "uid"]
+        for q in junk:
+            r = c.request("GET", "/api/popup?" + urllib.parse.quote(q, safe="=&%"))
+            self.assertIn(r.status, (200, 400), (q, r))
+            json.loads(r.data)
+        self.assertEqual(stack.http().request("GET", "/api/healthz").status, 200)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,246 @@
+"""The write path end to end (SPEC "POST /api/popup/action", "Writes and the
+queue"): actions through nginx, the Redis queue, the batched idempotent
+writer, and what happens when the writer, MySQL or Redis goes away."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import Proc, Stack, popup_row, uid
+
+NOW = 1_800_000_000
+stack = None
+
+
+def setUpModule():
+    global stack
+    stack = Stack(BATCH_SIZE=50).start()
+    stack.set_popups([popup_row(1, show_cooldown_s=0, ignore_cooldown_s=60,
+                                click_cooldown_s=120)])
+
+
+def tearDownModule():
+    if stack:
+        stack.stop()
+
+
+class Traffic:
+    """Bounded concurrent traffic: each thread owns its users and records
+    every event the service promised (a shown popup or a 202)."""
+
+    def __init__(self, prefix, threads=4, ops=100, users=5, gets=True):
+        self.prefix = prefix
+        self.threads = threads
+        self.ops = ops
+        self.users = users
+        self.gets = gets
+        self.promised = 0
+        self.failures = []
+        self.last = {}  # uid -> (impressions, last_action)
+        self.lock = threading.Lock()
+
+    def worker(self, t):
+        c = stack.http()
+        rng = random.Random(t)
+        mine = ["%s-%d-%d" % (self.prefix, t, i) for i in range(self.users)]
+        state = {u: [0, None] for u in mine}
+        promised = 0
+        for i in range(self.ops):
+            u = rng.choice(mine)
+            now = NOW + i
+            try:
+                if self.gets and rng.random() < 0.5:
+                    r = stack.get_popup(u, now=now, conn=c)
+                    if r.status == 200 and r.json()["popup"]:
+                        promised += 1
+                        state[u][0] += 1
+                        state[u][1] = "show"
+                    elif r.status != 200:
+                        self.failures.append(r)
+                else:
+                    action = rng.choice(["click", "ignore"])
+                    r = stack.act(u, 1, action, now=now, conn=c)
+                    if r.status == 202:
+                        promised += 1
+                        state[u][1] = action
+                    else:
+                        self.failures.append(r)
+            except Exception as e:  # noqa: BLE001 - a transport error is a failure too
+                self.failures.append(e)
+                c.close()
+        with self.lock:
+            self.promised += promised
+            for u, (imp, last) in state.items():
+                if last:
+                    self.last[u] = (imp, last)
+
+    def run(self):
+        ts = [threading.Thread(target=self.worker, args=(t,)) for t in range(self.threads)]
+        [t.start() for t in ts]
+        return ts
+
+
+def events_for(prefix):
+    return stack.sql_int("SELECT COUNT(*) FROM popup_events WHERE uid LIKE '%s-%%'" % prefix)
+
+
+def states_for(prefix):
+    rows = stack.sql("SELECT uid, impressions, last_action FROM user_state WHERE uid LIKE '%s-%%'"
+                     % prefix)
+    return {u: (int(i), a) for u, i, a in rows}
+
+
+def ensure_writer():
+    if not stack.wait_drained(timeout=60):
+        raise AssertionError("queue did not drain: depth %s" % stack.redis("LLEN", "popup:events"))
+
+
+class WritePath(unittest.TestCase):
+    def test_concurrent_clients_give_exactly_n_events_and_the_right_state(self):
+        t = Traffic("conc", threads=6, ops=80)
+        [th.join() for th in t.run()]
+        self.assertEqual(t.failures, [])
+        ensure_writer()
+        self.assertEqual(events_for("conc"), t.promised)
+        self.assertEqual(states_for("conc"), t.last)
+
+    def test_action_state_is_visible_at_once(self):
+        u = uid()
+        stack.set_popups([popup_row(1, show_cooldown_s=0, ignore_cooldown_s=60, click_cooldown_s=120)])
+        self.assertIsNotNone(stack.get_popup(u, now=NOW).json()["popup"])
+        self.assertEqual(stack.act(u, 1, "ignore", now=NOW).status, 202)
+        self.assertIsNone(stack.get_popup(u, now=NOW + 59).json()["popup"])
+        self.assertIsNotNone(stack.get_popup(u, now=NOW + 60).json()["popup"])
+
+    def test_unknown_popup_is_404_and_queues_nothing(self):
+        before = stack.redis("LLEN", "popup:events")
+        r = stack.act(uid(), 999, "click")
+        self.assertEqual(r.status, 404)
+        self.assertEqual(r.json()["error"], "not_found")
+        self.assertEqual(stack.redis("LLEN", "popup:events"), before)
+
+    def test_bad_bodies_get_errors_and_queue_nothing(self):
+        u = uid("bad")
+        c = stack.http()
+        cases = [
+            ("application/json", "{not json", 400),
+            ("application/json", '["a"]', 400),
+            ("application/json", json.dumps({"uid": u, "popup_id": "1", "action": "click"}), 400),
+            ("application/json", json.dumps({"uid": u, "popup_id": 1.5, "action": "click"}), 400),
+            ("application/json", json.dumps({"uid": 5, "popup_id": 1, "action": "click"}), 400),
+            ("application/json", json.dumps({"uid": u, "popup_id": 1, "action": "like"}), 400),
+            ("application/json", json.dumps({"uid": u, "popup_id": 1}), 400),
+            ("application/x-www-form-urlencoded", "uid=%s&popup_id=x&action=click" % u, 400),
+            ("application/x-www-form-urlencoded", "uid=%s&action=click" % u, 400),
+            ("text/plain", "uid=%s&popup_id=1&action=click" % u, 400),
+            ("application/json", json.dumps({"uid": u, "popup_id": 1, "action": "click",
+                                             "pad": "x" * 5000}), 413),
+        ]
+        for ctype, body, status in cases:
+            r = c.request("POST", "/api/popup/action", body=body, headers={"Content-Type": ctype})
+            self.assertEqual(r.status, status, (body[:80], r))
+            self.assertIn(r.json()["error"], ("bad_request", "payload_too_large"))
+        ensure_writer()
+        self.assertEqual(stack.sql_int("SELECT COUNT(*) FROM popup_events WHERE uid = '%s'" % u), 0)
+        self.assertEqual(stack.redis_raw("HLEN", "popup:u:" + u), "0")
+
+    def test_the_same_event_applied_twice_adds_one_row_and_keeps_state(self):
+        u = uid("dup")
+        ev = {"id": "%032x" % random.getrandbits(128), "uid": u, "popup_id": 1, "kind": "click",
+              "ts": NOW, "order": int(time.time() * 1e6), "next_show_at": NOW + 120,
+              "impressions": 2, "last_action": "click"}
+        older = dict(ev, id="%032x" % random.getrandbits(128), order=ev["order"] - 10,
+                     kind="show", last_action="show", impressions=1, next_show_at=NOW)
+        text = json.dumps(ev)
+        stack.redis("LPUSH", "popup:events", text)
+        stack.redis("LPUSH", "popup:events", text)
+        ensure_writer()
+        stack.redis("LPUSH", "popup:events", text)
+        stack.redis("LPUSH", "popup:events", json.dumps(older))
+        ensure_writer()
+        self.assertEqual(stack.sql_int("SELECT COUNT(*) FROM popup_events WHERE uid = '%s'" % u), 2)
+        self.assertEqual(stack.sql_int("SELECT COUNT(*) FROM popup_events WHERE event_id = '%s'"
+                                       % ev["id"]), 1)
+        self.assertEqual(stack.sql("SELECT next_show_at, impressions, last_action, event_id "
+                                   "FROM user_state WHERE uid = '%s'" % u),
+                         [[str(NOW + 120), "2", "click", ev["id"]]])
+
+
+class Failures(unittest.TestCase):
+    def test_writer_killed_at_random_moments_loses_and_duplicates_nothing(self):
+        t = Traffic("kill", threads=4, ops=150)
+        threads = t.run()
+        rng = random.Random(7)
+        kills = 0
+        while any(th.is_alive() for th in threads) and kills < 12:
+            time.sleep(rng.uniform(0.05, 0.4))
+            w = Proc(stack, "popup-writer", "writer.log")
+            w.kill(signal.SIGKILL)
+            kills += 1
+            time.sleep(rng.uniform(0.0, 0.2))
+            w.start()
+        [th.join() for th in threads]
+        self.assertGreater(kills, 2)
+        self.assertEqual(t.failures, [])
+        ensure_writer()
+        self.assertEqual(events_for("kill"), t.promised)
+        self.assertEqual(states_for("kill"), t.last)
+
+    def test_mysql_down_keeps_serving_and_the_backlog_drains(self):
+        u = "mydown"
+        warm = Traffic(u + "w", threads=1, ops=10)
+        [th.join() for th in warm.run()]
+        ensure_writer()
+        db = Proc(stack, "mariadbd", "mariadb.log")
+        db.kill(signal.SIGTERM, wait=60)
+        try:
+            # Actions only: their state does not need MySQL once Redis knows the user.
+            t = Traffic(u, threads=3, ops=60, gets=False)
+            [th.join() for th in t.run()]
+            self.assertEqual(t.failures, [])
+            depth = int(stack.redis_raw("LLEN", "popup:events") or 0)
+            in_hand = sum(int(stack.redis_raw("LLEN", k) or 0)
+                          for k in stack.redis_raw("KEYS", "popup:events:processing:*").split())
+            self.assertGreater(depth + in_hand, 0, "nothing waited for MySQL")
+        finally:
+            db.start()
+        self.assertTrue(stack.wait_for(lambda: subprocess.run(
+            ["mariadb-admin", "--no-defaults", "-S", stack.path("mysql.sock"), "-u", "popup",
+             "-ppopup", "ping"], capture_output=True).returncode == 0, timeout=60))
+        ensure_writer()
+        self.assertEqual(events_for(u), t.promised)
+        self.assertEqual(states_for(u), t.last)
+
+    def test_redis_down_actions_end_in_mysql_or_get_503(self):
+        users = ["rdown-%d" % i for i in range(20)]
+        for u in users:  # warm these users' configuration path
+            stack.get_popup(u, now=NOW)
+        ensure_writer()
+        before = {u: stack.sql_int("SELECT COUNT(*) FROM popup_events WHERE uid = '%s'" % u)
+                  for u in users}
+        r = Proc(stack, "redis-server", "redis.log")
+        r.kill(signal.SIGKILL)
+        accepted = {}
+        try:
+            for i, u in enumerate(users):
+                resp = stack.act(u, 1, "click", now=NOW + 10 + i)
+                self.assertIn(resp.status, (202, 503), resp)
+                if resp.status == 202:
+                    accepted[u] = 1
+            self.assertTrue(accepted, "no action accepted while MySQL was up")
+            for u in users:
+                got = stack.sql_int("SELECT COUNT(*) FROM popup_events WHERE uid = '%s'" % u)
+                self.assertEqual(got - before[u], accepted.get(u, 0), u)
+        finally:
+            r.start()
+            stack.wait_for(lambda: stack.redis("PING") == "PONG", timeout=30)
+        self.assertEqual(stack.http().request("GET", "/api/healthz").status, 200)
+
+
+if __name__ == "__main__":
+    unittest.main()

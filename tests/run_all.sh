@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs the unit tests (Boost.Test) and the integration tests (Python
+# unittest against real nginx, Redis and MariaDB), and ends with one line
+# "N passed, N failed" counting both tiers. Exit status 1 when anything failed.
+#   tests/run_all.sh [unit|integration]     (default: both)
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+BUILD=${BUILD:-build}
+what=${1:-all}
+tmp=$(mktemp -d /tmp/popup-tests.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+count_xml() {  # count_xml FILE -> "passed failed" from a Boost.Test XML report
+  /usr/bin/python3 - "$1" <<'PY'
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception:
+    print(0, 1); sys.exit()
+cases = list(root.iter("TestCase"))
+p = sum(1 for c in cases if c.get("result") == "passed")
+print(p, len(cases) - p)
+PY
+}
+
+if [ "$what" = all ] || [ "$what" = unit ]; then
+  echo "== unit tests ($BUILD/unit_tests)"
+  "$BUILD/unit_tests" --log_level=test_suite --report_format=XML --report_level=detailed \
+      --report_sink="$tmp/unit.xml" > "$tmp/unit.log" 2>&1
+  rc=$?
+  grep -E "error|failed|fatal" "$tmp/unit.log" | head -50
+  read -r p f < <(count_xml "$tmp/unit.xml")
+  # A crash leaves the report short: count the run itself as a failure.
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; tail -20 "$tmp/unit.log"; fi
+  echo "unit: $p passed, $f failed"
+  passed=$((passed + p)); failed=$((failed + f))
+fi
+
+if [ "$what" = all ] || [ "$what" = integration ]; then
+  echo "== integration tests (real MariaDB, Redis, nginx)"
+  BUILD="$BUILD" /usr/bin/python3 tests/integration/run.py --counts "$tmp/integration.counts"
+  rc=$?
+  if [ -f "$tmp/integration.counts" ]; then
+    read -r p f < "$tmp/integration.counts"
+  else
+    p=0; f=1
+  fi
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  echo "integration: $p passed, $f failed"
+  passed=$((passed + p)); failed=$((failed + f))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
