@@ -22,12 +22,6 @@ int64_t wall_us() {
       .count();
 }
 
-int64_t mono_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 Address redis_address(const Settings& s) {
   auto a = parse_address(s.redis);
   return a ? *a : Address{};
@@ -56,14 +50,17 @@ Service::Service(const Settings& s, ConfigCache& cache, Metrics& metrics, Worker
       rng_(std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32) ^ wall_us()) {}
 
 void Service::warm_up() {
-  if (cache_.get()) return;
+  if (!cache_.get()) refresh();
+}
+
+void Service::refresh() {
   RedisReply v;
   std::string err;
   if (!redis_.command({"GET", keys_.config_version()}, &v, &err)) {
     bump(slot_, Counter::redis_errors);
     return;
   }
-  if (auto cfg = refresh_config(&v, nullptr)) cache_.set(cfg);
+  if (auto cfg = refresh_config(&v, cache_.get())) cache_.set(cfg);
 }
 
 Event Service::make_event(const std::string& uid, int64_t popup_id, LastAction kind,
@@ -152,8 +149,10 @@ std::shared_ptr<const ConfigSet> Service::wait_for_config() {
 
 bool Service::read_state(const std::string& uid, UserStates* states, bool* complete,
                          std::shared_ptr<const ConfigSet>* cfg) {
+  // The version check lives in the refresher thread; a request reads the
+  // version itself only while its process has no configuration at all.
   *cfg = cache_.get();
-  bool check = !*cfg || cache_.claim_check(mono_ms(), s_.config_check_ms);
+  bool check = !*cfg;
   std::vector<RedisCommand> cmds{{"HGETALL", keys_.user(uid)}};
   if (check) cmds.push_back({"GET", keys_.config_version()});
   std::vector<RedisReply> replies;

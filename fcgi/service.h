@@ -40,6 +40,11 @@ class Service {
   // Loads the configuration at start so the first requests find it warm.
   void warm_up();
 
+  // One version check: reads the version key and, when it changed, the set
+  // (or, when Redis lost it, reloads MySQL under the lock). Called once per
+  // config_check_ms by each process's refresher thread.
+  void refresh();
+
  private:
   std::shared_ptr<const ConfigSet> refresh_config(const RedisReply* version,
                                                   std::shared_ptr<const ConfigSet> cur);

@@ -55,17 +55,10 @@ class ConfigCache {
     std::lock_guard<std::mutex> l(mu_);
     cur_ = std::move(c);
   }
-  // True for one caller per interval: that caller checks the version key.
-  bool claim_check(int64_t now_ms, int interval_ms) {
-    int64_t due = next_check_ms_.load(std::memory_order_relaxed);
-    if (now_ms < due) return false;
-    return next_check_ms_.compare_exchange_strong(due, now_ms + interval_ms);
-  }
 
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const ConfigSet> cur_;
-  std::atomic<int64_t> next_check_ms_{0};
 };
 
 }  // namespace popup

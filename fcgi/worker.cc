@@ -152,6 +152,18 @@ void thread_main(Shared& sh) {
   if (req.ipcFd >= 0) FCGX_Free(&req, 1);
 }
 
+// Why a thread: a process that gets no request for a while must still pick
+// up a published change within config_check_ms, and the check stays off the
+// request path (a GET then costs one Redis round trip).
+void refresher_main(Shared& sh) {
+  Service svc(sh.s, sh.cache, sh.metrics, sh.slot);
+  while (!stop_requested(sh)) {
+    svc.refresh();
+    pollfd pfd{g_stop_pipe[0], POLLIN, 0};
+    if (poll(&pfd, 1, sh.s.config_check_ms) > 0) break;
+  }
+}
+
 void install_handlers() {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -177,6 +189,7 @@ int run_worker(const Settings& s, int listen_fd, Metrics& metrics) {
   WorkerSlot* slot = metrics.claim_slot(getpid(), s.threads);
   Shared sh(s, listen_fd, metrics, slot);
   std::vector<std::thread> threads;
+  threads.emplace_back(refresher_main, std::ref(sh));
   for (int i = 0; i < s.threads; ++i) threads.emplace_back(thread_main, std::ref(sh));
   for (auto& t : threads) t.join();
   bool recycled = s.max_requests > 0 && sh.served.load() >= s.max_requests;
