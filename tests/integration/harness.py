@@ -298,15 +298,20 @@ def find_pids(stack, program):
 class Proc:
     """Kill a server of the stack and start it again with the same command."""
 
-    def __init__(self, stack, program, log):
+    def __init__(self, stack, program, log, pidfile=None, argv=None):
         self.stack = stack
         self.program = program
         self.log = log
-        pids = find_pids(stack, program)
-        if not pids:
-            raise RuntimeError("no %s running in %s" % (program, stack.dir))
-        self.pid = min(pids)
-        self.argv = _cmdline(self.pid)
+        if pidfile:
+            with open(stack.path(pidfile)) as f:
+                self.pid = int(f.read().split()[0])
+        else:
+            pids = find_pids(stack, program)
+            if not pids:
+                raise RuntimeError("no %s running in %s" % (program, stack.dir))
+            self.pid = min(pids)
+        # Redis rewrites its process title, so its command is given.
+        self.argv = argv or _cmdline(self.pid)
 
     def kill(self, sig=signal.SIGKILL, wait=30):
         try:

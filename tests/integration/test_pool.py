@@ -140,7 +140,7 @@ class Supervisor(unittest.TestCase):
         self.assertIn("line 1", r.stderr)
 
     def test_z_sigterm_lets_in_flight_requests_finish(self):
-        redis = Proc(stack, "redis-server", "redis.log")
+        redis = Proc(stack, "redis-server", "redis.log", pidfile="redis.pid")
         results = []
 
         def one():

@@ -173,12 +173,12 @@ class WritePath(unittest.TestCase):
 
 class Failures(unittest.TestCase):
     def test_writer_killed_at_random_moments_loses_and_duplicates_nothing(self):
-        t = Traffic("kill", threads=4, ops=150)
+        t = Traffic("kill", threads=4, ops=600)
         threads = t.run()
         rng = random.Random(7)
         kills = 0
         while any(th.is_alive() for th in threads) and kills < 12:
-            time.sleep(rng.uniform(0.05, 0.4))
+            time.sleep(rng.uniform(0.05, 0.3))
             w = Proc(stack, "popup-writer", "writer.log")
             w.kill(signal.SIGKILL)
             kills += 1
@@ -223,7 +223,8 @@ class Failures(unittest.TestCase):
         ensure_writer()
         before = {u: stack.sql_int("SELECT COUNT(*) FROM popup_events WHERE uid = '%s'" % u)
                   for u in users}
-        r = Proc(stack, "redis-server", "redis.log")
+        r = Proc(stack, "redis-server", "redis.log", pidfile="redis.pid",
+                 argv=["redis-server", stack.path("redis.conf")])
         r.kill(signal.SIGKILL)
         accepted = {}
         try:
