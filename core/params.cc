@@ -30,16 +30,15 @@ bool valid_lang(std::string_view s) {
   return true;
 }
 
-// A popup id in a form: 1..10 decimal digits, 1..2147483647.
-std::optional<int64_t> parse_id(std::string_view s) {
-  if (s.empty() || s.size() > 10) return std::nullopt;
+// A popup id in a form: 1..10 decimal digits, 1..2147483647; 0 when invalid.
+int64_t parse_id(std::string_view s) {
+  if (s.empty() || s.size() > 10) return 0;
   int64_t v = 0;
   for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
+    if (c < '0' || c > '9') return 0;
     v = v * 10 + (c - '0');
   }
-  if (v < 1 || v > 2147483647) return std::nullopt;
-  return v;
+  return v <= 2147483647 ? v : 0;
 }
 
 std::string_view media_type(std::string_view ct) {
@@ -50,15 +49,15 @@ std::string_view media_type(std::string_view ct) {
   return ct;
 }
 
-Result<ActionRequest> check_action(const std::string* uid, std::optional<int64_t> id,
-                                   const std::string* action) {
+// id 0 = missing or not a positive 32-bit integer.
+Result<ActionRequest> check_action(const std::string* uid, int64_t id, const std::string* action) {
   if (!uid) return bad("uid is required");
   if (!valid_uid(*uid)) return bad("uid must be 1-64 characters of [A-Za-z0-9._-]");
-  if (!id) return bad("popup_id must be a positive integer");
+  if (id <= 0) return bad("popup_id must be a positive integer");
   if (!action) return bad("action is required");
   auto a = parse_action(*action);
   if (!a) return bad("action must be click or ignore");
-  return ActionRequest{*uid, *id, *a};
+  return ActionRequest{*uid, id, *a};
 }
 
 Result<ActionRequest> parse_action_form(std::string_view body) {
@@ -96,11 +95,9 @@ Result<ActionRequest> parse_action_json(std::string_view body) {
   }
   auto* idv = o.if_contains("popup_id");
   if (!idv) return bad("popup_id is required");
-  std::optional<int64_t> id;
+  int64_t id = 0;
   if (idv->is_int64() && idv->get_int64() >= 1 && idv->get_int64() <= 2147483647)
     id = idv->get_int64();
-  else if (idv->is_uint64() && idv->get_uint64() <= 2147483647)
-    id = static_cast<int64_t>(idv->get_uint64());
   return check_action(uid, id, action);
 }
 
