@@ -9,7 +9,8 @@
 #   scripts/stack.sh status DIR    which pieces run
 #
 # Settings (environment): HTTP_ADDR=127.0.0.1 HTTP_PORT=8080 POOL=supervisor
-# (or spawn-fcgi) WORKERS=4 THREADS=8 NGINX_WORKERS=2 NGINX_KEEPALIVE=8
+# (or spawn-fcgi) WORKERS=4 THREADS=8 NGINX_WORKERS=2
+# NGINX_KEEPALIVE=WORKERS*THREADS/(2*NGINX_WORKERS)
 # MAX_REQUESTS=0 TEST_CLOCK=off DEMO=1 WRITER=1 BATCH_SIZE=500 BATCH_MS=50
 # BUILD=build
 set -euo pipefail
@@ -27,7 +28,9 @@ POOL=${POOL:-supervisor}
 WORKERS=${WORKERS:-4}
 THREADS=${THREADS:-8}
 NGINX_WORKERS=${NGINX_WORKERS:-2}
-NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-8}
+# The sizing rule (nginx/README.md): keepalive caches may pin at most half
+# the pool's connections, so the default keepalive is derived from the pool.
+NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-$(( WORKERS * THREADS / (2 * NGINX_WORKERS) ))}
 MAX_REQUESTS=${MAX_REQUESTS:-0}
 TEST_CLOCK=${TEST_CLOCK:-off}
 DEMO=${DEMO:-1}
