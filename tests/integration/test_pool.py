@@ -146,6 +146,28 @@ class Supervisor(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("line 1", r.stderr)
 
+    def test_y_a_crash_storm_brakes_respawning_then_recovers(self):
+        brakes = stack.metrics().get("popup_crash_brakes_total", 0)
+        killed = 0
+        deadline = time.time() + 10
+        while killed < 10 and time.time() < deadline:  # crash_storm_count = 10
+            kids = children()
+            if not kids:
+                time.sleep(0.05)
+                continue
+            try:
+                os.kill(kids[0], signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+            time.sleep(0.05)
+        self.assertEqual(killed, 10)
+        self.assertTrue(stack.wait_for(lambda: "pausing respawn" in stack.log("popupd.log"), timeout=5))
+        # After the pause (crash_storm_pause_s = 5) the pool is whole again.
+        self.assertTrue(stack.wait_for(lambda: len(children()) == 3, timeout=12))
+        self.assertTrue(stack.wait_for(lambda: stack.get_popup(uid(), now=NOW).status == 200, timeout=5))
+        self.assertEqual(stack.metrics().get("popup_crash_brakes_total", 0), brakes + 1)
+
     def test_z_sigterm_lets_in_flight_requests_finish(self):
         redis = Proc(stack, "redis-server", "redis.log", pidfile="redis.pid")
         results = []
