@@ -31,7 +31,8 @@ const char* counter_name(int c) {
       "popup_config_mysql_loads_total", "popup_state_cache_hits_total",
       "popup_state_cache_misses_total", "popup_events_queued_total",
       "popup_events_direct_total",      "popup_redis_errors_total",
-      "popup_mysql_errors_total"};
+      "popup_mysql_errors_total",       "popup_get_redis_round_trips_total",
+      "popup_get_requests_total"};
   return names[c];
 }
 

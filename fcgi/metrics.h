@@ -34,6 +34,8 @@ enum class Counter {
   events_direct,       // events written straight to MySQL (Redis down)
   redis_errors,
   mysql_errors,
+  redis_round_trips,  // Redis round trips made by GET /api/popup
+  popup_requests,     // GET /api/popup requests that reached the service
   count
 };
 inline constexpr int kCounters = static_cast<int>(Counter::count);

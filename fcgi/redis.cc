@@ -77,6 +77,7 @@ bool Redis::ensure_connected(std::string* err) {
 bool Redis::pipeline(const std::vector<RedisCommand>& cmds, std::vector<RedisReply>* replies,
                      std::string* err) {
   replies->clear();
+  ++round_trips_;
   if (!ensure_connected(err)) return false;
   std::vector<const char*> argv;
   std::vector<size_t> lens;

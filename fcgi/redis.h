@@ -45,6 +45,9 @@ class Redis {
   // Blocking commands (BLMOVE) need a longer read timeout than the default.
   void set_read_timeout_ms(int ms);
 
+  // Round trips attempted so far (one per pipeline or command call).
+  uint64_t round_trips() const { return round_trips_; }
+
  private:
   bool ensure_connected(std::string* err);
   void drop();
@@ -53,6 +56,7 @@ class Redis {
   int timeout_ms_;
   int read_timeout_ms_;
   redisContext* ctx_ = nullptr;
+  uint64_t round_trips_ = 0;
 };
 
 }  // namespace popup

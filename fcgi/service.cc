@@ -219,6 +219,16 @@ bool Service::record(const Event& ev) {
 }
 
 Response Service::popup(const Visit& v, int64_t now) {
+  // Counts this request's Redis round trips whatever path it leaves by.
+  struct RoundTrips {
+    WorkerSlot* slot;
+    const Redis& redis;
+    uint64_t start = redis.round_trips();
+    ~RoundTrips() {
+      bump(slot, Counter::popup_requests);
+      bump(slot, Counter::redis_round_trips, redis.round_trips() - start);
+    }
+  } counted{slot_, redis_};
   UserStates states;
   bool complete = false;
   std::shared_ptr<const ConfigSet> cfg;

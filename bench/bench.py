@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""`make bench`: the service against the physical limits of its own stack,
+on the same machine in the same run.
+
+Starts a private stack (scripts/stack.sh) plus the FastCGI floor, loads the
+generated data set, then runs the workloads interleaved (static, floor,
+popup, mixed; again; ...) with wrk and reports medians over the rounds:
+req/s, latency, errors, ratios to the floor and to nginx static, TIME_WAIT
+sockets, Redis commands and round trips per request, MySQL queries per
+request, CPU seconds per 1,000 requests for each process group, peak worker
+RSS. The table goes to stdout and bench/results/<stamp>.md, the chart to
+bench/results/<stamp>.png.
+
+Environment: BUILD (build), BENCH_QUICK=1 (under two minutes), BENCH_USERS,
+BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS (64), WORKERS, THREADS.
+"""
+
+import datetime
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("BUILD", "build")
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+USERS = int(os.environ.get("BENCH_USERS", 100_000 if QUICK else 1_000_000))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 2 if QUICK else 3))
+SECONDS = int(os.environ.get("BENCH_SECONDS", 5 if QUICK else 10))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 64))
+WORKERS = int(os.environ.get("WORKERS", 4))
+THREADS = int(os.environ.get("THREADS", 8))
+WORKLOADS = [("static", "/static-ok", "static.lua"), ("floor", "/floor", "static.lua"),
+             ("popup", "/", "popup.lua"), ("mixed", "/", "mixed.lua")]
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def read_pid(path):
+    try:
+        with open(path) as f:
+            return [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def pids_matching(text, exe=None):
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmd and (exe is None or exe in cmd.split(" ")[0]):
+            out.append(int(name))
+    return out
+
+
+def cpu_ticks(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+        except OSError:
+            pass
+    return total
+
+
+def rss_hwm_kb(pids):
+    best = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/status" % p) as f:
+                m = re.search(r"VmHWM:\s+(\d+)", f.read())
+            best = max(best, int(m.group(1)) if m else 0)
+        except OSError:
+            pass
+    return best
+
+
+class Stack:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="pb", dir="/tmp")
+        self.port = free_port()
+        self.env = dict(os.environ, HTTP_PORT=str(self.port), DEMO="0", TEST_CLOCK="off",
+                        BUILD=BUILD, WORKERS=str(WORKERS), THREADS=str(THREADS))
+
+    def start(self):
+        subprocess.run([os.path.join(TOP, "scripts/stack.sh"), "start", self.dir], env=self.env,
+                       cwd=TOP, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["spawn-fcgi", "-s", self.path("floor.sock"), "-M", "0660", "-F", str(WORKERS),
+                        "-P", self.path("floor.pid"), "--", os.path.join(TOP, BUILD, "fcgi-floor"),
+                        "--threads", str(THREADS)], check=True, stdout=subprocess.DEVNULL)
+
+    def stop(self):
+        subprocess.run([os.path.join(TOP, "scripts/stack.sh"), "stop", self.dir], env=self.env,
+                       cwd=TOP, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def path(self, *p):
+        return os.path.join(self.dir, *p)
+
+    def groups(self):
+        return {
+            "nginx": pids_matching(self.path("nginx"), "nginx"),
+            "workers": pids_matching(self.path("popup.conf"), "popupd"),
+            "redis": read_pid(self.path("redis.pid")),
+            "mariadb": read_pid(self.path("mysql.pid")),
+            "writer": read_pid(self.path("writer.pid")),
+        }
+
+    def redis_commands(self):
+        out = subprocess.run(["redis-cli", "-s", self.path("redis.sock"), "INFO", "stats"],
+                             capture_output=True, text=True).stdout
+        return int(re.search(r"total_commands_processed:(\d+)", out).group(1))
+
+    def mysql_queries(self):
+        out = subprocess.run(["mariadb", "--no-defaults", "-S", self.path("mysql.sock"), "-u", "popup",
+                              "-ppopup", "-N", "-B", "-e", "SHOW GLOBAL STATUS LIKE 'Questions'"],
+                             capture_output=True, text=True).stdout
+        # The status query itself counts as one question.
+        return int(out.split()[1]) - 1
+
+    def metrics(self):
+        with urllib.request.urlopen("http://127.0.0.1:%d/api/metrics" % self.port, timeout=10) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                k, _, v = line.rpartition(" ")
+                out[k] = float(v)
+        return out
+
+    def enabled_ids(self):
+        out = subprocess.run(["mariadb", "--no-defaults", "-S", self.path("mysql.sock"), "-u", "popup",
+                              "-ppopup", "popup", "-N", "-B", "-e",
+                              "SELECT id FROM popups WHERE enabled = 1 AND (ends_at IS NULL OR "
+                              "ends_at > UNIX_TIMESTAMP()) AND (starts_at IS NULL OR starts_at <= "
+                              "UNIX_TIMESTAMP())"], capture_output=True, text=True).stdout
+        return ",".join(out.split())
+
+
+def timewait_sampler(stop, samples):
+    while not stop.is_set():
+        out = subprocess.run(["ss", "-Htan", "state", "time-wait"], capture_output=True, text=True).stdout
+        samples.append(len(out.splitlines()))
+        stop.wait(1.0)
+
+
+def run_wrk(stack, name, path, script, seconds, env):
+    url = "http://127.0.0.1:%d%s" % (stack.port, path)
+    cmd = ["wrk", "-t2", "-c%d" % CONNECTIONS, "-d%ds" % seconds, "--timeout", "5s",
+           "-s", os.path.join(TOP, "bench/wrk", script), url]
+    before = {"cpu": {g: cpu_ticks(p) for g, p in stack.groups().items()},
+              "redis": stack.redis_commands(), "mysql": stack.mysql_queries(),
+              "metrics": stack.metrics() if name in ("popup", "mixed") else {}}
+    stop, samples = threading.Event(), []
+    sampler = threading.Thread(target=timewait_sampler, args=(stop, samples))
+    sampler.start()
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60).stdout
+    stop.set()
+    sampler.join()
+    m = re.search(r"RESULT (.*)", out)
+    if not m:
+        raise RuntimeError("wrk gave no result:\n" + out)
+    r = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    groups = stack.groups()
+    after_cpu = {g: cpu_ticks(p) for g, p in groups.items()}
+    n = max(r["requests"], 1)
+    res = {
+        "workload": name, "rps": r["requests"] / (r["duration_us"] / 1e6), "requests": r["requests"],
+        "errors": r["errors"], "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000,
+        "max_ms": r["max_us"] / 1000, "timewait": max(samples or [0]),
+        "redis_per_req": (stack.redis_commands() - before["redis"]) / n,
+        "mysql_per_req": (stack.mysql_queries() - before["mysql"]) / n,
+        "cpu_per_1k": {g: (after_cpu[g] - before["cpu"][g]) / TICK / n * 1000 for g in after_cpu},
+        "worker_rss_kb": rss_hwm_kb(groups["workers"]),
+    }
+    if before["metrics"]:
+        m_after = stack.metrics()
+        gets = m_after.get("popup_get_requests_total", 0) - before["metrics"].get("popup_get_requests_total", 0)
+        rts = (m_after.get("popup_get_redis_round_trips_total", 0)
+               - before["metrics"].get("popup_get_redis_round_trips_total", 0))
+        res["redis_rt_per_get"] = rts / gets if gets else 0
+        shows = (m_after.get("popup_events_queued_total", 0)
+                 - before["metrics"].get("popup_events_queued_total", 0))
+        res["events_per_req"] = shows / n
+    return res
+
+
+def median_of(results, key, sub=None):
+    vals = [(r[key][sub] if sub else r[key]) for r in results if key in r]
+    return statistics.median(vals) if vals else 0
+
+
+def table(summary, meta):
+    floor = summary["floor"]["rps"] or 1
+    static = summary["static"]["rps"] or 1
+    lines = [
+        "# Benchmark %s" % meta["stamp"], "",
+        "Machine: %s, %d cores; wrk -t2 -c%d, %d rounds x %d s per workload (A B C D interleaved, "
+        "medians); %d users, pool %d workers x %d threads; command: `%s`." % (
+            meta["host"], os.cpu_count(), CONNECTIONS, ROUNDS, SECONDS, USERS, WORKERS, THREADS,
+            meta["command"]), "",
+        "| workload | req/s | p50 ms | p99 ms | max ms | errors | x floor | x static | TIME_WAIT | "
+        "Redis cmd/req | Redis RT/GET | MySQL q/req | CPU s/1k nginx | workers | Redis | MariaDB | "
+        "writer | worker RSS MiB |",
+        "|---" * 18 + "|",
+    ]
+    for name, _, _ in WORKLOADS:
+        s = summary[name]
+        c = s["cpu_per_1k"]
+        lines.append("| %s | %.0f | %.2f | %.2f | %.1f | %d | %.2f | %.2f | %d | %.2f | %s | %.3f | "
+                     "%.3f | %.3f | %.3f | %.3f | %.3f | %.1f |" % (
+                         name, s["rps"], s["p50_ms"], s["p99_ms"], s["max_ms"], s["errors"],
+                         s["rps"] / floor, s["rps"] / static, s["timewait"], s["redis_per_req"],
+                         ("%.2f" % s["redis_rt_per_get"]) if "redis_rt_per_get" in s else "-",
+                         s["mysql_per_req"], c["nginx"], c["workers"], c["redis"], c["mariadb"],
+                         c["writer"], s["worker_rss_kb"] / 1024))
+    lines += ["", "Per-round req/s: " + "; ".join(
+        "%s %s" % (n, ", ".join("%.0f" % r for r in meta["rounds"][n])) for n, _, _ in WORKLOADS)]
+    return "\n".join(lines) + "\n"
+
+
+def chart(summary, png):
+    data = png[:-4] + ".dat"
+    with open(data, "w") as f:
+        for name, _, _ in WORKLOADS:
+            f.write("%s %.0f %.3f\n" % (name, summary[name]["rps"], summary[name]["p99_ms"]))
+    script = ("set terminal png size 900,480; set output '%s'; set style data histograms;"
+              "set style fill solid 0.8; set boxwidth 0.8; set ylabel 'req/s (median)';"
+              "set y2label 'p99 ms'; set y2tics; set ytics nomirror; set grid ytics;"
+              "set title 'popup service vs. its stack limits (same run)';"
+              "plot '%s' using 2:xtic(1) title 'req/s', '' using 0:3 axes x1y2 with linespoints lw 2 "
+              "pt 7 title 'p99 ms'" % (png, data))
+    subprocess.run(["gnuplot", "-e", script], check=False)
+    os.remove(data)
+
+
+def main():
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stack = Stack()
+    try:
+        t0 = time.time()
+        stack.start()
+        subprocess.run([sys.executable, os.path.join(TOP, "bench/gen_data.py"), "--dir", stack.dir,
+                        "--users", str(USERS), "--build", os.path.join(TOP, BUILD)], check=True)
+        env = dict(os.environ, USERS=str(USERS), WRK_DIR=os.path.join(TOP, "bench/wrk"),
+                   POPUP_IDS=stack.enabled_ids())
+        # Warm-up: every worker loads the set, connections open.
+        run_wrk(stack, "popup", "/", "popup.lua", 2, env)
+        results = {n: [] for n, _, _ in WORKLOADS}
+        for rnd in range(ROUNDS):
+            for name, path, script in WORKLOADS:
+                r = run_wrk(stack, name, path, script, SECONDS, env)
+                results[name].append(r)
+                print("round %d %-6s %8.0f req/s p99 %.2f ms errors %d" % (
+                    rnd + 1, name, r["rps"], r["p99_ms"], r["errors"]), flush=True)
+        summary = {}
+        for name, rs in results.items():
+            s = {k: median_of(rs, k) for k in ("rps", "p50_ms", "p99_ms", "max_ms", "timewait",
+                                                "redis_per_req", "mysql_per_req", "worker_rss_kb")}
+            s["errors"] = sum(r["errors"] for r in rs)
+            s["max_ms"] = max(r["max_ms"] for r in rs)
+            s["worker_rss_kb"] = max(r["worker_rss_kb"] for r in rs)
+            if "redis_rt_per_get" in rs[0]:
+                s["redis_rt_per_get"] = median_of(rs, "redis_rt_per_get")
+            s["cpu_per_1k"] = {g: median_of(rs, "cpu_per_1k", g) for g in rs[0]["cpu_per_1k"]}
+            summary[name] = s
+        meta = {"stamp": stamp, "host": socket.gethostname(),
+                "command": ("BENCH_QUICK=1 " if QUICK else "") + "make bench",
+                "rounds": {n: [r["rps"] for r in rs] for n, rs in results.items()}}
+        md = table(summary, meta)
+        md += "\nTotal time %.0f s.\n" % (time.time() - t0)
+        outdir = os.path.join(TOP, "bench/results")
+        os.makedirs(outdir, exist_ok=True)
+        base = os.path.join(outdir, stamp + ("-quick" if QUICK else ""))
+        with open(base + ".md", "w") as f:
+            f.write(md)
+        with open(base + ".json", "w") as f:
+            json.dump({"summary": summary, "meta": meta}, f, indent=1)
+        chart(summary, base + ".png")
+        print()
+        print(md)
+        print("written: %s.md, %s.png" % (base, base))
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

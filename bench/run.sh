@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# make bench: see bench/bench.py (BENCH_QUICK=1 for a run under two minutes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec /usr/bin/python3 bench/bench.py "$@"

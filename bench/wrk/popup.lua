@@ -1,0 +1,13 @@
+-- GET /api/popup with Zipf-like users and mixed targeting.
+package.path = package.path .. ";" .. (os.getenv("WRK_DIR") or "bench/wrk") .. "/?.lua"
+local c = require("common")
+
+function init(args)
+  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
+end
+
+function request()
+  return wrk.format("GET", c.popup_path())
+end
+
+done = c.done
