@@ -120,9 +120,25 @@ class Stack:
     def path(self, *p):
         return os.path.join(self.dir, *p)
 
+    def children_of(self, parents):
+        out = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid in parents:
+                out.append(int(name))
+        return out
+
     def groups(self):
+        # nginx rewrites its process titles: the master's pid file and its children.
+        master = read_pid(self.path("nginx", "nginx.pid"))
         return {
-            "nginx": pids_matching(self.path("nginx"), "nginx"),
+            "nginx": master + self.children_of(set(master)),
             "workers": pids_matching(self.path("popup.conf"), "popupd"),
             "redis": read_pid(self.path("redis.pid")),
             "mariadb": read_pid(self.path("mysql.pid")),
@@ -160,9 +176,12 @@ class Stack:
         return ",".join(out.split())
 
 
-def timewait_sampler(stop, samples):
+def timewait_sampler(stop, samples, port):
+    """TIME_WAIT sockets of this stack's HTTP port (the FastCGI upstream is a
+    unix socket and has none)."""
     while not stop.is_set():
-        out = subprocess.run(["ss", "-Htan", "state", "time-wait"], capture_output=True, text=True).stdout
+        out = subprocess.run(["ss", "-Htan", "state", "time-wait", "( sport = :%d or dport = :%d )"
+                              % (port, port)], capture_output=True, text=True).stdout
         samples.append(len(out.splitlines()))
         stop.wait(1.0)
 
@@ -175,7 +194,7 @@ def run_wrk(stack, name, path, script, seconds, env):
               "redis": stack.redis_commands(), "mysql": stack.mysql_queries(),
               "metrics": stack.metrics() if name in ("popup", "mixed") else {}}
     stop, samples = threading.Event(), []
-    sampler = threading.Thread(target=timewait_sampler, args=(stop, samples))
+    sampler = threading.Thread(target=timewait_sampler, args=(stop, samples, stack.port))
     sampler.start()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60).stdout
     stop.set()

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -103,26 +104,64 @@ void serve_one(FCGX_Request& req, Service& svc, Shared& sh) {
   if (sh.slot) sh.slot->busy.fetch_sub(1, std::memory_order_relaxed);
 }
 
+// Per-thread epoll set for the listening socket and the stop pipe.
+// EPOLLEXCLUSIVE wakes one idle thread per new connection instead of every
+// thread of every process (the thundering herd a plain poll() causes when
+// nginx opens connections beyond its keepalive cache).
+struct AcceptWait {
+  int ep = -1;
+  AcceptWait(int listen_fd) {
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    epoll_event lev{};
+    lev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    lev.data.fd = listen_fd;
+    epoll_event sev{};
+    sev.events = EPOLLIN;
+    sev.data.fd = g_stop_pipe[0];
+    if (ep >= 0 && (epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &lev) != 0 ||
+                    epoll_ctl(ep, EPOLL_CTL_ADD, g_stop_pipe[0], &sev) != 0)) {
+      close(ep);
+      ep = -1;
+    }
+  }
+  ~AcceptWait() {
+    if (ep >= 0) close(ep);
+  }
+  enum Wake { kConnection, kStop, kAgain };
+  Wake wait(int listen_fd) {
+    if (ep < 0) {  // no epoll: plain poll, correct but herd-prone
+      pollfd fds[2] = {{listen_fd, POLLIN, 0}, {g_stop_pipe[0], POLLIN, 0}};
+      if (poll(fds, 2, -1) < 0) return errno == EINTR ? kAgain : kStop;
+      return (fds[1].revents & POLLIN) ? kStop : kConnection;
+    }
+    epoll_event evs[2];
+    int n = epoll_wait(ep, evs, 2, -1);
+    if (n < 0) return errno == EINTR ? kAgain : kStop;
+    for (int i = 0; i < n; ++i)
+      if (evs[i].data.fd == g_stop_pipe[0]) return kStop;
+    return kConnection;
+  }
+};
+
 // Waits for work: returns false when the thread should leave.
-bool wait_for_connection(FCGX_Request& req, Shared& sh) {
+bool wait_for_connection(FCGX_Request& req, Shared& sh, AcceptWait& aw) {
   for (;;) {
-    bool kept = req.ipcFd >= 0;
-    pollfd fds[2] = {{kept ? req.ipcFd : sh.listen_fd, POLLIN, 0},
-                     {g_stop_pipe[0], POLLIN, 0}};
-    int rc = poll(fds, 2, -1);
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc < 0) return false;
-    bool stop = (fds[1].revents & POLLIN) || stop_requested(sh);
-    if (kept) {
+    if (stop_requested(sh) && req.ipcFd < 0) return false;
+    if (req.ipcFd >= 0) {
+      pollfd fds[2] = {{req.ipcFd, POLLIN, 0}, {g_stop_pipe[0], POLLIN, 0}};
+      int rc = poll(fds, 2, -1);
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc < 0) return false;
       if (fds[0].revents) return true;  // a request (or EOF) is waiting
-      if (stop) {
+      if ((fds[1].revents & POLLIN) || stop_requested(sh)) {
         FCGX_Free(&req, 1);  // idle kept connection: nginx will not miss it
         return false;
       }
       continue;
     }
-    if (stop) return false;
-    if (!(fds[0].revents & POLLIN)) continue;
+    AcceptWait::Wake w = aw.wait(sh.listen_fd);
+    if (w == AcceptWait::kStop) return false;
+    if (w == AcceptWait::kAgain) continue;
     int fd = accept4(sh.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;  // another thread or process took it (EAGAIN)
     req.ipcFd = fd;
@@ -141,7 +180,8 @@ void thread_main(Shared& sh) {
   // listen socket -1: libfcgi must never block in its own accept(); when a
   // kept connection turns out closed, FCGX_Accept_r fails and we poll again.
   FCGX_InitRequest(&req, -1, 0);
-  while (wait_for_connection(req, sh)) {
+  AcceptWait aw(sh.listen_fd);
+  while (wait_for_connection(req, sh, aw)) {
     if (FCGX_Accept_r(&req) < 0) continue;
     if (stop_requested(sh)) req.keepConnection = 0;  // last request on it
     serve_one(req, svc, sh);
