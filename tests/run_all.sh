@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs the unit tests (Boost.Test) and the integration tests (Python
-# unittest against real nginx, Redis and MariaDB), and ends with one line
-# "N passed, N failed" counting both tiers. Exit status 1 when anything failed.
-#   tests/run_all.sh [unit|integration]     (default: both)
+# Runs the unit tests (Boost.Test), the integration tests (Python unittest
+# against real nginx, Redis and MariaDB) and a short distributed Locust run,
+# and ends with one line "N passed, N failed" counting every test. Exit status 1 when anything failed.
+#   tests/run_all.sh [unit|integration|smoke]     (default: all three)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -51,6 +51,15 @@ if [ "$what" = all ] || [ "$what" = integration ]; then
   if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   echo "integration: $p passed, $f failed"
   passed=$((passed + p)); failed=$((failed + f))
+fi
+
+if [ "$what" = all ] || [ "$what" = smoke ]; then
+  echo "== Locust smoke test (distributed: 1 master, 2 workers; fails on any request failure)"
+  if LOCUST_SMOKE=1 LOCUST_OUT="$tmp/locust/smoke" BUILD="$BUILD" bench/locust.sh > "$tmp/locust.log" 2>&1; then
+    passed=$((passed + 1)); tail -n 1 "$tmp/locust.log"
+  else
+    failed=$((failed + 1)); tail -n 30 "$tmp/locust.log"
+  fi
 fi
 
 echo "$passed passed, $failed failed"
