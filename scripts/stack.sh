@@ -13,6 +13,10 @@
 # NGINX_KEEPALIVE=WORKERS*THREADS/(2*NGINX_WORKERS)
 # MAX_REQUESTS=0 TEST_CLOCK=off DEMO=1 WRITER=1 BATCH_SIZE=500 BATCH_MS=50
 # BUILD=build
+# POOL_TCP_PORT=N   pool listens on 127.0.0.1:N and nginx uses the TCP
+#                   upstream variant (how a pool on another host is reached)
+# UPSTREAM_KEEPALIVE=on|off   off drops `keepalive` and `fastcgi_keep_conn`
+#                   (only for the TIME_WAIT comparison in bench/)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +42,8 @@ WRITER=${WRITER:-1}
 BATCH_SIZE=${BATCH_SIZE:-500}
 BATCH_MS=${BATCH_MS:-50}
 BUILD=${BUILD:-build}
+POOL_TCP_PORT=${POOL_TCP_PORT:-}
+UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-on}
 case "$BUILD" in /*) bin=$BUILD ;; *) bin=$top/$BUILD ;; esac
 
 admin=$(id -un)
@@ -97,10 +103,11 @@ sql_admin() { mariadb --no-defaults -S "$dir/mysql.sock" -u "$admin" "$@"; }
 write_conf() {
   local listen=""
   [ "$POOL" = supervisor ] && listen="unix:$dir/popup.sock"
+  [ "$POOL" = supervisor ] && [ -n "$POOL_TCP_PORT" ] && listen="127.0.0.1:$POOL_TCP_PORT"
   cat > "$dir/popup.conf" <<CONF
 # Written by scripts/stack.sh for the stack in $dir.
 listen = $listen
-backlog = 1024
+backlog = 4096
 workers = $WORKERS
 threads = $THREADS
 max_requests = $MAX_REQUESTS
@@ -174,15 +181,22 @@ start_pool() {
   alive "$dir/popupd.pid" && return 0
   "$bin/popupd" --check --config "$dir/popup.conf" > /dev/null || fail "popupd --check refused $dir/popup.conf"
   rm -f "$dir/popup.sock"
+  local where=(-s "$dir/popup.sock" -M 0660)
+  [ -n "$POOL_TCP_PORT" ] && where=(-a 127.0.0.1 -p "$POOL_TCP_PORT")
   if [ "$POOL" = spawn-fcgi ]; then
-    spawn-fcgi -s "$dir/popup.sock" -M 0660 -F "$WORKERS" -P "$dir/popupd.pid" \
+    spawn-fcgi "${where[@]}" -F "$WORKERS" -P "$dir/popupd.pid" \
       -- "$bin/popupd" --config "$dir/popup.conf" >> "$dir/log/popupd.log" 2>&1 ||
       fail "spawn-fcgi failed" "$dir/log/popupd.log"
   else
     nohup "$bin/popupd" --config "$dir/popup.conf" < /dev/null >> "$dir/log/popupd.log" 2>&1 &
     echo $! > "$dir/popupd.pid"
   fi
-  wait_for 20 test -S "$dir/popup.sock" || fail "the pool did not open $dir/popup.sock" "$dir/log/popupd.log"
+  if [ -n "$POOL_TCP_PORT" ]; then
+    wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$POOL_TCP_PORT" ||
+      fail "the pool does not listen on 127.0.0.1:$POOL_TCP_PORT" "$dir/log/popupd.log"
+  else
+    wait_for 20 test -S "$dir/popup.sock" || fail "the pool did not open $dir/popup.sock" "$dir/log/popupd.log"
+  fi
 }
 
 start_nginx() {
@@ -190,9 +204,13 @@ start_nginx() {
   local user_line=""
   [ "$(id -u)" -eq 0 ] && user_line="user root;"
   mkdir -p "$dir/nginx"
+  local server="unix:$dir/popup.sock" keepalive="keepalive $NGINX_KEEPALIVE;" keep_conn=on
+  [ -n "$POOL_TCP_PORT" ] && server="127.0.0.1:$POOL_TCP_PORT"
+  if [ "$UPSTREAM_KEEPALIVE" = off ]; then keepalive=""; keep_conn=off; fi
   sed -e "s|@USER_LINE@|$user_line|" -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|" \
+      -e "s|@UPSTREAM_KEEPALIVE@|$keepalive|" -e "s|@KEEP_CONN@|$keep_conn|" \
       -e "s|@NGINX_KEEPALIVE@|$NGINX_KEEPALIVE|" -e "s|@RUN_DIR@|$dir|g" \
-      -e "s|@POOL_SOCK@|$dir/popup.sock|" -e "s|@HTTP_ADDR@|$HTTP_ADDR|" \
+      -e "s|@POOL_SERVER@|$server|" -e "s|@HTTP_ADDR@|$HTTP_ADDR|" \
       -e "s|@HTTP_PORT@|$HTTP_PORT|" -e "s|@TOP@|$top|" \
       "$top/nginx/nginx.conf.in" > "$dir/nginx/nginx.conf"
   nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/log/nginx-error.log" \
