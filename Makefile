@@ -2,7 +2,8 @@
 #   make            build everything into build/ (build-<sanitizer>/ with SANITIZER)
 #   make run|stop   start/stop the private local stack under run/
 #   make test       unit + integration tests, ends with "N passed, N failed"
-#   make bench      benchmarks (bench/README.md); make locust: distributed Locust
+#   make bench      service vs. nginx static and the FastCGI floor (bench/README.md)
+#   make bench-writer, make bench-pool, make locust   the other benchmarks
 OPTIMIZATION ?= -O2
 SANITIZER ?=
 CXX ?= g++
@@ -34,7 +35,7 @@ UNIT_OBJ := $(UNIT_SRC:%.cc=$(BUILD)/%.o)
 LIBS_EDGE := -lfcgi -lhiredis -lmysqlcppconn -lboost_json
 PROGRAMS := $(BUILD)/popupd $(BUILD)/popup-writer $(BUILD)/popupctl $(BUILD)/fcgi-floor
 
-.PHONY: all deps run stop test unit integration bench locust clean
+.PHONY: all deps run stop test unit integration bench bench-writer bench-pool locust clean
 all: deps $(PROGRAMS) $(BUILD)/unit_tests
 
 deps:
@@ -72,6 +73,12 @@ integration: all
 
 bench: all
 	@BUILD=$(BUILD) ./bench/run.sh
+
+bench-writer: all
+	@BUILD=$(BUILD) /usr/bin/python3 bench/writer_bench.py
+
+bench-pool: all
+	@BUILD=$(BUILD) /usr/bin/python3 bench/timewait.py
 
 locust: all
 	@BUILD=$(BUILD) ./bench/locust.sh
