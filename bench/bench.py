@@ -37,7 +37,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", 2 if QUICK else 3))
 SECONDS = int(os.environ.get("BENCH_SECONDS", 5 if QUICK else 10))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 64))
 WORKERS = int(os.environ.get("WORKERS", 4))
-THREADS = int(os.environ.get("THREADS", 8))
+THREADS = int(os.environ.get("THREADS", 32))
 WORKLOADS = [("static", "/static-ok", "static.lua"), ("floor", "/floor", "static.lua"),
              ("popup", "/", "popup.lua"), ("mixed", "/", "mixed.lua")]
 TICK = os.sysconf("SC_CLK_TCK")

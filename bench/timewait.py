@@ -25,7 +25,7 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", "build")
-WORKERS, THREADS = int(os.environ.get("WORKERS", 4)), int(os.environ.get("THREADS", 8))
+WORKERS, THREADS = int(os.environ.get("WORKERS", 4)), int(os.environ.get("THREADS", 32))
 
 
 def free_port():

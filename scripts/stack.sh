@@ -9,7 +9,7 @@
 #   scripts/stack.sh status DIR    which pieces run
 #
 # Settings (environment): HTTP_ADDR=127.0.0.1 HTTP_PORT=8080 POOL=supervisor
-# (or spawn-fcgi) WORKERS=4 THREADS=8 NGINX_WORKERS=2
+# (or spawn-fcgi) WORKERS=4 THREADS=32 NGINX_WORKERS=2
 # NGINX_KEEPALIVE=WORKERS*THREADS/(2*NGINX_WORKERS)
 # MAX_REQUESTS=0 TEST_CLOCK=off DEMO=1 WRITER=1 BATCH_SIZE=500 BATCH_MS=50
 # BUILD=build
@@ -30,7 +30,7 @@ HTTP_ADDR=${HTTP_ADDR:-127.0.0.1}
 HTTP_PORT=${HTTP_PORT:-8080}
 POOL=${POOL:-supervisor}
 WORKERS=${WORKERS:-4}
-THREADS=${THREADS:-8}
+THREADS=${THREADS:-32}
 NGINX_WORKERS=${NGINX_WORKERS:-2}
 # The sizing rule (nginx/README.md): keepalive caches may pin at most half
 # the pool's connections, so the default keepalive is derived from the pool.
