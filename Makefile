@@ -9,6 +9,11 @@ SANITIZER ?=
 CXX ?= g++
 WERROR ?= -Werror
 
+# Compile on every core unless the caller chose -j.
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+  MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
+
 BUILD := build$(if $(SANITIZER),-$(SANITIZER))
 DEPS := .deps
 CPPFLAGS += -I. -isystem $(DEPS)/mysqlcppconn/usr/include -MMD -MP

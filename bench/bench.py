@@ -29,6 +29,8 @@ import threading
 import time
 import urllib.request
 
+from benchlib import free_port, stop_on_sigterm
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", "build")
 QUICK = os.environ.get("BENCH_QUICK") == "1"
@@ -41,14 +43,6 @@ THREADS = int(os.environ.get("THREADS", 32))
 WORKLOADS = [("static", "/static-ok", "static.lua"), ("floor", "/floor", "static.lua"),
              ("popup", "/", "popup.lua"), ("mixed", "/", "mixed.lua")]
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def read_pid(path):
@@ -150,12 +144,16 @@ class Stack:
                              capture_output=True, text=True).stdout
         return int(re.search(r"total_commands_processed:(\d+)", out).group(1))
 
-    def mysql_queries(self):
+    def mysql_status(self):
+        """Questions (every statement, the writer's included) and Com_select
+        (the pool's reads: the writer only inserts)."""
         out = subprocess.run(["mariadb", "--no-defaults", "-S", self.path("mysql.sock"), "-u", "popup",
-                              "-ppopup", "-N", "-B", "-e", "SHOW GLOBAL STATUS LIKE 'Questions'"],
+                              "-ppopup", "-N", "-B", "-e",
+                              "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_select')"],
                              capture_output=True, text=True).stdout
+        v = dict(line.split("\t") for line in out.splitlines())
         # The status query itself counts as one question.
-        return int(out.split()[1]) - 1
+        return int(v["Questions"]) - 1, int(v["Com_select"])
 
     def metrics(self):
         with urllib.request.urlopen("http://127.0.0.1:%d/api/metrics" % self.port, timeout=10) as r:
@@ -191,7 +189,7 @@ def run_wrk(stack, name, path, script, seconds, env):
     cmd = ["wrk", "-t2", "-c%d" % CONNECTIONS, "-d%ds" % seconds, "--timeout", "5s",
            "-s", os.path.join(TOP, "bench/wrk", script), url]
     before = {"cpu": {g: cpu_ticks(p) for g, p in stack.groups().items()},
-              "redis": stack.redis_commands(), "mysql": stack.mysql_queries(),
+              "redis": stack.redis_commands(), "mysql": stack.mysql_status(),
               "metrics": stack.metrics() if name in ("popup", "mixed") else {}}
     stop, samples = threading.Event(), []
     sampler = threading.Thread(target=timewait_sampler, args=(stop, samples, stack.port))
@@ -206,12 +204,14 @@ def run_wrk(stack, name, path, script, seconds, env):
     groups = stack.groups()
     after_cpu = {g: cpu_ticks(p) for g, p in groups.items()}
     n = max(r["requests"], 1)
+    questions, selects = stack.mysql_status()
     res = {
         "workload": name, "rps": r["requests"] / (r["duration_us"] / 1e6), "requests": r["requests"],
         "errors": r["errors"], "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000,
         "max_ms": r["max_us"] / 1000, "timewait": max(samples or [0]),
         "redis_per_req": (stack.redis_commands() - before["redis"]) / n,
-        "mysql_per_req": (stack.mysql_queries() - before["mysql"]) / n,
+        "mysql_per_req": (questions - before["mysql"][0]) / n,
+        "select_per_req": (selects - before["mysql"][1]) / n,
         "cpu_per_1k": {g: (after_cpu[g] - before["cpu"][g]) / TICK / n * 1000 for g in after_cpu},
         "worker_rss_kb": rss_hwm_kb(groups["workers"]),
     }
@@ -236,25 +236,26 @@ def table(summary, meta):
     floor = summary["floor"]["rps"] or 1
     static = summary["static"]["rps"] or 1
     lines = [
-        "# Benchmark %s" % meta["stamp"], "",
-        "Machine: %s, %d cores; wrk -t2 -c%d, %d rounds x %d s per workload (A B C D interleaved, "
-        "medians); %d users, pool %d workers x %d threads; command: `%s`." % (
-            meta["host"], os.cpu_count(), CONNECTIONS, ROUNDS, SECONDS, USERS, WORKERS, THREADS,
-            meta["command"]), "",
+        "# Benchmark %s on %s" % (meta["stamp"], meta["host"]), "",
+        "Machine: %s, %d cores, load average %s before the run; wrk -t2 -c%d, %d rounds x %d s per "
+        "workload (A B C D interleaved, medians); %d users, pool %d workers x %d threads; "
+        "command: `%s`." % (meta["host"], os.cpu_count(), meta["loadavg"], CONNECTIONS, ROUNDS,
+                             SECONDS, USERS, WORKERS, THREADS, meta["command"]), "",
         "| workload | req/s | p50 ms | p99 ms | max ms | errors | x floor | x static | TIME_WAIT | "
-        "Redis cmd/req | Redis RT/GET | MySQL q/req | CPU s/1k nginx | workers | Redis | MariaDB | "
-        "writer | worker RSS MiB |",
-        "|---" * 18 + "|",
+        "Redis cmd/req | Redis RT/GET | events/req | MySQL q/req | MySQL SELECT/req | CPU s/1k nginx | "
+        "workers | Redis | MariaDB | writer | worker RSS MiB |",
+        "|---" * 20 + "|",
     ]
     for name, _, _ in WORKLOADS:
         s = summary[name]
         c = s["cpu_per_1k"]
-        lines.append("| %s | %.0f | %.2f | %.2f | %.1f | %d | %.2f | %.2f | %d | %.2f | %s | %.3f | "
-                     "%.3f | %.3f | %.3f | %.3f | %.3f | %.1f |" % (
+        opt = lambda k: ("%.2f" % s[k]) if k in s else "-"  # noqa: E731
+        lines.append("| %s | %.0f | %.2f | %.2f | %.1f | %d | %.2f | %.2f | %d | %.2f | %s | %s | %.3f | "
+                     "%.4f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f |" % (
                          name, s["rps"], s["p50_ms"], s["p99_ms"], s["max_ms"], s["errors"],
                          s["rps"] / floor, s["rps"] / static, s["timewait"], s["redis_per_req"],
-                         ("%.2f" % s["redis_rt_per_get"]) if "redis_rt_per_get" in s else "-",
-                         s["mysql_per_req"], c["nginx"], c["workers"], c["redis"], c["mariadb"],
+                         opt("redis_rt_per_get"), opt("events_per_req"), s["mysql_per_req"],
+                         s["select_per_req"], c["nginx"], c["workers"], c["redis"], c["mariadb"],
                          c["writer"], s["worker_rss_kb"] / 1024))
     lines += ["", "Per-round req/s: " + "; ".join(
         "%s %s" % (n, ", ".join("%.0f" % r for r in meta["rounds"][n])) for n, _, _ in WORKLOADS)]
@@ -277,7 +278,10 @@ def chart(summary, png):
 
 
 def main():
+    stop_on_sigterm()
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    host = socket.gethostname()
+    loadavg = "%.2f" % os.getloadavg()[0]
     stack = Stack()
     try:
         t0 = time.time()
@@ -298,22 +302,24 @@ def main():
         summary = {}
         for name, rs in results.items():
             s = {k: median_of(rs, k) for k in ("rps", "p50_ms", "p99_ms", "max_ms", "timewait",
-                                                "redis_per_req", "mysql_per_req", "worker_rss_kb")}
+                                                "redis_per_req", "mysql_per_req", "select_per_req",
+                                                "worker_rss_kb")}
             s["errors"] = sum(r["errors"] for r in rs)
             s["max_ms"] = max(r["max_ms"] for r in rs)
             s["worker_rss_kb"] = max(r["worker_rss_kb"] for r in rs)
-            if "redis_rt_per_get" in rs[0]:
-                s["redis_rt_per_get"] = median_of(rs, "redis_rt_per_get")
+            for k in ("redis_rt_per_get", "events_per_req"):
+                if k in rs[0]:
+                    s[k] = median_of(rs, k)
             s["cpu_per_1k"] = {g: median_of(rs, "cpu_per_1k", g) for g in rs[0]["cpu_per_1k"]}
             summary[name] = s
-        meta = {"stamp": stamp, "host": socket.gethostname(),
+        meta = {"stamp": stamp, "host": host, "loadavg": loadavg,
                 "command": ("BENCH_QUICK=1 " if QUICK else "") + "make bench",
                 "rounds": {n: [r["rps"] for r in rs] for n, rs in results.items()}}
         md = table(summary, meta)
         md += "\nTotal time %.0f s.\n" % (time.time() - t0)
         outdir = os.path.join(TOP, "bench/results")
         os.makedirs(outdir, exist_ok=True)
-        base = os.path.join(outdir, stamp + ("-quick" if QUICK else ""))
+        base = os.path.join(outdir, "%s-%s%s" % (stamp, host, "-quick" if QUICK else ""))
         with open(base + ".md", "w") as f:
             f.write(md)
         with open(base + ".json", "w") as f:

@@ -13,27 +13,19 @@
 
 import argparse
 import os
-import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
+from benchlib import free_port, stop_on_sigterm
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", "build")
 WORKERS, THREADS = int(os.environ.get("WORKERS", 4)), int(os.environ.get("THREADS", 32))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def run(extra_env, seconds, connections, tw_port=None):
@@ -75,6 +67,7 @@ def run(extra_env, seconds, connections, tw_port=None):
 
 
 def main():
+    stop_on_sigterm()
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     a = ap.parse_args()

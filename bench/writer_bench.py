@@ -19,18 +19,21 @@ import sys
 import tempfile
 import time
 
+from benchlib import free_port, stop_on_sigterm
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", "build")
 
 
 def main():
+    stop_on_sigterm()
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=50_000 if os.environ.get("BENCH_QUICK") else 200_000)
     ap.add_argument("--batch-size", type=int, default=500)
     a = ap.parse_args()
     d = tempfile.mkdtemp(prefix="pw", dir="/tmp")
     env = dict(os.environ, WRITER="0", DEMO="1", BUILD=BUILD, BATCH_SIZE=str(a.batch_size),
-               HTTP_PORT=str(20000 + random.randrange(20000)))
+               HTTP_PORT=str(free_port()))
     sh = os.path.join(TOP, "scripts/stack.sh")
     subprocess.run([sh, "start", d], env=env, check=True, stdout=subprocess.DEVNULL)
     redis = ["redis-cli", "-s", os.path.join(d, "redis.sock")]

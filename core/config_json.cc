@@ -1,6 +1,11 @@
+// The configuration set crosses a process boundary through Redis, so decoding
+// trusts nothing: every field must be present with its JSON type, and the
+// unsigned MySQL columns (cooldowns, max_impressions, rollout) keep their
+// ranges. The first problem found is reported, naming the field.
 #include "core/config_json.h"
 
 #include <boost/json.hpp>
+#include <cstdint>
 
 #include "core/select.h"
 #include "core/version.h"
@@ -23,16 +28,18 @@ struct Reader {
     if (err.empty()) err = std::string("config: ") + key + " must be " + what;
     return false;
   }
-  bool integer(const char* key, int64_t* out) {
+  bool integer(const char* key, int64_t* out, int64_t min = INT64_MIN) {
     auto* v = o.if_contains(key);
     if (!v || !v->is_int64()) return fail(key, "an integer");
+    if (v->get_int64() < min) return fail(key, min == 0 ? "non-negative" : "in range");
     *out = v->get_int64();
     return true;
   }
-  bool opt_integer(const char* key, std::optional<int64_t>* out) {
+  bool opt_integer(const char* key, std::optional<int64_t>* out, int64_t min = INT64_MIN) {
     auto* v = o.if_contains(key);
     if (!v || v->is_null()) return out->reset(), true;
     if (!v->is_int64()) return fail(key, "an integer or null");
+    if (v->get_int64() < min) return fail(key, min == 0 ? "non-negative or null" : "in range");
     *out = v->get_int64();
     return true;
   }
@@ -72,10 +79,10 @@ bool read_popup(const json::object& o, Popup* p, std::string* err) {
             r.strings("platforms", &platforms) && r.opt_version("min_version", &p->min_version) &&
             r.opt_version("max_version", &p->max_version) && r.strings("langs", &p->langs) &&
             r.integer("rollout_percent", &rollout) &&
-            r.opt_integer("max_impressions", &p->max_impressions) &&
-            r.integer("show_cooldown_s", &p->show_cooldown_s) &&
-            r.integer("ignore_cooldown_s", &p->ignore_cooldown_s) &&
-            r.opt_integer("click_cooldown_s", &p->click_cooldown_s) &&
+            r.opt_integer("max_impressions", &p->max_impressions, 0) &&
+            r.integer("show_cooldown_s", &p->show_cooldown_s, 0) &&
+            r.integer("ignore_cooldown_s", &p->ignore_cooldown_s, 0) &&
+            r.opt_integer("click_cooldown_s", &p->click_cooldown_s, 0) &&
             r.string("title", &p->title) && r.string("body", &p->body) &&
             r.string("image_url", &p->image_url) && r.string("link_url", &p->link_url);
   if (ok && (rollout < 0 || rollout > 100)) ok = r.fail("rollout_percent", "0..100");

@@ -1,8 +1,27 @@
+// The state codec is read on every visit, so it is a hand-written, strict
+// parser: exactly four comma-separated fields, plain decimal numbers (no sign
+// except next_show_at's "-1" for never, no spaces), a known action name.
+// Anything else is treated as "no usable state" by the caller.
 #include "core/state_codec.h"
 
 #include <charconv>
 
 namespace popup {
+namespace {
+
+// Non-negative decimal: digits only, fits in int64_t.
+bool parse_count(std::string_view s, int64_t* out) {
+  if (s.empty() || s.front() < '0' || s.front() > '9') return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+bool parse_show_at(std::string_view s, int64_t* out) {
+  if (s == "-1") return *out = kNever, true;
+  return parse_count(s, out);
+}
+
+}  // namespace
 
 std::string encode_state(const UserState& s) {
   return std::to_string(s.next_show_at) + "," + std::to_string(s.impressions) + "," +
@@ -17,17 +36,11 @@ std::optional<UserState> decode_state(std::string_view text) {
     parts[i] = text.substr(0, comma);
     text = i < 3 ? text.substr(comma + 1) : std::string_view{};
   }
-  auto num = [](std::string_view s, int64_t* out) {
-    if (s.empty()) return false;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-    return ec == std::errc() && p == s.data() + s.size();
-  };
   UserState st;
   auto action = parse_last_action(parts[2]);
-  if (!num(parts[0], &st.next_show_at) || !num(parts[1], &st.impressions) || !action ||
-      !num(parts[3], &st.updated_at))
+  if (!parse_show_at(parts[0], &st.next_show_at) || !parse_count(parts[1], &st.impressions) ||
+      !action || !parse_count(parts[3], &st.updated_at))
     return std::nullopt;
-  if (st.next_show_at < kNever || st.impressions < 0 || st.updated_at < 0) return std::nullopt;
   st.last_action = *action;
   return st;
 }

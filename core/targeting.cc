@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <charconv>
 #include <string>
 
 namespace popup {
@@ -18,6 +20,12 @@ constexpr std::array<uint32_t, 256> make_crc_table() {
 }
 constexpr auto kCrcTable = make_crc_table();
 
+// Continues a CRC over more bytes; start with 0xFFFFFFFF, finish with ~.
+uint32_t crc_update(uint32_t c, std::string_view data) {
+  for (unsigned char b : data) c = kCrcTable[(c ^ b) & 0xFF] ^ (c >> 8);
+  return c;
+}
+
 bool lang_matches(const std::string& want, const std::vector<std::string>& langs) {
   for (const auto& l : langs) {
     if (l.size() != want.size()) continue;
@@ -32,17 +40,16 @@ bool lang_matches(const std::string& want, const std::vector<std::string>& langs
 
 }  // namespace
 
-uint32_t crc32_ieee(std::string_view data) {
-  uint32_t c = 0xFFFFFFFFu;
-  for (unsigned char b : data) c = kCrcTable[(c ^ b) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
-}
+uint32_t crc32_ieee(std::string_view data) { return ~crc_update(0xFFFFFFFFu, data); }
 
+// Runs once per candidate popup on every visit, so the "<uid>:<id>" key is
+// fed to the CRC piecewise instead of being built in a heap string.
 int rollout_bucket(std::string_view uid, int64_t popup_id) {
-  std::string key(uid);
-  key += ':';
-  key += std::to_string(popup_id);
-  return static_cast<int>(crc32_ieee(key) % 100);
+  char id[24];  // holds any int64_t, so to_chars cannot fail
+  char* end = std::to_chars(id, id + sizeof id, popup_id).ptr;
+  uint32_t c = crc_update(crc_update(0xFFFFFFFFu, uid), ":");
+  c = crc_update(c, std::string_view(id, static_cast<size_t>(end - id)));
+  return static_cast<int>(~c % 100);
 }
 
 bool is_active(const Popup& p, int64_t now) {

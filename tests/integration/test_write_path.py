@@ -100,6 +100,20 @@ def ensure_writer():
         raise AssertionError("queue did not drain: depth %s" % stack.redis("LLEN", "popup:events"))
 
 
+def explain(prefix, expected):
+    """The event history of the users whose durable state differs."""
+    got = states_for(prefix)
+    lines = []
+    for u in sorted(set(got) | set(expected)):
+        if got.get(u) != expected.get(u):
+            lines.append("%s: mysql %s, expected %s" % (u, got.get(u), expected.get(u)))
+            lines += ["   " + " ".join(r) for r in stack.sql(
+                "SELECT ts, ev_order, kind, impressions, next_show_at FROM popup_events "
+                "WHERE uid = '%s' ORDER BY ev_order" % u)]
+            lines.append("   redis: " + stack.redis_raw("HGETALL", "popup:u:" + u).replace("\n", " "))
+    return "\n".join(lines[:80])
+
+
 class WritePath(unittest.TestCase):
     def test_concurrent_clients_give_exactly_n_events_and_the_right_state(self):
         t = Traffic("conc", threads=6, ops=80)
@@ -107,7 +121,8 @@ class WritePath(unittest.TestCase):
         self.assertEqual(t.failures, [])
         ensure_writer()
         self.assertEqual(events_for("conc"), t.promised)
-        self.assertEqual(states_for("conc"), t.last)
+        got = states_for("conc")
+        self.assertEqual(got, t.last, explain("conc", t.last) if got != t.last else "")
 
     def test_action_state_is_visible_at_once(self):
         u = uid()
@@ -189,7 +204,8 @@ class Failures(unittest.TestCase):
         self.assertEqual(t.failures, [])
         ensure_writer()
         self.assertEqual(events_for("kill"), t.promised)
-        self.assertEqual(states_for("kill"), t.last)
+        got = states_for("kill")
+        self.assertEqual(got, t.last, explain("kill", t.last) if got != t.last else "")
 
     def test_mysql_down_keeps_serving_and_the_backlog_drains(self):
         u = "mydown"
