@@ -11,7 +11,6 @@
 //   <p>:writers          set of writer ids; <p>:writer:<id> hash of stats
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>

@@ -31,7 +31,7 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
   "$BUILD/unit_tests" --log_level=test_suite --report_format=XML --report_level=detailed \
       --report_sink="$tmp/unit.xml" > "$tmp/unit.log" 2>&1
   rc=$?
-  grep -E "error|failed|fatal" "$tmp/unit.log" | head -50
+  grep -E ": (error|fatal error): " "$tmp/unit.log" | head -50
   read -r p f < <(count_xml "$tmp/unit.xml")
   # A crash leaves the report short: count the run itself as a failure.
   if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; tail -20 "$tmp/unit.log"; fi
