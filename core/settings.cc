@@ -1,59 +1,65 @@
+// The configuration file is one table, kTable, in the manner of nginx's
+// ngx_command_t: each row names a key, the Settings member it sets (typed,
+// so an int key cannot write an int64_t field), and its check. Parsing is a
+// loop over lines that looks the key up and applies the row; a later line for
+// the same key overrides an earlier one, so a file can be extended by
+// appending lines.
 #include "core/settings.h"
 
-#include <charconv>
 #include <cctype>
+#include <charconv>
+#include <climits>
+#include <variant>
 
 namespace popup {
 namespace {
 
-enum class Kind { integer, string, boolean, address, opt_address, name };
+using Field = std::variant<int Settings::*, int64_t Settings::*, bool Settings::*,
+                           std::string Settings::*>;
 
-// One row per key: where it goes, what it is, its bounds (ngx_command_t).
+// How a string value is checked; integers are checked against [min, max].
+enum class Text { any, address, address_or_empty, name };
+
 struct Setting {
   const char* key;
-  Kind kind;
-  int64_t min, max;
-  void* (*field)(Settings&);
+  Field field;
+  int64_t min = 0, max = 0;
+  Text text = Text::any;
 };
 
-#define FIELD(f) [](Settings& s) -> void* { return &s.f; }
+constexpr int64_t kDay = 86400;
+constexpr int64_t kHourMs = 3600 * 1000;
+
 const Setting kTable[] = {
-    {"listen", Kind::opt_address, 0, 0, FIELD(listen)},
-    {"backlog", Kind::integer, 1, 65535, FIELD(backlog)},
-    {"workers", Kind::integer, 1, 256, FIELD(workers)},
-    {"threads", Kind::integer, 1, 256, FIELD(threads)},
-    {"max_requests", Kind::integer, 0, INT64_MAX, FIELD(max_requests)},
-    {"crash_storm_count", Kind::integer, 1, 10000, FIELD(crash_storm_count)},
-    {"crash_storm_window_s", Kind::integer, 1, 3600, FIELD(crash_storm_window_s)},
-    {"crash_storm_pause_s", Kind::integer, 1, 3600, FIELD(crash_storm_pause_s)},
-    {"stop_timeout_s", Kind::integer, 1, 3600, FIELD(stop_timeout_s)},
-    {"state_dir", Kind::string, 0, 0, FIELD(state_dir)},
-    {"nginx_workers", Kind::integer, 1, 1024, FIELD(nginx_workers)},
-    {"nginx_keepalive", Kind::integer, 0, 100000, FIELD(nginx_keepalive)},
-    {"redis", Kind::address, 0, 0, FIELD(redis)},
-    {"redis_timeout_ms", Kind::integer, 1, 600000, FIELD(redis_timeout_ms)},
-    {"key_prefix", Kind::name, 0, 0, FIELD(key_prefix)},
-    {"state_ttl_s", Kind::integer, 1, INT64_MAX, FIELD(state_ttl_s)},
-    {"config_check_ms", Kind::integer, 1, 3600000, FIELD(config_check_ms)},
-    {"config_lock_ms", Kind::integer, 1, 3600000, FIELD(config_lock_ms)},
-    {"mysql_host", Kind::string, 0, 0, FIELD(mysql_host)},
-    {"mysql_port", Kind::integer, 1, 65535, FIELD(mysql_port)},
-    {"mysql_socket", Kind::string, 0, 0, FIELD(mysql_socket)},
-    {"mysql_user", Kind::string, 0, 0, FIELD(mysql_user)},
-    {"mysql_password", Kind::string, 0, 0, FIELD(mysql_password)},
-    {"mysql_db", Kind::name, 0, 0, FIELD(mysql_db)},
-    {"batch_size", Kind::integer, 1, 10000, FIELD(batch_size)},
-    {"batch_ms", Kind::integer, 1, 60000, FIELD(batch_ms)},
-    {"writer_id", Kind::name, 0, 0, FIELD(writer_id)},
-    {"test_clock", Kind::boolean, 0, 0, FIELD(test_clock)},
+    {"listen", &Settings::listen, 0, 0, Text::address_or_empty},
+    {"backlog", &Settings::backlog, 1, 65535},
+    {"workers", &Settings::workers, 1, 256},
+    {"threads", &Settings::threads, 1, 256},
+    {"max_requests", &Settings::max_requests, 0, INT64_MAX},
+    {"crash_storm_count", &Settings::crash_storm_count, 1, 10000},
+    {"crash_storm_window_s", &Settings::crash_storm_window_s, 1, 3600},
+    {"crash_storm_pause_s", &Settings::crash_storm_pause_s, 1, 3600},
+    {"stop_timeout_s", &Settings::stop_timeout_s, 1, 3600},
+    {"state_dir", &Settings::state_dir},
+    {"nginx_workers", &Settings::nginx_workers, 1, 1024},
+    {"nginx_keepalive", &Settings::nginx_keepalive, 0, 100000},
+    {"redis", &Settings::redis, 0, 0, Text::address},
+    {"redis_timeout_ms", &Settings::redis_timeout_ms, 1, 600000},
+    {"key_prefix", &Settings::key_prefix, 0, 0, Text::name},
+    {"state_ttl_s", &Settings::state_ttl_s, 1, 3650 * kDay},
+    {"config_check_ms", &Settings::config_check_ms, 1, kHourMs},
+    {"config_lock_ms", &Settings::config_lock_ms, 1, kHourMs},
+    {"mysql_host", &Settings::mysql_host},
+    {"mysql_port", &Settings::mysql_port, 1, 65535},
+    {"mysql_socket", &Settings::mysql_socket},
+    {"mysql_user", &Settings::mysql_user},
+    {"mysql_password", &Settings::mysql_password},
+    {"mysql_db", &Settings::mysql_db, 0, 0, Text::name},
+    {"batch_size", &Settings::batch_size, 1, 10000},
+    {"batch_ms", &Settings::batch_ms, 1, 60000},
+    {"writer_id", &Settings::writer_id, 0, 0, Text::name},
+    {"test_clock", &Settings::test_clock},
 };
-#undef FIELD
-
-// Fields of type int and int64_t share Kind::integer; these keys are int64_t.
-bool is_int64(const char* key) {
-  std::string_view k(key);
-  return k == "max_requests" || k == "state_ttl_s";
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -61,53 +67,85 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// [A-Za-z0-9_.:-]+: safe inside Redis keys and log lines.
 bool valid_name(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != ':' && c != '-')
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != ':' &&
+        c != '-')
       return false;
   return true;
 }
 
-// Sets one value; returns "" or the problem.
-std::string apply(const Setting& st, std::string_view value, Settings& s) {
-  void* f = st.field(s);
-  switch (st.kind) {
-    case Kind::integer: {
-      int64_t v = 0;
-      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-      if (value.empty() || ec != std::errc() || p != value.data() + value.size())
-        return std::string(st.key) + " must be an integer";
-      if (v < st.min || v > st.max)
-        return std::string(st.key) + " must be between " + std::to_string(st.min) + " and " +
-               std::to_string(st.max);
-      if (is_int64(st.key))
-        *static_cast<int64_t*>(f) = v;
-      else
-        *static_cast<int*>(f) = static_cast<int>(v);
-      return "";
-    }
-    case Kind::boolean: {
-      std::string v(value);
-      for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (v == "on" || v == "true" || v == "yes" || v == "1") *static_cast<bool*>(f) = true;
-      else if (v == "off" || v == "false" || v == "no" || v == "0") *static_cast<bool*>(f) = false;
-      else return std::string(st.key) + " must be on or off";
-      return "";
-    }
-    case Kind::opt_address:
-    case Kind::address:
-      if (!(st.kind == Kind::opt_address && value.empty()) && !parse_address(value))
-        return std::string(st.key) + " must be unix:/path or host:port";
-      break;
-    case Kind::name:
-      if (!valid_name(value)) return std::string(st.key) + " must be [A-Za-z0-9_.:-]+";
-      break;
-    case Kind::string:
-      break;
-  }
-  *static_cast<std::string*>(f) = std::string(value);
+const Setting* find_setting(std::string_view key) {
+  for (const auto& row : kTable)
+    if (key == row.key) return &row;
+  return nullptr;
+}
+
+// Each setter returns "" or the problem, naming the key.
+std::string set_integer(const Setting& st, std::string_view value, int64_t* out) {
+  const char* end = value.data() + value.size();
+  auto [p, ec] = std::from_chars(value.data(), end, *out);
+  if (value.empty() || ec != std::errc() || p != end)
+    return std::string(st.key) + " must be an integer";
+  if (*out < st.min || *out > st.max)
+    return std::string(st.key) + " must be between " + std::to_string(st.min) + " and " +
+           std::to_string(st.max);
   return "";
+}
+
+std::string set_bool(const Setting& st, std::string_view value, bool* out) {
+  std::string v = lower(value);
+  if (v == "on" || v == "true" || v == "yes" || v == "1") return *out = true, "";
+  if (v == "off" || v == "false" || v == "no" || v == "0") return *out = false, "";
+  return std::string(st.key) + " must be on or off (true/false, yes/no, 1/0)";
+}
+
+std::string set_text(const Setting& st, std::string_view value, std::string* out) {
+  bool ok = true;
+  switch (st.text) {
+    case Text::any: break;
+    case Text::address: ok = parse_address(value).has_value(); break;
+    case Text::address_or_empty: ok = value.empty() || parse_address(value); break;
+    case Text::name: ok = valid_name(value); break;
+  }
+  if (!ok && st.text == Text::name) return std::string(st.key) + " must be [A-Za-z0-9_.:-]+";
+  if (!ok) return std::string(st.key) + " must be unix:/path or host:port";
+  *out = std::string(value);
+  return "";
+}
+
+std::string apply(const Setting& st, std::string_view value, Settings& s) {
+  if (auto* f = std::get_if<bool Settings::*>(&st.field)) return set_bool(st, value, &(s.**f));
+  if (auto* f = std::get_if<std::string Settings::*>(&st.field))
+    return set_text(st, value, &(s.**f));
+  int64_t v = 0;
+  std::string problem = set_integer(st, value, &v);
+  if (!problem.empty()) return problem;
+  if (auto* f = std::get_if<int Settings::*>(&st.field))
+    s.**f = static_cast<int>(v);  // every int row's max fits in an int
+  else
+    s.*std::get<int64_t Settings::*>(st.field) = v;
+  return "";
+}
+
+// One line into s; "" or the problem. Blank lines and '#' comments are no-ops.
+std::string parse_line(std::string_view line, Settings& s) {
+  line = trim(line);
+  if (line.empty() || line.front() == '#') return "";
+  auto eq = line.find('=');
+  if (eq == std::string_view::npos) return "expected key = value";
+  std::string_view key = trim(line.substr(0, eq));
+  const Setting* st = find_setting(key);
+  if (!st) return "unknown setting " + std::string(key);
+  return apply(*st, trim(line.substr(eq + 1)), s);
 }
 
 }  // namespace
@@ -117,7 +155,9 @@ std::optional<Address> parse_address(std::string_view s) {
   if (s.substr(0, 5) == "unix:") {
     a.is_unix = true;
     a.path = std::string(s.substr(5));
-    if (a.path.empty() || a.path.size() > 107) return std::nullopt;
+    // sun_path holds 108 bytes including the terminating NUL.
+    if (a.path.empty() || a.path.front() != '/' || a.path.size() > 107) return std::nullopt;
+    if (a.path.find('\0') != std::string::npos) return std::nullopt;
     return a;
   }
   auto colon = s.rfind(':');
@@ -129,12 +169,14 @@ std::optional<Address> parse_address(std::string_view s) {
   } else if (host.find(':') != std::string_view::npos) {
     return std::nullopt;
   }
+  for (char c : host)
+    if (!std::isgraph(static_cast<unsigned char>(c)) || c == '[' || c == ']' || c == '/')
+      return std::nullopt;
   int p = 0;
   auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || p < 1 || p > 65535)
+  if (port.empty() || port.front() == '-' || ec != std::errc() ||
+      ptr != port.data() + port.size() || p < 1 || p > 65535)
     return std::nullopt;
-  for (char c : host)
-    if (std::isspace(static_cast<unsigned char>(c))) return std::nullopt;
   a.host = std::string(host);
   a.port = p;
   return a;
@@ -148,28 +190,13 @@ std::string format_address(const Address& a) {
 
 Result<Settings> parse_settings(std::string_view text) {
   Settings s;
-  int line_no = 0;
-  while (!text.empty() || line_no == 0) {
-    ++line_no;
+  for (int line_no = 1; !text.empty(); ++line_no) {
     auto nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
     text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-    line = trim(line);
-    if (line.empty() || line.front() == '#') {
-      if (text.empty()) break;
-      continue;
-    }
-    auto eq = line.find('=');
-    std::string where = "line " + std::to_string(line_no) + ": ";
-    if (eq == std::string_view::npos) return Error{"bad_request", where + "expected key = value"};
-    std::string_view key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
-    const Setting* st = nullptr;
-    for (const auto& row : kTable)
-      if (key == row.key) st = &row;
-    if (!st) return Error{"bad_request", where + "unknown setting " + std::string(key)};
-    std::string problem = apply(*st, value, s);
-    if (!problem.empty()) return Error{"bad_request", where + problem};
-    if (text.empty()) break;
+    std::string problem = parse_line(line, s);
+    if (!problem.empty())
+      return Error{"bad_request", "line " + std::to_string(line_no) + ": " + problem};
   }
   return s;
 }
@@ -178,10 +205,13 @@ std::optional<std::string> check_sizing(const Settings& s) {
   int64_t pool = static_cast<int64_t>(s.workers) * s.threads;
   int64_t pinned = static_cast<int64_t>(s.nginx_workers) * s.nginx_keepalive;
   if (pool >= 2 * pinned) return std::nullopt;
-  return "pool too small for nginx keepalive: workers x threads = " + std::to_string(pool) +
-         " connections, but " + std::to_string(s.nginx_workers) + " nginx workers x keepalive " +
-         std::to_string(s.nginx_keepalive) + " can pin " + std::to_string(pinned) +
-         "; the rule is workers x threads >= 2 x nginx_workers x nginx_keepalive";
+  return "pool too small for nginx keepalive: workers x threads = " + std::to_string(s.workers) +
+         " x " + std::to_string(s.threads) + " = " + std::to_string(pool) +
+         " connections, but nginx_workers x nginx_keepalive = " +
+         std::to_string(s.nginx_workers) + " x " + std::to_string(s.nginx_keepalive) + " = " +
+         std::to_string(pinned) + " can be pinned by keepalive caches; the rule is workers x "
+         "threads >= 2 x nginx_workers x nginx_keepalive (need " + std::to_string(2 * pinned) +
+         ")";
 }
 
 }  // namespace popup

@@ -5,6 +5,19 @@
 
 using namespace popup;
 
+namespace {
+const char* kJson = "application/json";
+const char* kForm = "application/x-www-form-urlencoded";
+
+// The error message of a result that must have failed with bad_request.
+template <class T>
+std::string refusal(const Result<T>& r) {
+  if (r.ok()) return "(accepted)";
+  if (r.error().code != "bad_request") return "(code " + r.error().code + ")";
+  return r.error().message;
+}
+}  // namespace
+
 BOOST_AUTO_TEST_SUITE(params)
 
 BOOST_AUTO_TEST_CASE(uid_is_1_to_64_of_the_allowed_characters) {
@@ -13,81 +26,267 @@ BOOST_AUTO_TEST_CASE(uid_is_1_to_64_of_the_allowed_characters) {
   BOOST_TEST(valid_uid(std::string(64, 'x')));
   BOOST_TEST(!valid_uid(""));
   BOOST_TEST(!valid_uid(std::string(65, 'x')));
-  for (const char* bad : {"a b", "a/b", "a:b", "é", "a\"", "a%20"}) BOOST_TEST(!valid_uid(bad), bad);
+  for (const char* bad : {"a b", "a/b", "a:b", "\xc3\xa9", "a\"", "a%20", "a+b", "a\n", "a,b"})
+    BOOST_TEST(!valid_uid(bad), bad);
+  BOOST_TEST(!valid_uid(std::string_view("a\0b", 3)));
 }
 
-BOOST_AUTO_TEST_CASE(url_decoding_and_malformed_escapes) {
+BOOST_AUTO_TEST_CASE(url_decoding_of_escapes_and_plus) {
   BOOST_TEST(*url_decode("a%20b+c") == "a b c");
-  BOOST_TEST(*url_decode("%41%7a") == "Az");
-  for (const char* bad : {"%", "%4", "%G1", "a%2"}) BOOST_TEST(!url_decode(bad).has_value(), bad);
+  BOOST_TEST(*url_decode("%41%7a%7A") == "Azz");
+  BOOST_TEST(*url_decode("%2B") == "+");
+  BOOST_TEST(*url_decode("%25") == "%");
+  BOOST_TEST(*url_decode("%C3%A9") == "\xc3\xa9");
+  BOOST_TEST(*url_decode("") == "");
+  BOOST_TEST(*url_decode("%00") == std::string(1, '\0'));
 }
 
-BOOST_AUTO_TEST_CASE(visit_defaults_and_fields) {
+BOOST_AUTO_TEST_CASE(malformed_escapes_are_refused) {
+  for (const char* bad : {"%", "%4", "%G1", "%1G", "a%2", "%%41", "abc%", "% 1", "%-1"})
+    BOOST_TEST(!url_decode(bad).has_value(), bad);
+}
+
+BOOST_AUTO_TEST_CASE(form_pairs_are_split_and_decoded) {
+  auto r = parse_form("a=1&&b=x%20y&flag&=v&c=");
+  BOOST_REQUIRE(r.ok());
+  Pairs want{{"a", "1"}, {"b", "x y"}, {"flag", ""}, {"", "v"}, {"c", ""}};
+  BOOST_TEST((r.value() == want));
+  BOOST_TEST(parse_form("").value().empty());
+  BOOST_TEST(parse_form("&&&").value().empty());
+  auto eq = parse_form("k=a=b");
+  BOOST_REQUIRE(eq.ok());
+  BOOST_TEST(eq.value()[0].second == "a=b");
+  auto encoded_key = parse_form("u%69d=bob");
+  BOOST_REQUIRE(encoded_key.ok());
+  BOOST_TEST(encoded_key.value()[0].first == "uid");
+}
+
+BOOST_AUTO_TEST_CASE(form_with_a_malformed_escape_is_refused) {
+  BOOST_TEST(refusal(parse_form("a=%zz")).find("escape") != std::string::npos);
+  BOOST_TEST(!parse_form("%z=1").ok());
+  BOOST_TEST(!parse_form("a=1&b=%").ok());
+}
+
+BOOST_AUTO_TEST_CASE(visit_defaults_to_web_without_version_or_lang) {
   auto v = parse_visit("uid=bob");
   BOOST_REQUIRE(v.ok());
   BOOST_TEST(v.value().uid == "bob");
   BOOST_TEST((v.value().platform == Platform::web));
   BOOST_TEST(!v.value().version.has_value());
   BOOST_TEST(!v.value().lang.has_value());
-  auto w = parse_visit("lang=DE&platform=ios&version=1.10&uid=bob&utm=x");
+}
+
+BOOST_AUTO_TEST_CASE(visit_fields_in_any_order_and_unknown_ones_ignored) {
+  auto w = parse_visit("lang=DE-at&platform=ios&version=1.10&uid=bob&utm=x&utm=y&_=123");
   BOOST_REQUIRE(w.ok());
+  BOOST_TEST(w.value().uid == "bob");
   BOOST_TEST((w.value().platform == Platform::ios));
-  BOOST_TEST(*w.value().lang == "de");
+  BOOST_TEST(*w.value().lang == "de-at");
+  BOOST_TEST(w.value().version->parts[0] == 1u);
   BOOST_TEST(w.value().version->parts[1] == 10u);
+  BOOST_TEST((parse_visit("uid=a&platform=android").value().platform == Platform::android));
+  BOOST_TEST((parse_visit("uid=a&platform=web").value().platform == Platform::web));
+}
+
+BOOST_AUTO_TEST_CASE(visit_values_are_url_decoded) {
+  auto v = parse_visit("uid=a%2Eb&lang=e%6E");
+  BOOST_REQUIRE(v.ok());
+  BOOST_TEST(v.value().uid == "a.b");
+  BOOST_TEST(*v.value().lang == "en");
+}
+
+BOOST_AUTO_TEST_CASE(uid_limits_in_a_visit) {
+  BOOST_TEST(parse_visit("uid=" + std::string(64, 'a')).ok());
+  BOOST_TEST(refusal(parse_visit("uid=" + std::string(65, 'a'))) ==
+             "uid must be 1-64 characters of [A-Za-z0-9._-]");
+  BOOST_TEST(refusal(parse_visit("")) == "uid is required");
+  BOOST_TEST(refusal(parse_visit("platform=ios")) == "uid is required");
+  BOOST_TEST(refusal(parse_visit("uid=")) == "uid must be 1-64 characters of [A-Za-z0-9._-]");
+}
+
+BOOST_AUTO_TEST_CASE(lang_is_1_to_35_tag_characters) {
+  BOOST_TEST(parse_visit("uid=a&lang=" + std::string(35, 'x')).ok());
+  BOOST_TEST(!parse_visit("uid=a&lang=" + std::string(36, 'x')).ok());
+  BOOST_TEST(parse_visit("uid=a&lang=zh_Hant-TW").ok());
 }
 
 BOOST_AUTO_TEST_CASE(bad_visits_are_bad_requests_naming_the_field) {
-  struct Case { const char* q; const char* field; };
+  struct Case {
+    const char* q;
+    const char* field;
+  };
   for (auto c : {Case{"", "uid"}, Case{"uid=", "uid"}, Case{"uid=a%20b", "uid"},
-                 Case{"uid=a&uid=b", "uid"}, Case{"uid=a&platform=tv", "platform"},
-                 Case{"uid=a&platform=", "platform"}, Case{"uid=a&version=1.x", "version"},
-                 Case{"uid=a&version=", "version"}, Case{"uid=a&lang=", "lang"},
-                 Case{"uid=a&lang=e%20n", "lang"}, Case{"uid=%zz", "escape"}}) {
-    auto r = parse_visit(c.q);
-    BOOST_TEST(!r.ok(), c.q);
-    if (r.ok()) continue;
-    BOOST_TEST(r.error().code == "bad_request");
-    BOOST_TEST(r.error().message.find(c.field) != std::string::npos, c.q << ": " << r.error().message);
+                 Case{"uid=a+b", "uid"}, Case{"uid=a%00", "uid"}, Case{"uid=a&uid=b", "uid"},
+                 Case{"uid=a&uid=a", "uid"}, Case{"uid=a&platform=tv", "platform"},
+                 Case{"uid=a&platform=", "platform"}, Case{"uid=a&platform=IOS", "platform"},
+                 Case{"uid=a&platform=web&platform=ios", "platform"},
+                 Case{"uid=a&version=1.x", "version"}, Case{"uid=a&version=", "version"},
+                 Case{"uid=a&version=1.2.3.4.5", "version"}, Case{"uid=a&version=-1", "version"},
+                 Case{"uid=a&version=1&version=2", "version"}, Case{"uid=a&lang=", "lang"},
+                 Case{"uid=a&lang=e%20n", "lang"}, Case{"uid=a&lang=en.US", "lang"},
+                 Case{"uid=a&lang=de&lang=fr", "lang"}, Case{"uid=%zz", "escape"},
+                 Case{"uid=a&x=%", "escape"}}) {
+    std::string why = refusal(parse_visit(c.q));
+    BOOST_TEST(why.find(c.field) != std::string::npos, c.q << " -> " << why);
   }
-  BOOST_TEST(!parse_visit("uid=" + std::string(65, 'a')).ok());
 }
 
-BOOST_AUTO_TEST_CASE(action_from_form_and_json) {
-  auto f = parse_action_body("application/x-www-form-urlencoded", "uid=a&popup_id=7&action=click");
+BOOST_AUTO_TEST_CASE(duplicate_parameter_is_named_in_the_message) {
+  BOOST_TEST(refusal(parse_visit("uid=a&uid=b")).find("more than once") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(action_from_a_form) {
+  auto f = parse_action_body(kForm, "uid=a&popup_id=7&action=click&extra=1");
   BOOST_REQUIRE(f.ok());
+  BOOST_TEST(f.value().uid == "a");
   BOOST_TEST(f.value().popup_id == 7);
   BOOST_TEST((f.value().action == Action::click));
-  auto j = parse_action_body("Application/JSON; charset=utf-8",
-                             R"({"uid":"a","popup_id":9,"action":"ignore"})");
-  BOOST_REQUIRE(j.ok());
-  BOOST_TEST(j.value().popup_id == 9);
-  BOOST_TEST((j.value().action == Action::ignore));
+  auto g = parse_action_body(kForm, "action=ignore&popup_id=2147483647&uid=x%2Ey");
+  BOOST_REQUIRE(g.ok());
+  BOOST_TEST(g.value().uid == "x.y");
+  BOOST_TEST(g.value().popup_id == 2147483647);
+  BOOST_TEST((g.value().action == Action::ignore));
 }
 
-BOOST_AUTO_TEST_CASE(bad_action_bodies_are_refused) {
-  const char* json = "application/json";
-  const char* form = "application/x-www-form-urlencoded";
-  struct Case { const char* type; const char* body; };
-  for (auto c : {Case{json, "{not json"}, Case{json, "[1]"}, Case{json, "\"s\""}, Case{json, ""},
-                 Case{json, R"({"uid":"a","popup_id":"7","action":"click"})"},
-                 Case{json, R"({"uid":"a","popup_id":7.5,"action":"click"})"},
-                 Case{json, R"({"uid":"a","popup_id":true,"action":"click"})"},
-                 Case{json, R"({"uid":"a","popup_id":-1,"action":"click"})"},
-                 Case{json, R"({"uid":"a","popup_id":0,"action":"click"})"},
-                 Case{json, R"({"uid":"a","popup_id":99999999999,"action":"click"})"},
-                 Case{json, R"({"uid":7,"popup_id":7,"action":"click"})"},
-                 Case{json, R"({"uid":"a b","popup_id":7,"action":"click"})"},
-                 Case{json, R"({"uid":"a","popup_id":7,"action":"like"})"},
-                 Case{json, R"({"uid":"a","popup_id":7,"action":1})"},
-                 Case{json, R"({"uid":"a","popup_id":7})"}, Case{json, R"({"popup_id":7,"action":"click"})"},
-                 Case{form, "uid=a&popup_id=x&action=click"}, Case{form, "uid=a&popup_id=&action=click"},
-                 Case{form, "uid=a&action=click"}, Case{form, "uid=a&popup_id=1&popup_id=2&action=click"},
-                 Case{form, "uid=a&popup_id=1&action=%zz"}, Case{"text/plain", "uid=a&popup_id=1&action=click"},
-                 Case{"", "uid=a&popup_id=1&action=click"}}) {
-    auto r = parse_action_body(c.type, c.body);
-    BOOST_TEST(!r.ok(), c.type << " " << c.body);
-    if (!r.ok()) BOOST_TEST(r.error().code == "bad_request");
+BOOST_AUTO_TEST_CASE(action_from_json) {
+  auto j = parse_action_body(kJson, R"({"uid":"a","popup_id":9,"action":"ignore","x":[1]})");
+  BOOST_REQUIRE(j.ok());
+  BOOST_TEST(j.value().uid == "a");
+  BOOST_TEST(j.value().popup_id == 9);
+  BOOST_TEST((j.value().action == Action::ignore));
+  auto max = parse_action_body(kJson, R"( {"action":"click","popup_id":2147483647,"uid":"b"} )");
+  BOOST_REQUIRE(max.ok());
+  BOOST_TEST(max.value().popup_id == 2147483647);
+}
+
+BOOST_AUTO_TEST_CASE(content_type_is_case_insensitive_and_parameters_are_ignored) {
+  const char* form_body = "uid=a&popup_id=1&action=click";
+  const char* json_body = R"({"uid":"a","popup_id":1,"action":"click"})";
+  for (const char* ct : {"application/json", "Application/JSON; charset=utf-8",
+                         "application/json;charset=UTF-8", " application/json "})
+    BOOST_TEST(parse_action_body(ct, json_body).ok(), ct);
+  for (const char* ct : {"application/x-www-form-urlencoded", "APPLICATION/X-WWW-FORM-URLENCODED",
+                         "application/x-www-form-urlencoded; charset=utf-8"})
+    BOOST_TEST(parse_action_body(ct, form_body).ok(), ct);
+  BOOST_TEST(!parse_action_body(kJson, form_body).ok());  // the type decides the parser
+  BOOST_TEST(!parse_action_body(kForm, json_body).ok());
+}
+
+BOOST_AUTO_TEST_CASE(unsupported_content_types_are_refused) {
+  for (const char* ct : {"", "text/plain", "application/jsonp", "text/json", "multipart/form-data",
+                         "application/x-www-form-urlencodedx", "application", ";application/json"}) {
+    std::string why = refusal(parse_action_body(ct, "uid=a&popup_id=1&action=click"));
+    BOOST_TEST(why.find("Content-Type") != std::string::npos, ct << " -> " << why);
   }
+}
+
+BOOST_AUTO_TEST_CASE(missing_fields_are_named) {
+  struct Case {
+    const char* type;
+    const char* body;
+    const char* message;
+  };
+  for (auto c : {Case{kForm, "popup_id=1&action=click", "uid is required"},
+                 Case{kForm, "uid=a&action=click", "popup_id is required"},
+                 Case{kForm, "uid=a&popup_id=1", "action is required"},
+                 Case{kForm, "", "popup_id is required"},
+                 Case{kJson, R"({"popup_id":1,"action":"click"})", "uid is required"},
+                 Case{kJson, R"({"uid":"a","action":"click"})", "popup_id is required"},
+                 Case{kJson, R"({"uid":"a","popup_id":1})", "action is required"},
+                 Case{kJson, "{}", "popup_id is required"}}) {
+    BOOST_TEST(refusal(parse_action_body(c.type, c.body)) == c.message, c.body);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_action_is_refused) {
+  for (const char* body : {"uid=a&popup_id=1&action=like", "uid=a&popup_id=1&action=Click",
+                           "uid=a&popup_id=1&action=show", "uid=a&popup_id=1&action="})
+    BOOST_TEST(refusal(parse_action_body(kForm, body)) == "action must be click or ignore", body);
+  BOOST_TEST(refusal(parse_action_body(kJson, R"({"uid":"a","popup_id":1,"action":"show"})")) ==
+             "action must be click or ignore");
+}
+
+BOOST_AUTO_TEST_CASE(json_body_must_be_valid_json) {
+  for (const char* body : {"", "{not json", "{\"uid\":\"a\"", "{} x", "{\"uid\":\"a\",}",
+                           "{'uid':'a'}", "\xff"}) {
+    std::string why = refusal(parse_action_body(kJson, body));
+    BOOST_TEST(why.find("JSON") != std::string::npos, body << " -> " << why);
+  }
+  std::string deep(10000, '[');
+  BOOST_TEST(!parse_action_body(kJson, deep).ok());
+}
+
+BOOST_AUTO_TEST_CASE(json_body_must_be_an_object) {
+  for (const char* body : {"[1]", "\"s\"", "7", "null", "true", R"([{"uid":"a"}])"}) {
+    BOOST_TEST(refusal(parse_action_body(kJson, body)) == "body must be a JSON object", body);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(json_fields_of_the_wrong_type_are_refused) {
+  struct Case {
+    const char* body;
+    const char* field;
+  };
+  for (auto c : {Case{R"({"uid":7,"popup_id":7,"action":"click"})", "uid"},
+                 Case{R"({"uid":null,"popup_id":7,"action":"click"})", "uid"},
+                 Case{R"({"uid":["a"],"popup_id":7,"action":"click"})", "uid"},
+                 Case{R"({"uid":"a","popup_id":"7","action":"click"})", "popup_id"},
+                 Case{R"({"uid":"a","popup_id":1.5,"action":"click"})", "popup_id"},
+                 Case{R"({"uid":"a","popup_id":7.0,"action":"click"})", "popup_id"},
+                 Case{R"({"uid":"a","popup_id":1e2,"action":"click"})", "popup_id"},
+                 Case{R"({"uid":"a","popup_id":true,"action":"click"})", "popup_id"},
+                 Case{R"({"uid":"a","popup_id":null,"action":"click"})", "popup_id"},
+                 Case{R"({"uid":"a","popup_id":-1,"action":"click"})", "popup_id"},
+                 Case{R"({"uid":"a","popup_id":0,"action":"click"})", "popup_id"},
+                 Case{R"({"uid":"a","popup_id":2147483648,"action":"click"})", "popup_id"},
+                 Case{R"({"uid":"a","popup_id":18446744073709551615,"action":"click"})", "popup_id"},
+                 Case{R"({"uid":"a","popup_id":7,"action":1})", "action"},
+                 Case{R"({"uid":"a","popup_id":7,"action":null})", "action"},
+                 Case{R"({"uid":"a","popup_id":7,"action":{"click":1}})", "action"}}) {
+    std::string why = refusal(parse_action_body(kJson, c.body));
+    BOOST_TEST(why.find(c.field) != std::string::npos, c.body << " -> " << why);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(uid_in_an_action_must_be_valid) {
+  const std::string too_long(65, 'u');
+  for (const std::string& body :
+       {std::string(R"({"uid":"a b","popup_id":7,"action":"click"})"),
+        std::string(R"({"uid":"","popup_id":7,"action":"click"})"),
+        std::string(R"({"uid":"\u00e9","popup_id":7,"action":"click"})"),
+        R"({"uid":")" + too_long + R"(","popup_id":7,"action":"click"})"}) {
+    BOOST_TEST(refusal(parse_action_body(kJson, body)) ==
+                   "uid must be 1-64 characters of [A-Za-z0-9._-]",
+               body);
+  }
+  BOOST_TEST(!parse_action_body(kForm, "uid=a%2Fb&popup_id=7&action=click").ok());
+  BOOST_TEST(!parse_action_body(kForm, "uid=" + too_long + "&popup_id=7&action=click").ok());
+  BOOST_TEST(parse_action_body(kForm, "uid=" + std::string(64, 'u') + "&popup_id=7&action=click").ok());
+}
+
+BOOST_AUTO_TEST_CASE(form_popup_id_is_1_to_10_digits_up_to_int32_max) {
+  for (const char* id : {"1", "42", "0000000001", "2147483647"}) {
+    auto r = parse_action_body(kForm, std::string("uid=a&action=click&popup_id=") + id);
+    BOOST_TEST(r.ok(), id);
+  }
+  for (const char* id : {"", "0", "-1", "+7", " 7", "7 ", "7a", "0x1F", "1.0", "2147483648",
+                         "4294967297", "9999999999", "00000000001", "%37%00"}) {
+    std::string why = refusal(parse_action_body(kForm, std::string("uid=a&action=click&popup_id=") + id));
+    BOOST_TEST(why.find("popup_id") != std::string::npos, id << " -> " << why);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(form_fields_given_twice_are_refused) {
+  for (const char* body : {"uid=a&popup_id=1&popup_id=2&action=click",
+                           "uid=a&uid=b&popup_id=1&action=click",
+                           "uid=a&popup_id=1&action=click&action=click"})
+    BOOST_TEST(refusal(parse_action_body(kForm, body)).find("more than once") != std::string::npos,
+               body);
+}
+
+BOOST_AUTO_TEST_CASE(form_with_a_malformed_escape_is_refused_as_an_action) {
+  BOOST_TEST(!parse_action_body(kForm, "uid=a&popup_id=1&action=%zz").ok());
+  BOOST_TEST(!parse_action_body(kForm, "uid=a%&popup_id=1&action=click").ok());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,43 +5,201 @@
 
 using namespace popup;
 
+namespace {
+// The error message of a parse that must have failed.
+std::string refusal(std::string_view text) {
+  auto r = parse_settings(text);
+  if (r.ok()) return "(accepted)";
+  if (r.error().code != "bad_request") return "(code " + r.error().code + ")";
+  return r.error().message;
+}
+}  // namespace
+
 BOOST_AUTO_TEST_SUITE(settings)
 
-BOOST_AUTO_TEST_CASE(defaults_and_overrides) {
-  auto s = parse_settings("# comment\n\nworkers = 3\n  threads=5  \nlisten = unix:/tmp/p.sock\n"
-                          "test_clock = on\nmax_requests = 1000\nmysql_password =\n");
+BOOST_AUTO_TEST_CASE(empty_text_gives_the_defaults) {
+  auto s = parse_settings("");
+  BOOST_REQUIRE(s.ok());
+  BOOST_TEST(s.value().workers == Settings{}.workers);
+  BOOST_TEST(s.value().redis == "127.0.0.1:6379");
+  BOOST_TEST(s.value().listen.empty());
+  BOOST_TEST(!s.value().test_clock);  // off unless a configuration turns it on
+  BOOST_TEST(parse_settings("\n\n# only comments\n   \n\t# indented comment\n").ok());
+}
+
+BOOST_AUTO_TEST_CASE(every_key_sets_its_field) {
+  auto r = parse_settings(
+      "listen = 127.0.0.1:9000\nbacklog = 4096\nworkers = 3\nthreads = 5\n"
+      "max_requests = 1000000\ncrash_storm_count = 4\ncrash_storm_window_s = 20\n"
+      "crash_storm_pause_s = 7\nstop_timeout_s = 30\nstate_dir = /var/lib/popup\n"
+      "nginx_workers = 1\nnginx_keepalive = 6\nredis = unix:/run/redis.sock\n"
+      "redis_timeout_ms = 250\nkey_prefix = pp:test\nstate_ttl_s = 3600\n"
+      "config_check_ms = 500\nconfig_lock_ms = 2000\nmysql_host = db.internal\n"
+      "mysql_port = 3307\nmysql_socket = /run/mysqld.sock\nmysql_user = app\n"
+      "mysql_password = s3cret = yes\nmysql_db = popups_2\nbatch_size = 100\nbatch_ms = 20\n"
+      "writer_id = w-2\ntest_clock = on\n");
+  BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().message));
+  const Settings& s = r.value();
+  BOOST_TEST(s.listen == "127.0.0.1:9000");
+  BOOST_TEST(s.backlog == 4096);
+  BOOST_TEST(s.workers == 3);
+  BOOST_TEST(s.threads == 5);
+  BOOST_TEST(s.max_requests == 1000000);
+  BOOST_TEST(s.crash_storm_count == 4);
+  BOOST_TEST(s.crash_storm_window_s == 20);
+  BOOST_TEST(s.crash_storm_pause_s == 7);
+  BOOST_TEST(s.stop_timeout_s == 30);
+  BOOST_TEST(s.state_dir == "/var/lib/popup");
+  BOOST_TEST(s.nginx_workers == 1);
+  BOOST_TEST(s.nginx_keepalive == 6);
+  BOOST_TEST(s.redis == "unix:/run/redis.sock");
+  BOOST_TEST(s.redis_timeout_ms == 250);
+  BOOST_TEST(s.key_prefix == "pp:test");
+  BOOST_TEST(s.state_ttl_s == 3600);
+  BOOST_TEST(s.config_check_ms == 500);
+  BOOST_TEST(s.config_lock_ms == 2000);
+  BOOST_TEST(s.mysql_host == "db.internal");
+  BOOST_TEST(s.mysql_port == 3307);
+  BOOST_TEST(s.mysql_socket == "/run/mysqld.sock");
+  BOOST_TEST(s.mysql_user == "app");
+  BOOST_TEST(s.mysql_password == "s3cret = yes");  // split at the first '='
+  BOOST_TEST(s.mysql_db == "popups_2");
+  BOOST_TEST(s.batch_size == 100);
+  BOOST_TEST(s.batch_ms == 20);
+  BOOST_TEST(s.writer_id == "w-2");
+  BOOST_TEST(s.test_clock);
+}
+
+BOOST_AUTO_TEST_CASE(spaces_around_keys_and_values_are_trimmed) {
+  auto s = parse_settings("  workers=3  \n\tthreads =\t5\r\nmysql_password =\n");
   BOOST_REQUIRE(s.ok());
   BOOST_TEST(s.value().workers == 3);
   BOOST_TEST(s.value().threads == 5);
-  BOOST_TEST(s.value().listen == "unix:/tmp/p.sock");
-  BOOST_TEST(s.value().test_clock);
-  BOOST_TEST(s.value().max_requests == 1000);
-  BOOST_TEST(s.value().backlog == 1024);
-  BOOST_TEST(!Settings{}.test_clock);  // off unless a configuration turns it on
+  BOOST_TEST(s.value().mysql_password.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_later_line_overrides_an_earlier_one) {
+  auto s = parse_settings("workers = 3\nworkers = 8\n");
+  BOOST_REQUIRE(s.ok());
+  BOOST_TEST(s.value().workers == 8);
+}
+
+BOOST_AUTO_TEST_CASE(int64_settings_take_large_values) {
+  auto s = parse_settings("max_requests = 9000000000\n");
+  BOOST_REQUIRE(s.ok());
+  BOOST_TEST(s.value().max_requests == 9000000000);
+}
+
+BOOST_AUTO_TEST_CASE(booleans_accept_the_usual_spellings) {
+  for (const char* yes : {"on", "true", "yes", "1", "ON", "True"}) {
+    auto s = parse_settings(std::string("test_clock = ") + yes);
+    BOOST_REQUIRE(s.ok());
+    BOOST_TEST(s.value().test_clock, yes);
+  }
+  for (const char* no : {"off", "false", "no", "0", "OFF"}) {
+    auto s = parse_settings(std::string("test_clock = on\ntest_clock = ") + no);
+    BOOST_REQUIRE(s.ok());
+    BOOST_TEST(!s.value().test_clock, no);
+  }
+  for (const char* bad : {"", "maybe", "2", "enabled"})
+    BOOST_TEST(refusal(std::string("test_clock = ") + bad).find("test_clock") != std::string::npos,
+               bad);
 }
 
 BOOST_AUTO_TEST_CASE(errors_name_the_line) {
-  struct Case { const char* text; const char* want; };
-  for (auto c : {Case{"workers = many", "line 1"}, Case{"\nworkers = 0", "line 2"},
-                 Case{"nosuch = 1", "unknown setting nosuch"}, Case{"workers", "key = value"},
-                 Case{"redis = nowhere", "redis"}, Case{"listen = host:99999", "listen"},
-                 Case{"test_clock = maybe", "test_clock"}, Case{"key_prefix = a b", "key_prefix"}}) {
-    auto r = parse_settings(c.text);
-    BOOST_TEST(!r.ok(), c.text);
-    if (!r.ok()) BOOST_TEST(r.error().message.find(c.want) != std::string::npos, r.error().message);
-  }
+  BOOST_TEST(refusal("workers = many") == "line 1: workers must be an integer");
+  BOOST_TEST(refusal("# c\n\nworkers = 0").find("line 3: ") == 0u);
+  BOOST_TEST(refusal("workers = 2\r\nthreads = 2\r\nbogus = 1\r\n").find("line 3: ") == 0u);
+  BOOST_TEST(refusal("nosuch = 1") == "line 1: unknown setting nosuch");
+  BOOST_TEST(refusal("workers") == "line 1: expected key = value");
+  BOOST_TEST(refusal("= 3") == "line 1: unknown setting ");
+  BOOST_TEST(refusal("Workers = 3").find("unknown setting Workers") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(addresses) {
+BOOST_AUTO_TEST_CASE(nothing_is_returned_after_an_error) {
+  auto r = parse_settings("workers = 3\nthreads = x\n");
+  BOOST_TEST(!r.ok());
+}
+
+BOOST_AUTO_TEST_CASE(integers_are_range_checked) {
+  struct Case {
+    const char* line;
+    bool ok;
+  };
+  for (auto c : {Case{"workers = 1", true}, Case{"workers = 256", true}, Case{"workers = 0", false},
+                 Case{"workers = 257", false}, Case{"workers = -1", false},
+                 Case{"threads = 0", false}, Case{"threads = 256", true},
+                 Case{"backlog = 65535", true}, Case{"backlog = 65536", false},
+                 Case{"backlog = 0", false}, Case{"mysql_port = 0", false},
+                 Case{"mysql_port = 65536", false}, Case{"batch_size = 10000", true},
+                 Case{"batch_size = 10001", false}, Case{"batch_size = 0", false},
+                 Case{"redis_timeout_ms = 0", false}, Case{"batch_ms = 0", false},
+                 Case{"config_check_ms = 0", false}, Case{"config_lock_ms = 0", false},
+                 Case{"stop_timeout_s = 0", false}, Case{"state_ttl_s = 0", false},
+                 Case{"crash_storm_count = 0", false}, Case{"max_requests = 0", true},
+                 Case{"max_requests = -1", false}, Case{"nginx_workers = 0", false},
+                 Case{"nginx_keepalive = 0", true},
+                 Case{"workers = 99999999999999999999", false}, Case{"workers = 3.5", false},
+                 Case{"workers = 0x10", false}, Case{"workers = +3", false},
+                 Case{"workers = 3 # comment", false}, Case{"workers =", false}}) {
+    auto r = parse_settings(c.line);
+    BOOST_TEST(r.ok() == c.ok, c.line << " -> " << (r.ok() ? "accepted" : r.error().message));
+  }
+  BOOST_TEST(refusal("workers = 0") == "line 1: workers must be between 1 and 256");
+}
+
+BOOST_AUTO_TEST_CASE(addresses_and_names_are_checked) {
+  struct Case {
+    const char* line;
+    bool ok;
+  };
+  for (auto c : {Case{"listen =", true}, Case{"listen = unix:/tmp/p.sock", true},
+                 Case{"listen = [::1]:9000", true}, Case{"listen = host:99999", false},
+                 Case{"listen = /tmp/p.sock", false}, Case{"redis =", false},
+                 Case{"redis = nowhere", false}, Case{"redis = localhost:6379", true},
+                 Case{"key_prefix = a b", false}, Case{"key_prefix =", false},
+                 Case{"key_prefix = app:popup_1.x-y", true}, Case{"writer_id =", false},
+                 Case{"writer_id = w/1", false}, Case{"writer_id = host-1:w2", true},
+                 Case{"state_dir =", true}, Case{"mysql_socket =", true}}) {
+    auto r = parse_settings(c.line);
+    BOOST_TEST(r.ok() == c.ok, c.line << " -> " << (r.ok() ? "accepted" : r.error().message));
+  }
+  BOOST_TEST(refusal("redis = nowhere").find("redis") != std::string::npos);
+  BOOST_TEST(refusal("key_prefix = a b").find("key_prefix") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(address_forms) {
   auto u = parse_address("unix:/run/p.sock");
-  BOOST_TEST((u && u->is_unix && u->path == "/run/p.sock"));
+  BOOST_REQUIRE(u.has_value());
+  BOOST_TEST(u->is_unix);
+  BOOST_TEST(u->path == "/run/p.sock");
   auto t = parse_address("127.0.0.1:9000");
-  BOOST_TEST((t && !t->is_unix && t->host == "127.0.0.1" && t->port == 9000));
+  BOOST_REQUIRE(t.has_value());
+  BOOST_TEST(!t->is_unix);
+  BOOST_TEST(t->host == "127.0.0.1");
+  BOOST_TEST(t->port == 9000);
   auto v6 = parse_address("[::1]:9000");
-  BOOST_TEST((v6 && v6->host == "::1"));
-  BOOST_TEST(format_address(*v6) == "[::1]:9000");
-  for (const char* bad : {"", "unix:", "host", ":80", "h:0", "h:65536", "h:x", "::1:80"})
+  BOOST_REQUIRE(v6.has_value());
+  BOOST_TEST(v6->host == "::1");
+  BOOST_TEST(v6->port == 9000);
+  auto named = parse_address("redis.internal:1");
+  BOOST_REQUIRE(named.has_value());
+  BOOST_TEST(named->port == 1);
+  BOOST_TEST(parse_address("h:65535").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(malformed_addresses_are_refused) {
+  for (const char* bad : {"", "unix:", "unix:relative.sock", "host", ":80", "h:", "h:0", "h:65536",
+                          "h:x", "h:-1", "h:+80", "h:80 ", "h :80", "::1:80", "[::1:80", "[]:80",
+                          "[::1]80", "a/b:80"})
     BOOST_TEST(!parse_address(bad).has_value(), bad);
+  BOOST_TEST(!parse_address("unix:/" + std::string(107, 'x')).has_value());  // sun_path limit
+  BOOST_TEST(parse_address("unix:/" + std::string(106, 'x')).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(format_address_round_trips) {
+  for (const char* s : {"unix:/run/p.sock", "127.0.0.1:9000", "[::1]:9000", "example.com:80"})
+    BOOST_TEST(format_address(*parse_address(s)) == s);
 }
 
 BOOST_AUTO_TEST_CASE(sizing_rule_keeps_half_the_pool_free_of_keepalive_pins) {
@@ -50,16 +208,26 @@ BOOST_AUTO_TEST_CASE(sizing_rule_keeps_half_the_pool_free_of_keepalive_pins) {
   s.threads = 8;
   s.nginx_workers = 2;
   s.nginx_keepalive = 8;
-  BOOST_TEST(!check_sizing(s).has_value());  // 32 >= 2 * 16
-  s.nginx_keepalive = 9;
+  BOOST_TEST(!check_sizing(s).has_value());  // 32 >= 2 * 16: exactly on the rule
+  s.nginx_keepalive = 9;                     // 32 < 2 * 18
   auto bad = check_sizing(s);
   BOOST_REQUIRE(bad.has_value());
-  BOOST_TEST(bad->find("32") != std::string::npos);
+  for (const char* number : {"4 x 8 = 32", "2 x 9 = 18", "36"})
+    BOOST_TEST(bad->find(number) != std::string::npos, number << " in " << *bad);
+  BOOST_TEST(bad->find("keepalive") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(sizing_rule_catches_a_pool_that_keepalive_can_pin_entirely) {
+  Settings s;
   s.workers = 1;
   s.threads = 4;
   s.nginx_workers = 1;
-  s.nginx_keepalive = 4;  // the measured trap: keepalive caches pin the whole pool
+  s.nginx_keepalive = 4;
   BOOST_TEST(check_sizing(s).has_value());
+  s.nginx_keepalive = 0;  // no keepalive: nothing pinned
+  BOOST_TEST(!check_sizing(s).has_value());
 }
+
+BOOST_AUTO_TEST_CASE(defaults_obey_the_sizing_rule) { BOOST_TEST(!check_sizing(Settings{}).has_value()); }
 
 BOOST_AUTO_TEST_SUITE_END()
