@@ -1,30 +1,44 @@
 #!/usr/bin/env bash
 # Starts and stops a private stack in one folder: MariaDB, Redis, the queue
-# writer, the FastCGI pool and nginx, each on unix sockets or loopback ports
-# inside DIR. `make run` uses DIR=run; the integration tests and benchmarks
-# use temporary folders. Nothing system-wide is touched.
+# writer, the FastCGI pool and nginx, on unix sockets inside DIR and one
+# loopback HTTP port. `make run` uses DIR=run; the integration tests and the
+# benchmarks use temporary folders. Nothing system-wide is touched, and it
+# works as root (CI) and as a normal user.
 #
-#   scripts/stack.sh start DIR     start (a running stack is left as it is)
+#   scripts/stack.sh start DIR     start what is not running yet
 #   scripts/stack.sh stop DIR      stop every process of DIR's stack
-#   scripts/stack.sh status DIR    which pieces run
+#   scripts/stack.sh status DIR    which pieces run (exit 3 when not all)
 #
-# Settings (environment): HTTP_ADDR=127.0.0.1 HTTP_PORT=8080 POOL=supervisor
-# (or spawn-fcgi) WORKERS=4 THREADS=32 NGINX_WORKERS=2
-# NGINX_KEEPALIVE=WORKERS*THREADS/(2*NGINX_WORKERS)
-# MAX_REQUESTS=0 TEST_CLOCK=off DEMO=1 WRITER=1 BATCH_SIZE=500 BATCH_MS=50
-# BUILD=build
-# POOL_TCP_PORT=N   pool listens on 127.0.0.1:N and nginx uses the TCP
-#                   upstream variant (how a pool on another host is reached)
-# UPSTREAM_KEEPALIVE=on|off   off drops `keepalive` and `fastcgi_keep_conn`
-#                   (only for the TIME_WAIT comparison in bench/)
+# A relative DIR is taken relative to the checkout, so `make run` and
+# `scripts/stack.sh stop run` name the same folder from anywhere.
+#
+# Settings (environment, with defaults):
+#   HTTP_ADDR=127.0.0.1 HTTP_PORT=8080   where nginx listens
+#   POOL=supervisor|spawn-fcgi           who runs the popupd processes
+#   WORKERS=4 THREADS=32 MAX_REQUESTS=0  pool size, recycling (0 = never)
+#   NGINX_WORKERS=2
+#   NGINX_KEEPALIVE=WORKERS*THREADS/(2*NGINX_WORKERS)   the sizing rule,
+#                                        nginx/README.md
+#   TEST_CLOCK=off DEMO=1 WRITER=1 BATCH_SIZE=500 BATCH_MS=50
+#   REDIS_MAXMEMORY=512mb BUILD=build
+#   POOL_TCP_PORT=N   the pool listens on 127.0.0.1:N and nginx reaches it
+#                     over TCP (how a pool on another host is reached)
+#   UPSTREAM_KEEPALIVE=on|off   off drops `keepalive` and `fastcgi_keep_conn`
+#                     (only for the TIME_WAIT comparison in bench/)
+#
+# Every long-running process is started in a session of its own (setsid), so
+# it outlives the shell that ran `make run`, and `stop` can signal its whole
+# process group: workers of a supervisor that had to be killed go with it.
+# Pid files are trusted only for processes that still run one of the stack's
+# programs on DIR, so a stale pid file never gets a stranger signalled.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-cmd=${1:-}
-dir_arg=${2:-}
-[ -n "$cmd" ] && [ -n "$dir_arg" ] || { echo "usage: $0 start|stop|status DIR" >&2; exit 2; }
-mkdir -p "$dir_arg"
-dir=$(cd "$dir_arg" && pwd)
+usage() { echo "usage: $0 start|stop|status DIR" >&2; exit 2; }
+[ $# -eq 2 ] || usage
+cmd=$1
+case "$2" in /*) dir=$2 ;; *) dir=$top/$2 ;; esac
+dir=$(realpath -m -- "$dir")
 
 HTTP_ADDR=${HTTP_ADDR:-127.0.0.1}
 HTTP_PORT=${HTTP_PORT:-8080}
@@ -32,80 +46,252 @@ POOL=${POOL:-supervisor}
 WORKERS=${WORKERS:-4}
 THREADS=${THREADS:-32}
 NGINX_WORKERS=${NGINX_WORKERS:-2}
-# The sizing rule (nginx/README.md): keepalive caches may pin at most half
-# the pool's connections, so the default keepalive is derived from the pool.
-NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-$(( WORKERS * THREADS / (2 * NGINX_WORKERS) ))}
+NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-}
 MAX_REQUESTS=${MAX_REQUESTS:-0}
 TEST_CLOCK=${TEST_CLOCK:-off}
 DEMO=${DEMO:-1}
 WRITER=${WRITER:-1}
 BATCH_SIZE=${BATCH_SIZE:-500}
 BATCH_MS=${BATCH_MS:-50}
+REDIS_MAXMEMORY=${REDIS_MAXMEMORY:-512mb}
 BUILD=${BUILD:-build}
 POOL_TCP_PORT=${POOL_TCP_PORT:-}
 UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-on}
 case "$BUILD" in /*) bin=$BUILD ;; *) bin=$top/$BUILD ;; esac
 
-admin=$(id -un)
+admin=$(id -un)   # the socket-authenticated MariaDB superuser of the datadir
+case "$HTTP_ADDR" in *:*) http_host="[$HTTP_ADDR]" ;; *) http_host=$HTTP_ADDR ;; esac
+url="http://$http_host:$HTTP_PORT"
+
+# name:pid file, in start order; stop goes the other way.
+pieces=(mariadb:mysql.pid redis:redis.pid writer:writer.pid pool:popupd.pid
+        floor:floor.pid nginx:nginx/nginx.pid)
+
 log() { echo "stack: $*"; }
+is_root() { [ "$(id -u)" -eq 0 ]; }
 
-alive() {  # alive PIDFILE -> 0 when every pid in it runs
-  [ -s "$1" ] || return 1
+# ---------------------------------------------------------------- processes
+
+# ours PID: 0 when PID runs one of the stack's programs with DIR on its
+# command line (fcgi-floor, started by bench/ with no arguments naming DIR,
+# is recognised by name). A zombie has an empty command line: not ours.
+ours() {
+  local comm cmdline
+  comm=$(cat "/proc/$1/comm" 2>/dev/null) || return 1
+  case $comm in
+    fcgi-floor) return 0 ;;
+    mariadbd|redis-server|popupd|popup-writer|nginx|spawn-fcgi) ;;
+    *) return 1 ;;
+  esac
+  cmdline=$(tr '\0' ' ' 2> /dev/null < "/proc/$1/cmdline") || return 1
+  [[ $cmdline == *"$dir/"* ]]
+}
+
+# live_pids PIDFILE: the pids listed in it (spawn-fcgi -F writes one a line)
+# that are still ours.
+live_pids() {
   local p
-  for p in $(cat "$1"); do kill -0 "$p" 2>/dev/null || return 1; done
-}
-
-wait_gone() {  # wait_gone SECONDS PID...
-  local limit=$(( $1 * 10 )) i=0; shift
-  while [ $i -lt $limit ]; do
-    local any=0 p
-    for p in "$@"; do
-      if kill -0 "$p" 2>/dev/null && ! grep -q '^State:.*Z' /proc/$p/status 2>/dev/null; then any=1; fi
-    done
-    [ $any -eq 0 ] && return 0
-    sleep 0.1; i=$((i + 1))
+  [ -s "$1" ] || return 0
+  for p in $(grep -o '[0-9]\+' "$1"); do
+    if ours "$p"; then echo "$p"; fi
   done
-  return 1
+  return 0
 }
 
-stop_pidfile() {  # stop_pidfile NAME PIDFILE SIGNAL SECONDS
-  local name=$1 file=$2 sig=$3 secs=$4
-  [ -s "$file" ] || { rm -f "$file"; return 0; }
-  local pids
-  pids=$(cat "$file")
-  kill -"$sig" $pids 2>/dev/null || true
-  if ! wait_gone "$secs" $pids; then
-    log "$name did not stop in ${secs}s; killing it"
-    kill -KILL $pids 2>/dev/null || true
-    wait_gone 5 $pids || true
+running() { [ -n "$(live_pids "$dir/$1")" ]; }
+
+wait_gone() {  # wait_gone SECONDS PID...: 0 once none of them is ours
+  local deadline=$((SECONDS + $1)) p any; shift
+  while :; do
+    any=0
+    for p in "$@"; do if ours "$p"; then any=1; fi; done
+    [ $any -eq 1 ] || return 0
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.1
+  done
+}
+
+# kill_groups SIGNAL PID...: each PID's process group, if PID leads one. A
+# group id stays reserved while the group has members, so -PID can only be
+# the group that PID made (its session from setsid or nginx's daemon()).
+kill_groups() {
+  local sig=$1 p; shift
+  for p in "$@"; do kill -s "$sig" -- "-$p" 2>/dev/null || true; done
+}
+
+# stop_piece NAME PIDFILE SIGNAL SECONDS: signal, wait, then SIGKILL the
+# process groups; also kill what a dead leader left in its group.
+stop_piece() {
+  local name=$1 file=$dir/$2 sig=$3 secs=$4 pids
+  mapfile -t pids < <(live_pids "$file")
+  if [ ${#pids[@]} -gt 0 ]; then
+    kill -s "$sig" "${pids[@]}" 2>/dev/null || true
+    if ! wait_gone "$secs" "${pids[@]}"; then
+      log "$name did not stop within ${secs}s; sending SIGKILL"
+      kill_groups KILL "${pids[@]}"
+      kill -s KILL "${pids[@]}" 2>/dev/null || true
+      wait_gone 10 "${pids[@]}" || log "$name: ${pids[*]} still running after SIGKILL"
+    fi
+    kill_groups KILL "${pids[@]}"
+    stopped+=("$name")
   fi
   rm -f "$file"
 }
 
-fail() {
-  echo "stack: $1" >&2
-  [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 30 "$2" >&2
-  "$0" stop "$dir" >/dev/null 2>&1 || true
-  exit 1
+# Processes of this stack that no pid file names (a supervisor's orphaned
+# worker, a process a test restarted): found by their command line.
+sweep_strays() {
+  local p pattern strays=()
+  pattern=$(printf '%s/' "$dir" | sed 's/[][\.*^$+?(){}|]/\\&/g')
+  for p in $(pgrep -f -- "$pattern" || true); do
+    if [ "$p" != $$ ] && ours "$p"; then strays+=("$p"); fi
+  done
+  [ ${#strays[@]} -gt 0 ] || return 0
+  log "stopping strays: ${strays[*]}"
+  kill -s TERM "${strays[@]}" 2>/dev/null || true
+  wait_gone 10 "${strays[@]}" || kill -s KILL "${strays[@]}" 2>/dev/null || true
+  kill_groups KILL "${strays[@]}"
+  wait_gone 5 "${strays[@]}" || true
+  stopped+=(strays)
 }
 
-wait_for() {  # wait_for SECONDS CMD... -> 0 once CMD succeeds
-  local limit=$(( $1 * 10 )) i=0; shift
-  while [ $i -lt $limit ]; do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.1; i=$((i + 1))
+stop_stack() {
+  stopped=()
+  stop_piece nginx nginx/nginx.pid QUIT 15
+  stop_piece pool popupd.pid TERM 15
+  stop_piece floor floor.pid TERM 10
+  stop_piece writer writer.pid TERM 15
+  stop_piece redis redis.pid TERM 30
+  stop_piece mariadb mysql.pid TERM 60
+  sweep_strays
+  rm -f "$dir"/{popup,floor,redis,mysql}.sock
+  if [ ${#stopped[@]} -gt 0 ]; then log "stopped ${stopped[*]} in $dir"
+  else log "nothing was running in $dir"; fi
+}
+
+# launch PIDFILE LOG CMD...: CMD in a session of its own with stdin from
+# /dev/null and output appended to LOG; its pid goes to PIDFILE before the
+# exec (so it is right whether or not setsid has to fork). Returns once the
+# program runs, 1 when it did not start.
+launch() {
+  local pidfile=$1 logfile=$2 i pid; shift 2
+  rm -f "$pidfile"
+  setsid bash -c 'echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pidfile" "$@" \
+    < /dev/null >> "$logfile" 2>&1 9>&- &
+  for ((i = 0; i < 50; i++)); do
+    pid=$(cat "$pidfile" 2>/dev/null || true)
+    if [ -n "$pid" ] && ours "$pid"; then return 0; fi
+    sleep 0.1
   done
   return 1
 }
 
-sql_admin() { mariadb --no-defaults -S "$dir/mysql.sock" -u "$admin" "$@"; }
+# wait_up SECONDS PIDFILE CMD...: 0 once CMD succeeds; 1 when time is up or
+# the processes of PIDFILE are gone (no point waiting for a dead server).
+wait_up() {
+  local deadline=$((SECONDS + $1)) pidfile=$2; shift 2
+  while :; do
+    "$@" > /dev/null 2>&1 && return 0
+    if ! running "$pidfile"; then
+      sleep 0.3
+      "$@" > /dev/null 2>&1 && return 0
+      return 1
+    fi
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.1
+  done
+}
+
+# fail MESSAGE [LOG]: report, show the end of LOG and exit 1; once start has
+# begun to start processes, stop the stack first (a failed start leaves
+# nothing running; a refused setting leaves a running stack alone).
+starting=0
+fail() {
+  trap - ERR INT TERM
+  echo "stack: $1" >&2
+  if [ -n "${2:-}" ] && [ -s "$2" ]; then
+    echo "stack: last lines of $2:" >&2
+    tail -n 30 "$2" >&2
+  fi
+  if [ $starting -eq 1 ]; then
+    echo "stack: stopping what runs in $dir" >&2
+    stop_stack >&2 || true
+  fi
+  exit 1
+}
+
+# ------------------------------------------------------------------- checks
+
+check_settings() {
+  local v
+  for v in HTTP_PORT WORKERS THREADS NGINX_WORKERS MAX_REQUESTS BATCH_SIZE BATCH_MS; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || fail "$v must be a number, not '${!v}'"
+  done
+  [ -z "$NGINX_KEEPALIVE" ] || [[ $NGINX_KEEPALIVE =~ ^[0-9]+$ ]] ||
+    fail "NGINX_KEEPALIVE must be a number, not '$NGINX_KEEPALIVE'"
+  [ -z "$POOL_TCP_PORT" ] || [[ $POOL_TCP_PORT =~ ^[0-9]+$ ]] ||
+    fail "POOL_TCP_PORT must be a number, not '$POOL_TCP_PORT'"
+  if [ "$WORKERS" -lt 1 ] || [ "$THREADS" -lt 1 ] || [ "$NGINX_WORKERS" -lt 1 ]; then
+    fail "WORKERS, THREADS and NGINX_WORKERS must be at least 1"
+  fi
+  case $POOL in supervisor|spawn-fcgi) ;; *) fail "POOL must be supervisor or spawn-fcgi, not '$POOL'" ;; esac
+  case $TEST_CLOCK in on|off) ;; *) fail "TEST_CLOCK must be on or off, not '$TEST_CLOCK'" ;; esac
+  case $UPSTREAM_KEEPALIVE in on|off) ;; *) fail "UPSTREAM_KEEPALIVE must be on or off" ;; esac
+  # The sizing rule (nginx/README.md): keepalive caches pin at most half the
+  # pool. popupd --check refuses a configuration that breaks it.
+  if [ -z "$NGINX_KEEPALIVE" ]; then
+    NGINX_KEEPALIVE=$((WORKERS * THREADS / (2 * NGINX_WORKERS)))
+    [ "$NGINX_KEEPALIVE" -ge 1 ] || NGINX_KEEPALIVE=1
+  fi
+}
+
+check_dir() {
+  # DIR goes into nginx, Redis and MariaDB configuration and command lines.
+  [[ $dir =~ ^[A-Za-z0-9._/+-]+$ ]] ||
+    fail "DIR may hold only letters, digits and . _ - + / (got '$dir')"
+  # sun_path holds 108 bytes with the terminating NUL.
+  local longest="$dir/popup.sock"
+  [ "$(printf %s "$longest" | wc -c)" -le 107 ] ||
+    fail "$dir is too long: unix socket paths such as $longest must be at most 107 bytes; use a shorter folder"
+}
+
+check_programs() {
+  local p needed=(popupd popupctl)
+  [ "$WRITER" = 1 ] && needed+=(popup-writer)
+  for p in "${needed[@]}"; do
+    [ -x "$bin/$p" ] || fail "$bin/$p is missing: run make first"
+  done
+  for p in mariadb-install-db mariadbd mariadb mariadb-admin redis-server redis-cli nginx curl setsid; do
+    command -v "$p" > /dev/null || fail "$p is not installed: run scripts/deps.sh"
+  done
+  if [ "$POOL" = spawn-fcgi ]; then
+    command -v spawn-fcgi > /dev/null || fail "spawn-fcgi is not installed: run scripts/deps.sh"
+  fi
+}
+
+# port_taken HOST PORT: 0 when something accepts connections there.
+port_taken() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null; }
+
+check_ports() {
+  if ! running nginx/nginx.pid && port_taken "$HTTP_ADDR" "$HTTP_PORT"; then
+    fail "$HTTP_ADDR:$HTTP_PORT is already in use; choose another HTTP_PORT"
+  fi
+  if [ -n "$POOL_TCP_PORT" ] && ! running popupd.pid && port_taken 127.0.0.1 "$POOL_TCP_PORT"; then
+    fail "127.0.0.1:$POOL_TCP_PORT is already in use; choose another POOL_TCP_PORT"
+  fi
+}
+
+# -------------------------------------------------------------------- start
 
 write_conf() {
   local listen=""
-  [ "$POOL" = supervisor ] && listen="unix:$dir/popup.sock"
-  [ "$POOL" = supervisor ] && [ -n "$POOL_TCP_PORT" ] && listen="127.0.0.1:$POOL_TCP_PORT"
+  if [ "$POOL" = supervisor ]; then
+    listen="unix:$dir/popup.sock"
+    [ -z "$POOL_TCP_PORT" ] || listen="127.0.0.1:$POOL_TCP_PORT"
+  fi
   cat > "$dir/popup.conf" <<CONF
 # Written by scripts/stack.sh for the stack in $dir.
+# listen empty: the FastCGI socket is inherited on fd 0 (spawn-fcgi).
 listen = $listen
 backlog = 4096
 workers = $WORKERS
@@ -115,6 +301,7 @@ state_dir = $dir/state
 nginx_workers = $NGINX_WORKERS
 nginx_keepalive = $NGINX_KEEPALIVE
 redis = unix:$dir/redis.sock
+key_prefix = popup
 mysql_socket = $dir/mysql.sock
 mysql_user = popup
 mysql_password = popup
@@ -126,160 +313,238 @@ test_clock = $TEST_CLOCK
 CONF
 }
 
+sql_admin() { mariadb --no-defaults -S "$dir/mysql.sock" -u "$admin" --batch "$@"; }
+mariadb_ping() { mariadb-admin --no-defaults -S "$dir/mysql.sock" -u "$admin" ping; }
+
 start_mariadb() {
-  alive "$dir/mysql.pid" && return 0
+  running mysql.pid && return 0
   if [ ! -d "$dir/mysql/mysql" ]; then
+    # A datadir that an interrupted install left half made is made again.
+    rm -rf "$dir/mysql" && mkdir -p "$dir/mysql"
+    # install-db makes root@localhost and $admin@localhost superusers that
+    # log in through unix socket authentication as that OS user.
     mariadb-install-db --no-defaults --datadir="$dir/mysql" --user="$admin" \
-      --auth-root-authentication-method=socket --skip-test-db > "$dir/log/mariadb-install.log" 2>&1 ||
+      --auth-root-authentication-method=socket --skip-test-db \
+      > "$dir/log/mariadb-install.log" 2>&1 9>&- ||
       fail "mariadb-install-db failed" "$dir/log/mariadb-install.log"
   fi
-  local user_opt=()
-  [ "$(id -u)" -eq 0 ] && user_opt=(--user=root)
-  nohup mariadbd --no-defaults --datadir="$dir/mysql" --socket="$dir/mysql.sock" \
-    --skip-networking --pid-file="$dir/mysql.pid" --log-error="$dir/log/mariadb.log" \
-    --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 --innodb-log-file-size=128M \
-    --max-connections=1000 --skip-name-resolve "${user_opt[@]}" \
-    < /dev/null > /dev/null 2>&1 &
-  wait_for 60 mariadb-admin --no-defaults -S "$dir/mysql.sock" -u "$admin" ping ||
-    fail "MariaDB did not start" "$dir/log/mariadb.log"
+  [ -O "$dir/mysql" ] || is_root ||
+    fail "$dir/mysql belongs to another user; start the stack as that user or use another DIR"
+  local as_user=()
+  is_root && as_user=(--user=root)
+  launch "$dir/mysql.pid" "$dir/log/mariadb.log" mariadbd --no-defaults \
+    --datadir="$dir/mysql" --socket="$dir/mysql.sock" --skip-networking \
+    --pid-file="$dir/mysql.pid" --log-error="$dir/log/mariadb.log" \
+    --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 \
+    --innodb-log-file-size=128M --max-connections=1000 --skip-name-resolve "${as_user[@]}" ||
+    fail "mariadbd did not start" "$dir/log/mariadb.log"
+  wait_up 60 mysql.pid mariadb_ping || fail "MariaDB did not come up within 60s" "$dir/log/mariadb.log"
+  # Readiness: ping answers before the server takes queries; retry briefly.
+  local i
+  for ((i = 0; i < 50; i++)); do sql_admin -e 'SELECT 1' > /dev/null 2>&1 && break; sleep 0.1; done
   sql_admin -e "CREATE DATABASE IF NOT EXISTS popup CHARACTER SET utf8mb4;
     CREATE USER IF NOT EXISTS 'popup'@'localhost' IDENTIFIED BY 'popup';
-    GRANT ALL ON popup.* TO 'popup'@'localhost';"
-  MYSQL_ADMIN=$admin "$top/scripts/migrate.sh" "$dir/mysql.sock" popup
+    GRANT ALL PRIVILEGES ON popup.* TO 'popup'@'localhost';" 2> "$dir/log/mariadb-setup.log" ||
+    fail "cannot set up database popup as MariaDB user '$admin' (socket authentication); was $dir/mysql made by another OS user?" \
+      "$dir/log/mariadb-setup.log"
 }
 
+migrate() {
+  MYSQL_ADMIN=$admin "$top/scripts/migrate.sh" "$dir/mysql.sock" popup 2> "$dir/log/migrate.log" ||
+    fail "migrations failed" "$dir/log/migrate.log"
+}
+
+redis_ping() { [ "$(redis-cli -s "$dir/redis.sock" ping 2>/dev/null)" = PONG ]; }
+
 start_redis() {
-  alive "$dir/redis.pid" && return 0
+  running redis.pid && return 0
   cat > "$dir/redis.conf" <<CONF
+# Written by scripts/stack.sh; \`redis-server $dir/redis.conf\` restarts it.
 port 0
 unixsocket $dir/redis.sock
 unixsocketperm 700
 dir $dir/redis
 pidfile $dir/redis.pid
 logfile $dir/log/redis.log
-daemonize yes
+daemonize no
 appendonly yes
 appendfsync everysec
 save ""
-maxmemory 512mb
+maxmemory $REDIS_MAXMEMORY
 # User state keys carry a TTL; the queue and configuration keys do not, so
-# they are never evicted.
+# volatile-lru never evicts them.
 maxmemory-policy volatile-lru
 CONF
-  redis-server "$dir/redis.conf" || fail "redis-server failed" "$dir/log/redis.log"
-  wait_for 20 redis-cli -s "$dir/redis.sock" ping || fail "Redis did not start" "$dir/log/redis.log"
+  launch "$dir/redis.pid" "$dir/log/redis.log" redis-server "$dir/redis.conf" ||
+    fail "redis-server did not start" "$dir/log/redis.log"
+  wait_up 30 redis.pid redis_ping || fail "Redis did not come up within 30s" "$dir/log/redis.log"
+}
+
+load_config() {
+  if [ "$DEMO" = 1 ]; then
+    MYSQL_PWD=popup mariadb --no-defaults -S "$dir/mysql.sock" -u popup --batch popup \
+      < "$top/sql/demo.sql" 2> "$dir/log/demo.log" || fail "loading sql/demo.sql failed" "$dir/log/demo.log"
+  fi
+  # Published even without demo data, so Redis holds a configuration set.
+  "$bin/popupctl" --config "$dir/popup.conf" publish >> "$dir/log/popupctl.log" 2>&1 ||
+    fail "popupctl publish failed" "$dir/log/popupctl.log"
 }
 
 start_writer() {
   [ "$WRITER" = 1 ] || return 0
-  alive "$dir/writer.pid" && return 0
-  nohup "$bin/popup-writer" --config "$dir/popup.conf" < /dev/null >> "$dir/log/writer.log" 2>&1 &
-  echo $! > "$dir/writer.pid"
+  running writer.pid && return 0
+  launch "$dir/writer.pid" "$dir/log/writer.log" "$bin/popup-writer" --config "$dir/popup.conf" ||
+    fail "popup-writer did not start" "$dir/log/writer.log"
+}
+
+pool_listens() {
+  if [ -n "$POOL_TCP_PORT" ]; then port_taken 127.0.0.1 "$POOL_TCP_PORT"; else [ -S "$dir/popup.sock" ]; fi
 }
 
 start_pool() {
-  alive "$dir/popupd.pid" && return 0
-  "$bin/popupd" --check --config "$dir/popup.conf" > /dev/null || fail "popupd --check refused $dir/popup.conf"
-  rm -f "$dir/popup.sock"
-  local where=(-s "$dir/popup.sock" -M 0660)
-  [ -n "$POOL_TCP_PORT" ] && where=(-a 127.0.0.1 -p "$POOL_TCP_PORT")
+  running popupd.pid && return 0
+  rm -f "$dir/popup.sock" "$dir/popupd.pid"
   if [ "$POOL" = spawn-fcgi ]; then
+    local where=(-s "$dir/popup.sock" -M 0600)
+    [ -z "$POOL_TCP_PORT" ] || where=(-a 127.0.0.1 -p "$POOL_TCP_PORT")
+    # -F N with -P: spawn-fcgi 1.6.4 writes every child's pid, one a line;
+    # each child runs in a session of its own.
     spawn-fcgi "${where[@]}" -F "$WORKERS" -P "$dir/popupd.pid" \
-      -- "$bin/popupd" --config "$dir/popup.conf" >> "$dir/log/popupd.log" 2>&1 ||
+      -- "$bin/popupd" --config "$dir/popup.conf" \
+      < /dev/null >> "$dir/log/popupd.log" 2>&1 9>&- ||
       fail "spawn-fcgi failed" "$dir/log/popupd.log"
   else
-    nohup "$bin/popupd" --config "$dir/popup.conf" < /dev/null >> "$dir/log/popupd.log" 2>&1 &
-    echo $! > "$dir/popupd.pid"
+    launch "$dir/popupd.pid" "$dir/log/popupd.log" "$bin/popupd" --config "$dir/popup.conf" ||
+      fail "popupd did not start" "$dir/log/popupd.log"
   fi
-  if [ -n "$POOL_TCP_PORT" ]; then
-    wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$POOL_TCP_PORT" ||
-      fail "the pool does not listen on 127.0.0.1:$POOL_TCP_PORT" "$dir/log/popupd.log"
-  else
-    wait_for 20 test -S "$dir/popup.sock" || fail "the pool did not open $dir/popup.sock" "$dir/log/popupd.log"
-  fi
+  wait_up 20 popupd.pid pool_listens || fail "the pool did not start listening" "$dir/log/popupd.log"
 }
 
-start_nginx() {
-  alive "$dir/nginx/nginx.pid" && return 0
-  local user_line=""
-  [ "$(id -u)" -eq 0 ] && user_line="user root;"
-  mkdir -p "$dir/nginx"
-  local server="unix:$dir/popup.sock" keepalive="keepalive $NGINX_KEEPALIVE;" keep_conn=on
-  [ -n "$POOL_TCP_PORT" ] && server="127.0.0.1:$POOL_TCP_PORT"
+render_nginx_conf() {
+  local user_line="" server="unix:$dir/popup.sock" keepalive="keepalive $NGINX_KEEPALIVE;" keep_conn=on
+  # As root the workers would run as nobody and could not reach the 0600
+  # sockets in DIR.
+  is_root && user_line="user root;"
+  [ -z "$POOL_TCP_PORT" ] || server="127.0.0.1:$POOL_TCP_PORT"
   if [ "$UPSTREAM_KEEPALIVE" = off ]; then keepalive=""; keep_conn=off; fi
-  sed -e "s|@USER_LINE@|$user_line|" -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|" \
-      -e "s|@UPSTREAM_KEEPALIVE@|$keepalive|" -e "s|@KEEP_CONN@|$keep_conn|" \
-      -e "s|@NGINX_KEEPALIVE@|$NGINX_KEEPALIVE|" -e "s|@RUN_DIR@|$dir|g" \
-      -e "s|@POOL_SERVER@|$server|" -e "s|@HTTP_ADDR@|$HTTP_ADDR|" \
-      -e "s|@HTTP_PORT@|$HTTP_PORT|" -e "s|@TOP@|$top|" \
+  cp "$top/nginx/fastcgi_params.conf" "$dir/nginx/fastcgi_params.conf"
+  sed -e "s|@USER_LINE@|$user_line|g" -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|g" \
+      -e "s|@UPSTREAM_KEEPALIVE@|$keepalive|g" -e "s|@KEEP_CONN@|$keep_conn|g" \
+      -e "s|@NGINX_KEEPALIVE@|$NGINX_KEEPALIVE|g" -e "s|@RUN_DIR@|$dir|g" \
+      -e "s|@POOL_SERVER@|$server|g" -e "s|@LISTEN@|$http_host:$HTTP_PORT|g" \
       "$top/nginx/nginx.conf.in" > "$dir/nginx/nginx.conf"
-  nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/log/nginx-error.log" \
-    2>> "$dir/log/nginx-error.log" || fail "nginx did not start" "$dir/log/nginx-error.log"
-  wait_for 20 curl -sf "http://$HTTP_ADDR:$HTTP_PORT/static-ok" ||
+  local left
+  left=$(grep -v '^[[:space:]]*#' "$dir/nginx/nginx.conf" | grep -o '@[A-Z_]*@' | head -n1 || true)
+  [ -z "$left" ] || fail "nginx/nginx.conf.in has a placeholder that stack.sh does not fill: $left"
+}
+
+# The pool, not nginx, answered: healthz has its JSON shape (200 or 503).
+pool_answers() { curl -s -m 5 "$url/api/healthz" | grep -q '"status"'; }
+nginx_answers() { curl -sf -m 2 "$url/static-ok"; }
+
+start_nginx() {
+  running nginx/nginx.pid && return 0
+  local nginx=(nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/log/nginx-error.log")
+  render_nginx_conf
+  "${nginx[@]}" -t -q >> "$dir/log/nginx-error.log" 2>&1 ||
+    fail "nginx refused $dir/nginx/nginx.conf" "$dir/log/nginx-error.log"
+  rm -f "$dir/nginx/nginx.pid"
+  # nginx daemonizes (daemon on): its master leads a session of its own.
+  "${nginx[@]}" < /dev/null >> "$dir/log/nginx-error.log" 2>&1 9>&- ||
+    fail "nginx did not start" "$dir/log/nginx-error.log"
+  local i
+  for ((i = 0; i < 50; i++)); do running nginx/nginx.pid && break; sleep 0.1; done
+  wait_up 20 nginx/nginx.pid nginx_answers ||
     fail "nginx does not answer on $HTTP_ADDR:$HTTP_PORT" "$dir/log/nginx-error.log"
 }
 
-start() {
-  [ ${#dir} -le 80 ] || fail "$dir is too long for unix socket paths; use a shorter folder"
-  for f in popupd popup-writer popupctl; do
-    [ -x "$bin/$f" ] || fail "$bin/$f is missing: run make first"
-  done
-  mkdir -p "$dir"/{mysql,redis,log,state,nginx}
-  write_conf
-  start_mariadb
-  start_redis
-  if [ "$DEMO" = 1 ]; then
-    mariadb --no-defaults -S "$dir/mysql.sock" -u popup -ppopup popup < "$top/sql/demo.sql"
-  fi
-  "$bin/popupctl" --config "$dir/popup.conf" publish > /dev/null ||
-    fail "popupctl publish failed"
-  start_writer
-  start_pool
-  start_nginx
-  local url="http://$HTTP_ADDR:$HTTP_PORT"
+print_usage_lines() {
   cat <<MSG
-stack: running in $dir ($POOL pool: $WORKERS workers x $THREADS threads; logs in $dir/log)
-  $url/api/popup?uid=alice
+stack: running in $dir ($POOL pool: $WORKERS workers x $THREADS threads; nginx: $NGINX_WORKERS workers x keepalive $NGINX_KEEPALIVE; logs in $dir/log)
   curl '$url/api/popup?uid=alice'
-  curl -X POST -d 'uid=alice&popup_id=1&action=click' $url/api/popup/action
+  curl '$url/api/popup?uid=alice&platform=ios&version=2.1&lang=de'
+  curl -X POST -d 'uid=alice&popup_id=1&action=click' '$url/api/popup/action'
+  curl -X POST -H 'Content-Type: application/json' -d '{"uid":"bob","popup_id":1,"action":"ignore"}' '$url/api/popup/action'
   curl '$url/api/healthz'
   curl '$url/api/metrics'
+  $0 stop $dir
 MSG
 }
 
-stop() {
-  stop_pidfile nginx "$dir/nginx/nginx.pid" QUIT 15
-  stop_pidfile popupd "$dir/popupd.pid" TERM 15
-  stop_pidfile floor "$dir/floor.pid" TERM 10
-  stop_pidfile writer "$dir/writer.pid" TERM 15
-  stop_pidfile redis "$dir/redis.pid" TERM 15
-  stop_pidfile mariadb "$dir/mysql.pid" TERM 60
-  # Anything of this stack that escaped its pid file (a respawned worker,
-  # a process restarted by a test) is found by its command line.
-  local stray
-  stray=$(pgrep -f -- "$dir/" || true)
-  if [ -n "$stray" ]; then
-    kill -TERM $stray 2>/dev/null || true
-    wait_gone 10 $stray || kill -KILL $stray 2>/dev/null || true
+start() {
+  check_settings
+  check_dir
+  check_programs
+  mkdir -p "$dir"/{mysql,redis,nginx,log,state,tmp}
+  exec 9> "$dir/.stack.lock"
+  flock -w 120 9 || fail "another stack.sh is busy with $dir"
+
+  local name file up=() down=()
+  for name in "${pieces[@]}"; do
+    file=${name#*:}; name=${name%%:*}
+    [ "$name" != floor ] || continue
+    [ "$name" != writer ] || [ "$WRITER" = 1 ] || continue
+    if running "$file"; then up+=("$name"); else down+=("$name"); fi
+  done
+  if [ ${#down[@]} -eq 0 ]; then
+    log "already running in $dir ($url)"
+    exit 0
   fi
-  rm -f "$dir/popup.sock" "$dir/floor.sock"
+  check_ports
+  if [ ${#up[@]} -gt 0 ] && [ -f "$dir/popup.conf" ]; then
+    log "${up[*]} already running; starting ${down[*]} with the existing $dir/popup.conf"
+  else
+    write_conf
+  fi
+  "$bin/popupd" --check --config "$dir/popup.conf" > "$dir/log/popupd-check.log" 2>&1 ||
+    fail "popupd --check refused $dir/popup.conf" "$dir/log/popupd-check.log"
+
+  starting=1
+  trap 'fail "interrupted"' INT TERM
+  set -E
+  trap 'fail "a step failed at line $LINENO of $0"' ERR
+  start_mariadb
+  migrate
+  start_redis
+  load_config
+  start_writer
+  start_pool
+  start_nginx
+  wait_up 30 popupd.pid pool_answers ||
+    fail "nginx runs but the pool does not answer /api/healthz" "$dir/log/popupd.log"
+  if [ "$WRITER" = 1 ] && ! running writer.pid; then
+    fail "popup-writer exited" "$dir/log/writer.log"
+  fi
+  trap - ERR INT TERM
+  print_usage_lines
+}
+
+stop() {
+  if [ ! -d "$dir" ]; then log "nothing was running in $dir"; return 0; fi
+  exec 9> "$dir/.stack.lock"
+  flock -w 120 9 || { echo "stack: another stack.sh is busy with $dir" >&2; exit 1; }
+  stop_stack
 }
 
 status() {
-  local name file
-  for name in mysql redis writer popupd floor nginx/nginx; do
-    file="$dir/$name.pid"
-    if alive "$file"; then echo "$name: running ($(tr '\n' ' ' < "$file"))"; else echo "$name: stopped"; fi
+  local name file pids missing=0
+  for name in "${pieces[@]}"; do
+    file=${name#*:}; name=${name%%:*}
+    mapfile -t pids < <(live_pids "$dir/$file")
+    if [ ${#pids[@]} -gt 0 ]; then
+      printf '%-8s running (pid %s)\n' "$name" "${pids[*]}"
+    else
+      printf '%-8s stopped\n' "$name"
+      case $name in mariadb|redis|pool|nginx) missing=1 ;; esac
+    fi
   done
+  [ $missing -eq 0 ] && echo "url      $url" && return 0
+  return 3
 }
 
 case "$cmd" in
-  start)
-    if alive "$dir/nginx/nginx.pid" && alive "$dir/popupd.pid" && alive "$dir/mysql.pid"; then
-      echo "stack: already running in $dir"; exit 0
-    fi
-    start ;;
+  start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status DIR" >&2; exit 2 ;;
+  *) usage ;;
 esac
