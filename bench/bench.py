@@ -209,6 +209,7 @@ def run_wrk(stack, name, path, script, seconds, env):
         "workload": name, "rps": r["requests"] / (r["duration_us"] / 1e6), "requests": r["requests"],
         "errors": r["errors"], "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000,
         "max_ms": r["max_us"] / 1000, "timewait": max(samples or [0]),
+        "timewait_new": max(samples or [0]) - (samples or [0])[0],
         "redis_per_req": (stack.redis_commands() - before["redis"]) / n,
         "mysql_per_req": (questions - before["mysql"][0]) / n,
         "select_per_req": (selects - before["mysql"][1]) / n,
@@ -250,10 +251,11 @@ def table(summary, meta):
         s = summary[name]
         c = s["cpu_per_1k"]
         opt = lambda k: ("%.2f" % s[k]) if k in s else "-"  # noqa: E731
-        lines.append("| %s | %.0f | %.2f | %.2f | %.1f | %d | %.2f | %.2f | %d | %.2f | %s | %s | %.3f | "
-                     "%.4f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f |" % (
+        lines.append("| %s | %.0f | %.2f | %.2f | %.1f | %d | %.2f | %.2f | %d (%+d) | %.2f | %s | %s | "
+                     "%.3f | %.4f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f |" % (
                          name, s["rps"], s["p50_ms"], s["p99_ms"], s["max_ms"], s["errors"],
-                         s["rps"] / floor, s["rps"] / static, s["timewait"], s["redis_per_req"],
+                         s["rps"] / floor, s["rps"] / static, s["timewait"], s["timewait_new"],
+                         s["redis_per_req"],
                          opt("redis_rt_per_get"), opt("events_per_req"), s["mysql_per_req"],
                          s["select_per_req"], c["nginx"], c["workers"], c["redis"], c["mariadb"],
                          c["writer"], s["worker_rss_kb"] / 1024))
@@ -302,7 +304,7 @@ def main():
         summary = {}
         for name, rs in results.items():
             s = {k: median_of(rs, k) for k in ("rps", "p50_ms", "p99_ms", "max_ms", "timewait",
-                                                "redis_per_req", "mysql_per_req", "select_per_req",
+                                                "timewait_new", "redis_per_req", "mysql_per_req", "select_per_req",
                                                 "worker_rss_kb")}
             s["errors"] = sum(r["errors"] for r in rs)
             s["max_ms"] = max(r["max_ms"] for r in rs)

@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
 """Issue 4's pool benchmarks, numbers reported (not a timed test):
 
-1. TIME_WAIT with a TCP upstream: the pool on 127.0.0.1:PORT, sustained wrk
-   load on GET /api/popup, TIME_WAIT sockets on the pool port sampled every
-   second; with upstream keepalive (the shipped set-up) and without it
-   (no `keepalive`, `fastcgi_keep_conn off`), side by side.
+1. TIME_WAIT with a TCP upstream: the pool (supervisor) on 127.0.0.1:PORT,
+   sustained wrk load on GET /api/popup, TIME_WAIT sockets of the pool port
+   sampled every second; with upstream keepalive (the shipped set-up) and
+   without it (no `keepalive`, `fastcgi_keep_conn off`), side by side. The
+   sockets are split by who closed first: nginx (TIME_WAIT on nginx's side,
+   destination port = pool port) or the pool (source port = pool port).
 2. Overload: 10x the pool's connections (workers x threads x 10 wrk
-   connections) for 10 s on the shipped unix-socket set-up: errors and p99.
+   connections) on the shipped unix-socket set-up: errors and p99.
 
-  bench/timewait.py [--seconds 10]
+Each run gets its own stack with the bench data set (bench/gen_data.py,
+BENCH_USERS users, 100,000 by default) warmed into Redis, so the figures are
+about connections, not cold-cache MySQL reads.
+
+  bench/timewait.py [--seconds 10] [--connections 64]
+  environment: BUILD, WORKERS (4), THREADS (32), BENCH_USERS; NGINX_KEEPALIVE
+  passes through to scripts/stack.sh
 """
 
 import argparse
@@ -26,75 +34,120 @@ from benchlib import free_port, stop_on_sigterm
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", "build")
 WORKERS, THREADS = int(os.environ.get("WORKERS", 4)), int(os.environ.get("THREADS", 32))
+USERS = int(os.environ.get("BENCH_USERS", 100_000))
 
 
-def run(extra_env, seconds, connections, tw_port=None):
+def count_timewait(flt):
+    out = subprocess.run(["ss", "-Htan", "state", "time-wait"] + ([flt] if flt else []),
+                         capture_output=True, text=True).stdout
+    return len(out.splitlines())
+
+
+def sample_timewait(stop, samples, pool_port):
+    """Every second: (closed by nginx, closed by the pool, whole machine)."""
+    while not stop.is_set():
+        samples.append((count_timewait("dport = :%d" % pool_port) if pool_port else 0,
+                        count_timewait("sport = :%d" % pool_port) if pool_port else 0,
+                        count_timewait(None)))
+        stop.wait(1.0)
+
+
+def wrk(port, seconds, connections):
+    env = dict(os.environ, USERS=str(USERS), WRK_DIR=os.path.join(TOP, "bench/wrk"))
+    out = subprocess.run(["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--timeout", "5s",
+                          "-s", os.path.join(TOP, "bench/wrk/popup.lua"), "http://127.0.0.1:%d/" % port],
+                         capture_output=True, text=True, env=env, timeout=seconds + 60).stdout
+    m = re.search(r"RESULT (.*)", out)
+    if not m:
+        raise RuntimeError("wrk gave no result:\n" + out)
+    r = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    return r
+
+
+def run(extra_env, seconds, connections, pool_port=None):
+    """One private stack, one wrk run; returns wrk's numbers plus TIME_WAIT samples."""
     d = tempfile.mkdtemp(prefix="pt", dir="/tmp")
     port = free_port()
-    env = dict(os.environ, HTTP_PORT=str(port), DEMO="1", BUILD=BUILD, WORKERS=str(WORKERS),
-               THREADS=str(THREADS), **extra_env)
+    env = dict(os.environ, HTTP_PORT=str(port), DEMO="0", TEST_CLOCK="off", BUILD=BUILD,
+               WORKERS=str(WORKERS), THREADS=str(THREADS), **extra_env)
     sh = os.path.join(TOP, "scripts/stack.sh")
     try:
         subprocess.run([sh, "start", d], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, os.path.join(TOP, "bench/gen_data.py"), "--dir", d, "--users",
+                        str(USERS), "--build", os.path.join(TOP, BUILD)], check=True,
+                       stdout=subprocess.DEVNULL)
+        wrk(port, 1, 64)  # every worker loads the configuration set
+        time.sleep(1)
         samples, stop = [], threading.Event()
-
-        def sample():
-            while not stop.is_set():
-                if tw_port:
-                    out = subprocess.run(["ss", "-Htan", "state", "time-wait",
-                                          "( sport = :%d or dport = :%d )" % (tw_port, tw_port)],
-                                         capture_output=True, text=True).stdout
-                    samples.append(len(out.splitlines()))
-                stop.wait(1.0)
-        t = threading.Thread(target=sample)
-        t.start()
-        wenv = dict(os.environ, USERS="100000", WRK_DIR=os.path.join(TOP, "bench/wrk"))
-        out = subprocess.run(["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--timeout", "5s",
-                              "-s", os.path.join(TOP, "bench/wrk/popup.lua"),
-                              "http://127.0.0.1:%d/" % port], capture_output=True, text=True,
-                             env=wenv, timeout=seconds + 60).stdout
-        stop.set()
-        t.join()
-        m = re.search(r"RESULT (.*)", out)
-        r = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
-        r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
-        r["tw_max"] = max(samples or [0])
-        r["tw_samples"] = samples
+        sampler = threading.Thread(target=sample_timewait, args=(stop, samples, pool_port))
+        sampler.start()
+        try:
+            r = wrk(port, seconds, connections)
+        finally:
+            stop.set()
+            sampler.join()
+        r["tw_nginx"] = max(s[0] for s in samples)
+        r["tw_pool"] = max(s[1] for s in samples)
+        r["tw_machine"] = max(s[2] for s in samples)
+        r["tw_samples"] = [s[0] + s[1] for s in samples]
         return r
     finally:
         subprocess.run([sh, "stop", d], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(d, ignore_errors=True)
 
 
+def report(rows, over, conns, seconds, connections):
+    nginx_workers = int(os.environ.get("NGINX_WORKERS", 2))
+    keepalive = os.environ.get("NGINX_KEEPALIVE", str(WORKERS * THREADS // (2 * nginx_workers)))
+    md = ["# Pool benchmarks (issue 4)", "",
+          "Command: `make bench-pool` (bench/timewait.py); %d s each, wrk -t2, GET /api/popup over %d "
+          "warmed users; pool %d workers x %d threads (supervisor), %d nginx workers, upstream "
+          "keepalive %s per nginx worker; load average %.2f at the end." % (
+              seconds, USERS, WORKERS, THREADS, nginx_workers, keepalive, os.getloadavg()[0]), "",
+          "| set-up | connections | req/s | errors | p50 ms | p99 ms | TIME_WAIT on the pool port: "
+          "closed by nginx | closed by the pool | TIME_WAIT on the machine |",
+          "|---|---|---|---|---|---|---|---|---|"]
+    for label, r in rows:
+        md.append("| %s | %d | %.0f | %d | %.1f | %.1f | %d | %d | %d |" % (
+            label, connections, r["rps"], r["errors"], r["p50_us"] / 1000, r["p99_us"] / 1000,
+            r["tw_nginx"], r["tw_pool"], r["tw_machine"]))
+    md.append("| overload, unix socket (shipped) | %d (10x pool) | %.0f | %d | %.1f | %.1f | - | - | %d |" % (
+        conns, over["rps"], over["errors"], over["p50_us"] / 1000, over["p99_us"] / 1000,
+        over["tw_machine"]))
+    md += ["", "TIME_WAIT columns: the maximum of 1 s samples during the run (a socket stays in "
+           "TIME_WAIT for 60 s, so this is every connection closed during the run). "
+           "TIME_WAIT samples on the pool port (keepalive / none): %s / %s." % (
+               rows[0][1]["tw_samples"], rows[1][1]["tw_samples"]),
+           "Overload latency is bounded below by connections / throughput (Little's law): "
+           "%d / %.0f req/s = %.0f ms mean." % (conns, over["rps"], conns / max(over["rps"], 1) * 1000)]
+    return "\n".join(md) + "\n"
+
+
 def main():
     stop_on_sigterm()
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=64)
     a = ap.parse_args()
     rows = []
     for label, ka in (("TCP upstream, keepalive (shipped)", "on"), ("TCP upstream, no keepalive", "off")):
         pool_port = free_port()
-        r = run({"POOL_TCP_PORT": str(pool_port), "UPSTREAM_KEEPALIVE": ka}, a.seconds, 64, pool_port)
+        r = run({"POOL_TCP_PORT": str(pool_port), "UPSTREAM_KEEPALIVE": ka}, a.seconds, a.connections,
+                pool_port)
         rows.append((label, r))
-        print("%s: %.0f req/s, TIME_WAIT max %d, samples %s" % (label, r["rps"], r["tw_max"],
-                                                              r["tw_samples"]), flush=True)
+        print("%s: %.0f req/s, %d errors, TIME_WAIT closed by nginx %d, by the pool %d" % (
+            label, r["rps"], r["errors"], r["tw_nginx"], r["tw_pool"]), flush=True)
     conns = WORKERS * THREADS * 10
     over = run({}, a.seconds, conns)
-    md = ["# Pool benchmarks (issue 4)", "",
-          "Command: `make bench-pool` (bench/timewait.py); %d s each, wrk -t2, GET /api/popup, "
-          "pool %d workers x %d threads, 2 nginx workers." % (a.seconds, WORKERS, THREADS), "",
-          "| set-up | connections | req/s | errors | p99 ms | TIME_WAIT on pool port (max of 1 s samples) |",
-          "|---|---|---|---|---|---|"]
-    for label, r in rows:
-        md.append("| %s | 64 | %.0f | %d | %.1f | %d |" % (label, r["rps"], r["errors"], r["p99_us"] / 1000,
-                                                          r["tw_max"]))
-    md.append("| overload, unix socket (shipped) | %d (10x pool) | %.0f | %d | %.1f | - |" % (
-        conns, over["rps"], over["errors"], over["p99_us"] / 1000))
-    text = "\n".join(md) + "\n"
+    print("overload: %d connections, %.0f req/s, %d errors, p99 %.1f ms" % (
+        conns, over["rps"], over["errors"], over["p99_us"] / 1000), flush=True)
+    text = report(rows, over, conns, a.seconds, a.connections)
     print()
     print(text)
     os.makedirs(os.path.join(TOP, "bench/results"), exist_ok=True)
-    path = os.path.join(TOP, "bench/results", time.strftime("%Y%m%d-%H%M%S") + "-pool.md")
+    path = os.path.join(TOP, "bench/results", "%s-%s-pool.md" % (time.strftime("%Y%m%d-%H%M%S"),
+                                                                 os.uname().nodename))
     with open(path, "w") as f:
         f.write(text)
     print("written:", path)
