@@ -27,6 +27,14 @@ const Popup* select_popup(const ConfigSet& cfg, const Visit& visit, const UserSt
   return best;
 }
 
+std::vector<const Popup*> candidates(const ConfigSet& cfg, const Visit& visit, int64_t now) {
+  std::vector<const Popup*> out;
+  for (const auto& p : cfg.popups)
+    if (is_active(p, now) && targets(p, visit)) out.push_back(&p);
+  std::sort(out.begin(), out.end(), [](const Popup* a, const Popup* b) { return before(*a, *b); });
+  return out;
+}
+
 void sort_for_selection(std::vector<Popup>& popups) {
   std::sort(popups.begin(), popups.end(), before);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/popup.h"
 
@@ -12,6 +13,12 @@ namespace popup {
 // state. Works whatever the order of cfg.popups. The pointer is into cfg.
 const Popup* select_popup(const ConfigSet& cfg, const Visit& visit,
                           const UserStates& states, int64_t now);
+
+// The popups that are active now and target the visit, in selection order,
+// whatever the user's state: select_popup's answer is the first of them whose
+// state_allows. GET /api/popup hands this list to Redis, which applies the
+// state rule and records the impression in one atomic step (fcgi/store.h).
+std::vector<const Popup*> candidates(const ConfigSet& cfg, const Visit& visit, int64_t now);
 
 // Sorts popups into selection order: priority descending, then id ascending.
 void sort_for_selection(std::vector<Popup>& popups);

@@ -8,6 +8,7 @@
 
 #include "core/answer.h"
 #include "core/config_json.h"
+#include "core/event.h"
 #include "core/rules.h"
 #include "core/select.h"
 #include "core/state_codec.h"
@@ -157,7 +158,16 @@ bool Service::read_state(const std::string& uid, UserStates* states, bool* compl
   if (check) cmds.push_back({"GET", keys_.config_version()});
   std::vector<RedisReply> replies;
   std::string err;
-  if (!redis_.pipeline(cmds, &replies, &err)) {
+  // A read is safe to repeat, and one failed read (a timeout while Redis
+  // stalls on its disk, a connection dropped after an earlier timeout) must
+  // not send the request to MySQL, whose copy lags by the writer's backlog.
+  bool ok = redis_.pipeline(cmds, &replies, &err);
+  if (!ok) {
+    bump(slot_, Counter::redis_errors);
+    log_warn("redis: %s; reading again", err.c_str());
+    ok = redis_.pipeline(cmds, &replies, &err);
+  }
+  if (!ok) {
     bump(slot_, Counter::redis_errors);
     log_warn("redis: %s", err.c_str());
     return false;
@@ -218,6 +228,66 @@ bool Service::record(const Event& ev) {
   return false;
 }
 
+// Beyond this, "now" would not be exact as a Lua number in kShowScript.
+constexpr int64_t kScriptTimeLimit = 999'999'999'999'999;
+
+std::optional<Response> Service::show_in_redis(const Visit& v, int64_t now, ShowMiss* miss) {
+  *miss = ShowMiss::unusable;
+  auto cfg = cache_.get();
+  if (!cfg || now < 0 || now > kScriptTimeLimit) return std::nullopt;
+  std::vector<const Popup*> list = candidates(*cfg, v, now);
+  bump(slot_, Counter::config_hits);
+  if (list.empty()) return Response{200, popup_answer(nullptr)};
+  Event ev = make_event(v.uid, 0, LastAction::show, UserState{}, now);
+  RedisCommand cmd{"EVALSHA", "", "2", keys_.user(v.uid), keys_.events(), std::to_string(now),
+                   std::to_string(s_.state_ttl_s),
+                   encode_show_event_head(ev.id, ev.uid, ev.ts, ev.order)};
+  cmd.reserve(cmd.size() + 3 * list.size());
+  for (const Popup* p : list) {
+    cmd.push_back(std::to_string(p->id));
+    cmd.push_back(p->max_impressions ? std::to_string(std::max<int64_t>(0, *p->max_impressions))
+                                     : "-1");
+    cmd.push_back(std::to_string(after_impression(*p, nullptr, now).next_show_at));
+  }
+  RedisReply r;
+  std::string err;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (show_sha_.empty()) {
+      RedisReply sha;
+      if (!redis_.command({"SCRIPT", "LOAD", kShowScript}, &sha, &err)) break;
+      show_sha_ = sha.str;
+    }
+    cmd[1] = show_sha_;
+    std::vector<RedisReply> replies;
+    if (!redis_.pipeline({cmd}, &replies, &err)) break;
+    r = std::move(replies[0]);
+    // Redis restarted or SCRIPT FLUSH: load it again, once.
+    if (r.is_error() && r.str.rfind("NOSCRIPT", 0) == 0) {
+      show_sha_.clear();
+      continue;
+    }
+    if (r.is_error()) err = "redis: " + r.str;
+    break;
+  }
+  if (r.type != RedisReply::kArray || r.elements.size() != 2) {
+    bump(slot_, Counter::redis_errors);
+    log_warn("show script: %s", err.empty() ? "unexpected reply" : err.c_str());
+    return std::nullopt;
+  }
+  int64_t status = r.elements[0].integer, id = r.elements[1].integer;
+  if (status < 0) {
+    if (status == -1) *miss = ShowMiss::not_loaded;
+    return std::nullopt;
+  }
+  bump(slot_, Counter::state_hits);
+  if (status == 0) return Response{200, popup_answer(nullptr)};
+  bump(slot_, Counter::events_queued);
+  for (const Popup* p : list)
+    if (p->id == id) return Response{200, popup_answer(p)};
+  log_error("show script: recorded popup %lld, which is not a candidate", static_cast<long long>(id));
+  return Response{200, popup_answer(nullptr)};
+}
+
 Response Service::popup(const Visit& v, int64_t now) {
   // Counts this request's Redis round trips whatever path it leaves by.
   struct RoundTrips {
@@ -229,6 +299,18 @@ Response Service::popup(const Visit& v, int64_t now) {
       bump(slot, Counter::redis_round_trips, redis.round_trips() - start);
     }
   } counted{slot_, redis_};
+  ShowMiss miss = ShowMiss::none;
+  if (auto shown = show_in_redis(v, now, &miss)) return *shown;
+  // Redis lacks MySQL's copy of this user: put it there and decide in Redis
+  // again. Deciding here instead, on a copy read from Redis, would race with
+  // a concurrent visit that the script already answered.
+  if (miss == ShowMiss::not_loaded) {
+    UserStates durable;
+    if (load_state_from_mysql(v.uid, &durable, true))
+      if (auto shown = show_in_redis(v, now, &miss)) return *shown;
+  }
+  // The general path: the state read into C++, MySQL when Redis lacks it,
+  // the impression written in a second round trip (or to MySQL).
   UserStates states;
   bool complete = false;
   std::shared_ptr<const ConfigSet> cfg;

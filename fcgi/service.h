@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -50,6 +51,12 @@ class Service {
                                                   std::shared_ptr<const ConfigSet> cur);
   std::shared_ptr<const ConfigSet> reload_from_mysql(std::shared_ptr<const ConfigSet> cur);
   std::shared_ptr<const ConfigSet> wait_for_config();
+  // GET's usual path, one round trip (kShowScript). nullopt when the script
+  // could not decide: *miss says whether only MySQL's copy of the user was
+  // missing (not_loaded) or the general path must decide (no configuration,
+  // a state the script leaves to C++, Redis failed).
+  enum class ShowMiss { none, not_loaded, unusable };
+  std::optional<Response> show_in_redis(const Visit& v, int64_t now, ShowMiss* miss);
   // Reads the user's state from Redis (plus the version key when due).
   // Returns false when Redis failed; *cfg is the configuration to use.
   bool read_state(const std::string& uid, UserStates* states, bool* complete,
@@ -69,6 +76,7 @@ class Service {
   Mysql mysql_;
   std::mt19937_64 rng_;
   int64_t last_order_ = 0;
+  std::string show_sha_;  // kShowScript as loaded into this connection's Redis
 };
 
 }  // namespace popup

@@ -7,6 +7,45 @@
 
 namespace popup {
 
+// Numbers stay strings except where compared: a state field of more than 15
+// digits (beyond a Lua double's exact range) goes back to C++ (-2), and the
+// caller keeps now within that range, so every comparison is exact.
+const char* const kShowScript = R"lua(
+if redis.call('HEXISTS', KEYS[1], '_') == 0 then return {-1, 0} end
+local n = (#ARGV - 3) / 3
+if n < 1 then return {0, 0} end
+local fields = {}
+for i = 1, n do fields[i] = ARGV[1 + 3 * i] end
+local vals = redis.call('HMGET', KEYS[1], unpack(fields))
+local now = tonumber(ARGV[1])
+for i = 1, n do
+  local v = vals[i]
+  local impressions = 0
+  local allowed = true
+  if v then
+    local nxt, imp, act, upd = string.match(v, '^(%-?%d+),(%d+),(%a+),(%d+)$')
+    if not nxt or #nxt > 15 or #imp > 15 or #upd > 15
+       or (string.sub(nxt, 1, 1) == '-' and nxt ~= '-1')
+       or (act ~= 'show' and act ~= 'ignore' and act ~= 'click') then
+      return {-2, 0}
+    end
+    impressions = tonumber(imp)
+    allowed = nxt ~= '-1' and now >= tonumber(nxt)
+  end
+  local max = tonumber(ARGV[2 + 3 * i])
+  if allowed and (max < 0 or impressions < max) then
+    local id, show_at = ARGV[1 + 3 * i], ARGV[3 + 3 * i]
+    local count = string.format('%d', impressions + 1)
+    redis.call('HSET', KEYS[1], id, show_at .. ',' .. count .. ',show,' .. ARGV[1])
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+    redis.call('LPUSH', KEYS[2], ARGV[3] .. ',"popup_id":' .. id .. ',"next_show_at":' ..
+               show_at .. ',"impressions":' .. count .. ',"last_action":"show"}')
+    return {1, tonumber(id)}
+  end
+end
+return {0, 0}
+)lua";
+
 bool decode_user_hash(const RedisReply& r, UserStates* out) {
   out->clear();
   bool loaded = false;

@@ -35,6 +35,20 @@ struct Keys {
 // The hash field that marks "MySQL's copy of this user was loaded".
 inline const char* kLoadedField = "_";
 
+// GET /api/popup's one round trip (EVALSHA). Atomically, in Redis: when the
+// user's hash carries kLoadedField, take the first candidate whose stored
+// state allows a display (core/rules.h state_allows), store its state after
+// the impression, refresh the TTL and queue the event. Concurrent visits of
+// one user therefore cannot both be shown a popup.
+//   KEYS: the user's hash, the queue
+//   ARGV: now, state TTL, the event head (core/event.h), then per candidate
+//         in selection order: popup id, max impressions (-1 = unlimited),
+//         next_show_at after an impression (core/rules.h after_impression)
+// Reply {status, popup id}: 1 shown, 0 nothing allowed, -1 the hash lacks
+// kLoadedField (MySQL's copy is needed), -2 a stored state the script does
+// not read exactly as core/state_codec does (left to the C++ path).
+extern const char* const kShowScript;
+
 // Decodes an HGETALL reply into states. Returns true when the hash carries
 // kLoadedField (the copy is complete); fields that do not decode are skipped.
 bool decode_user_hash(const RedisReply& r, UserStates* out);

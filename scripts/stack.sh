@@ -403,7 +403,8 @@ pool_listens() {
 
 start_pool() {
   running popupd.pid && return 0
-  rm -f "$dir/popup.sock" "$dir/popupd.pid"
+  # A new pool counts from zero (Prometheus reads a restart as a reset).
+  rm -f "$dir/popup.sock" "$dir/popupd.pid" "$dir/state/metrics.shm"
   if [ "$POOL" = spawn-fcgi ]; then
     local where=(-s "$dir/popup.sock" -M 0600)
     [ -z "$POOL_TCP_PORT" ] || where=(-a 127.0.0.1 -p "$POOL_TCP_PORT")

@@ -94,6 +94,45 @@ class RedisplayRules(unittest.TestCase):
                             "no read came from another worker process")
 
 
+    def concurrent_gets(self, u, now, n=12):
+        """n GETs of one user released at once: Redis is frozen while they
+        arrive, so every one of them is past nginx and waiting on Redis."""
+        replies = []
+        redis_pid = stack.pid("redis")
+        os.kill(redis_pid, signal.SIGSTOP)
+        try:
+            ts = [threading.Thread(target=lambda: replies.append(stack.get_popup(u, now=now)))
+                  for _ in range(n)]
+            [t.start() for t in ts]
+            time.sleep(0.25)
+        finally:
+            os.kill(redis_pid, signal.SIGCONT)
+        [t.join() for t in ts]
+        self.assertEqual(len(replies), n)
+        return [shown(r) for r in replies]
+
+    def test_concurrent_visits_of_one_user_show_the_popup_once(self):
+        # A user Redis has never seen (each request reads MySQL first) and a
+        # known user whose cooldown has run out: either way one impression.
+        u = uid()
+        self.assertEqual(sorted(self.concurrent_gets(u, NOW), key=str), [1] + [None] * 11)
+        self.assertEqual(sorted(self.concurrent_gets(u, NOW + 600), key=str), [1] + [None] * 11)
+        self.assertEqual(stack.redis_raw("HGET", "popup:u:" + u, "1").split(",")[:3],
+                         [str(NOW + 1200), "2", "show"])
+        stack.wait_drained()
+        self.assertEqual(stack.sql_int("SELECT COUNT(*) FROM popup_events WHERE uid = '%s'" % u), 2)
+
+    def test_a_stored_state_that_does_not_decode_counts_as_none(self):
+        u = uid()
+        self.assertEqual(shown(stack.get_popup(u, now=NOW)), 1)
+        for junk in ("garbage", "1,2,show", "-5,1,show,1", "1,1,shown,1", "9" * 19 + ",1,show,1"):
+            stack.redis("HSET", "popup:u:" + u, "1", junk)
+            self.assertEqual(shown(stack.get_popup(u, now=NOW + 1)), 1, junk)
+            self.assertEqual(stack.redis_raw("HGET", "popup:u:" + u, "1"),
+                             "%d,1,show,%d" % (NOW + 601, NOW + 1), junk)
+            self.assertIsNone(shown(stack.get_popup(u, now=NOW + 2)), junk)
+
+
 class Selection(unittest.TestCase):
     def test_highest_priority_wins_and_ties_go_to_lowest_id(self):
         stack.set_popups([popup_row(5, priority=10), popup_row(3, priority=50),

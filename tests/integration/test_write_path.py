@@ -111,7 +111,11 @@ def explain(prefix, expected):
                 "SELECT ts, ev_order, kind, impressions, next_show_at FROM popup_events "
                 "WHERE uid = '%s' ORDER BY ev_order" % u)]
             lines.append("   redis: " + stack.redis_raw("HGETALL", "popup:u:" + u).replace("\n", " "))
-    return "\n".join(lines[:80])
+    lines = lines[:80]
+    # A divergence usually follows a Redis or MySQL failure: show the pool's.
+    with open(stack.path("log", "popupd.log"), errors="replace") as f:
+        lines += ["   log: " + l.rstrip() for l in f if " info: " not in l][-10:]
+    return "\n".join(lines)
 
 
 class WritePath(unittest.TestCase):

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 
+#include "core/rules.h"
 #include "core/select.h"
 
 using namespace popup;
@@ -114,6 +115,55 @@ BOOST_AUTO_TEST_CASE(find_popup_by_id) {
   BOOST_TEST(find_popup(cfg, 1) == &cfg.popups[0]);
   BOOST_TEST(find_popup(cfg, 2) == nullptr);
   BOOST_TEST(find_popup(ConfigSet{}, 1) == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(candidates_are_active_targeted_popups_in_selection_order) {
+  ConfigSet cfg{1, {make(5, 1), make(1, 90), make(2, 80), make(3, 70), make(4, 60), make(6, 60)}};
+  cfg.popups[1].enabled = false;
+  cfg.popups[2].ends_at = 100;
+  cfg.popups[3].platforms = {Platform::ios};
+  std::vector<int64_t> ids;
+  for (const Popup* p : candidates(cfg, visit(), 100)) ids.push_back(p->id);
+  BOOST_TEST(ids == (std::vector<int64_t>{4, 6, 5}), boost::test_tools::per_element());
+  BOOST_TEST(candidates(ConfigSet{}, visit(), 0).empty());
+}
+
+// The show script in Redis walks the candidates and takes the first whose
+// state allows it: that must be select_popup's answer for every state.
+BOOST_AUTO_TEST_CASE(first_allowed_candidate_is_the_selection) {
+  ConfigSet cfg;
+  for (int64_t id = 1; id <= 12; ++id) {
+    Popup p = make(id, id % 4);
+    if (id % 3 == 0) p.max_impressions = 2;
+    if (id == 5) p.enabled = false;
+    if (id == 7) p.platforms = {Platform::android};
+    cfg.popups.push_back(p);
+  }
+  uint64_t seed = 42;
+  auto next = [&seed] { return seed = seed * 6364136223846793005ULL + 1442695040888963407ULL; };
+  const int64_t now = 1000;
+  for (int round = 0; round < 500; ++round) {
+    UserStates st;
+    for (int64_t id = 1; id <= 12; ++id) {
+      switch (next() >> 61) {
+        case 0: st[id] = UserState{now + 10, 1, LastAction::show, now}; break;
+        case 1: st[id] = UserState{kNever, 0, LastAction::click, now}; break;
+        case 2: st[id] = UserState{now - 10, 2, LastAction::ignore, now}; break;
+        case 3: st[id] = UserState{now, 1, LastAction::show, now}; break;
+        default: break;  // no state
+      }
+    }
+    const Popup* want = select_popup(cfg, visit(), st, now);
+    const Popup* got = nullptr;
+    for (const Popup* p : candidates(cfg, visit(), now)) {
+      auto it = st.find(p->id);
+      if (state_allows(*p, it == st.end() ? nullptr : &it->second, now)) {
+        got = p;
+        break;
+      }
+    }
+    BOOST_TEST(want == got);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
