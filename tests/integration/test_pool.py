@@ -70,6 +70,14 @@ def supervisor_pid():
     return stack.pid("popupd")
 
 
+def running(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def children():
     out = subprocess.run(["pgrep", "-P", str(supervisor_pid())], capture_output=True, text=True)
     return sorted(int(p) for p in out.stdout.split())
@@ -82,14 +90,18 @@ class Supervisor(unittest.TestCase):
         restarts = stack.metrics().get("popup_worker_restarts_total", 0)
         load = Load(threads=8, seconds=3).start()
         time.sleep(0.7)
-        # Workers recycle every 300 requests here, so pick one that is alive now.
-        for _ in range(20):
-            victim = children()[0]
+        # Workers recycle every 300 requests here, so pick one that is alive
+        # now: not gone and not a zombie that exited cleanly (a kill on a
+        # zombie succeeds, and the supervisor then rightly counts a recycle).
+        for _ in range(50):
+            victim = next((c for c in children() if running(c)), None)
             try:
-                os.kill(victim, signal.SIGKILL)
-                break
+                if victim:
+                    os.kill(victim, signal.SIGKILL)
+                    break
             except ProcessLookupError:
-                continue
+                pass
+            time.sleep(0.02)
         load.join()
         self.assertTrue(stack.wait_for(lambda: len(children()) == 3, timeout=5))
         self.assertNotIn(victim, children())
@@ -97,7 +109,9 @@ class Supervisor(unittest.TestCase):
         # can fail; nginx retries the rest on another connection.
         self.assertLessEqual(len(load.errors), 4, load.errors[:5])
         self.assertGreater(load.ok, 100)
-        self.assertEqual(stack.metrics()["popup_worker_restarts_total"], restarts + 1)
+        self.assertTrue(stack.wait_for(
+            lambda: stack.metrics()["popup_worker_restarts_total"] == restarts + 1, timeout=5),
+            stack.metrics().get("popup_worker_restarts_total"))
         self.assertIn("killed by signal 9", stack.log("popupd.log"))
 
     def test_b_sighup_under_load_fails_no_request(self):

@@ -81,14 +81,8 @@ BOOST_AUTO_TEST_CASE(a_show_event_in_two_halves_is_a_complete_event) {
   BOOST_TEST(head.back() != '}');
   auto back = decode_event(finish_show_event(head, 12, 1700003600, 3));
   BOOST_REQUIRE(back.ok());
-  Event want;
-  want.id = "00000000000000010000000000000002";
-  want.uid = "a.b-c_9";
-  want.popup_id = 12;
-  want.kind = LastAction::show;
-  want.ts = 1700000000;
-  want.order = 1700000000000001;
-  want.state = UserState{1700003600, 3, LastAction::show, 1700000000};
+  Event want{"00000000000000010000000000000002", "a.b-c_9", 12, LastAction::show, 1700000000,
+             1700000000000001, UserState{1700003600, 3, LastAction::show, 1700000000}};
   BOOST_TEST((back.value() == want));
 }
 
