@@ -33,6 +33,7 @@ struct Keys {
 };
 
 // The hash field that marks "MySQL's copy of this user was loaded".
+// kShowScript spells it literally ('_'): change both together.
 inline const char* kLoadedField = "_";
 
 // GET /api/popup's one round trip (EVALSHA). Atomically, in Redis: when the
