@@ -15,8 +15,11 @@ BENCH_USERS users, 100,000 by default) warmed into Redis, so the figures are
 about connections, not cold-cache MySQL reads.
 
   bench/timewait.py [--seconds 10] [--connections 64]
-  environment: BUILD, WORKERS (4), THREADS (32), BENCH_USERS; NGINX_KEEPALIVE
-  passes through to scripts/stack.sh
+  environment: BUILD, BENCH_USERS; WORKERS, THREADS, NGINX_WORKERS and
+  NGINX_KEEPALIVE pass through to scripts/stack.sh, whose defaults (the
+  shipped set-ups: 4 x 64 threads over TCP, 4 x 32 over the unix socket)
+  apply when they are not set; the report reads the sizes back from each
+  stack's popup.conf.
 """
 
 import argparse
@@ -28,12 +31,12 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 from benchlib import free_port, stop_on_sigterm
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", "build")
-WORKERS, THREADS = int(os.environ.get("WORKERS", 4)), int(os.environ.get("THREADS", 32))
 USERS = int(os.environ.get("BENCH_USERS", 100_000))
 
 
@@ -65,15 +68,37 @@ def wrk(port, seconds, connections):
     return r
 
 
+def pool_shape(d):
+    """workers, threads, nginx_workers, nginx_keepalive as stack.sh wrote them."""
+    conf = {}
+    with open(os.path.join(d, "popup.conf")) as f:
+        for line in f:
+            k, sep, v = line.partition("=")
+            if sep and not k.strip().startswith("#"):
+                conf[k.strip()] = v.strip()
+    return {k: int(conf[k]) for k in ("workers", "threads", "nginx_workers", "nginx_keepalive")}
+
+
+def metric(port, name):
+    """One counter from the pool's /api/metrics (Prometheus text)."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/api/metrics" % port, timeout=10) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return int(float(line.split()[1]))
+    return 0
+
+
 def run(extra_env, seconds, connections, pool_port=None):
     """One private stack, one wrk run; returns wrk's numbers plus TIME_WAIT samples."""
     d = tempfile.mkdtemp(prefix="pt", dir="/tmp")
     port = free_port()
-    env = dict(os.environ, HTTP_PORT=str(port), DEMO="0", TEST_CLOCK="off", BUILD=BUILD,
-               WORKERS=str(WORKERS), THREADS=str(THREADS), **extra_env)
+    env = dict(os.environ, HTTP_PORT=str(port), DEMO="0", TEST_CLOCK="off", BUILD=BUILD, **extra_env)
     sh = os.path.join(TOP, "scripts/stack.sh")
     try:
         subprocess.run([sh, "start", d], env=env, check=True, stdout=subprocess.DEVNULL)
+        shape = pool_shape(d)
+        if callable(connections):
+            connections = connections(shape)
         subprocess.run([sys.executable, os.path.join(TOP, "bench/gen_data.py"), "--dir", d, "--users",
                         str(USERS), "--build", os.path.join(TOP, BUILD)], check=True,
                        stdout=subprocess.DEVNULL)
@@ -91,36 +116,51 @@ def run(extra_env, seconds, connections, pool_port=None):
         r["tw_pool"] = max(s[1] for s in samples)
         r["tw_machine"] = max(s[2] for s in samples)
         r["tw_samples"] = [s[0] + s[1] for s in samples]
+        r["shape"] = shape
+        r["connections"] = connections
+        r["keepalive"] = extra_env.get("UPSTREAM_KEEPALIVE", "on") == "on"
+        r["released"] = metric(port, "popup_kept_connections_released_total")
         return r
     finally:
         subprocess.run([sh, "stop", d], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(d, ignore_errors=True)
 
 
-def report(rows, over, conns, seconds, connections):
-    nginx_workers = int(os.environ.get("NGINX_WORKERS", 2))
-    keepalive = os.environ.get("NGINX_KEEPALIVE", str(WORKERS * THREADS // (2 * nginx_workers)))
+def shape_text(r):
+    sh = r["shape"]
+    if not r["keepalive"]:
+        return "%d x %d, no keepalive" % (sh["workers"], sh["threads"])
+    return "%d x %d, keepalive %d x %d" % (sh["workers"], sh["threads"], sh["nginx_workers"],
+                                          sh["nginx_keepalive"])
+
+
+def report(rows, over, seconds, connections):
     md = ["# Pool benchmarks (issue 4)", "",
           "Command: `make bench-pool` (bench/timewait.py); %d s each, wrk -t2, GET /api/popup over %d "
-          "warmed users; pool %d workers x %d threads (supervisor), %d nginx workers, upstream "
-          "keepalive %s per nginx worker; load average %.2f at the end." % (
-              seconds, USERS, WORKERS, THREADS, nginx_workers, keepalive, os.getloadavg()[0]), "",
-          "| set-up | connections | req/s | errors | p50 ms | p99 ms | TIME_WAIT on the pool port: "
-          "closed by nginx | closed by the pool | TIME_WAIT on the machine |",
-          "|---|---|---|---|---|---|---|---|---|"]
-    for label, r in rows:
-        md.append("| %s | %d | %.0f | %d | %.1f | %.1f | %d | %d | %d |" % (
-            label, connections, r["rps"], r["errors"], r["p50_us"] / 1000, r["p99_us"] / 1000,
-            r["tw_nginx"], r["tw_pool"], r["tw_machine"]))
-    md.append("| overload, unix socket (shipped) | %d (10x pool) | %.0f | %d | %.1f | %.1f | - | - | %d |" % (
-        conns, over["rps"], over["errors"], over["p50_us"] / 1000, over["p99_us"] / 1000,
-        over["tw_machine"]))
+          "warmed users; supervisor pools with the shipped sizes (pool: workers x threads; "
+          "keepalive: nginx workers x upstream keepalive per nginx worker); load average %.2f at "
+          "the end." % (seconds, USERS, os.getloadavg()[0]), "",
+          "| set-up | pool | connections | req/s | errors | p50 ms | p99 ms | TIME_WAIT on the pool "
+          "port: closed by nginx | closed by the pool | TIME_WAIT on the machine | kept connections "
+          "released |",
+          "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for label, r in rows + [("overload, unix socket (shipped)", over)]:
+        tcp = r is not over
+        md.append("| %s | %s | %s | %.0f | %d | %.1f | %.1f | %s | %s | %d | %d |" % (
+            label, shape_text(r), r["connections"] if tcp else "%d (10x pool)" % r["connections"],
+            r["rps"], r["errors"], r["p50_us"] / 1000, r["p99_us"] / 1000,
+            r["tw_nginx"] if tcp else "-", r["tw_pool"] if tcp else "-", r["tw_machine"],
+            r["released"]))
     md += ["", "TIME_WAIT columns: the maximum of 1 s samples during the run (a socket stays in "
            "TIME_WAIT for 60 s, so this is every connection closed during the run). "
            "TIME_WAIT samples on the pool port (keepalive / none): %s / %s." % (
                rows[0][1]["tw_samples"], rows[1][1]["tw_samples"]),
+           "Kept connections released: answers after which a thread handed its kept connection "
+           "back because the pool was saturated and connections were queued (fcgi/worker.cc, "
+           "fairness under overload).",
            "Overload latency is bounded below by connections / throughput (Little's law): "
-           "%d / %.0f req/s = %.0f ms mean." % (conns, over["rps"], conns / max(over["rps"], 1) * 1000)]
+           "%d / %.0f req/s = %.0f ms mean." % (over["connections"], over["rps"],
+                                                over["connections"] / max(over["rps"], 1) * 1000)]
     return "\n".join(md) + "\n"
 
 
@@ -138,11 +178,10 @@ def main():
         rows.append((label, r))
         print("%s: %.0f req/s, %d errors, TIME_WAIT closed by nginx %d, by the pool %d" % (
             label, r["rps"], r["errors"], r["tw_nginx"], r["tw_pool"]), flush=True)
-    conns = WORKERS * THREADS * 10
-    over = run({}, a.seconds, conns)
+    over = run({}, a.seconds, lambda sh: 10 * sh["workers"] * sh["threads"])
     print("overload: %d connections, %.0f req/s, %d errors, p99 %.1f ms" % (
-        conns, over["rps"], over["errors"], over["p99_us"] / 1000), flush=True)
-    text = report(rows, over, conns, a.seconds, a.connections)
+        over["connections"], over["rps"], over["errors"], over["p99_us"] / 1000), flush=True)
+    text = report(rows, over, a.seconds, a.connections)
     print()
     print(text)
     os.makedirs(os.path.join(TOP, "bench/results"), exist_ok=True)

@@ -36,6 +36,7 @@ enum class Counter {
   mysql_errors,
   redis_round_trips,  // Redis round trips made by GET /api/popup
   popup_requests,     // GET /api/popup requests that reached the service
+  kept_released,      // kept connections handed back under overload (worker.cc)
   count
 };
 inline constexpr int kCounters = static_cast<int>(Counter::count);
