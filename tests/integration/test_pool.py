@@ -163,6 +163,22 @@ class Supervisor(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("line 1", r.stderr)
 
+    def test_f_a_saturated_pool_hands_back_kept_connections_and_fails_nothing(self):
+        # Below saturation some thread always waits to accept: nothing is
+        # handed back, so kept connections stay kept.
+        released = "popup_kept_connections_released_total"
+        before = stack.metrics()[released]
+        Load(threads=2, seconds=1.5, max_requests=100).start().join()
+        self.assertEqual(stack.metrics()[released], before)
+        # 40 clients on a pool of 12 threads: queued connections are served
+        # because busy threads hand theirs back; nginx retries a request it
+        # had already sent on a connection being closed, so none fails.
+        load = Load(threads=40, seconds=3, max_requests=150)
+        load.start().join()
+        self.assertEqual(load.errors, [])
+        self.assertGreater(load.ok, 0)
+        self.assertGreater(stack.metrics()[released], before)
+
     def test_y_a_crash_storm_brakes_respawning_then_recovers(self):
         brakes = stack.metrics().get("popup_crash_brakes_total", 0)
         killed = 0
