@@ -62,7 +62,7 @@ $(BUILD)/popup-writer: $(BUILD)/fcgi/writer_main.o $(EDGE_OBJ) $(CORE_OBJ)
 $(BUILD)/popupctl: $(BUILD)/fcgi/popupctl_main.o $(EDGE_OBJ) $(CORE_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_EDGE)
 $(BUILD)/fcgi-floor: $(BUILD)/fcgi/floor_main.o
-	$(CXX) $^ -o $@ $(LDFLAGS) -lfcgi $(MALLOC)
+	$(CXX) $^ -o $@ $(LDFLAGS) -lfcgi -lhiredis $(MALLOC)
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(CORE_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) -lboost_json -lboost_unit_test_framework
 

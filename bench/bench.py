@@ -3,7 +3,7 @@
 on the same machine in the same run.
 
 Starts a private stack (scripts/stack.sh) plus the FastCGI floor, loads the
-generated data set, then runs the workloads interleaved (static, floor,
+generated data set, then runs the workloads interleaved (static, floor, floor+RT,
 popup, mixed; again; ...) with wrk and reports medians over the rounds:
 req/s, latency, errors, ratios to the floor and to nginx static, TIME_WAIT
 sockets, Redis commands and round trips per request, MySQL queries per
@@ -40,8 +40,11 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", 5 if QUICK else 10))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 64))
 WORKERS = int(os.environ.get("WORKERS", 4))
 THREADS = int(os.environ.get("THREADS", 32))
+# floor+RT: the floor plus one Redis round trip (PING) per request, the
+# ceiling for any design that needs one round trip per GET.
 WORKLOADS = [("static", "/static-ok", "static.lua"), ("floor", "/floor", "static.lua"),
-             ("popup", "/", "popup.lua"), ("mixed", "/", "mixed.lua")]
+             ("floor+RT", "/floor-redis", "static.lua"), ("popup", "/", "popup.lua"),
+             ("mixed", "/", "mixed.lua")]
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -105,6 +108,10 @@ class Stack:
         subprocess.run(["spawn-fcgi", "-s", self.path("floor.sock"), "-M", "0660", "-F", str(WORKERS),
                         "-P", self.path("floor.pid"), "--", os.path.join(TOP, BUILD, "fcgi-floor"),
                         "--threads", str(THREADS)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["spawn-fcgi", "-s", self.path("floor-redis.sock"), "-M", "0660", "-F",
+                        str(WORKERS), "-P", self.path("floor-redis.pid"), "--",
+                        os.path.join(TOP, BUILD, "fcgi-floor"), "--threads", str(THREADS),
+                        "--redis", self.path("redis.sock")], check=True, stdout=subprocess.DEVNULL)
 
     def stop(self):
         subprocess.run([os.path.join(TOP, "scripts/stack.sh"), "stop", self.dir], env=self.env,
@@ -137,6 +144,7 @@ class Stack:
             "redis": read_pid(self.path("redis.pid")),
             "mariadb": read_pid(self.path("mysql.pid")),
             "writer": read_pid(self.path("writer.pid")),
+            "floors": read_pid(self.path("floor.pid")) + read_pid(self.path("floor-redis.pid")),
         }
 
     def redis_commands(self):
@@ -235,30 +243,31 @@ def median_of(results, key, sub=None):
 
 def table(summary, meta):
     floor = summary["floor"]["rps"] or 1
+    floor_rt = summary["floor+RT"]["rps"] or 1
     static = summary["static"]["rps"] or 1
     lines = [
         "# Benchmark %s on %s" % (meta["stamp"], meta["host"]), "",
         "Machine: %s, %d cores, load average %s before the run; wrk -t2 -c%d, %d rounds x %d s per "
-        "workload (A B C D interleaved, medians); %d users, pool %d workers x %d threads; "
+        "workload (interleaved, medians); %d users, pool %d workers x %d threads; "
         "command: `%s`." % (meta["host"], os.cpu_count(), meta["loadavg"], CONNECTIONS, ROUNDS,
                              SECONDS, USERS, WORKERS, THREADS, meta["command"]), "",
-        "| workload | req/s | p50 ms | p99 ms | max ms | errors | x floor | x static | TIME_WAIT | "
-        "Redis cmd/req | Redis RT/GET | events/req | MySQL q/req | MySQL SELECT/req | CPU s/1k nginx | "
-        "workers | Redis | MariaDB | writer | worker RSS MiB |",
-        "|---" * 20 + "|",
+        "| workload | req/s | p50 ms | p99 ms | max ms | errors | x floor | x floor+RT | x static | "
+        "TIME_WAIT | Redis cmd/req | Redis RT/GET | events/req | MySQL q/req | MySQL SELECT/req | "
+        "CPU s/1k nginx | workers | floors | Redis | MariaDB | writer | worker RSS MiB |",
+        "|---" * 22 + "|",
     ]
     for name, _, _ in WORKLOADS:
         s = summary[name]
         c = s["cpu_per_1k"]
         opt = lambda k: ("%.2f" % s[k]) if k in s else "-"  # noqa: E731
-        lines.append("| %s | %.0f | %.2f | %.2f | %.1f | %d | %.2f | %.2f | %d (%+d) | %.2f | %s | %s | "
-                     "%.3f | %.4f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f |" % (
+        lines.append("| %s | %.0f | %.2f | %.2f | %.1f | %d | %.2f | %.2f | %.2f | %d (%+d) | %.2f | %s | "
+                     "%s | %.3f | %.4f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f |" % (
                          name, s["rps"], s["p50_ms"], s["p99_ms"], s["max_ms"], s["errors"],
-                         s["rps"] / floor, s["rps"] / static, s["timewait"], s["timewait_new"],
-                         s["redis_per_req"],
+                         s["rps"] / floor, s["rps"] / floor_rt, s["rps"] / static, s["timewait"],
+                         s["timewait_new"], s["redis_per_req"],
                          opt("redis_rt_per_get"), opt("events_per_req"), s["mysql_per_req"],
-                         s["select_per_req"], c["nginx"], c["workers"], c["redis"], c["mariadb"],
-                         c["writer"], s["worker_rss_kb"] / 1024))
+                         s["select_per_req"], c["nginx"], c["workers"], c["floors"], c["redis"],
+                         c["mariadb"], c["writer"], s["worker_rss_kb"] / 1024))
     lines += ["", "Per-round req/s: " + "; ".join(
         "%s %s" % (n, ", ".join("%.0f" % r for r in meta["rounds"][n])) for n, _, _ in WORKLOADS)]
     return "\n".join(lines) + "\n"
