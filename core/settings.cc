@@ -45,6 +45,8 @@ const Setting kTable[] = {
     {"nginx_keepalive", &Settings::nginx_keepalive, 0, 100000},
     {"redis", &Settings::redis, 0, 0, Text::address},
     {"redis_timeout_ms", &Settings::redis_timeout_ms, 1, 600000},
+    {"redis_breaker_failures", &Settings::redis_breaker_failures, 0, 1000},
+    {"redis_breaker_open_ms", &Settings::redis_breaker_open_ms, 1, 600000},
     {"key_prefix", &Settings::key_prefix, 0, 0, Text::name},
     {"state_ttl_s", &Settings::state_ttl_s, 1, 3650 * kDay},
     {"config_check_ms", &Settings::config_check_ms, 1, kHourMs},

@@ -43,6 +43,10 @@ struct Settings {
   // Redis
   std::string redis = "127.0.0.1:6379";
   int redis_timeout_ms = 500;
+  // Circuit breaker (core/breaker.h): after this many failed Redis calls in
+  // a row a process skips Redis for redis_breaker_open_ms; 0 = off.
+  int redis_breaker_failures = 3;
+  int redis_breaker_open_ms = 1000;
   std::string key_prefix = "popup";
   int64_t state_ttl_s = 7 * 86400;
   int config_check_ms = 1000;

@@ -37,6 +37,7 @@ enum class Counter {
   redis_round_trips,  // Redis round trips made by GET /api/popup
   popup_requests,     // GET /api/popup requests that reached the service
   kept_released,      // kept connections handed back under overload (worker.cc)
+  redis_skips,        // Redis calls skipped while the circuit breaker was open
   count
 };
 inline constexpr int kCounters = static_cast<int>(Counter::count);

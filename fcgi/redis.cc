@@ -3,8 +3,18 @@
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
+#include <chrono>
+
+#include "fcgi/log.h"
+
 namespace popup {
 namespace {
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 timeval to_timeval(int ms) {
   timeval tv;
@@ -74,11 +84,31 @@ bool Redis::ensure_connected(std::string* err) {
   return true;
 }
 
+// A connection or protocol failure: the context is dropped, and the breaker
+// counts it.
+bool Redis::failed(std::string* err, std::string what) {
+  *err = std::move(what);
+  drop();
+  if (breaker_ && breaker_->failure(steady_ms()))
+    log_warn("redis: %s; skipping Redis for a while (circuit breaker open)", err->c_str());
+  return false;
+}
+
 bool Redis::pipeline(const std::vector<RedisCommand>& cmds, std::vector<RedisReply>* replies,
                      std::string* err) {
   replies->clear();
+  last_skipped_ = false;
+  if (breaker_ && !breaker_->allow(steady_ms())) {
+    last_skipped_ = true;
+    ++skipped_;
+    *err = "redis: skipped, circuit breaker open after repeated failures";
+    return false;
+  }
   ++round_trips_;
-  if (!ensure_connected(err)) return false;
+  if (!ctx_) {
+    std::string e;
+    if (!ensure_connected(&e)) return failed(err, e);
+  }
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   for (const auto& cmd : cmds) {
@@ -89,25 +119,22 @@ bool Redis::pipeline(const std::vector<RedisCommand>& cmds, std::vector<RedisRep
       lens.push_back(a.size());
     }
     if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
-        REDIS_OK) {
-      *err = std::string("redis append: ") + ctx_->errstr;
-      drop();
-      return false;
-    }
+        REDIS_OK)
+      return failed(err, std::string("redis append: ") + ctx_->errstr);
   }
   replies->reserve(cmds.size());
   for (size_t i = 0; i < cmds.size(); ++i) {
     void* raw = nullptr;
     if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
-      *err = std::string("redis: ") + (ctx_->errstr[0] ? ctx_->errstr : "no reply");
+      std::string e = std::string("redis: ") + (ctx_->errstr[0] ? ctx_->errstr : "no reply");
       if (raw) freeReplyObject(raw);
-      drop();
       replies->clear();
-      return false;
+      return failed(err, e);
     }
     replies->push_back(copy_reply(static_cast<redisReply*>(raw)));
     freeReplyObject(raw);
   }
+  if (breaker_) breaker_->success();
   return true;
 }
 

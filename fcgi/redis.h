@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/breaker.h"
 #include "core/settings.h"
 
 struct redisContext;
@@ -48,6 +49,14 @@ class Redis {
   // Round trips attempted so far (one per pipeline or command call).
   uint64_t round_trips() const { return round_trips_; }
 
+  // Shares a process-wide breaker (nullptr: none). While it is open, calls
+  // fail at once without touching the network and last_skipped() is true.
+  void set_breaker(Breaker* b) { breaker_ = b; }
+  // Whether the last failed call was skipped by the breaker.
+  bool last_skipped() const { return last_skipped_; }
+  // Calls skipped by the breaker so far.
+  uint64_t skipped() const { return skipped_; }
+
  private:
   bool ensure_connected(std::string* err);
   void drop();
@@ -55,8 +64,13 @@ class Redis {
   Address addr_;
   int timeout_ms_;
   int read_timeout_ms_;
+  bool failed(std::string* err, std::string what);
+
   redisContext* ctx_ = nullptr;
   uint64_t round_trips_ = 0;
+  Breaker* breaker_ = nullptr;
+  bool last_skipped_ = false;
+  uint64_t skipped_ = 0;
 };
 
 }  // namespace popup

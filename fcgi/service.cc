@@ -40,15 +40,23 @@ Response error_response(const char* code, const std::string& message) {
   return Response{status_for(code), error_answer(e)};
 }
 
-Service::Service(const Settings& s, ConfigCache& cache, Metrics& metrics, WorkerSlot* slot)
+Service::Service(const Settings& s, ConfigCache& cache, Metrics& metrics, WorkerSlot* slot,
+                 Breaker* breaker)
     : s_(s),
       keys_{s.key_prefix},
       cache_(cache),
       metrics_(metrics),
       slot_(slot),
       redis_(redis_address(s), s.redis_timeout_ms),
+      breaker_(breaker),
       mysql_(s),
-      rng_(std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32) ^ wall_us()) {}
+      rng_(std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32) ^ wall_us()) {
+  redis_.set_breaker(breaker);
+}
+
+void Service::redis_failed() {
+  bump(slot_, redis_.last_skipped() ? Counter::redis_skips : Counter::redis_errors);
+}
 
 void Service::warm_up() {
   if (!cache_.get()) refresh();
@@ -58,7 +66,7 @@ void Service::refresh() {
   RedisReply v;
   std::string err;
   if (!redis_.command({"GET", keys_.config_version()}, &v, &err)) {
-    bump(slot_, Counter::redis_errors);
+    redis_failed();
     return;
   }
   if (auto cfg = refresh_config(&v, cache_.get())) cache_.set(cfg);
@@ -86,7 +94,7 @@ std::shared_ptr<const ConfigSet> Service::refresh_config(const RedisReply* versi
   RedisReply set;
   std::string err;
   if (!redis_.command({"GET", keys_.config_set()}, &set, &err)) {
-    bump(slot_, Counter::redis_errors);
+    redis_failed();
     return cur;
   }
   if (set.type != RedisReply::kString) return reload_from_mysql(cur);
@@ -111,7 +119,7 @@ std::shared_ptr<const ConfigSet> Service::reload_from_mysql(std::shared_ptr<cons
   if (!redis_.command({"SET", keys_.config_lock(), token, "NX", "PX",
                        std::to_string(s_.config_lock_ms)},
                       &r, &err)) {
-    bump(slot_, Counter::redis_errors);
+    redis_failed();
     return cur;
   }
   if (r.type != RedisReply::kStatus) return cur ? cur : wait_for_config();
@@ -162,14 +170,15 @@ bool Service::read_state(const std::string& uid, UserStates* states, bool* compl
   // stalls on its disk, a connection dropped after an earlier timeout) must
   // not send the request to MySQL, whose copy lags by the writer's backlog.
   bool ok = redis_.pipeline(cmds, &replies, &err);
-  if (!ok) {
-    bump(slot_, Counter::redis_errors);
+  if (!ok && !redis_.last_skipped()) {
+    redis_failed();
     log_warn("redis: %s; reading again", err.c_str());
     ok = redis_.pipeline(cmds, &replies, &err);
   }
   if (!ok) {
-    bump(slot_, Counter::redis_errors);
-    log_warn("redis: %s", err.c_str());
+    redis_failed();
+    // While the breaker is open, it said so once when it opened.
+    if (!redis_.last_skipped()) log_warn("redis: %s", err.c_str());
     return false;
   }
   *complete = decode_user_hash(replies[0], states);
@@ -197,7 +206,7 @@ bool Service::load_state_from_mysql(const std::string& uid, UserStates* states,
   cmds.push_back({"HSET", key, kLoadedField, "1"});
   cmds.push_back({"EXPIRE", key, std::to_string(s_.state_ttl_s)});
   std::vector<RedisReply> replies;
-  if (!redis_.pipeline(cmds, &replies, &err)) bump(slot_, Counter::redis_errors);
+  if (!redis_.pipeline(cmds, &replies, &err)) redis_failed();
   return true;
 }
 
@@ -215,9 +224,10 @@ bool Service::record(const Event& ev) {
     bump(slot_, Counter::events_queued);
     return true;
   }
-  bump(slot_, Counter::redis_errors);
-  log_warn("queue: cannot queue event %s (%s); writing it to MySQL", ev.id.c_str(),
-           ok ? replies.back().str.c_str() : err.c_str());
+  redis_failed();
+  if (!redis_.last_skipped())
+    log_warn("queue: cannot queue event %s (%s); writing it to MySQL", ev.id.c_str(),
+             ok ? replies.back().str.c_str() : err.c_str());
   if (mysql_.apply_events({ev}, &err)) {
     bump(slot_, Counter::events_direct);
     return true;
@@ -270,8 +280,9 @@ std::optional<Response> Service::show_in_redis(const Visit& v, int64_t now, Show
     break;
   }
   if (r.type != RedisReply::kArray || r.elements.size() != 2) {
-    bump(slot_, Counter::redis_errors);
-    log_warn("show script: %s", err.empty() ? "unexpected reply" : err.c_str());
+    redis_failed();
+    if (!redis_.last_skipped())
+      log_warn("show script: %s", err.empty() ? "unexpected reply" : err.c_str());
     return std::nullopt;
   }
   int64_t status = r.elements[0].integer, id = r.elements[1].integer;
@@ -359,8 +370,13 @@ Response Service::action(const ActionRequest& a, int64_t now) {
 Response Service::healthz() {
   std::vector<RedisReply> replies;
   std::string err;
+  // The health check always asks Redis itself, past an open breaker, and
+  // closes the breaker when Redis answers: it is the probe operators use.
+  redis_.set_breaker(nullptr);
   bool redis_ok = redis_.pipeline({{"PING"}, {"LLEN", keys_.events()}}, &replies, &err) &&
                   !replies[0].is_error();
+  redis_.set_breaker(breaker_);
+  if (redis_ok && breaker_) breaker_->success();
   int64_t one = 0;
   bool mysql_ok = mysql_.query_int("SELECT 1", &one, &err);
   auto cfg = cache_.get();

@@ -28,7 +28,10 @@ Response error_response(const char* code, const std::string& message);
 
 class Service {
  public:
-  Service(const Settings& s, ConfigCache& cache, Metrics& metrics, WorkerSlot* slot);
+  // breaker: the process's Redis circuit breaker, shared by its threads
+  // (nullptr: none).
+  Service(const Settings& s, ConfigCache& cache, Metrics& metrics, WorkerSlot* slot,
+          Breaker* breaker = nullptr);
 
   // GET /api/popup: choose, record the impression (Redis, else MySQL), answer.
   Response popup(const Visit& v, int64_t now);
@@ -64,6 +67,8 @@ class Service {
   bool load_state_from_mysql(const std::string& uid, UserStates* states, bool cache_in_redis);
   // Stores the new state and queues the event; falls back to MySQL.
   bool record(const Event& ev);
+  // Counts a failed Redis call: skipped by the breaker, or an error.
+  void redis_failed();
   Event make_event(const std::string& uid, int64_t popup_id, LastAction kind,
                    const UserState& st, int64_t now);
 
@@ -73,6 +78,7 @@ class Service {
   Metrics& metrics_;
   WorkerSlot* slot_;
   Redis redis_;
+  Breaker* breaker_;
   Mysql mysql_;
   std::mt19937_64 rng_;
   int64_t last_order_ = 0;

@@ -44,6 +44,8 @@ struct Shared {
   std::atomic<int64_t> served{0};
   std::atomic<bool> stopping{false};
   std::atomic<int> accepting{0};  // threads waiting for a new connection
+  // One per process: when Redis hangs, one thread's timeouts spare the others.
+  Breaker redis_breaker{s.redis_breaker_failures, s.redis_breaker_open_ms};
 };
 
 void request_stop(Shared& sh) {
@@ -193,7 +195,7 @@ bool overloaded(const Shared& sh) {
 }
 
 void thread_main(Shared& sh) {
-  Service svc(sh.s, sh.cache, sh.metrics, sh.slot);
+  Service svc(sh.s, sh.cache, sh.metrics, sh.slot, &sh.redis_breaker);
   svc.warm_up();
   FCGX_Request req;
   // listen socket -1: libfcgi must never block in its own accept(); when a
@@ -225,7 +227,7 @@ void thread_main(Shared& sh) {
 // up a published change within config_check_ms, and the check stays off the
 // request path (a GET then costs one Redis round trip).
 void refresher_main(Shared& sh) {
-  Service svc(sh.s, sh.cache, sh.metrics, sh.slot);
+  Service svc(sh.s, sh.cache, sh.metrics, sh.slot, &sh.redis_breaker);
   while (!stop_requested(sh)) {
     svc.refresh();
     pollfd pfd{g_stop_pipe[0], POLLIN, 0};

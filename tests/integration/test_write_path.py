@@ -262,6 +262,38 @@ class Failures(unittest.TestCase):
             stack.wait_for(lambda: stack.redis("PING") == "PONG", timeout=30)
         self.assertEqual(stack.http().request("GET", "/api/healthz").status, 200)
 
+    def test_redis_hung_opens_the_breaker_and_gets_are_answered_from_mysql(self):
+        """Redis hangs (SIGSTOP) instead of refusing connections. After
+        redis_breaker_failures timeouts in a row a process skips Redis for a
+        while, so GETs are answered from MySQL without paying the timeout each
+        time; every impression still lands in MySQL; once Redis answers again
+        events are queued in Redis again."""
+        skips = stack.metrics().get("popup_redis_breaker_skips_total", 0)
+        users = ["rhung-%d" % i for i in range(15)]
+        redis = Proc(stack, "redis-server", "redis.log", pidfile="redis.pid")
+        os.kill(redis.pid, signal.SIGSTOP)
+        try:
+            answers = [stack.get_popup(u, now=NOW) for u in users]
+            during = stack.metrics()
+        finally:
+            os.kill(redis.pid, signal.SIGCONT)
+        self.assertEqual([r.status for r in answers], [200] * len(users), answers)
+        self.assertTrue(all(r.json()["popup"] for r in answers), answers)
+        self.assertGreater(during["popup_redis_breaker_skips_total"], skips)
+        self.assertIn("circuit breaker open", stack.log("popupd.log"))
+        # Written straight to MySQL, one impression each.
+        self.assertEqual(events_for("rhung"), len(users))
+        self.assertTrue(stack.wait_for(
+            lambda: stack.http().request("GET", "/api/healthz").status == 200, timeout=10))
+        queued = stack.metrics()["popup_events_queued_total"]
+        n = [0]
+
+        def queued_again():
+            n[0] += 1
+            stack.get_popup("rhung-after-%d" % n[0], now=NOW)
+            return stack.metrics()["popup_events_queued_total"] > queued
+        self.assertTrue(stack.wait_for(queued_again, timeout=10, interval=0.2))
+
 
 if __name__ == "__main__":
     unittest.main()

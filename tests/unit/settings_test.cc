@@ -17,6 +17,15 @@ std::string refusal(std::string_view text) {
 
 BOOST_AUTO_TEST_SUITE(settings)
 
+BOOST_AUTO_TEST_CASE(redis_breaker_keys_parse_and_are_bounded) {
+  auto s = parse_settings("redis_breaker_failures = 0\nredis_breaker_open_ms = 250\n");
+  BOOST_REQUIRE(s.ok());
+  BOOST_TEST(s.value().redis_breaker_failures == 0);
+  BOOST_TEST(s.value().redis_breaker_open_ms == 250);
+  BOOST_TEST(refusal("redis_breaker_failures = -1") != "(accepted)");
+  BOOST_TEST(refusal("redis_breaker_open_ms = 0") != "(accepted)");
+}
+
 BOOST_AUTO_TEST_CASE(empty_text_gives_the_defaults) {
   auto s = parse_settings("");
   BOOST_REQUIRE(s.ok());
