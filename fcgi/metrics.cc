@@ -18,7 +18,7 @@
 namespace popup {
 namespace {
 
-constexpr uint64_t kMagic = 0x706f707570763033ULL;  // "popupv03"
+constexpr uint64_t kMagic = 0x706f707570763034ULL;  // "popupv04"
 
 const char* endpoint_name(int e) {
   static const char* names[] = {"popup", "action", "healthz", "metrics", "other"};
@@ -33,7 +33,7 @@ const char* counter_name(int c) {
       "popup_events_direct_total",      "popup_redis_errors_total",
       "popup_mysql_errors_total",       "popup_get_redis_round_trips_total",
       "popup_get_requests_total",       "popup_kept_connections_released_total",
-      "popup_redis_breaker_skips_total"};
+      "popup_redis_breaker_skips_total",  "popup_redis_repairs_total"};
   static_assert(sizeof names / sizeof names[0] == kCounters);
   return names[c];
 }

@@ -38,6 +38,7 @@ enum class Counter {
   popup_requests,     // GET /api/popup requests that reached the service
   kept_released,      // kept connections handed back under overload (worker.cc)
   redis_skips,        // Redis calls skipped while the circuit breaker was open
+  redis_repairs,      // direct MySQL writes copied into Redis afterwards
   count
 };
 inline constexpr int kCounters = static_cast<int>(Counter::count);

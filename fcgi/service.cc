@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <thread>
@@ -41,7 +42,7 @@ Response error_response(const char* code, const std::string& message) {
 }
 
 Service::Service(const Settings& s, ConfigCache& cache, Metrics& metrics, WorkerSlot* slot,
-                 Breaker* breaker)
+                 Breaker* breaker, RedisRepairs* repairs)
     : s_(s),
       keys_{s.key_prefix},
       cache_(cache),
@@ -49,6 +50,7 @@ Service::Service(const Settings& s, ConfigCache& cache, Metrics& metrics, Worker
       slot_(slot),
       redis_(redis_address(s), s.redis_timeout_ms),
       breaker_(breaker),
+      repairs_(repairs),
       mysql_(s),
       rng_(std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32) ^ wall_us()) {
   redis_.set_breaker(breaker);
@@ -188,6 +190,34 @@ bool Service::read_state(const std::string& uid, UserStates* states, bool* compl
   return true;
 }
 
+void Service::repair_redis() {
+  if (!repairs_) return;
+  std::vector<StateWrite> todo = latest_writes(repairs_->take());
+  constexpr size_t kChunk = 500;
+  for (size_t start = 0; start < todo.size(); start += kChunk) {
+    size_t end = std::min(todo.size(), start + kChunk);
+    std::vector<RedisCommand> cmds;
+    for (size_t i = start; i < end; ++i)
+      cmds.push_back({"EVAL", kRepairScript, "1", keys_.user(todo[i].uid),
+                      std::to_string(todo[i].popup_id), encode_state(todo[i].state),
+                      std::to_string(todo[i].state.updated_at)});
+    std::vector<RedisReply> replies;
+    std::string err;
+    if (!redis_.pipeline(cmds, &replies, &err)) {
+      redis_failed();
+      repairs_->give_back({std::make_move_iterator(todo.begin() + start),
+                           std::make_move_iterator(todo.end())});
+      return;
+    }
+    uint64_t copied = 0;
+    for (const auto& r : replies) {
+      if (r.is_error()) log_warn("redis repair: %s", r.str.c_str());
+      copied += r.type == RedisReply::kInteger && r.integer == 1;
+    }
+    bump(slot_, Counter::redis_repairs, copied);
+  }
+}
+
 bool Service::load_state_from_mysql(const std::string& uid, UserStates* states,
                                     bool cache_in_redis) {
   UserStates durable;
@@ -230,6 +260,9 @@ bool Service::record(const Event& ev) {
              ok ? replies.back().str.c_str() : err.c_str());
   if (mysql_.apply_events({ev}, &err)) {
     bump(slot_, Counter::events_direct);
+    if (repairs_ && !repairs_->add({ev.uid, ev.popup_id, ev.state}))
+      log_warn("queue: more than %zu direct writes wait for Redis; dropping the oldest",
+               RedisRepairs::kMax);
     return true;
   }
   bump(slot_, Counter::mysql_errors);

@@ -30,8 +30,10 @@ class Service {
  public:
   // breaker: the process's Redis circuit breaker, shared by its threads
   // (nullptr: none).
+  // repairs: the process's direct MySQL writes still to be copied into
+  // Redis (nullptr: none kept).
   Service(const Settings& s, ConfigCache& cache, Metrics& metrics, WorkerSlot* slot,
-          Breaker* breaker = nullptr);
+          Breaker* breaker = nullptr, RedisRepairs* repairs = nullptr);
 
   // GET /api/popup: choose, record the impression (Redis, else MySQL), answer.
   Response popup(const Visit& v, int64_t now);
@@ -48,6 +50,11 @@ class Service {
   // (or, when Redis lost it, reloads MySQL under the lock). Called once per
   // config_check_ms by each process's refresher thread.
   void refresh();
+
+  // Copies the process's direct MySQL writes into Redis (kRepairScript);
+  // what Redis does not take now stays for the next call. The refresher
+  // thread calls it after each refresh().
+  void repair_redis();
 
  private:
   std::shared_ptr<const ConfigSet> refresh_config(const RedisReply* version,
@@ -79,6 +86,7 @@ class Service {
   WorkerSlot* slot_;
   Redis redis_;
   Breaker* breaker_;
+  RedisRepairs* repairs_;
   Mysql mysql_;
   std::mt19937_64 rng_;
   int64_t last_order_ = 0;

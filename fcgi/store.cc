@@ -46,6 +46,17 @@ end
 return {0, 0}
 )lua";
 
+const char* const kRepairScript = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local upd = string.match(cur, '^%-?%d+,%d+,%a+,(%d+)$')
+  if upd and #upd <= 15 and tonumber(upd) >= tonumber(ARGV[3]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+)lua";
+
 bool decode_user_hash(const RedisReply& r, UserStates* out) {
   out->clear();
   bool loaded = false;

@@ -11,11 +11,14 @@
 //   <p>:writers          set of writer ids; <p>:writer:<id> hash of stats
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/popup.h"
+#include "core/repair.h"
 #include "fcgi/redis.h"
 
 namespace popup {
@@ -49,6 +52,50 @@ inline const char* kLoadedField = "_";
 // kLoadedField (MySQL's copy is needed), -2 a stored state the script does
 // not read exactly as core/state_codec does (left to the C++ path).
 extern const char* const kShowScript;
+
+// Copies one state written straight to MySQL into Redis (core/repair.h):
+// only into a user hash that exists (a missing one is loaded from MySQL on
+// the next read anyway), and only over a state with an older updated_at, or
+// none, or one that does not decode. A state of the same second stays: it
+// may be newer (written through Redis after it came back), and a repair must
+// never take a user back.
+//   KEYS: the user's hash   ARGV: popup id, core/state_codec text, updated_at
+// Reply: 1 copied, 0 left alone.
+extern const char* const kRepairScript;
+
+// The direct writes of one process that still have to reach Redis; shared
+// by its threads, bounded (beyond kMax the oldest are dropped: those users
+// then keep Redis's older copy until their TTL).
+class RedisRepairs {
+ public:
+  static constexpr size_t kMax = 100000;
+  // Returns false when the oldest write had to be dropped to make room.
+  bool add(StateWrite w) {
+    std::lock_guard<std::mutex> l(mu_);
+    items_.push_back(std::move(w));
+    if (items_.size() <= kMax) return true;
+    items_.pop_front();
+    return false;
+  }
+  std::vector<StateWrite> take() {
+    std::lock_guard<std::mutex> l(mu_);
+    std::vector<StateWrite> out(std::make_move_iterator(items_.begin()),
+                                std::make_move_iterator(items_.end()));
+    items_.clear();
+    return out;
+  }
+  // Puts back what could not be copied, ahead of newer writes.
+  void give_back(std::vector<StateWrite> ws) {
+    std::lock_guard<std::mutex> l(mu_);
+    items_.insert(items_.begin(), std::make_move_iterator(ws.begin()),
+                  std::make_move_iterator(ws.end()));
+    while (items_.size() > kMax) items_.pop_front();
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<StateWrite> items_;
+};
 
 // Decodes an HGETALL reply into states. Returns true when the hash carries
 // kLoadedField (the copy is complete); fields that do not decode are skipped.

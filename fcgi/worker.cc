@@ -46,6 +46,7 @@ struct Shared {
   std::atomic<int> accepting{0};  // threads waiting for a new connection
   // One per process: when Redis hangs, one thread's timeouts spare the others.
   Breaker redis_breaker{s.redis_breaker_failures, s.redis_breaker_open_ms};
+  RedisRepairs redis_repairs;
 };
 
 void request_stop(Shared& sh) {
@@ -195,7 +196,7 @@ bool overloaded(const Shared& sh) {
 }
 
 void thread_main(Shared& sh) {
-  Service svc(sh.s, sh.cache, sh.metrics, sh.slot, &sh.redis_breaker);
+  Service svc(sh.s, sh.cache, sh.metrics, sh.slot, &sh.redis_breaker, &sh.redis_repairs);
   svc.warm_up();
   FCGX_Request req;
   // listen socket -1: libfcgi must never block in its own accept(); when a
@@ -227,12 +228,14 @@ void thread_main(Shared& sh) {
 // up a published change within config_check_ms, and the check stays off the
 // request path (a GET then costs one Redis round trip).
 void refresher_main(Shared& sh) {
-  Service svc(sh.s, sh.cache, sh.metrics, sh.slot, &sh.redis_breaker);
+  Service svc(sh.s, sh.cache, sh.metrics, sh.slot, &sh.redis_breaker, &sh.redis_repairs);
   while (!stop_requested(sh)) {
     svc.refresh();
+    svc.repair_redis();
     pollfd pfd{g_stop_pipe[0], POLLIN, 0};
     if (poll(&pfd, 1, sh.s.config_check_ms) > 0) break;
   }
+  svc.repair_redis();  // one last try before the process leaves
 }
 
 void install_handlers() {
