@@ -2,13 +2,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <linux/sock_diag.h>
-#include <linux/unix_diag.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -24,6 +19,7 @@
 #include <map>
 #include <sstream>
 
+#include "fcgi/listen_queue.h"
 #include "fcgi/log.h"
 #include "fcgi/metrics.h"
 #include "fcgi/worker.h"
@@ -171,55 +167,11 @@ void reload(Pool& p) {
   log_info("supervisor: reloaded (generation %d, %d workers)", p.generation, p.s.workers);
 }
 
-// The number of connections waiting in the listen backlog: TCP_INFO for TCP
-// sockets, sock_diag (UNIX_DIAG_RQLEN) for unix sockets.
-long listen_queue_tcp(int fd) {
-  tcp_info ti;
-  socklen_t len = sizeof ti;
-  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return -1;
-  return ti.tcpi_unacked;
-}
-
-long listen_queue_unix(int fd) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return -1;
-  int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  if (nl < 0) return -1;
-  struct {
-    nlmsghdr nlh;
-    unix_diag_req req;
-  } msg{};
-  msg.nlh.nlmsg_len = sizeof msg;
-  msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  msg.nlh.nlmsg_flags = NLM_F_REQUEST;
-  msg.req.sdiag_family = AF_UNIX;
-  msg.req.udiag_states = 1 << 10;  // TCP_LISTEN
-  msg.req.udiag_ino = static_cast<uint32_t>(st.st_ino);
-  msg.req.udiag_cookie[0] = msg.req.udiag_cookie[1] = ~0U;
-  msg.req.udiag_show = UDIAG_SHOW_RQLEN;
-  long result = -1;
-  if (send(nl, &msg, sizeof msg, 0) == static_cast<ssize_t>(sizeof msg)) {
-    alignas(nlmsghdr) char buf[1024];
-    ssize_t n = recv(nl, buf, sizeof buf, 0);
-    auto* h = reinterpret_cast<nlmsghdr*>(buf);
-    if (n > 0 && NLMSG_OK(h, static_cast<size_t>(n)) && h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
-      auto* m = static_cast<unix_diag_msg*>(NLMSG_DATA(h));
-      int rtalen = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
-      for (auto* a = reinterpret_cast<rtattr*>(m + 1); RTA_OK(a, rtalen); a = RTA_NEXT(a, rtalen)) {
-        if (a->rta_type == UNIX_DIAG_RQLEN) {
-          auto* rq = static_cast<unix_diag_rqlen*>(RTA_DATA(a));
-          result = rq->udiag_rqueue;
-        }
-      }
-    }
-  }
-  close(nl);
-  return result;
-}
-
 void tick(Pool& p) {
-  long q = p.listen_unix ? listen_queue_unix(p.listen_fd) : listen_queue_tcp(p.listen_fd);
-  p.metrics->shm().listen_queue.store(q);
+  ListenQueue q;
+  read_listen_queue(p.listen_fd, &q);
+  p.metrics->shm().listen_queue.store(q.depth);
+  if (q.backlog >= 0) p.metrics->shm().listen_backlog.store(q.backlog);
   if (p.stopping) return;
   time_t now = time(nullptr);
   if (now < p.brake_until) return;

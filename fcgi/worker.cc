@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "fcgi/listen_queue.h"
 #include "fcgi/log.h"
 #include "fcgi/router.h"
 #include "fcgi/service.h"
@@ -232,6 +233,12 @@ void refresher_main(Shared& sh) {
   while (!stop_requested(sh)) {
     svc.refresh();
     svc.repair_redis();
+    // Under spawn-fcgi no supervisor samples the inherited socket's queue.
+    ListenQueue q;
+    if (sh.s.listen.empty() && read_listen_queue(sh.listen_fd, &q)) {
+      sh.metrics.shm().listen_queue.store(q.depth);
+      sh.metrics.shm().listen_backlog.store(q.backlog);
+    }
     pollfd pfd{g_stop_pipe[0], POLLIN, 0};
     if (poll(&pfd, 1, sh.s.config_check_ms) > 0) break;
   }

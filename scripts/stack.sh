@@ -420,8 +420,9 @@ start_pool() {
     local where=(-s "$dir/popup.sock" -M 0600)
     [ -z "$POOL_TCP_PORT" ] || where=(-a 127.0.0.1 -p "$POOL_TCP_PORT")
     # -F N with -P: spawn-fcgi 1.6.4 writes every child's pid, one a line;
-    # each child runs in a session of its own.
-    spawn-fcgi "${where[@]}" -F "$WORKERS" -P "$dir/popupd.pid" \
+    # each child runs in a session of its own. -b: popup.conf's backlog
+    # (spawn-fcgi's own default is 1024).
+    spawn-fcgi "${where[@]}" -b 4096 -F "$WORKERS" -P "$dir/popupd.pid" \
       -- "$bin/popupd" --config "$dir/popup.conf" \
       < /dev/null >> "$dir/log/popupd.log" 2>&1 9>&- ||
       fail "spawn-fcgi failed" "$dir/log/popupd.log"

@@ -145,11 +145,13 @@ class Supervisor(unittest.TestCase):
         self.assertGreater(stack.metrics()["popup_worker_recycled_total"], recycled)
 
     def test_d_metrics_show_workers_and_listen_queue(self):
+        self.assertEqual(stack.get_popup(uid(), now=NOW).status, 200)  # one to count
         # A worker may be between recycling and its replacement: wait for 3.
         self.assertTrue(stack.wait_for(lambda: stack.metrics()["popup_workers"] == 3, timeout=5))
         m = stack.metrics()
         self.assertEqual(m["popup_workers"], 3)
         self.assertGreaterEqual(m["popup_listen_queue"], 0)
+        self.assertEqual(m["popup_listen_backlog"], 4096)  # read from the socket
         self.assertEqual(m["popup_threads_active"] + m["popup_threads_idle"], 12)
         self.assertIn("popup_listen_queue", m)
         self.assertTrue(any(k.startswith("popup_worker_requests_total{") for k in m))

@@ -1,0 +1,77 @@
+#include "fcgi/listen_queue.h"
+
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+
+namespace popup {
+namespace {
+
+bool tcp_queue(int fd, ListenQueue* out) {
+  tcp_info ti;
+  socklen_t len = sizeof ti;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return false;
+  out->depth = ti.tcpi_unacked;
+  out->backlog = ti.tcpi_sacked;
+  return true;
+}
+
+bool unix_queue(int fd, ListenQueue* out) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return false;
+  int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (nl < 0) return false;
+  struct {
+    nlmsghdr nlh;
+    unix_diag_req req;
+  } msg{};
+  msg.nlh.nlmsg_len = sizeof msg;
+  msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  msg.nlh.nlmsg_flags = NLM_F_REQUEST;
+  msg.req.sdiag_family = AF_UNIX;
+  msg.req.udiag_states = 1 << 10;  // TCP_LISTEN
+  msg.req.udiag_ino = static_cast<uint32_t>(st.st_ino);
+  msg.req.udiag_cookie[0] = msg.req.udiag_cookie[1] = ~0U;
+  msg.req.udiag_show = UDIAG_SHOW_RQLEN;
+  bool found = false;
+  if (send(nl, &msg, sizeof msg, 0) == static_cast<ssize_t>(sizeof msg)) {
+    alignas(nlmsghdr) char buf[1024];
+    ssize_t n = recv(nl, buf, sizeof buf, 0);
+    auto* h = reinterpret_cast<nlmsghdr*>(buf);
+    if (n > 0 && NLMSG_OK(h, static_cast<size_t>(n)) && h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+      auto* m = static_cast<unix_diag_msg*>(NLMSG_DATA(h));
+      int rtalen = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+      for (auto* a = reinterpret_cast<rtattr*>(m + 1); RTA_OK(a, rtalen); a = RTA_NEXT(a, rtalen)) {
+        if (a->rta_type == UNIX_DIAG_RQLEN) {
+          auto* rq = static_cast<unix_diag_rqlen*>(RTA_DATA(a));
+          out->depth = rq->udiag_rqueue;
+          out->backlog = rq->udiag_wqueue;
+          found = true;
+        }
+      }
+    }
+  }
+  close(nl);
+  return found;
+}
+
+}  // namespace
+
+bool read_listen_queue(int fd, ListenQueue* out) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return false;
+  if (ss.ss_family == AF_UNIX) return unix_queue(fd, out);
+  if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) return tcp_queue(fd, out);
+  return false;
+}
+
+}  // namespace popup

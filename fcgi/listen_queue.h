@@ -1,0 +1,19 @@
+// The accept queue of a listening socket, as php-fpm's status page shows it:
+// how many connections wait to be accepted, and the backlog the kernel
+// allows. The supervisor samples its socket; under spawn-fcgi, which has no
+// supervisor, each worker samples the socket it inherited.
+#pragma once
+
+namespace popup {
+
+struct ListenQueue {
+  long depth = -1;    // connections waiting to be accepted
+  long backlog = -1;  // the kernel's limit for this socket
+};
+
+// TCP_INFO for TCP sockets (tcpi_unacked / tcpi_sacked on a listener),
+// sock_diag UNIX_DIAG_RQLEN for unix sockets (rqueue / wqueue on a
+// listener). false when fd is neither or the kernel does not say.
+bool read_listen_queue(int fd, ListenQueue* out);
+
+}  // namespace popup
