@@ -27,9 +27,8 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
-from benchlib import free_port, stop_on_sigterm
+from benchlib import free_port, pool_metrics, stop_on_sigterm, wrk_result
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", "build")
@@ -164,14 +163,7 @@ class Stack:
         return int(v["Questions"]) - 1, int(v["Com_select"])
 
     def metrics(self):
-        with urllib.request.urlopen("http://127.0.0.1:%d/api/metrics" % self.port, timeout=10) as r:
-            text = r.read().decode()
-        out = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                k, _, v = line.rpartition(" ")
-                out[k] = float(v)
-        return out
+        return pool_metrics(self.port)
 
     def enabled_ids(self):
         out = subprocess.run(["mariadb", "--no-defaults", "-S", self.path("mysql.sock"), "-u", "popup",
@@ -205,10 +197,7 @@ def run_wrk(stack, name, path, script, seconds, env):
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60).stdout
     stop.set()
     sampler.join()
-    m = re.search(r"RESULT (.*)", out)
-    if not m:
-        raise RuntimeError("wrk gave no result:\n" + out)
-    r = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    r = wrk_result(out)
     groups = stack.groups()
     after_cpu = {g: cpu_ticks(p) for g, p in groups.items()}
     n = max(r["requests"], 1)

@@ -1,6 +1,8 @@
 """Small helpers shared by the bench scripts."""
 
+import re
 import socket
+import urllib.request
 
 
 def free_port():
@@ -18,3 +20,23 @@ def stop_on_sigterm():
     import signal
     import sys
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
+def wrk_result(out):
+    """The numbers of the RESULT line our wrk scripts print (wrk/common.lua)."""
+    m = re.search(r"RESULT (.*)", out)
+    if not m:
+        raise RuntimeError("wrk gave no result:\n" + out)
+    return {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+
+
+def pool_metrics(port):
+    """The pool's /api/metrics through nginx on PORT: {series: value}."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/api/metrics" % port, timeout=10) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.rpartition(" ")
+            out[k] = float(v)
+    return out

@@ -24,16 +24,14 @@ about connections, not cold-cache MySQL reads.
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
-from benchlib import free_port, stop_on_sigterm
+from benchlib import free_port, pool_metrics, stop_on_sigterm, wrk_result
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", "build")
@@ -60,10 +58,7 @@ def wrk(port, seconds, connections):
     out = subprocess.run(["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--timeout", "5s",
                           "-s", os.path.join(TOP, "bench/wrk/popup.lua"), "http://127.0.0.1:%d/" % port],
                          capture_output=True, text=True, env=env, timeout=seconds + 60).stdout
-    m = re.search(r"RESULT (.*)", out)
-    if not m:
-        raise RuntimeError("wrk gave no result:\n" + out)
-    r = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    r = wrk_result(out)
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     return r
 
@@ -77,15 +72,6 @@ def pool_shape(d):
             if sep and not k.strip().startswith("#"):
                 conf[k.strip()] = v.strip()
     return {k: int(conf[k]) for k in ("workers", "threads", "nginx_workers", "nginx_keepalive")}
-
-
-def metric(port, name):
-    """One counter from the pool's /api/metrics (Prometheus text)."""
-    with urllib.request.urlopen("http://127.0.0.1:%d/api/metrics" % port, timeout=10) as resp:
-        for line in resp.read().decode().splitlines():
-            if line.startswith(name + " "):
-                return int(float(line.split()[1]))
-    return 0
 
 
 def run(extra_env, seconds, connections, pool_port=None):
@@ -119,7 +105,7 @@ def run(extra_env, seconds, connections, pool_port=None):
         r["shape"] = shape
         r["connections"] = connections
         r["keepalive"] = extra_env.get("UPSTREAM_KEEPALIVE", "on") == "on"
-        r["released"] = metric(port, "popup_kept_connections_released_total")
+        r["released"] = int(pool_metrics(port).get("popup_kept_connections_released_total", 0))
         return r
     finally:
         subprocess.run([sh, "stop", d], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

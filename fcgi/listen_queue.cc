@@ -65,6 +65,13 @@ bool unix_queue(int fd, ListenQueue* out) {
 
 }  // namespace
 
+void publish_listen_queue(int fd, MetricsShm& shm) {
+  ListenQueue q;
+  read_listen_queue(fd, &q);
+  shm.listen_queue.store(q.depth);
+  if (q.backlog >= 0) shm.listen_backlog.store(q.backlog);
+}
+
 bool read_listen_queue(int fd, ListenQueue* out) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;

@@ -4,6 +4,8 @@
 // supervisor, each worker samples the socket it inherited.
 #pragma once
 
+#include "fcgi/metrics.h"
+
 namespace popup {
 
 struct ListenQueue {
@@ -15,5 +17,9 @@ struct ListenQueue {
 // sock_diag UNIX_DIAG_RQLEN for unix sockets (rqueue / wqueue on a
 // listener). false when fd is neither or the kernel does not say.
 bool read_listen_queue(int fd, ListenQueue* out);
+
+// Reads fd's queue into the pool-wide gauges: the depth (-1 when the kernel
+// does not say) and, when known, the backlog.
+void publish_listen_queue(int fd, MetricsShm& shm);
 
 }  // namespace popup

@@ -95,12 +95,11 @@ bool Redis::failed(std::string* err, std::string what) {
 }
 
 bool Redis::pipeline(const std::vector<RedisCommand>& cmds, std::vector<RedisReply>* replies,
-                     std::string* err) {
+                     std::string* err, bool past_breaker) {
   replies->clear();
   last_skipped_ = false;
-  if (breaker_ && !breaker_->allow(steady_ms())) {
+  if (breaker_ && !past_breaker && !breaker_->allow(steady_ms())) {
     last_skipped_ = true;
-    ++skipped_;
     *err = "redis: skipped, circuit breaker open after repeated failures";
     return false;
   }

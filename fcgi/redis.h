@@ -36,9 +36,10 @@ class Redis {
   // Sends all commands in one write and reads all replies: one round trip.
   // Returns false (and sets *err) on a connection or protocol failure; then
   // nothing is known about which commands ran. Redis error replies are not
-  // failures: they come back as kError elements.
+  // failures: they come back as kError elements. past_breaker: go to Redis
+  // even while the breaker is open (a health probe); a success closes it.
   bool pipeline(const std::vector<RedisCommand>& cmds,
-                std::vector<RedisReply>* replies, std::string* err);
+                std::vector<RedisReply>* replies, std::string* err, bool past_breaker = false);
 
   // One command; false on connection failure or an error reply.
   bool command(const RedisCommand& cmd, RedisReply* reply, std::string* err);
@@ -54,8 +55,6 @@ class Redis {
   void set_breaker(Breaker* b) { breaker_ = b; }
   // Whether the last failed call was skipped by the breaker.
   bool last_skipped() const { return last_skipped_; }
-  // Calls skipped by the breaker so far.
-  uint64_t skipped() const { return skipped_; }
 
  private:
   bool ensure_connected(std::string* err);
@@ -70,7 +69,6 @@ class Redis {
   uint64_t round_trips_ = 0;
   Breaker* breaker_ = nullptr;
   bool last_skipped_ = false;
-  uint64_t skipped_ = 0;
 };
 
 }  // namespace popup

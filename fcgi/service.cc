@@ -49,15 +49,16 @@ Service::Service(const Settings& s, ConfigCache& cache, Metrics& metrics, Worker
       metrics_(metrics),
       slot_(slot),
       redis_(redis_address(s), s.redis_timeout_ms),
-      breaker_(breaker),
       repairs_(repairs),
       mysql_(s),
       rng_(std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32) ^ wall_us()) {
   redis_.set_breaker(breaker);
 }
 
-void Service::redis_failed() {
-  bump(slot_, redis_.last_skipped() ? Counter::redis_skips : Counter::redis_errors);
+bool Service::redis_failed() {
+  bool skipped = redis_.last_skipped();
+  bump(slot_, skipped ? Counter::redis_skips : Counter::redis_errors);
+  return !skipped;
 }
 
 void Service::warm_up() {
@@ -178,9 +179,7 @@ bool Service::read_state(const std::string& uid, UserStates* states, bool* compl
     ok = redis_.pipeline(cmds, &replies, &err);
   }
   if (!ok) {
-    redis_failed();
-    // While the breaker is open, it said so once when it opened.
-    if (!redis_.last_skipped()) log_warn("redis: %s", err.c_str());
+    if (redis_failed()) log_warn("redis: %s", err.c_str());
     return false;
   }
   *complete = decode_user_hash(replies[0], states);
@@ -254,8 +253,7 @@ bool Service::record(const Event& ev) {
     bump(slot_, Counter::events_queued);
     return true;
   }
-  redis_failed();
-  if (!redis_.last_skipped())
+  if (redis_failed())
     log_warn("queue: cannot queue event %s (%s); writing it to MySQL", ev.id.c_str(),
              ok ? replies.back().str.c_str() : err.c_str());
   if (mysql_.apply_events({ev}, &err)) {
@@ -313,8 +311,7 @@ std::optional<Response> Service::show_in_redis(const Visit& v, int64_t now, Show
     break;
   }
   if (r.type != RedisReply::kArray || r.elements.size() != 2) {
-    redis_failed();
-    if (!redis_.last_skipped())
+    if (redis_failed())
       log_warn("show script: %s", err.empty() ? "unexpected reply" : err.c_str());
     return std::nullopt;
   }
@@ -403,13 +400,11 @@ Response Service::action(const ActionRequest& a, int64_t now) {
 Response Service::healthz() {
   std::vector<RedisReply> replies;
   std::string err;
-  // The health check always asks Redis itself, past an open breaker, and
-  // closes the breaker when Redis answers: it is the probe operators use.
-  redis_.set_breaker(nullptr);
-  bool redis_ok = redis_.pipeline({{"PING"}, {"LLEN", keys_.events()}}, &replies, &err) &&
+  // The health check always asks Redis itself, past an open breaker (and
+  // closes it when Redis answers): it is the probe operators use.
+  bool redis_ok = redis_.pipeline({{"PING"}, {"LLEN", keys_.events()}}, &replies, &err,
+                                  /*past_breaker=*/true) &&
                   !replies[0].is_error();
-  redis_.set_breaker(breaker_);
-  if (redis_ok && breaker_) breaker_->success();
   int64_t one = 0;
   bool mysql_ok = mysql_.query_int("SELECT 1", &one, &err);
   auto cfg = cache_.get();

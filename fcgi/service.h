@@ -74,8 +74,10 @@ class Service {
   bool load_state_from_mysql(const std::string& uid, UserStates* states, bool cache_in_redis);
   // Stores the new state and queues the event; falls back to MySQL.
   bool record(const Event& ev);
-  // Counts a failed Redis call: skipped by the breaker, or an error.
-  void redis_failed();
+  // Counts a failed Redis call: skipped by the breaker, or an error. Returns
+  // true for an error, which is worth a log line (an open breaker said so
+  // once when it opened).
+  bool redis_failed();
   Event make_event(const std::string& uid, int64_t popup_id, LastAction kind,
                    const UserState& st, int64_t now);
 
@@ -85,7 +87,6 @@ class Service {
   Metrics& metrics_;
   WorkerSlot* slot_;
   Redis redis_;
-  Breaker* breaker_;
   RedisRepairs* repairs_;
   Mysql mysql_;
   std::mt19937_64 rng_;

@@ -168,10 +168,7 @@ void reload(Pool& p) {
 }
 
 void tick(Pool& p) {
-  ListenQueue q;
-  read_listen_queue(p.listen_fd, &q);
-  p.metrics->shm().listen_queue.store(q.depth);
-  if (q.backlog >= 0) p.metrics->shm().listen_backlog.store(q.backlog);
+  publish_listen_queue(p.listen_fd, p.metrics->shm());
   if (p.stopping) return;
   time_t now = time(nullptr);
   if (now < p.brake_until) return;

@@ -213,8 +213,9 @@ void thread_main(Shared& sh) {
     if (release && req.ipcFd >= 0) {
       // A plain close, not libfcgi's lingering one (shutdown, then select()
       // until nginx closes its end, which under overload keeps the thread
-      // idle for as long as nginx takes to notice): the request has been
-      // read to its end, so nothing unread can turn the close into a reset.
+      // idle for as long as nginx takes to notice). If nginx had already
+      // sent its next request on this connection, the close resets it and
+      // nginx retries that request elsewhere (nginx/README.md).
       close(req.ipcFd);
       req.ipcFd = -1;
       bump(sh.slot, Counter::kept_released);
@@ -234,11 +235,7 @@ void refresher_main(Shared& sh) {
     svc.refresh();
     svc.repair_redis();
     // Under spawn-fcgi no supervisor samples the inherited socket's queue.
-    ListenQueue q;
-    if (sh.s.listen.empty() && read_listen_queue(sh.listen_fd, &q)) {
-      sh.metrics.shm().listen_queue.store(q.depth);
-      sh.metrics.shm().listen_backlog.store(q.backlog);
-    }
+    if (sh.s.listen.empty()) publish_listen_queue(sh.listen_fd, sh.metrics.shm());
     pollfd pfd{g_stop_pipe[0], POLLIN, 0};
     if (poll(&pfd, 1, sh.s.config_check_ms) > 0) break;
   }
