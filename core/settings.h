@@ -29,8 +29,8 @@ struct Settings {
   // FastCGI pool (popupd)
   std::string listen;          // Address text; empty = inherited fd 0
   int backlog = 1024;
-  int workers = 4;             // processes
-  int threads = 32;            // accept threads per process
+  int workers = 2;             // processes (about one per core)
+  int threads = 8;             // accept threads per process
   int64_t max_requests = 0;    // recycle a process after this many; 0 = never
   int crash_storm_count = 10;  // respawn brake: this many crashes ...
   int crash_storm_window_s = 10;  // ... within this window
@@ -39,7 +39,7 @@ struct Settings {
   std::string state_dir;       // shared metrics file lives here; "" = none
   // nginx sizing (the pool must outnumber what keepalive caches can pin)
   int nginx_workers = 2;
-  int nginx_keepalive = 32;    // keepalive connections per nginx worker
+  int nginx_keepalive = 4;     // keepalive connections per nginx worker
   // Redis
   std::string redis = "127.0.0.1:6379";
   int redis_timeout_ms = 500;

@@ -15,8 +15,8 @@
 # Settings (environment, with defaults):
 #   HTTP_ADDR=127.0.0.1 HTTP_PORT=8080   where nginx listens
 #   POOL=supervisor|spawn-fcgi           who runs the popupd processes
-#   WORKERS=4 THREADS=32 MAX_REQUESTS=0  pool size, recycling (0 = never);
-#                                        THREADS=64 with POOL_TCP_PORT
+#   WORKERS=nproc THREADS=8 MAX_REQUESTS=0  pool size, recycling (0 =
+#                                        never); 4 x 64 with POOL_TCP_PORT
 #   NGINX_WORKERS=2
 #   NGINX_KEEPALIVE=WORKERS*THREADS/(2*NGINX_WORKERS)   the sizing rule,
 #                                        nginx/README.md
@@ -24,8 +24,9 @@
 #   REDIS_MAXMEMORY=512mb BUILD=build
 #   POOL_TCP_PORT=N   the pool listens on 127.0.0.1:N and nginx reaches it
 #                     over TCP (how a pool on another host is reached); the
-#                     default pool doubles so that each nginx worker's cache
-#                     (then 64) covers its peak, not its mean (nginx/README.md)
+#                     default pool grows to 4 x 64 so that each nginx
+#                     worker's cache (then 64) covers its peak, not its mean
+#                     (nginx/README.md)
 #   UPSTREAM_KEEPALIVE=on|off   off drops `keepalive` and `fastcgi_keep_conn`
 #                     (only for the TIME_WAIT comparison in bench/)
 #
@@ -46,7 +47,7 @@ dir=$(realpath -m -- "$dir")
 HTTP_ADDR=${HTTP_ADDR:-127.0.0.1}
 HTTP_PORT=${HTTP_PORT:-8080}
 POOL=${POOL:-supervisor}
-WORKERS=${WORKERS:-4}
+WORKERS=${WORKERS:-}
 THREADS=${THREADS:-}
 NGINX_WORKERS=${NGINX_WORKERS:-2}
 NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-}
@@ -228,12 +229,18 @@ fail() {
 
 check_settings() {
   local v
-  # Over TCP every connection beyond nginx's keepalive cache ends in
-  # TIME_WAIT, so the cache must cover the peak, and the rule then needs the
-  # larger pool; over a unix socket the extra connections cost nothing.
-  if [ -z "$THREADS" ]; then
-    THREADS=32
-    [ -z "$POOL_TCP_PORT" ] || THREADS=64
+  # The pool is sized for the CPU (nginx/README.md, pool size): a process
+  # per core with 8 threads each serves as much as a larger pool and keeps
+  # the queue in the kernel's listen queue, in order. Over TCP every
+  # connection beyond nginx's keepalive cache ends in TIME_WAIT, so the
+  # cache must cover the peak, and the sizing rule then needs the larger
+  # pool; over a unix socket the extra connections cost nothing.
+  if [ -n "$POOL_TCP_PORT" ]; then
+    WORKERS=${WORKERS:-4}
+    THREADS=${THREADS:-64}
+  else
+    WORKERS=${WORKERS:-$(nproc)}
+    THREADS=${THREADS:-8}
   fi
   for v in HTTP_PORT WORKERS THREADS NGINX_WORKERS MAX_REQUESTS BATCH_SIZE BATCH_MS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || fail "$v must be a number, not '${!v}'"
