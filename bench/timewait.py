@@ -8,7 +8,9 @@
    sockets are split by who closed first: nginx (TIME_WAIT on nginx's side,
    destination port = pool port) or the pool (source port = pool port).
 2. Overload: 10x the pool's connections (workers x threads x 10 wrk
-   connections) on the shipped unix-socket set-up: errors and p99.
+   connections) on the shipped unix-socket set-up: errors and p99; and the
+   same for a larger pool (4 x 32, the default until it was sized for the
+   CPU), for comparison.
 
 Each run gets its own stack with the bench data set (bench/gen_data.py,
 BENCH_USERS users, 100,000 by default) warmed into Redis, so the figures are
@@ -17,7 +19,8 @@ about connections, not cold-cache MySQL reads.
   bench/timewait.py [--seconds 10] [--connections 64]
   environment: BUILD, BENCH_USERS; WORKERS, THREADS, NGINX_WORKERS and
   NGINX_KEEPALIVE pass through to scripts/stack.sh, whose defaults (the
-  shipped set-ups: 4 x 64 threads over TCP, 4 x 32 over the unix socket)
+  shipped set-ups: 4 x 64 threads over TCP, a process per core x 8 over
+  the unix socket)
   apply when they are not set; the report reads the sizes back from each
   stack's popup.conf.
 """
@@ -120,7 +123,7 @@ def shape_text(r):
                                           sh["nginx_keepalive"])
 
 
-def report(rows, over, seconds, connections):
+def report(rows, overs, seconds, connections):
     md = ["# Pool benchmarks (issue 4)", "",
           "Command: `make bench-pool` (bench/timewait.py); %d s each, wrk -t2, GET /api/popup over %d "
           "warmed users; supervisor pools with the shipped sizes (pool: workers x threads; "
@@ -130,8 +133,8 @@ def report(rows, over, seconds, connections):
           "port: closed by nginx | closed by the pool | TIME_WAIT on the machine | kept connections "
           "released |",
           "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for label, r in rows + [("overload, unix socket (shipped)", over)]:
-        tcp = r is not over
+    for label, r in rows + overs:
+        tcp = label.startswith("TCP")
         md.append("| %s | %s | %s | %.0f | %d | %.1f | %.1f | %s | %s | %d | %d |" % (
             label, shape_text(r), r["connections"] if tcp else "%d (10x pool)" % r["connections"],
             r["rps"], r["errors"], r["p50_us"] / 1000, r["p99_us"] / 1000,
@@ -144,9 +147,10 @@ def report(rows, over, seconds, connections):
            "Kept connections released: answers after which a thread handed its kept connection "
            "back because the pool was saturated and connections were queued (fcgi/worker.cc, "
            "fairness under overload).",
-           "Overload latency is bounded below by connections / throughput (Little's law): "
-           "%d / %.0f req/s = %.0f ms mean." % (over["connections"], over["rps"],
-                                                over["connections"] / max(over["rps"], 1) * 1000)]
+           "Overload latency is bounded below by connections / throughput (Little's law): " +
+           "; ".join("%s: %d / %.0f req/s = %.0f ms mean" % (
+               shape_text(r), r["connections"], r["rps"], r["connections"] / max(r["rps"], 1) * 1000)
+               for _, r in overs) + "."]
     return "\n".join(md) + "\n"
 
 
@@ -164,10 +168,14 @@ def main():
         rows.append((label, r))
         print("%s: %.0f req/s, %d errors, TIME_WAIT closed by nginx %d, by the pool %d" % (
             label, r["rps"], r["errors"], r["tw_nginx"], r["tw_pool"]), flush=True)
-    over = run({}, a.seconds, lambda sh: 10 * sh["workers"] * sh["threads"])
-    print("overload: %d connections, %.0f req/s, %d errors, p99 %.1f ms" % (
-        over["connections"], over["rps"], over["errors"], over["p99_us"] / 1000), flush=True)
-    text = report(rows, over, a.seconds, a.connections)
+    overs = []
+    for label, env in (("overload, unix socket (shipped)", {}),
+                       ("overload, unix socket, larger pool", {"WORKERS": "4", "THREADS": "32"})):
+        over = run(env, a.seconds, lambda sh: 10 * sh["workers"] * sh["threads"])
+        overs.append((label, over))
+        print("%s: %d connections, %.0f req/s, %d errors, p99 %.1f ms" % (
+            label, over["connections"], over["rps"], over["errors"], over["p99_us"] / 1000), flush=True)
+    text = report(rows, overs, a.seconds, a.connections)
     print()
     print(text)
     os.makedirs(os.path.join(TOP, "bench/results"), exist_ok=True)
