@@ -282,14 +282,8 @@ std::optional<Response> Service::show_in_redis(const Visit& v, int64_t now, Show
   Event ev = make_event(v.uid, 0, LastAction::show, UserState{}, now);
   RedisCommand cmd{"EVALSHA", "", "2", keys_.user(v.uid), keys_.events(), std::to_string(now),
                    std::to_string(s_.state_ttl_s),
-                   encode_show_event_head(ev.id, ev.uid, ev.ts, ev.order)};
-  cmd.reserve(cmd.size() + 3 * list.size());
-  for (const Popup* p : list) {
-    cmd.push_back(std::to_string(p->id));
-    cmd.push_back(p->max_impressions ? std::to_string(std::max<int64_t>(0, *p->max_impressions))
-                                     : "-1");
-    cmd.push_back(std::to_string(after_impression(*p, nullptr, now).next_show_at));
-  }
+                   encode_show_event_head(ev.id, ev.uid, ev.ts, ev.order),
+                   pack_candidates(list, now)};
   RedisReply r;
   std::string err;
   for (int attempt = 0; attempt < 2; ++attempt) {

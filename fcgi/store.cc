@@ -11,15 +11,15 @@ namespace popup {
 // digits (beyond a Lua double's exact range) goes back to C++ (-2), and the
 // caller keeps now within that range, so every comparison is exact.
 const char* const kShowScript = R"lua(
-if redis.call('HEXISTS', KEYS[1], '_') == 0 then return {-1, 0} end
-local n = (#ARGV - 3) / 3
-if n < 1 then return {0, 0} end
-local fields = {}
-for i = 1, n do fields[i] = ARGV[1 + 3 * i] end
-local vals = redis.call('HMGET', KEYS[1], unpack(fields))
+local h = redis.call('HGETALL', KEYS[1])
+local states, loaded = {}, false
+for i = 1, #h, 2 do
+  if h[i] == '_' then loaded = true else states[h[i]] = h[i + 1] end
+end
+if not loaded then return {-1, 0} end
 local now = tonumber(ARGV[1])
-for i = 1, n do
-  local v = vals[i]
+for id, max, show_at in string.gmatch(ARGV[4], '(%-?%d+),(%-?%d+),(%-?%d+);') do
+  local v = states[id]
   local impressions = 0
   local allowed = true
   if v then
@@ -32,9 +32,7 @@ for i = 1, n do
     impressions = tonumber(imp)
     allowed = nxt ~= '-1' and now >= tonumber(nxt)
   end
-  local max = tonumber(ARGV[2 + 3 * i])
-  if allowed and (max < 0 or impressions < max) then
-    local id, show_at = ARGV[1 + 3 * i], ARGV[3 + 3 * i]
+  if allowed and (max == '-1' or impressions < tonumber(max)) then
     local count = string.format('%d', impressions + 1)
     redis.call('HSET', KEYS[1], id, show_at .. ',' .. count .. ',show,' .. ARGV[1])
     redis.call('EXPIRE', KEYS[1], ARGV[2])

@@ -45,9 +45,13 @@ inline const char* kLoadedField = "_";
 // the impression, refresh the TTL and queue the event. Concurrent visits of
 // one user therefore cannot both be shown a popup.
 //   KEYS: the user's hash, the queue
-//   ARGV: now, state TTL, the event head (core/event.h), then per candidate
-//         in selection order: popup id, max impressions (-1 = unlimited),
-//         next_show_at after an impression (core/rules.h after_impression)
+//   ARGV: now, state TTL, the event head (core/event.h), and the candidates
+//         in selection order packed into one argument (show_candidates):
+//         "id,max,next;" each, max = max impressions (-1 = unlimited), next =
+//         next_show_at after an impression (core/rules.h after_impression).
+//         One argument instead of three per candidate: Redis builds an object
+//         and the script a Lua string for every argument, and a visit often
+//         has 50 to 100 candidates of which the script reads the first few.
 // Reply {status, popup id}: 1 shown, 0 nothing allowed, -1 the hash lacks
 // kLoadedField (MySQL's copy is needed), -2 a stored state the script does
 // not read exactly as core/state_codec does (left to the C++ path).

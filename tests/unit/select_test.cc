@@ -128,6 +128,18 @@ BOOST_AUTO_TEST_CASE(candidates_are_active_targeted_popups_in_selection_order) {
   BOOST_TEST(candidates(ConfigSet{}, visit(), 0).empty());
 }
 
+BOOST_AUTO_TEST_CASE(packed_candidates_carry_id_max_and_next_show_time) {
+  ConfigSet cfg{1, {make(7, 1), make(3, 2), make(12, 3)}};
+  cfg.popups[0].max_impressions = 2;
+  cfg.popups[0].show_cooldown_s = 60;
+  cfg.popups[1].max_impressions = -4;  // below zero: never shown, not unlimited
+  cfg.popups[1].show_cooldown_s = 5;
+  cfg.popups[2].show_cooldown_s = 0;
+  std::vector<const Popup*> list{&cfg.popups[2], &cfg.popups[0], &cfg.popups[1]};
+  BOOST_TEST(pack_candidates(list, 1000) == "12,-1,1000;7,2,1060;3,0,1005;");
+  BOOST_TEST(pack_candidates({}, 1000).empty());
+}
+
 // The show script in Redis walks the candidates and takes the first whose
 // state allows it: that must be select_popup's answer for every state.
 BOOST_AUTO_TEST_CASE(first_allowed_candidate_is_the_selection) {
