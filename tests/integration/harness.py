@@ -69,6 +69,10 @@ class Reply:
         return "Reply(%d, %r)" % (self.status, self.data[:300])
 
 
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
 class Stack:
     def __init__(self, **env):
         self.dir = tempfile.mkdtemp(prefix="pt", dir="/tmp")
@@ -96,8 +100,26 @@ class Stack:
             subprocess.run([os.path.join(TOP, "scripts/stack.sh"), "stop", self.dir],
                            env=self.env, cwd=TOP, capture_output=True, text=True, timeout=120)
             self.started = False
+        reports = self.sanitizer_reports()
         if not keep:
             shutil.rmtree(self.dir, ignore_errors=True)
+        if reports:
+            raise AssertionError("sanitizer reports in the stack's logs:\n" + "\n".join(reports))
+
+    def sanitizer_reports(self):
+        """Lines where a sanitizer build of a stack program reported a bug.
+        A worker that dies of one is respawned and nginx retries its request,
+        so only its log shows it; stop() fails the test module on any."""
+        found = []
+        logs = self.path("log")
+        for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
+            text = self.log(name)
+            for marker in SANITIZER_MARKERS:
+                at = text.find(marker)
+                if at >= 0:
+                    found.append("%s: %s" % (name, text[at:at + 1500]))
+                    break
+        return found
 
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
