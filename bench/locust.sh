@@ -18,7 +18,9 @@ if [ "${LOCUST_SMOKE:-0}" = 1 ]; then
 else
   users=${LOCUST_USERS:-200}; rate=${LOCUST_RATE:-50}; time=${LOCUST_TIME:-60s}
 fi
-out=${LOCUST_OUT:-bench/results/locust-$(date +%Y%m%d-%H%M%S)$([ "${LOCUST_SMOKE:-0}" = 1 ] && echo -smoke)}
+suffix=""
+if [ "${LOCUST_SMOKE:-0}" = 1 ]; then suffix=-smoke; fi
+out=${LOCUST_OUT:-bench/results/locust-$(date +%Y%m%d-%H%M%S)$suffix}
 mkdir -p "$(dirname "$out")"
 run=$(mktemp -d /tmp/pl.XXXXXX)
 pids=()
