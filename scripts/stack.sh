@@ -67,6 +67,14 @@ admin=$(id -un)   # the socket-authenticated MariaDB superuser of the datadir
 case "$HTTP_ADDR" in *:*) http_host="[$HTTP_ADDR]" ;; *) http_host=$HTTP_ADDR ;; esac
 url="http://$http_host:$HTTP_PORT"
 
+# The URL of a stack that is already running: its nginx.conf knows the port
+# it was started with, which need not be this call's HTTP_PORT.
+running_url() {
+  local listen
+  listen=$(sed -n 's/^ *listen \([^ ;]*\).*/\1/p' "$dir/nginx/nginx.conf" 2>/dev/null | head -n 1)
+  if [ -n "$listen" ]; then echo "http://$listen"; else echo "$url"; fi
+}
+
 # name:pid file, in start order; stop goes the other way.
 pieces=(mariadb:mysql.pid redis:redis.pid writer:writer.pid pool:popupd.pid
         floor:floor.pid floor-redis:floor-redis.pid nginx:nginx/nginx.pid)
@@ -507,7 +515,7 @@ start() {
     if running "$file"; then up+=("$name"); else down+=("$name"); fi
   done
   if [ ${#down[@]} -eq 0 ]; then
-    log "already running in $dir ($url)"
+    log "already running in $dir ($(running_url))"
     exit 0
   fi
   check_ports
@@ -558,7 +566,7 @@ status() {
       case $name in mariadb|redis|pool|nginx) missing=1 ;; esac
     fi
   done
-  [ $missing -eq 0 ] && echo "url      $url" && return 0
+  [ $missing -eq 0 ] && echo "url      $(running_url)" && return 0
   return 3
 }
 

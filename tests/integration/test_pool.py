@@ -158,6 +158,19 @@ class Supervisor(unittest.TestCase):
         self.assertTrue(any(k.startswith('popup_requests_total{endpoint="popup",status="200"}')
                             for k in m))
 
+    def test_e2_status_and_a_second_start_name_the_port_the_stack_runs_on(self):
+        # Whatever HTTP_PORT the caller has now, the stack answers where it
+        # was started.
+        env = dict(stack.env, HTTP_PORT="1")
+        sh = os.path.join(TOP, "scripts/stack.sh")
+        want = "http://127.0.0.1:%d" % stack.port
+        r = subprocess.run([sh, "status", stack.dir], env=env, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("url      " + want + "\n", r.stdout)
+        r = subprocess.run([sh, "start", stack.dir], env=env, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("already running in %s (%s)" % (stack.dir, want), r.stdout + r.stderr)
+
     def test_e_check_mode_refuses_a_pool_smaller_than_the_keepalive_caches(self):
         good = stack.conf()
         r = subprocess.run([os.path.join(TOP, BUILD, "popupd"), "--check", "--config", good],
