@@ -46,7 +46,8 @@ inline const char* kLoadedField = "_";
 // one user therefore cannot both be shown a popup.
 //   KEYS: the user's hash, the queue
 //   ARGV: now, state TTL, the event head (core/event.h), and the candidates
-//         in selection order packed into one argument (show_candidates):
+//         in selection order packed into one argument (core/select.h
+//         pack_candidates):
 //         "id,max,next;" each, max = max impressions (-1 = unlimited), next =
 //         next_show_at after an impression (core/rules.h after_impression).
 //         One argument instead of three per candidate: Redis builds an object
