@@ -114,7 +114,8 @@ class Stack:
                        cwd=TOP, check=True, stdout=subprocess.DEVNULL)
         subprocess.run(["spawn-fcgi", "-s", self.path("floor.sock"), "-M", "0660", "-F",
                         str(FLOOR_WORKERS), "-P", self.path("floor.pid"), "--",
-                        os.path.join(TOP, BUILD, "fcgi-floor"), "--threads", str(FLOOR_THREADS)], check=True, stdout=subprocess.DEVNULL)
+                        os.path.join(TOP, BUILD, "fcgi-floor"), "--threads", str(FLOOR_THREADS)],
+                       check=True, stdout=subprocess.DEVNULL)
         subprocess.run(["spawn-fcgi", "-s", self.path("floor-redis.sock"), "-M", "0660", "-F",
                         str(FLOOR_WORKERS), "-P", self.path("floor-redis.pid"), "--",
                         os.path.join(TOP, BUILD, "fcgi-floor"), "--threads", str(FLOOR_THREADS),

@@ -15,20 +15,24 @@
 namespace popup {
 namespace {
 
-bool tcp_queue(int fd, ListenQueue* out) {
+struct ListenQueue {
+  long depth = -1;    // connections waiting to be accepted
+  long backlog = -1;  // the kernel's limit for this socket
+};
+
+void tcp_queue(int fd, ListenQueue* out) {
   tcp_info ti;
   socklen_t len = sizeof ti;
-  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return false;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return;
   out->depth = ti.tcpi_unacked;
   out->backlog = ti.tcpi_sacked;
-  return true;
 }
 
-bool unix_queue(int fd, ListenQueue* out) {
+void unix_queue(int fd, ListenQueue* out) {
   struct stat st;
-  if (fstat(fd, &st) != 0) return false;
+  if (fstat(fd, &st) != 0) return;
   int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  if (nl < 0) return false;
+  if (nl < 0) return;
   struct {
     nlmsghdr nlh;
     unix_diag_req req;
@@ -41,7 +45,6 @@ bool unix_queue(int fd, ListenQueue* out) {
   msg.req.udiag_ino = static_cast<uint32_t>(st.st_ino);
   msg.req.udiag_cookie[0] = msg.req.udiag_cookie[1] = ~0U;
   msg.req.udiag_show = UDIAG_SHOW_RQLEN;
-  bool found = false;
   if (send(nl, &msg, sizeof msg, 0) == static_cast<ssize_t>(sizeof msg)) {
     alignas(nlmsghdr) char buf[1024];
     ssize_t n = recv(nl, buf, sizeof buf, 0);
@@ -54,31 +57,29 @@ bool unix_queue(int fd, ListenQueue* out) {
           auto* rq = static_cast<unix_diag_rqlen*>(RTA_DATA(a));
           out->depth = rq->udiag_rqueue;
           out->backlog = rq->udiag_wqueue;
-          found = true;
         }
       }
     }
   }
   close(nl);
-  return found;
+}
+
+ListenQueue read_listen_queue(int fd) {
+  ListenQueue q;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return q;
+  if (ss.ss_family == AF_UNIX) unix_queue(fd, &q);
+  if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) tcp_queue(fd, &q);
+  return q;
 }
 
 }  // namespace
 
 void publish_listen_queue(int fd, MetricsShm& shm) {
-  ListenQueue q;
-  read_listen_queue(fd, &q);
+  ListenQueue q = read_listen_queue(fd);
   shm.listen_queue.store(q.depth);
   if (q.backlog >= 0) shm.listen_backlog.store(q.backlog);
-}
-
-bool read_listen_queue(int fd, ListenQueue* out) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return false;
-  if (ss.ss_family == AF_UNIX) return unix_queue(fd, out);
-  if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) return tcp_queue(fd, out);
-  return false;
 }
 
 }  // namespace popup

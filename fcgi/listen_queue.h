@@ -8,18 +8,10 @@
 
 namespace popup {
 
-struct ListenQueue {
-  long depth = -1;    // connections waiting to be accepted
-  long backlog = -1;  // the kernel's limit for this socket
-};
-
-// TCP_INFO for TCP sockets (tcpi_unacked / tcpi_sacked on a listener),
-// sock_diag UNIX_DIAG_RQLEN for unix sockets (rqueue / wqueue on a
-// listener). false when fd is neither or the kernel does not say.
-bool read_listen_queue(int fd, ListenQueue* out);
-
 // Reads fd's queue into the pool-wide gauges: the depth (-1 when the kernel
-// does not say) and, when known, the backlog.
+// does not say) and, when known, the backlog. TCP_INFO for TCP sockets
+// (tcpi_unacked / tcpi_sacked on a listener), sock_diag UNIX_DIAG_RQLEN for
+// unix sockets (rqueue / wqueue on a listener).
 void publish_listen_queue(int fd, MetricsShm& shm);
 
 }  // namespace popup

@@ -52,6 +52,7 @@ THREADS=${THREADS:-}
 NGINX_WORKERS=${NGINX_WORKERS:-2}
 NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-}
 MAX_REQUESTS=${MAX_REQUESTS:-0}
+BACKLOG=4096   # the pool's listen backlog, whoever opens the socket
 TEST_CLOCK=${TEST_CLOCK:-off}
 DEMO=${DEMO:-1}
 WRITER=${WRITER:-1}
@@ -319,7 +320,7 @@ write_conf() {
 # Written by scripts/stack.sh for the stack in $dir.
 # listen empty: the FastCGI socket is inherited on fd 0 (spawn-fcgi).
 listen = $listen
-backlog = 4096
+backlog = $BACKLOG
 workers = $WORKERS
 threads = $THREADS
 max_requests = $MAX_REQUESTS
@@ -435,9 +436,9 @@ start_pool() {
     local where=(-s "$dir/popup.sock" -M 0600)
     [ -z "$POOL_TCP_PORT" ] || where=(-a 127.0.0.1 -p "$POOL_TCP_PORT")
     # -F N with -P: spawn-fcgi 1.6.4 writes every child's pid, one a line;
-    # each child runs in a session of its own. -b: popup.conf's backlog
-    # (spawn-fcgi's own default is 1024).
-    spawn-fcgi "${where[@]}" -b 4096 -F "$WORKERS" -P "$dir/popupd.pid" \
+    # each child runs in a session of its own. -b: the same backlog as
+    # popup.conf (spawn-fcgi's own default is 1024).
+    spawn-fcgi "${where[@]}" -b "$BACKLOG" -F "$WORKERS" -P "$dir/popupd.pid" \
       -- "$bin/popupd" --config "$dir/popup.conf" \
       < /dev/null >> "$dir/log/popupd.log" 2>&1 9>&- ||
       fail "spawn-fcgi failed" "$dir/log/popupd.log"
