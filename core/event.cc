@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/params.h"
+#include "core/sha256.h"
 
 namespace popup {
 namespace {
@@ -103,6 +104,22 @@ std::string format_event_id(uint64_t hi, uint64_t lo) {
   snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(hi),
            static_cast<unsigned long long>(lo));
   return std::string(buf, 32);
+}
+
+std::string action_event_id(std::string_view uid, std::string_view source, std::string_view key) {
+  std::string text = "action";
+  for (std::string_view part : {uid, source, key}) {
+    text += '\0';
+    text += part;
+  }
+  auto d = sha256(text);
+  static const char* kHex = "0123456789abcdef";
+  std::string out(32, '0');
+  for (int i = 0; i < 16; ++i) {
+    out[2 * i] = kHex[d[i] >> 4];
+    out[2 * i + 1] = kHex[d[i] & 15];
+  }
+  return out;
 }
 
 }  // namespace popup

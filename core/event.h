@@ -46,4 +46,12 @@ Result<Event> decode_event(std::string_view text);
 // 32 lower-case hex digits from two 64-bit random words.
 std::string format_event_id(uint64_t hi, uint64_t lo);
 
+// The event id of an action sent with an idempotency key: the first 128 bits
+// of SHA-256("action" NUL uid NUL source NUL key) in hex, so a retry of the
+// same (uid, key), by nginx or by the client, becomes the same event, in any
+// process. `source` keeps the keys of different origins apart ("client" for
+// the Idempotency-Key header or action_id field, "nginx" for nginx's
+// $request_id).
+std::string action_event_id(std::string_view uid, std::string_view source, std::string_view key);
+
 }  // namespace popup

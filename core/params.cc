@@ -49,56 +49,100 @@ std::string_view media_type(std::string_view ct) {
   return ct;
 }
 
-// id 0 = missing or not a positive 32-bit integer.
-Result<ActionRequest> check_action(const std::string* uid, int64_t id, const std::string* action) {
-  if (!uid) return bad("uid is required");
-  if (!valid_uid(*uid)) return bad("uid must be 1-64 characters of [A-Za-z0-9._-]");
-  if (id <= 0) return bad("popup_id must be a positive integer");
-  if (!action) return bad("action is required");
-  auto a = parse_action(*action);
-  if (!a) return bad("action must be click or ignore");
-  return ActionRequest{*uid, id, *a};
-}
+// The fields of an action body before they are checked; nullptr = absent.
+// id 0 = missing or not a positive 32-bit integer (has_id says which).
+struct ActionFields {
+  std::optional<std::string> uid, action, key;
+  bool has_id = false;
+  int64_t id = 0;
+};
 
-Result<ActionRequest> parse_action_form(std::string_view body) {
+Result<ActionFields> action_form_fields(std::string_view body) {
   auto pairs = parse_form(body);
   if (!pairs.ok()) return pairs.error();
-  const std::string *uid = nullptr, *id = nullptr, *action = nullptr;
-  for (const auto& [k, v] : pairs.value()) {
-    const std::string** slot = k == "uid" ? &uid : k == "popup_id" ? &id : k == "action" ? &action : nullptr;
+  ActionFields f;
+  std::optional<std::string> id;
+  for (auto& [k, v] : pairs.value()) {
+    std::optional<std::string>* slot = k == "uid"         ? &f.uid
+                                       : k == "popup_id"  ? &id
+                                       : k == "action"    ? &f.action
+                                       : k == "action_id" ? &f.key
+                                                          : nullptr;
     if (!slot) continue;
     if (*slot) return bad(k + " is given more than once");
-    *slot = &v;
+    *slot = std::move(v);
   }
-  if (!id) return bad("popup_id is required");
-  return check_action(uid, parse_id(*id), action);
+  f.has_id = id.has_value();
+  if (id) f.id = parse_id(*id);
+  return f;
 }
 
-Result<ActionRequest> parse_action_json(std::string_view body) {
+// A string member of a JSON object: absent, or an error naming it when it is
+// not a string.
+Result<std::optional<std::string>> json_string(const boost::json::object& o, const char* name) {
+  auto* v = o.if_contains(name);
+  if (!v) return std::optional<std::string>{};
+  if (!v->is_string()) return bad(std::string(name) + " must be a string");
+  return std::optional<std::string>{std::string(v->get_string())};
+}
+
+Result<ActionFields> action_json_fields(std::string_view body) {
   boost::json::error_code ec;
   boost::json::value doc = boost::json::parse(body, ec);
   if (ec) return bad("body is not valid JSON");
   if (!doc.is_object()) return bad("body must be a JSON object");
   const auto& o = doc.get_object();
-  const std::string* uid = nullptr;
-  const std::string* action = nullptr;
-  std::string uid_s, action_s;
-  if (auto* v = o.if_contains("uid")) {
-    if (!v->is_string()) return bad("uid must be a string");
-    uid_s = std::string(v->get_string());
-    uid = &uid_s;
-  }
-  if (auto* v = o.if_contains("action")) {
-    if (!v->is_string()) return bad("action must be a string");
-    action_s = std::string(v->get_string());
-    action = &action_s;
+  ActionFields f;
+  for (auto [name, out] : {std::pair{"uid", &f.uid}, std::pair{"action", &f.action},
+                           std::pair{"action_id", &f.key}}) {
+    auto s = json_string(o, name);
+    if (!s.ok()) return s.error();
+    *out = std::move(s.value());
   }
   auto* idv = o.if_contains("popup_id");
-  if (!idv) return bad("popup_id is required");
-  int64_t id = 0;
-  if (idv->is_int64() && idv->get_int64() >= 1 && idv->get_int64() <= 2147483647)
-    id = idv->get_int64();
-  return check_action(uid, id, action);
+  f.has_id = idv != nullptr;
+  if (idv && idv->is_int64() && idv->get_int64() >= 1 && idv->get_int64() <= 2147483647)
+    f.id = idv->get_int64();
+  return f;
+}
+
+// The uid of the query string, if any (other parameters are ignored).
+Result<std::optional<std::string>> query_uid(std::string_view query) {
+  auto pairs = parse_form(query);
+  if (!pairs.ok()) return pairs.error();
+  std::optional<std::string> uid;
+  for (auto& [k, v] : pairs.value()) {
+    if (k != "uid") continue;
+    if (uid) return bad("uid is given more than once");
+    uid = std::move(v);
+  }
+  return uid;
+}
+
+// Merges the body's fields with the query's uid and the key header, in the
+// order the messages name them: uid, popup_id, action, the key.
+Result<ActionRequest> check_action(ActionFields f, const ActionSource& src) {
+  auto q = query_uid(src.query);
+  if (!q.ok()) return q.error();
+  const auto& quid = q.value();
+  if (quid && !valid_uid(*quid)) return bad("uid must be 1-64 characters of [A-Za-z0-9._-]");
+  if (f.uid && quid && *f.uid != *quid)
+    return bad("uid in the query string and uid in the body differ");
+  if (!f.uid) f.uid = quid;
+  if (!f.has_id) return bad("popup_id is required");
+  if (!f.uid) return bad("uid is required");
+  if (!valid_uid(*f.uid)) return bad("uid must be 1-64 characters of [A-Za-z0-9._-]");
+  if (f.id <= 0) return bad("popup_id must be a positive integer");
+  if (!f.action) return bad("action is required");
+  auto a = parse_action(*f.action);
+  if (!a) return bad("action must be click or ignore");
+  std::string header(src.key_header);
+  if (!header.empty() && !valid_uid(header))
+    return bad("Idempotency-Key must be 1-64 characters of [A-Za-z0-9._-]");
+  if (f.key && !valid_uid(*f.key)) return bad("action_id must be 1-64 characters of [A-Za-z0-9._-]");
+  if (f.key && !header.empty() && *f.key != header)
+    return bad("Idempotency-Key and action_id differ");
+  return ActionRequest{std::move(*f.uid), f.id, *a, f.key ? std::move(*f.key) : header};
 }
 
 }  // namespace
@@ -179,11 +223,19 @@ Result<Visit> parse_visit(std::string_view query) {
   return v;
 }
 
+Result<ActionRequest> parse_action_request(const ActionSource& src) {
+  std::string type = lower(media_type(src.content_type));
+  Result<ActionFields> f = type == "application/x-www-form-urlencoded" ? action_form_fields(src.body)
+                           : type == "application/json"
+                               ? action_json_fields(src.body)
+                               : bad("Content-Type must be application/x-www-form-urlencoded or "
+                                     "application/json");
+  if (!f.ok()) return f.error();
+  return check_action(std::move(f.value()), src);
+}
+
 Result<ActionRequest> parse_action_body(std::string_view content_type, std::string_view body) {
-  std::string type = lower(media_type(content_type));
-  if (type == "application/x-www-form-urlencoded") return parse_action_form(body);
-  if (type == "application/json") return parse_action_json(body);
-  return bad("Content-Type must be application/x-www-form-urlencoded or application/json");
+  return parse_action_request(ActionSource{content_type, body, {}, {}});
 }
 
 }  // namespace popup

@@ -30,13 +30,29 @@ Result<Pairs> parse_form(std::string_view s);
 // parameters are ignored.
 Result<Visit> parse_visit(std::string_view query);
 
-// POST /api/popup/action body. content_type "application/x-www-form-urlencoded"
+// What a POST /api/popup/action brings: the body with its Content-Type, the
+// query string and the Idempotency-Key header ("" when absent).
+struct ActionSource {
+  std::string_view content_type;
+  std::string_view body;
+  std::string_view query;
+  std::string_view key_header;
+};
+
+// POST /api/popup/action. content_type "application/x-www-form-urlencoded"
 // or "application/json" (parameters such as "; charset=utf-8" allowed, case
-// insensitive); anything else is an error. Fields: uid (string), popup_id
-// (positive integer; a JSON number without fraction, or decimal digits in a
-// form), action ("click" or "ignore"). Wrong types, missing fields, invalid
-// JSON or a non-object JSON body are errors.
-Result<ActionRequest> parse_action_body(std::string_view content_type,
-                                        std::string_view body);
+// insensitive); anything else is an error. Body fields: uid (string),
+// popup_id (positive integer; a JSON number without fraction, or decimal
+// digits in a form), action ("click" or "ignore"), action_id (optional
+// idempotency key). The uid may come from the query string instead (?uid=U,
+// which lets nginx route the action by user); given in both, they must be
+// equal. The key is the action_id field or the Idempotency-Key header (both
+// given: equal), 1..64 of [A-Za-z0-9._-]; ActionRequest::key is "" without
+// one. Wrong types, missing fields, invalid JSON or a non-object JSON body
+// are errors.
+Result<ActionRequest> parse_action_request(const ActionSource& src);
+
+// parse_action_request for a body alone (no query string, no header).
+Result<ActionRequest> parse_action_body(std::string_view content_type, std::string_view body);
 
 }  // namespace popup

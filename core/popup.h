@@ -38,8 +38,10 @@ struct Popup {
   std::string title, body, image_url, link_url;
 };
 
-// The active configuration set as published: every enabled popup, ordered by
-// priority descending then id ascending (the order selection walks).
+// The configuration set as published: every popup in MySQL, enabled or not
+// (an action on a popup disabled a moment ago is still recorded, with that
+// popup's cooldowns; selection skips disabled ones), ordered by priority
+// descending then id ascending (the order selection walks).
 struct ConfigSet {
   int64_t version = 0;
   std::vector<Popup> popups;
@@ -76,6 +78,7 @@ struct ActionRequest {
   std::string uid;
   int64_t popup_id = 0;
   Action action = Action::click;
+  std::string key;  // idempotency key; "" = none
 };
 
 // A failure of expected input: `code` is the SPEC error code

@@ -289,4 +289,59 @@ BOOST_AUTO_TEST_CASE(form_with_a_malformed_escape_is_refused_as_an_action) {
   BOOST_TEST(!parse_action_body(kForm, "uid=a%&popup_id=1&action=click").ok());
 }
 
+BOOST_AUTO_TEST_CASE(action_uid_may_come_from_the_query_string) {
+  auto both = parse_action_request({kForm, "uid=a&popup_id=1&action=click", "uid=a&x=1", ""});
+  BOOST_REQUIRE(both.ok());
+  BOOST_TEST(both.value().uid == "a");
+  auto query_only = parse_action_request({kJson, R"({"popup_id":1,"action":"click"})", "uid=q", ""});
+  BOOST_REQUIRE(query_only.ok());
+  BOOST_TEST(query_only.value().uid == "q");
+  BOOST_TEST(refusal(parse_action_request({kForm, "uid=a&popup_id=1&action=click", "uid=b", ""})) ==
+             "uid in the query string and uid in the body differ");
+  BOOST_TEST(refusal(parse_action_request({kForm, "popup_id=1&action=click", "uid=a%20b", ""})) ==
+             "uid must be 1-64 characters of [A-Za-z0-9._-]");
+  BOOST_TEST(refusal(parse_action_request({kForm, "popup_id=1&action=click", "uid=a&uid=a", ""}))
+                 .find("more than once") != std::string::npos);
+  BOOST_TEST(refusal(parse_action_request({kForm, "popup_id=1&action=click", "x=1", ""})) ==
+             "uid is required");
+}
+
+BOOST_AUTO_TEST_CASE(idempotency_key_from_the_field_or_the_header) {
+  auto none = parse_action_body(kForm, "uid=a&popup_id=1&action=click");
+  BOOST_REQUIRE(none.ok());
+  BOOST_TEST(none.value().key == "");
+  auto form = parse_action_body(kForm, "uid=a&popup_id=1&action=click&action_id=k-1");
+  BOOST_REQUIRE(form.ok());
+  BOOST_TEST(form.value().key == "k-1");
+  auto json = parse_action_body(kJson, R"({"uid":"a","popup_id":1,"action":"click","action_id":"K.2"})");
+  BOOST_REQUIRE(json.ok());
+  BOOST_TEST(json.value().key == "K.2");
+  auto header = parse_action_request({kForm, "uid=a&popup_id=1&action=click", "", "h_3"});
+  BOOST_REQUIRE(header.ok());
+  BOOST_TEST(header.value().key == "h_3");
+  auto same = parse_action_request({kForm, "uid=a&popup_id=1&action=click&action_id=k", "", "k"});
+  BOOST_REQUIRE(same.ok());
+  BOOST_TEST(same.value().key == "k");
+}
+
+BOOST_AUTO_TEST_CASE(bad_idempotency_keys_are_refused) {
+  BOOST_TEST(refusal(parse_action_request({kForm, "uid=a&popup_id=1&action=click&action_id=k", "", "j"})) ==
+             "Idempotency-Key and action_id differ");
+  for (const char* key : {"a b", "a/b", "\xc3\xa9"})
+    BOOST_TEST(refusal(parse_action_request({kForm, "uid=a&popup_id=1&action=click", "", key})) ==
+                   "Idempotency-Key must be 1-64 characters of [A-Za-z0-9._-]",
+               key);
+  BOOST_TEST(refusal(parse_action_request({kForm, "uid=a&popup_id=1&action=click", "", std::string(65, 'k')})) ==
+             "Idempotency-Key must be 1-64 characters of [A-Za-z0-9._-]");
+  for (const char* body : {"uid=a&popup_id=1&action=click&action_id=",
+                           "uid=a&popup_id=1&action=click&action_id=a%2Fb"})
+    BOOST_TEST(refusal(parse_action_body(kForm, body)) ==
+                   "action_id must be 1-64 characters of [A-Za-z0-9._-]",
+               body);
+  BOOST_TEST(refusal(parse_action_body(kForm, "uid=a&popup_id=1&action=click&action_id=k&action_id=k"))
+                 .find("more than once") != std::string::npos);
+  BOOST_TEST(refusal(parse_action_body(kJson, R"({"uid":"a","popup_id":1,"action":"click","action_id":7})")) ==
+             "action_id must be a string");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
