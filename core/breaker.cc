@@ -13,8 +13,10 @@ bool Breaker::failure(int64_t now_ms) {
   for (;;) {
     if (seen >= until) return false;  // already open at least that long
     // Only the thread that moves it from closed (seen <= now) opened it.
-    if (open_until_ms_.compare_exchange_weak(seen, until, std::memory_order_relaxed))
+    if (open_until_ms_.compare_exchange_weak(seen, until, std::memory_order_relaxed)) {
+      if (mirror_) mirror_->store(until, std::memory_order_relaxed);
       return seen <= now_ms;
+    }
   }
 }
 

@@ -28,17 +28,28 @@ class Breaker {
   // A call worked (or a health check got through): closes the breaker.
   void success() {
     if (failures_.load(std::memory_order_relaxed) != 0) failures_.store(0, std::memory_order_relaxed);
-    if (open_until_ms_.load(std::memory_order_relaxed) != 0)
+    if (open_until_ms_.load(std::memory_order_relaxed) != 0) {
       open_until_ms_.store(0, std::memory_order_relaxed);
+      if (mirror_) mirror_->store(0, std::memory_order_relaxed);
+    }
   }
   // Returns true when this failure opened the breaker.
   bool failure(int64_t now_ms);
+  // Until when (caller's clock, ms) calls are skipped; 0 or past = closed.
+  int64_t open_until_ms() const { return open_until_ms_.load(std::memory_order_relaxed); }
+  // Also keeps open_until_ms() in *m (shared memory that /api/metrics reads
+  // for every process of the pool); nullptr: nowhere.
+  void mirror_to(std::atomic<int64_t>* m) {
+    mirror_ = m;
+    if (m) m->store(open_until_ms(), std::memory_order_relaxed);
+  }
 
  private:
   const int threshold_;
   const int64_t open_ms_;
   std::atomic<int> failures_{0};
   std::atomic<int64_t> open_until_ms_{0};
+  std::atomic<int64_t>* mirror_ = nullptr;
 };
 
 }  // namespace popup

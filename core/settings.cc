@@ -49,6 +49,7 @@ const Setting kTable[] = {
     {"redis_breaker_open_ms", &Settings::redis_breaker_open_ms, 1, 600000},
     {"key_prefix", &Settings::key_prefix, 0, 0, Text::name},
     {"state_ttl_s", &Settings::state_ttl_s, 1, 3650 * kDay},
+    {"idempotency_ttl_s", &Settings::idempotency_ttl_s, 1, 365 * kDay},
     {"config_check_ms", &Settings::config_check_ms, 1, kHourMs},
     {"config_lock_ms", &Settings::config_lock_ms, 1, kHourMs},
     {"mysql_host", &Settings::mysql_host},

@@ -49,6 +49,9 @@ struct Settings {
   int redis_breaker_open_ms = 1000;
   std::string key_prefix = "popup";
   int64_t state_ttl_s = 7 * 86400;
+  // How long an action's idempotency key is remembered in Redis: a retry
+  // within it is recorded once (later, MySQL's event id still dedupes).
+  int64_t idempotency_ttl_s = 86400;
   int config_check_ms = 1000;
   int config_lock_ms = 5000;
   // MySQL

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdarg>
 #include <ctime>
 #include <cstdio>
@@ -18,7 +19,7 @@
 namespace popup {
 namespace {
 
-constexpr uint64_t kMagic = 0x706f707570763034ULL;  // "popupv04"
+constexpr uint64_t kMagic = 0x706f707570763035ULL;  // "popupv05"
 
 const char* endpoint_name(int e) {
   static const char* names[] = {"popup", "action", "healthz", "metrics", "other"};
@@ -95,6 +96,8 @@ WorkerSlot* Metrics::claim_slot(pid_t pid, int threads) {
       s.started_at.store(time(nullptr));
       s.threads.store(threads);
       s.busy.store(0);
+      s.redis_breaker_open_until_ms.store(0);
+      s.config_version.store(0);
       return &s;
     }
   }
@@ -173,7 +176,11 @@ std::string Metrics::render(const std::string& extra) const {
     appendf(out, "# TYPE %s counter\n%s %llu\n", counter_name(c), counter_name(c),
             static_cast<unsigned long long>(n));
   }
-  int live = 0, busy = 0, idle = 0;
+  int live = 0, busy = 0, idle = 0, breaker_open = 0;
+  int64_t oldest_version = -1;
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
   out += "# HELP popup_worker_requests_total Requests served per worker slot.\n"
          "# TYPE popup_worker_requests_total counter\n";
   for (int i = 0; i < kMaxSlots; ++i) {
@@ -188,6 +195,9 @@ std::string Metrics::render(const std::string& extra) const {
     int b = s.busy.load(), t = s.threads.load();
     busy += b;
     idle += t > b ? t - b : 0;
+    breaker_open += s.redis_breaker_open_until_ms.load() > now_ms;
+    int64_t v = s.config_version.load();
+    if (oldest_version < 0 || v < oldest_version) oldest_version = v;
   }
   appendf(out,
           "# TYPE popup_workers gauge\npopup_workers %d\n"
@@ -195,6 +205,15 @@ std::string Metrics::render(const std::string& extra) const {
           "# TYPE popup_threads_active gauge\npopup_threads_active %d\n"
           "# TYPE popup_threads_idle gauge\npopup_threads_idle %d\n",
           live, busy, idle);
+  appendf(out,
+          "# HELP popup_redis_breaker_open Worker processes skipping Redis now (circuit breaker"
+          " open).\n# TYPE popup_redis_breaker_open gauge\npopup_redis_breaker_open %d\n",
+          breaker_open);
+  appendf(out,
+          "# HELP popup_config_version_oldest The oldest configuration version a live worker"
+          " serves (0: one has none yet; -1: no worker).\n"
+          "# TYPE popup_config_version_oldest gauge\npopup_config_version_oldest %lld\n",
+          static_cast<long long>(oldest_version));
   appendf(out,
           "# TYPE popup_worker_restarts_total counter\npopup_worker_restarts_total %llu\n"
           "# TYPE popup_worker_recycled_total counter\npopup_worker_recycled_total %llu\n"

@@ -53,6 +53,10 @@ struct WorkerSlot {
   std::atomic<uint64_t> buckets[kEndpoints][kBucketCount + 1];    // last: +Inf
   std::atomic<uint64_t> latency_us_sum[kEndpoints];
   std::atomic<uint64_t> counters[kCounters];
+  // The process's Redis breaker (core/breaker.h): skipping Redis until this
+  // CLOCK_MONOTONIC millisecond, which every process of the machine shares.
+  std::atomic<int64_t> redis_breaker_open_until_ms;
+  std::atomic<int64_t> config_version;  // the configuration version it serves
 };
 
 struct MetricsShm {

@@ -125,6 +125,18 @@ bool Mysql::ensure_connected(std::string* err) {
 }
 
 bool Mysql::load_config(ConfigSet* out, std::string* err) {
+  return again_if_stale([&](std::string* e) { return load_config_once(out, e); }, err);
+}
+
+bool Mysql::load_user_states(const std::string& uid, UserStates* out, std::string* err) {
+  return again_if_stale([&](std::string* e) { return load_user_states_once(uid, out, e); }, err);
+}
+
+bool Mysql::apply_events(const std::vector<Event>& events, std::string* err) {
+  return again_if_stale([&](std::string* e) { return apply_events_once(events, e); }, err);
+}
+
+bool Mysql::load_config_once(ConfigSet* out, std::string* err) {
   if (!ensure_connected(err)) return false;
   try {
     std::unique_ptr<sql::Statement> st(conn_->createStatement());
@@ -138,7 +150,7 @@ bool Mysql::load_config(ConfigSet* out, std::string* err) {
         "SELECT id, name, priority, enabled, starts_at, ends_at, platforms, min_version,"
         " max_version, langs, rollout_percent, max_impressions, show_cooldown_s,"
         " ignore_cooldown_s, click_cooldown_s, title, body, image_url, link_url"
-        " FROM popups WHERE enabled = 1"));
+        " FROM popups"));
     while (rs->next()) {
       Popup p;
       std::string why;
@@ -156,7 +168,7 @@ bool Mysql::load_config(ConfigSet* out, std::string* err) {
   }
 }
 
-bool Mysql::load_user_states(const std::string& uid, UserStates* out, std::string* err) {
+bool Mysql::load_user_states_once(const std::string& uid, UserStates* out, std::string* err) {
   if (!ensure_connected(err)) return false;
   try {
     std::unique_ptr<sql::Statement> st(conn_->createStatement());
@@ -179,7 +191,7 @@ bool Mysql::load_user_states(const std::string& uid, UserStates* out, std::strin
   }
 }
 
-bool Mysql::apply_events(const std::vector<Event>& events, std::string* err) {
+bool Mysql::apply_events_once(const std::vector<Event>& events, std::string* err) {
   if (events.empty()) return true;
   if (!ensure_connected(err)) return false;
   std::string ev_sql =

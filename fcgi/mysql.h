@@ -1,6 +1,9 @@
 // The MySQL edge (Connector/C++ legacy API). Every Connector exception is
 // caught here and turned into `false` + an error string; after an error the
-// connection is dropped and the next call reconnects.
+// connection is dropped and the next call reconnects. The reads and
+// apply_events are safe to repeat: one that fails on a connection made
+// before the call (the server restarted since) is made once more on a new
+// connection, so a MariaDB restart costs no request an error.
 #pragma once
 
 #include <memory>
@@ -28,7 +31,7 @@ class Mysql {
   Mysql(const Mysql&) = delete;
   Mysql& operator=(const Mysql&) = delete;
 
-  // The enabled popups and the published version. Rows that do not parse
+  // Every popup, enabled or not, and the published version. Rows that do not parse
   // (bad version text, unknown platform) are skipped and logged.
   bool load_config(ConfigSet* out, std::string* err);
 
@@ -53,6 +56,16 @@ class Mysql {
 
  private:
   bool ensure_connected(std::string* err);
+  bool load_config_once(ConfigSet* out, std::string* err);
+  bool load_user_states_once(const std::string& uid, UserStates* out, std::string* err);
+  bool apply_events_once(const std::vector<Event>& events, std::string* err);
+  // op(err) and, when it failed on a connection that existed before, op(err)
+  // once more on a new one.
+  template <class Op>
+  bool again_if_stale(Op op, std::string* err) {
+    bool reused = conn_ != nullptr;
+    return op(err) || (reused && op(err));
+  }
   bool fail(const std::string& what, std::string* err);
 
   const Settings& s_;

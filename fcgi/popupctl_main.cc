@@ -1,6 +1,6 @@
 // popupctl: operator commands against the configured MySQL and Redis.
-//   publish   bump the configuration version in MySQL and copy the enabled
-//             popups into Redis; every worker serves them within ~1 s
+//   publish   bump the configuration version in MySQL and copy every
+//             popup (enabled or not) into Redis; every worker serves them within ~1 s
 //   show      print the configuration set as MySQL has it (JSON)
 #include <cstdio>
 #include <cstring>
@@ -37,7 +37,9 @@ int main(int argc, char** argv) {
   Redis redis(*parse_address(s.redis), s.redis_timeout_ms);
   if (!publish_config(redis, Keys{s.key_prefix}, cfg, &err))
     return fprintf(stderr, "popupctl: %s\n", err.c_str()), 1;
-  printf("popupctl: published version %lld with %zu enabled popups\n",
-         static_cast<long long>(cfg.version), cfg.popups.size());
+  size_t enabled = 0;
+  for (const auto& p : cfg.popups) enabled += p.enabled;
+  printf("popupctl: published version %lld with %zu popups (%zu enabled)\n",
+         static_cast<long long>(cfg.version), cfg.popups.size(), enabled);
   return 0;
 }

@@ -1,8 +1,10 @@
 #include "fcgi/redis.h"
 
 #include <hiredis/hiredis.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
+#include <cerrno>
 #include <chrono>
 
 #include "fcgi/log.h"
@@ -51,6 +53,15 @@ RedisReply copy_reply(const redisReply* r) {
       out.type = RedisReply::kNil;
   }
   return out;
+}
+
+// True when the server has closed this idle connection (a restarted Redis
+// closes every old one): EOF, or an error, is waiting on the socket. No
+// data can be waiting, since every reply of a call is read within it.
+bool peer_closed(int fd) {
+  char b;
+  ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 }  // namespace
@@ -104,6 +115,11 @@ bool Redis::pipeline(const std::vector<RedisCommand>& cmds, std::vector<RedisRep
     return false;
   }
   ++round_trips_;
+  // Why check: a thread that was idle while Redis restarted still holds a
+  // connection to the old server. Its first call would fail on it and count
+  // towards the breaker although Redis is up; reconnect instead, as nginx
+  // checks a cached upstream connection before it reuses it.
+  if (ctx_ && peer_closed(ctx_->fd)) drop();
   if (!ctx_) {
     std::string e;
     if (!ensure_connected(&e)) return failed(err, e);

@@ -44,16 +44,17 @@ Response route(const Request& r, Service& svc, bool test_clock, int64_t now) {
       if (!get) return method_not_allowed("GET");
       auto v = parse_visit(r.query);
       if (!v.ok()) return error_response("bad_request", v.error().message);
-      return svc.popup(v.value(), now);
+      // HEAD answers like GET and records nothing (SPEC).
+      return r.method == "HEAD" ? svc.peek(v.value(), now) : svc.popup(v.value(), now);
     }
     case Endpoint::action: {
       if (r.method != "POST") return method_not_allowed("POST");
       if (r.content_length < 0) return error_response("bad_request", "invalid Content-Length");
       if (static_cast<size_t>(r.content_length) > kMaxBody || r.body.size() > kMaxBody)
         return error_response("payload_too_large", "the body must be at most 4096 bytes");
-      auto a = parse_action_body(r.content_type, r.body);
+      auto a = parse_action_request({r.content_type, r.body, r.query, r.idempotency_key});
       if (!a.ok()) return error_response("bad_request", a.error().message);
-      return svc.action(a.value(), now);
+      return svc.action(a.value(), r.request_id, now);
     }
     case Endpoint::healthz:
       if (!get) return method_not_allowed("GET");

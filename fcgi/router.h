@@ -21,6 +21,8 @@ struct Request {
   int64_t content_length = 0;  // -1 when CONTENT_LENGTH is not a number
   std::string body;            // at most kMaxBody bytes were read
   std::string test_now;        // X-Popup-Now header, honoured only with test_clock
+  std::string idempotency_key;  // Idempotency-Key header
+  std::string request_id;       // nginx's $request_id (REQUEST_ID param)
 };
 
 // The endpoint a path belongs to (for metrics).

@@ -239,23 +239,43 @@ bool Service::load_state_from_mysql(const std::string& uid, UserStates* states,
   return true;
 }
 
-bool Service::record(const Event& ev) {
-  std::string key = keys_.user(ev.uid);
+// The commands that store an event's state and queue it atomically: one
+// MULTI/EXEC, or kRecordOnceScript for an action whose id comes from its
+// idempotency key.
+std::vector<RedisCommand> Service::record_commands(const Event& ev, bool once) const {
+  std::string key = keys_.user(ev.uid), field = std::to_string(ev.popup_id);
+  std::string ttl = std::to_string(s_.state_ttl_s);
+  if (once)
+    return {{"EVAL", kRecordOnceScript, "3", keys_.once(ev.id), key, keys_.events(),
+             std::to_string(s_.idempotency_ttl_s), field, encode_state(ev.state), ttl,
+             encode_event(ev)}};
+  return {{"MULTI"},
+          {"HSET", key, field, encode_state(ev.state)},
+          {"EXPIRE", key, ttl},
+          {"LPUSH", keys_.events(), encode_event(ev)},
+          {"EXEC"}};
+}
+
+bool Service::queue_in_redis(const Event& ev, bool once, bool past_breaker, std::string* err) {
   std::vector<RedisReply> replies;
-  std::string err;
-  bool ok = redis_.pipeline({{"MULTI"},
-                             {"HSET", key, std::to_string(ev.popup_id), encode_state(ev.state)},
-                             {"EXPIRE", key, std::to_string(s_.state_ttl_s)},
-                             {"LPUSH", keys_.events(), encode_event(ev)},
-                             {"EXEC"}},
-                            &replies, &err);
-  if (ok && replies.back().type == RedisReply::kArray) {
-    bump(slot_, Counter::events_queued);
+  if (!redis_.pipeline(record_commands(ev, once), &replies, err, past_breaker)) return false;
+  const RedisReply& last = replies.back();
+  if (once ? last.type == RedisReply::kInteger : last.type == RedisReply::kArray) {
+    if (!once || last.integer == 1) bump(slot_, Counter::events_queued);
     return true;
   }
+  *err = "redis: " + (last.str.empty() ? std::string("transaction failed") : last.str);
+  return false;
+}
+
+bool Service::record(const Event& ev, bool once) {
+  std::string err;
+  if (queue_in_redis(ev, once, false, &err)) return true;
+  bool skipped = redis_.last_skipped();
   if (redis_failed())
-    log_warn("queue: cannot queue event %s (%s); writing it to MySQL", ev.id.c_str(),
-             ok ? replies.back().str.c_str() : err.c_str());
+    log_warn("queue: cannot queue event %s (%s); writing it to MySQL", ev.id.c_str(), err.c_str());
+  // Replaying an event id is harmless in MySQL (INSERT IGNORE), so a keyed
+  // action that reached Redis before is still recorded once.
   if (mysql_.apply_events({ev}, &err)) {
     bump(slot_, Counter::events_direct);
     if (repairs_ && !repairs_->add({ev.uid, ev.popup_id, ev.state}))
@@ -264,7 +284,15 @@ bool Service::record(const Event& ev) {
     return true;
   }
   bump(slot_, Counter::mysql_errors);
-  log_error("queue: event %s lost neither to Redis nor MySQL, answering 503: %s", ev.id.c_str(),
+  // The breaker skipped Redis because of earlier failures; Redis may well be
+  // back. Before refusing a write, ask it once more.
+  std::string again;
+  if (skipped && queue_in_redis(ev, once, true, &again)) {
+    log_info("queue: MySQL is down (%s); event %s queued in Redis past the open breaker",
+             err.c_str(), ev.id.c_str());
+    return true;
+  }
+  log_error("queue: event %s reached neither Redis nor MySQL, answering 503: %s", ev.id.c_str(),
             err.c_str());
   return false;
 }
@@ -346,39 +374,54 @@ Response Service::popup(const Visit& v, int64_t now) {
   }
   // The general path: the state read into C++, MySQL when Redis lacks it,
   // the impression written in a second round trip (or to MySQL).
-  UserStates states;
+  Decision d = decide(v, now, /*cache_in_redis=*/true);
+  if (d.refusal) return *d.refusal;
+  if (!d.popup) return Response{200, popup_answer(nullptr)};
+  UserState next = after_impression(*d.popup, find_state(d.states, d.popup->id), now);
+  if (!record(make_event(v.uid, d.popup->id, LastAction::show, next, now), false))
+    return error_response("unavailable", "the impression cannot be recorded; retry later");
+  return Response{200, popup_answer(d.popup)};
+}
+
+Service::Decision Service::decide(const Visit& v, int64_t now, bool cache_in_redis) {
+  Decision d;
   bool complete = false;
-  std::shared_ptr<const ConfigSet> cfg;
-  bool redis_ok = read_state(v.uid, &states, &complete, &cfg);
-  if (!cfg && !redis_ok) {
+  bool redis_ok = read_state(v.uid, &d.states, &complete, &d.cfg);
+  if (!d.cfg && !redis_ok) {
     ConfigSet fresh;
     std::string err;
     if (mysql_.load_config(&fresh, &err)) {
-      cfg = std::make_shared<const ConfigSet>(std::move(fresh));
-      cache_.set(cfg);
+      d.cfg = std::make_shared<const ConfigSet>(std::move(fresh));
+      cache_.set(d.cfg);
     }
   }
-  if (!cfg) return error_response("unavailable", "popup configuration is not available");
-  if (!complete && !load_state_from_mysql(v.uid, &states, redis_ok)) {
-    if (!redis_ok) return error_response("unavailable", "neither Redis nor MySQL answers");
+  if (!d.cfg) {
+    d.refusal = error_response("unavailable", "popup configuration is not available");
+    return d;
+  }
+  if (!complete && !load_state_from_mysql(v.uid, &d.states, redis_ok && cache_in_redis)) {
     // MySQL is down and Redis has no complete copy of this user: showing
     // something could break a cooldown we cannot see, so show nothing.
-    return Response{200, popup_answer(nullptr)};
+    if (!redis_ok) d.refusal = error_response("unavailable", "neither Redis nor MySQL answers");
+    return d;
   }
-  const Popup* p = select_popup(*cfg, v, states, now);
-  if (!p) return Response{200, popup_answer(nullptr)};
-  UserState next = after_impression(*p, find_state(states, p->id), now);
-  if (!record(make_event(v.uid, p->id, LastAction::show, next, now)))
-    return error_response("unavailable", "the impression cannot be recorded; retry later");
-  return Response{200, popup_answer(p)};
+  d.popup = select_popup(*d.cfg, v, d.states, now);
+  return d;
 }
 
-Response Service::action(const ActionRequest& a, int64_t now) {
+Response Service::peek(const Visit& v, int64_t now) {
+  Decision d = decide(v, now, /*cache_in_redis=*/false);
+  if (d.refusal) return *d.refusal;
+  return Response{200, popup_answer(d.popup)};
+}
+
+Response Service::action(const ActionRequest& a, const std::string& request_id, int64_t now) {
   UserStates states;
   bool complete = false;
   std::shared_ptr<const ConfigSet> cfg;
   bool redis_ok = read_state(a.uid, &states, &complete, &cfg);
   if (!cfg) return error_response("unavailable", "popup configuration is not available");
+  // The set holds every popup in MySQL, disabled and expired ones too.
   const Popup* p = find_popup(*cfg, a.popup_id);
   if (!p) return error_response("not_found", "popup " + std::to_string(a.popup_id) + " does not exist");
   // Without the durable copy the impression count may be low; the action's
@@ -386,7 +429,16 @@ Response Service::action(const ActionRequest& a, int64_t now) {
   if (!complete) load_state_from_mysql(a.uid, &states, redis_ok);
   UserState next = after_action(*p, find_state(states, p->id), a.action, now);
   LastAction kind = a.action == Action::click ? LastAction::click : LastAction::ignore;
-  if (!record(make_event(a.uid, p->id, kind, next, now)))
+  Event ev = make_event(a.uid, p->id, kind, next, now);
+  // A key makes the event id a function of (uid, key), so a retry is the
+  // same event. Without the client's key, nginx's $request_id covers the
+  // retries nginx itself makes (fastcgi_next_upstream).
+  bool once = !a.key.empty() || !request_id.empty();
+  if (!a.key.empty())
+    ev.id = action_event_id(a.uid, "client", a.key);
+  else if (!request_id.empty())
+    ev.id = action_event_id(a.uid, "nginx", request_id);
+  if (!record(ev, once))
     return error_response("unavailable", "the action cannot be recorded; retry later");
   return Response{202, ok_answer()};
 }

@@ -39,7 +39,11 @@ class Service {
   Response popup(const Visit& v, int64_t now);
   // POST /api/popup/action: new state visible at once, event queued; 202 only
   // when the event is durably queued (Redis) or written (MySQL).
-  Response action(const ActionRequest& a, int64_t now);
+  // request_id: nginx's $request_id ("" when absent), the idempotency key
+  // of an action sent without one, so nginx's own retries record it once.
+  Response action(const ActionRequest& a, const std::string& request_id, int64_t now);
+  // HEAD /api/popup: the answer GET would give, recording nothing.
+  Response peek(const Visit& v, int64_t now);
   Response healthz();
   Response metrics();
 
@@ -72,8 +76,23 @@ class Service {
   bool read_state(const std::string& uid, UserStates* states, bool* complete,
                   std::shared_ptr<const ConfigSet>* cfg);
   bool load_state_from_mysql(const std::string& uid, UserStates* states, bool cache_in_redis);
-  // Stores the new state and queues the event; falls back to MySQL.
-  bool record(const Event& ev);
+  // The general path's choice: the configuration and the user's states it
+  // used and the popup to show (nullptr: none), or the refusal to answer.
+  struct Decision {
+    std::shared_ptr<const ConfigSet> cfg;
+    UserStates states;
+    const Popup* popup = nullptr;
+    std::optional<Response> refusal;
+  };
+  // Reads the user's state (Redis, else MySQL; cache_in_redis: copy MySQL's
+  // answer into Redis) and selects, changing nothing else.
+  Decision decide(const Visit& v, int64_t now, bool cache_in_redis);
+  // Stores the new state and queues the event (once: kRecordOnceScript, for
+  // an event id derived from an idempotency key); falls back to MySQL, and
+  // when MySQL fails too while the breaker skipped Redis, asks Redis again.
+  bool record(const Event& ev, bool once);
+  std::vector<RedisCommand> record_commands(const Event& ev, bool once) const;
+  bool queue_in_redis(const Event& ev, bool once, bool past_breaker, std::string* err);
   // Counts a failed Redis call: skipped by the breaker, or an error. Returns
   // true for an error, which is worth a log line (an open breaker said so
   // once when it opened).

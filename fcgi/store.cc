@@ -55,6 +55,14 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 )lua";
 
+const char* const kRecordOnceScript = R"lua(
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('LPUSH', KEYS[3], ARGV[5])
+return 1
+)lua";
+
 bool decode_user_hash(const RedisReply& r, UserStates* out) {
   out->clear();
   bool loaded = false;

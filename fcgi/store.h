@@ -7,10 +7,13 @@
 //   <p>:u:<uid>          hash: <popup id> -> core/state_codec text, "_" -> 1
 //                        once MySQL's copy was loaded ("_" alone = no state)
 //   <p>:events           the queue: LPUSH by workers, moved by the writer
+//   <p>:once:<event id>  an action with an idempotency key was recorded
+//                        (kRecordOnceScript; expires after idempotency_ttl_s)
 //   <p>:events:processing:<writer id>   a writer's batch in hand
 //   <p>:writers          set of writer ids; <p>:writer:<id> hash of stats
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -30,6 +33,7 @@ struct Keys {
   std::string config_lock() const { return p + ":config:lock"; }
   std::string user(const std::string& uid) const { return p + ":u:" + uid; }
   std::string events() const { return p + ":events"; }
+  std::string once(const std::string& event_id) const { return p + ":once:" + event_id; }
   std::string processing(const std::string& id) const { return p + ":events:processing:" + id; }
   std::string writers() const { return p + ":writers"; }
   std::string writer(const std::string& id) const { return p + ":writer:" + id; }
@@ -68,6 +72,16 @@ extern const char* const kShowScript;
 //   KEYS: the user's hash   ARGV: popup id, core/state_codec text, updated_at
 // Reply: 1 copied, 0 left alone.
 extern const char* const kRepairScript;
+
+// Records an action that carries an idempotency key, once: when the marker
+// key is new (SET NX EX), stores the user's state, refreshes the hash's TTL
+// and queues the event, all atomically; when the marker exists, changes
+// nothing. A retry that nginx or the client sends after the first try was
+// recorded (its answer lost) therefore changes neither state nor queue.
+//   KEYS: the marker, the user's hash, the queue
+//   ARGV: marker TTL s, popup id, core/state_codec text, hash TTL s, event
+// Reply: 1 recorded, 0 recorded before.
+extern const char* const kRecordOnceScript;
 
 // The direct writes of one process that still have to reach Redis; shared
 // by its threads, bounded (beyond kMax the oldest are dropped: those users
@@ -120,12 +134,20 @@ class ConfigCache {
   }
   void set(std::shared_ptr<const ConfigSet> c) {
     std::lock_guard<std::mutex> l(mu_);
+    if (mirror_) mirror_->store(c ? c->version : 0, std::memory_order_relaxed);
     cur_ = std::move(c);
+  }
+  // Also keeps the version served in *m (shared memory that /api/metrics
+  // reads for the whole pool); nullptr: nowhere.
+  void mirror_to(std::atomic<int64_t>* m) {
+    std::lock_guard<std::mutex> l(mu_);
+    mirror_ = m;
   }
 
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const ConfigSet> cur_;
+  std::atomic<int64_t>* mirror_ = nullptr;
 };
 
 }  // namespace popup

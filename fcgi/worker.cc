@@ -71,6 +71,8 @@ Request read_request(FCGX_Request& req) {
   r.query = param(req, "QUERY_STRING");
   r.content_type = param(req, "CONTENT_TYPE");
   r.test_now = param(req, "HTTP_X_POPUP_NOW");
+  r.idempotency_key = param(req, "HTTP_IDEMPOTENCY_KEY");
+  r.request_id = param(req, "REQUEST_ID");
   const char* cl = param(req, "CONTENT_LENGTH");
   char* end = nullptr;
   r.content_length = *cl ? strtoll(cl, &end, 10) : 0;
@@ -266,6 +268,8 @@ int run_worker(const Settings& s, int listen_fd, Metrics& metrics) {
   install_handlers();  // after FCGX_Init, which installs handlers of its own
   WorkerSlot* slot = metrics.claim_slot(getpid(), s.threads);
   Shared sh(s, listen_fd, metrics, slot);
+  sh.redis_breaker.mirror_to(slot ? &slot->redis_breaker_open_until_ms : nullptr);
+  sh.cache.mirror_to(slot ? &slot->config_version : nullptr);
   std::vector<std::thread> threads;
   threads.emplace_back(refresher_main, std::ref(sh));
   for (int i = 0; i < s.threads; ++i) threads.emplace_back(thread_main, std::ref(sh));
