@@ -193,11 +193,38 @@ class Stack:
     def status_counter(self, name):
         return int(self.sql("SHOW GLOBAL STATUS LIKE '%s'" % name)[0][1])
 
-    def publish(self):
+    def publish(self, wait=True):
+        """popupctl publish; with wait, returns once every live worker serves
+        the published version. Returns that version."""
         r = subprocess.run([os.path.join(TOP, BUILD, "popupctl"), "--config", self.conf(), "publish"],
                            capture_output=True, text=True, timeout=30)
         if r.returncode != 0:
             raise RuntimeError("publish failed: " + r.stderr)
+        version = int(r.stdout.split("published version ", 1)[1].split()[0])
+        if wait:
+            self.wait_config(version)
+        return version
+
+    def wait_config(self, version, timeout=30):
+        """Waits until every live worker serves `version` or a newer one."""
+        if not self.wait_for(lambda: self.metrics().get("popup_config_version_oldest", -1) >= version,
+                             timeout=timeout):
+            raise AssertionError("workers still serve version %s, not %d"
+                                 % (self.metrics().get("popup_config_version_oldest"), version))
+
+    def in_flight(self):
+        """Requests nginx is working on now (stub_status "Writing"), less
+        the status request itself: those waiting on the pool among them."""
+        r = self.http().request("GET", "/nginx-status")
+        for line in r.data.decode().splitlines():
+            if "Writing:" in line:
+                return int(line.split("Writing:")[1].split()[0]) - 1
+        raise AssertionError("no Writing count in %r" % r)
+
+    def wait_in_flight(self, n, timeout=30):
+        """Waits until at least n requests are in progress in nginx."""
+        if not self.wait_for(lambda: self.in_flight() >= n, timeout=timeout, interval=0.01):
+            raise AssertionError("only %d of %d requests reached nginx" % (self.in_flight(), n))
 
     def set_popups(self, popups):
         """Replaces every popup in MySQL with `popups` (dicts of column: value) and publishes."""
@@ -210,8 +237,6 @@ class Stack:
             stmts.append("INSERT INTO popups (%s) VALUES (%s)" % (cols, vals))
         self.sql(";".join(stmts))
         self.publish()
-        # Workers check the version at most once a second (SPEC); wait past it.
-        time.sleep(1.1)
 
     def metrics(self):
         r = self.http().request("GET", "/api/metrics")
@@ -229,6 +254,37 @@ class Stack:
                 return True
             time.sleep(interval)
         return predicate()
+
+    def mariadb_answers(self):
+        return subprocess.run(["mariadb-admin", "--no-defaults", "-S", self.path("mysql.sock"),
+                               "-u", "popup", "-ppopup", "ping"], capture_output=True,
+                              timeout=30).returncode == 0
+
+    def health_problems(self):
+        """What keeps the stack from the known state that every test starts
+        from: Redis and MariaDB answer, healthz says 200, and no worker
+        process skips Redis because of an earlier fault (its breaker)."""
+        problems = []
+        if self.redis("PING") != "PONG":
+            problems.append("Redis does not answer PING")
+        if not self.mariadb_answers():
+            problems.append("MariaDB does not answer ping")
+        try:
+            r = self.http().request("GET", "/api/healthz")
+            if r.status != 200:
+                problems.append("healthz: %r" % r)
+            if self.metrics().get("popup_redis_breaker_open", 0) != 0:
+                problems.append("a worker's Redis circuit breaker is open")
+        except Exception as e:  # noqa: BLE001 - nginx or the pool not answering is a problem too
+            problems.append("HTTP: %r" % e)
+        return problems
+
+    def wait_healthy(self, timeout=60):
+        """Waits for health_problems() to be empty; AssertionError naming
+        what is still wrong when the deadline passes."""
+        if not self.wait_for(lambda: not self.health_problems(), timeout=timeout, interval=0.1):
+            raise AssertionError("the stack did not become healthy within %ds: %s"
+                                 % (timeout, "; ".join(self.health_problems())))
 
     def wait_drained(self, timeout=30):
         """Waits until the queue and every processing list are empty."""

@@ -81,12 +81,24 @@ def running(pid):
 
 
 def children():
-    out = subprocess.run(["pgrep", "-P", str(supervisor_pid())], capture_output=True, text=True)
+    """The supervisor's workers; none while no supervisor runs."""
+    try:
+        sup = supervisor_pid()
+    except (OSError, ValueError, IndexError):
+        return []
+    out = subprocess.run(["pgrep", "-P", str(sup)], capture_output=True, text=True)
     return sorted(int(p) for p in out.stdout.split())
 
 
 class Supervisor(unittest.TestCase):
-    def test_a_sigkilled_worker_is_respawned_and_errors_stay_within_its_requests(self):
+    """Each test starts from a whole pool (3 workers answering), whatever the
+    test before it did to the pool."""
+
+    def setUp(self):
+        self.assertTrue(stack.wait_for(lambda: len(children()) == 3, timeout=60),
+                        "the pool has %d workers, not 3" % len(children()))
+        stack.wait_healthy()
+    def test_sigkilled_worker_is_respawned_and_errors_stay_within_its_requests(self):
         before = children()
         self.assertEqual(len(before), 3)
         restarts = stack.metrics().get("popup_worker_restarts_total", 0)
@@ -126,7 +138,7 @@ class Supervisor(unittest.TestCase):
                           if "supervisor" in l)[-3000:]))
         self.assertIn("killed by signal 9", stack.log("popupd.log"))
 
-    def test_b_sighup_under_load_fails_no_request(self):
+    def test_sighup_under_load_fails_no_request(self):
         before = children()
         load = Load(threads=8, seconds=3).start()
         time.sleep(0.7)
@@ -137,14 +149,14 @@ class Supervisor(unittest.TestCase):
         self.assertTrue(stack.wait_for(lambda: len(children()) == 3 and
                                        not set(children()) & set(before), timeout=10))
 
-    def test_c_recycled_workers_break_no_kept_connection(self):
+    def test_recycled_workers_break_no_kept_connection(self):
         recycled = stack.metrics().get("popup_worker_recycled_total", 0)
         load = Load(threads=6, seconds=4, max_requests=400)
         load.start().join()
         self.assertEqual(load.errors, [])
         self.assertGreater(stack.metrics()["popup_worker_recycled_total"], recycled)
 
-    def test_d_metrics_show_workers_and_listen_queue(self):
+    def test_metrics_show_workers_and_listen_queue(self):
         self.assertEqual(stack.get_popup(uid(), now=NOW).status, 200)  # one to count
         # A worker may be between recycling and its replacement: wait for 3.
         self.assertTrue(stack.wait_for(lambda: stack.metrics()["popup_workers"] == 3, timeout=5))
@@ -158,7 +170,7 @@ class Supervisor(unittest.TestCase):
         self.assertTrue(any(k.startswith('popup_requests_total{endpoint="popup",status="200"}')
                             for k in m))
 
-    def test_e2_status_and_a_second_start_name_the_port_the_stack_runs_on(self):
+    def test_status_and_a_second_start_name_the_port_the_stack_runs_on(self):
         # Whatever HTTP_PORT the caller has now, the stack answers where it
         # was started.
         env = dict(stack.env, HTTP_PORT="1")
@@ -171,7 +183,7 @@ class Supervisor(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("already running in %s (%s)" % (stack.dir, want), r.stdout + r.stderr)
 
-    def test_e_check_mode_refuses_a_pool_smaller_than_the_keepalive_caches(self):
+    def test_check_mode_refuses_a_pool_smaller_than_the_keepalive_caches(self):
         good = stack.conf()
         r = subprocess.run([os.path.join(TOP, BUILD, "popupd"), "--check", "--config", good],
                            capture_output=True, text=True)
@@ -190,7 +202,7 @@ class Supervisor(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("line 1", r.stderr)
 
-    def test_f_a_saturated_pool_hands_back_kept_connections_and_fails_nothing(self):
+    def test_a_saturated_pool_hands_back_kept_connections_and_fails_nothing(self):
         # Below saturation some thread always waits to accept: nothing is
         # handed back, so kept connections stay kept.
         released = "popup_kept_connections_released_total"
@@ -206,7 +218,7 @@ class Supervisor(unittest.TestCase):
         self.assertGreater(load.ok, 0)
         self.assertGreater(stack.metrics()[released], before)
 
-    def test_y_a_crash_storm_brakes_respawning_then_recovers(self):
+    def test_a_crash_storm_brakes_respawning_then_recovers(self):
         brakes = stack.metrics().get("popup_crash_brakes_total", 0)
         killed = 0
         deadline = time.time() + 10
@@ -228,7 +240,7 @@ class Supervisor(unittest.TestCase):
         self.assertTrue(stack.wait_for(lambda: stack.get_popup(uid(), now=NOW).status == 200, timeout=5))
         self.assertEqual(stack.metrics().get("popup_crash_brakes_total", 0), brakes + 1)
 
-    def test_z_sigterm_lets_in_flight_requests_finish(self):
+    def test_sigterm_lets_in_flight_requests_finish(self):
         redis = Proc(stack, "redis-server", "redis.log", pidfile="redis.pid")
         results = []
 
@@ -239,11 +251,15 @@ class Supervisor(unittest.TestCase):
         try:
             ts = [threading.Thread(target=one) for _ in range(4)]
             [t.start() for t in ts]
-            time.sleep(0.15)
+            stack.wait_in_flight(4)
             sup = supervisor_pid()
             workers = children()
+            stops = stack.log("popupd.log").count("graceful stop")
+            self.addCleanup(stack.start)  # the next test finds a pool again
             os.kill(sup, signal.SIGTERM)
-            time.sleep(0.1)
+            # The supervisor has passed the stop on once it logs it.
+            self.assertTrue(stack.wait_for(
+                lambda: stack.log("popupd.log").count("graceful stop") > stops, timeout=30))
         finally:
             os.kill(redis.pid, signal.SIGCONT)
         [t.join() for t in ts]

@@ -10,8 +10,9 @@ import subprocess
 import threading
 import time
 import unittest
+import urllib.parse
 
-from harness import Proc, Stack, popup_row, uid
+from harness import Proc, Stack, find_pids, popup_row, uid
 
 NOW = 1_800_000_000
 stack = None
@@ -43,6 +44,7 @@ class Traffic:
         self.failures = []
         self.last = {}  # uid -> (impressions, last_action)
         self.lock = threading.Lock()
+        self.stop = threading.Event()  # ends the run before `ops`
 
     def worker(self, t):
         c = stack.http()
@@ -51,6 +53,8 @@ class Traffic:
         state = {u: [0, None] for u in mine}
         promised = 0
         for i in range(self.ops):
+            if self.stop.is_set():
+                break
             u = rng.choice(mine)
             now = NOW + i
             try:
@@ -119,6 +123,8 @@ def explain(prefix, expected):
 
 
 class WritePath(unittest.TestCase):
+    def setUp(self):
+        stack.wait_healthy()
     def test_concurrent_clients_give_exactly_n_events_and_the_right_state(self):
         t = Traffic("conc", threads=6, ops=80)
         [th.join() for th in t.run()]
@@ -135,6 +141,27 @@ class WritePath(unittest.TestCase):
         self.assertEqual(stack.act(u, 1, "ignore", now=NOW).status, 202)
         self.assertIsNone(stack.get_popup(u, now=NOW + 59).json()["popup"])
         self.assertIsNotNone(stack.get_popup(u, now=NOW + 60).json()["popup"])
+
+    def test_actions_on_disabled_expired_or_future_popups_are_recorded(self):
+        """SPEC: the user may have seen the popup a moment before the operator
+        disabled it; only an id that never existed is 404."""
+        module_popup = popup_row(1, show_cooldown_s=0, ignore_cooldown_s=60, click_cooldown_s=120)
+        stack.set_popups([module_popup, popup_row(7, enabled=0, click_cooldown_s=500),
+                          popup_row(8, ends_at=NOW - 10), popup_row(9, starts_at=NOW + 1000)])
+        try:
+            u = uid("gone")
+            for pid in (7, 8, 9):
+                r = stack.act(u, pid, "click", now=NOW)
+                self.assertEqual(r.status, 202, (pid, r))
+            self.assertEqual(stack.act(u, 6, "click", now=NOW).status, 404)
+            ensure_writer()
+            self.assertEqual(stack.sql("SELECT popup_id, next_show_at FROM user_state WHERE uid = '%s' "
+                                       "ORDER BY popup_id" % u),
+                             [["7", str(NOW + 500)], ["8", str(NOW + 86400)], ["9", str(NOW + 86400)]])
+            # Still never shown.
+            self.assertEqual(stack.get_popup(uid("gone"), now=NOW).json()["popup"]["id"], 1)
+        finally:
+            stack.set_popups([module_popup])
 
     def test_unknown_popup_is_404_and_queues_nothing(self):
         before = stack.redis("LLEN", "popup:events")
@@ -190,21 +217,44 @@ class WritePath(unittest.TestCase):
                          [[str(NOW + 120), "2", "click", ev["id"]]])
 
 
+def mariadb():
+    return Proc(stack, "mariadbd", "mariadb.log")
+
+
+def redis_server():
+    # Redis rewrites its process title, so its command is given.
+    return Proc(stack, "redis-server", "redis.log", pidfile="redis.pid",
+                argv=["redis-server", stack.path("redis.conf")])
+
+
 class Failures(unittest.TestCase):
+    """Each test breaks one part and puts it back; each starts only once the
+    stack is healthy again (every breaker closed), whatever ran before."""
+
+    def setUp(self):
+        stack.wait_healthy()
+        ensure_writer()
+
     def test_writer_killed_at_random_moments_loses_and_duplicates_nothing(self):
-        t = Traffic("kill", threads=4, ops=600)
+        t = Traffic("kill", threads=4, ops=5000)
         threads = t.run()
         rng = random.Random(7)
         kills = 0
-        while any(th.is_alive() for th in threads) and kills < 12:
-            time.sleep(rng.uniform(0.05, 0.3))
-            w = Proc(stack, "popup-writer", "writer.log")
-            w.kill(signal.SIGKILL)
-            kills += 1
-            time.sleep(rng.uniform(0.0, 0.2))
-            w.start()
-        [th.join() for th in threads]
-        self.assertGreater(kills, 2)
+        try:
+            # The traffic runs until the kills are done (bounded by its ops),
+            # however fast this machine is.
+            while kills < 6 and any(th.is_alive() for th in threads):
+                self.assertTrue(stack.wait_for(lambda: find_pids(stack, "popup-writer"), timeout=30))
+                time.sleep(rng.uniform(0.05, 0.3))
+                w = Proc(stack, "popup-writer", "writer.log")
+                w.kill(signal.SIGKILL)
+                kills += 1
+                time.sleep(rng.uniform(0.0, 0.2))
+                w.start()
+        finally:
+            t.stop.set()
+            [th.join() for th in threads]
+        self.assertEqual(kills, 6, "the traffic ended before the writer was killed 6 times")
         self.assertEqual(t.failures, [])
         ensure_writer()
         self.assertEqual(events_for("kill"), t.promised)
@@ -216,7 +266,7 @@ class Failures(unittest.TestCase):
         warm = Traffic(u + "w", threads=1, ops=10)
         [th.join() for th in warm.run()]
         ensure_writer()
-        db = Proc(stack, "mariadbd", "mariadb.log")
+        db = mariadb()
         db.kill(signal.SIGTERM, wait=60)
         try:
             # Actions only: their state does not need MySQL once Redis knows the user.
@@ -229,12 +279,32 @@ class Failures(unittest.TestCase):
             self.assertGreater(depth + in_hand, 0, "nothing waited for MySQL")
         finally:
             db.start()
-        self.assertTrue(stack.wait_for(lambda: subprocess.run(
-            ["mariadb-admin", "--no-defaults", "-S", stack.path("mysql.sock"), "-u", "popup",
-             "-ppopup", "ping"], capture_output=True).returncode == 0, timeout=60))
+        self.assertTrue(stack.wait_for(stack.mariadb_answers, timeout=60))
         ensure_writer()
         self.assertEqual(events_for(u), t.promised)
         self.assertEqual(states_for(u), t.last)
+
+    def test_an_open_breaker_does_not_refuse_an_action_while_mysql_is_down(self):
+        """Redis hung a moment ago, so every process skips it for
+        redis_breaker_open_ms; MySQL is down. Redis answers again within
+        that window, so an action is queued there instead of refused."""
+        db = mariadb()
+        db.kill(signal.SIGKILL)
+        redis = redis_server()
+        try:
+            os.kill(redis.pid, signal.SIGSTOP)
+            try:
+                # Each process's refresher fails on its own; wait until every
+                # breaker of the pool is open.
+                self.assertTrue(stack.wait_for(
+                    lambda: stack.metrics().get("popup_redis_breaker_open", 0) == 3, timeout=60))
+            finally:
+                os.kill(redis.pid, signal.SIGCONT)
+            answers = [stack.act(uid("brk"), 1, "click", now=NOW) for _ in range(6)]
+        finally:
+            db.start()
+        self.assertEqual([r.status for r in answers], [202] * 6, answers)
+        self.assertTrue(stack.wait_for(stack.mariadb_answers, timeout=60))
 
     def test_redis_down_actions_end_in_mysql_or_get_503(self):
         users = ["rdown-%d" % i for i in range(20)]
@@ -243,8 +313,7 @@ class Failures(unittest.TestCase):
         ensure_writer()
         before = {u: stack.sql_int("SELECT COUNT(*) FROM popup_events WHERE uid = '%s'" % u)
                   for u in users}
-        r = Proc(stack, "redis-server", "redis.log", pidfile="redis.pid",
-                 argv=["redis-server", stack.path("redis.conf")])
+        r = redis_server()
         r.kill(signal.SIGKILL)
         accepted = {}
         try:
@@ -259,8 +328,7 @@ class Failures(unittest.TestCase):
                 self.assertEqual(got - before[u], accepted.get(u, 0), u)
         finally:
             r.start()
-            stack.wait_for(lambda: stack.redis("PING") == "PONG", timeout=30)
-        self.assertEqual(stack.http().request("GET", "/api/healthz").status, 200)
+        stack.wait_healthy()
 
     def test_redis_hung_opens_the_breaker_and_gets_are_answered_from_mysql(self):
         """Redis hangs (SIGSTOP) instead of refusing connections. After
@@ -270,7 +338,7 @@ class Failures(unittest.TestCase):
         events are queued in Redis again."""
         skips = stack.metrics().get("popup_redis_breaker_skips_total", 0)
         users = ["rhung-%d" % i for i in range(15)]
-        redis = Proc(stack, "redis-server", "redis.log", pidfile="redis.pid")
+        redis = redis_server()
         os.kill(redis.pid, signal.SIGSTOP)
         try:
             answers = [stack.get_popup(u, now=NOW) for u in users]
@@ -283,8 +351,7 @@ class Failures(unittest.TestCase):
         self.assertIn("circuit breaker open", stack.log("popupd.log"))
         # Written straight to MySQL, one impression each.
         self.assertEqual(events_for("rhung"), len(users))
-        self.assertTrue(stack.wait_for(
-            lambda: stack.http().request("GET", "/api/healthz").status == 200, timeout=10))
+        stack.wait_healthy()
         queued = stack.metrics()["popup_events_queued_total"]
         n = [0]
 
@@ -292,37 +359,179 @@ class Failures(unittest.TestCase):
             n[0] += 1
             stack.get_popup("rhung-after-%d" % n[0], now=NOW)
             return stack.metrics()["popup_events_queued_total"] > queued
-        self.assertTrue(stack.wait_for(queued_again, timeout=10, interval=0.2))
-        # The other processes' breakers let calls through again once
-        # redis_breaker_open_ms (1 s) has passed; until then they would still
-        # write straight to MySQL, which the next test's checks do not expect.
-        time.sleep(1.2)
+        self.assertTrue(stack.wait_for(queued_again, timeout=30, interval=0.2))
 
-    def test_a_direct_mysql_write_reaches_redis_once_it_answers_again(self):
+    def test_direct_mysql_write_reaches_redis_once_it_answers_again(self):
         """A user whose Redis hash outlives an outage: the click written
-        straight to MySQL while Redis hung is copied into Redis afterwards,
-        so its cooldown holds instead of Redis's older copy."""
-        for i in range(50):  # a user whose impression went through Redis
-            u = "repair-%d" % i
-            self.assertIsNotNone(stack.get_popup(u, now=NOW).json()["popup"])
-            if stack.redis_raw("HGET", "popup:u:" + u, "1"):
-                break
-            time.sleep(0.1)
+        straight to MySQL while Redis was down is copied into Redis once it is
+        back, so its cooldown holds instead of Redis's older copy. Redis is
+        killed, not frozen: a frozen Redis would still run the commands a
+        timed-out worker had sent once it thaws, and the copy would then
+        come from those, not from the repair."""
+        u = uid("repair")
+        self.assertIsNotNone(stack.get_popup(u, now=NOW).json()["popup"])
+        self.assertTrue(stack.redis_raw("HGET", "popup:u:" + u, "1"))
         ensure_writer()
         repairs = stack.metrics().get("popup_redis_repairs_total", 0)
-        redis = Proc(stack, "redis-server", "redis.log", pidfile="redis.pid")
-        os.kill(redis.pid, signal.SIGSTOP)
+        redis = redis_server()
+        # appendonly: the hash is in the AOF file once Redis answered, so it
+        # outlives the kill.
+        redis.kill(signal.SIGKILL)
         try:
             r = stack.act(u, 1, "click", now=NOW + 5)
         finally:
-            os.kill(redis.pid, signal.SIGCONT)
+            redis.start()
         self.assertEqual(r.status, 202, r)
+        self.assertEqual(stack.sql_int("SELECT COUNT(*) FROM popup_events WHERE uid = '%s' "
+                                       "AND kind = 'click'" % u), 1)
         self.assertTrue(stack.wait_for(
-            lambda: ",click," in (stack.redis_raw("HGET", "popup:u:" + u, "1") or ""), timeout=10),
+            lambda: ",click," in (stack.redis_raw("HGET", "popup:u:" + u, "1") or ""), timeout=30),
             stack.redis_raw("HGET", "popup:u:" + u, "1"))
         self.assertGreater(stack.metrics()["popup_redis_repairs_total"], repairs)
         # click_cooldown_s is 120: nothing 10 s later.
         self.assertIsNone(stack.get_popup(u, now=NOW + 10).json()["popup"])
+
+
+def post_action(body, key=None, query="", conn=None, now=NOW, as_json=True):
+    headers = {"X-Popup-Now": str(now)}
+    if key:
+        headers["Idempotency-Key"] = key
+    if as_json:
+        headers["Content-Type"] = "application/json"
+        data = json.dumps(body)
+    else:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        data = urllib.parse.urlencode(body)
+    c = conn or stack.http()
+    try:
+        return c.request("POST", "/api/popup/action" + query, body=data, headers=headers)
+    finally:
+        if conn is None:
+            c.close()
+
+
+def action_rows(u):
+    return stack.sql_int("SELECT COUNT(*) FROM popup_events WHERE uid = '%s' AND kind <> 'show'" % u)
+
+
+def workers():
+    out = subprocess.run(["pgrep", "-P", str(stack.pid("popupd"))], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+class Idempotency(unittest.TestCase):
+    """SPEC: an action sent with an idempotency key is recorded once, however
+    often it is sent; the uid may come from the query string."""
+
+    def setUp(self):
+        stack.wait_healthy()
+
+    def test_a_retried_action_with_a_key_is_recorded_once(self):
+        for how in ("header", "field", "form"):
+            u = uid("idem")
+            body = {"uid": u, "popup_id": 1, "action": "click"}
+            if how == "header":
+                send = lambda now: post_action(body, key="k-" + u, now=now)  # noqa: E731
+            else:
+                keyed = dict(body, action_id="k-" + u)
+                send = lambda now: post_action(keyed, now=now, as_json=how == "field")  # noqa: E731
+            # The retry comes later (its own clock): still the same action.
+            replies = [send(NOW), send(NOW + 30), send(NOW + 60)]
+            self.assertEqual([r.status for r in replies], [202] * 3, (how, replies))
+            ensure_writer()
+            self.assertEqual(action_rows(u), 1, how)
+            # The state is the first try's: click at NOW, cooldown 120 s.
+            self.assertEqual(stack.redis_raw("HGET", "popup:u:" + u, "1").split(",")[:3],
+                             [str(NOW + 120), "0", "click"], how)
+            # Another key is another action.
+            self.assertEqual(post_action(body, key="other-" + u, now=NOW + 61).status, 202)
+            ensure_writer()
+            self.assertEqual(action_rows(u), 2, how)
+
+    def test_actions_without_a_key_are_each_recorded(self):
+        u = uid("nokey")
+        for i in range(3):
+            self.assertEqual(post_action({"uid": u, "popup_id": 1, "action": "ignore"},
+                                         now=NOW + i).status, 202)
+        ensure_writer()
+        self.assertEqual(action_rows(u), 3)
+
+    def test_bad_keys_and_uids_are_refused_and_record_nothing(self):
+        u = uid("badkey")
+        body = {"uid": u, "popup_id": 1, "action": "click"}
+        for reply in [post_action(body, key="a b"), post_action(body, key="x" * 65),
+                      post_action(dict(body, action_id="k1"), key="k2"),
+                      post_action(dict(body, action_id=7)),
+                      post_action(body, query="?uid=someone-else"),
+                      post_action(body, query="?uid=a%20b")]:
+            self.assertEqual(reply.status, 400, reply)
+            self.assertEqual(reply.json()["error"], "bad_request")
+        ensure_writer()
+        self.assertEqual(action_rows(u), 0)
+        self.assertEqual(stack.redis_raw("HLEN", "popup:u:" + u), "0")
+
+    def test_the_uid_may_come_from_the_query_string(self):
+        u = uid("quid")
+        self.assertEqual(post_action({"popup_id": 1, "action": "ignore"}, query="?uid=" + u).status, 202)
+        self.assertEqual(post_action({"uid": u, "popup_id": 1, "action": "click"},
+                                     query="?uid=" + u, now=NOW + 1).status, 202)
+        ensure_writer()
+        self.assertEqual(action_rows(u), 2)
+
+    def test_workers_killed_under_load_lose_and_duplicate_no_keyed_action(self):
+        """Actions with keys while workers are SIGKILLed: nginx resends an
+        action whose connection broke; the client resends what was not
+        acknowledged. Every action ends up stored exactly once."""
+        sent, acked, failed_first = [], set(), []
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def client(t):
+            c = stack.http()
+            for i in range(2000):
+                if stop.is_set():
+                    break
+                u, key = "kw-%d-%d" % (t, i % 7), "t%d-%d" % (t, i)
+                body = {"uid": u, "popup_id": 1, "action": "click" if i % 2 else "ignore"}
+                with lock:
+                    sent.append((u, key, NOW + i))
+                try:
+                    r = post_action(body, key=key, conn=c, now=NOW + i)
+                    ok = r.status == 202
+                except Exception:  # noqa: BLE001 - a broken connection is an unacknowledged send
+                    ok = False
+                    c.close()
+                with lock:
+                    (acked.add((u, key)) if ok else failed_first.append((u, key, NOW + i, body)))
+            c.close()
+        ts = [threading.Thread(target=client, args=(t,)) for t in range(6)]
+        [t.start() for t in ts]
+        kills = 0
+        try:
+            while kills < 5 and any(t.is_alive() for t in ts):
+                self.assertTrue(stack.wait_for(lambda: len(workers()) == 3, timeout=60))
+                with lock:
+                    mark = len(sent)
+                self.assertTrue(stack.wait_for(lambda: len(sent) >= mark + 100, timeout=60))
+                os.kill(random.choice(workers()), signal.SIGKILL)
+                kills += 1
+        finally:
+            stop.set()
+            [t.join() for t in ts]
+        self.assertEqual(kills, 5)
+        # The client resends what was not acknowledged, with the same key.
+        retried = [post_action(body, key=key, now=now) for u, key, now, body in failed_first]
+        self.assertTrue(all(r.status == 202 for r in retried), retried[:5])
+        ensure_writer()
+        rows = stack.sql("SELECT uid, ts, COUNT(*) FROM popup_events WHERE uid LIKE 'kw-%' "
+                         "AND kind <> 'show' GROUP BY uid, ts")
+        stored = sum(int(n) for _, _, n in rows)
+        duplicated = sum(int(n) - 1 for _, _, n in rows)
+        print("\n  keyed actions under %d worker kills: sent %d, acknowledged %d at once, "
+              "%d resent by the client, stored %d, duplicated %d"
+              % (kills, len(sent), len(acked), len(failed_first), stored, duplicated))
+        self.assertEqual(duplicated, 0)
+        self.assertEqual(stored, len(sent))
 
 
 if __name__ == "__main__":
