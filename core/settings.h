@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/crash_brake.h"
 #include "core/popup.h"
 
 namespace popup {
@@ -65,6 +66,11 @@ struct Settings {
   // Testing only: honour the X-Popup-Now request header as "now".
   bool test_clock = false;
 };
+
+// The respawn brake's limits (crash_storm_*), for core/crash_brake.h.
+inline CrashStormLimits crash_storm_limits(const Settings& s) {
+  return CrashStormLimits{s.crash_storm_count, s.crash_storm_window_s, s.crash_storm_pause_s};
+}
 
 // Parses a whole file's text over the defaults. Error (bad_request) with the
 // line number on an unknown key, a malformed line or a value that fails its
