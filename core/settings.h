@@ -63,6 +63,13 @@ struct Settings {
   int batch_size = 500;
   int batch_ms = 50;
   std::string writer_id = "w1";
+  // The writer's heartbeat key expires this long after its last refresh
+  // (refreshed at least once a second); it also guards its processing list:
+  // a second writer with the same id waits until it is gone.
+  int writer_heartbeat_ttl_ms = 3000;
+  // Health: /api/healthz says "degraded" when the oldest queued event is
+  // older than this (or no writer is alive).
+  int queue_age_degraded_s = 30;
   // Testing only: honour the X-Popup-Now request header as "now".
   bool test_clock = false;
 };

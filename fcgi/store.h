@@ -9,6 +9,9 @@
 //   <p>:events           the queue: LPUSH by workers, moved by the writer
 //   <p>:events:processing:<writer id>   a writer's batch in hand
 //   <p>:writers          set of writer ids; <p>:writer:<id> hash of stats
+//   <p>:writer:<id>:alive   the writer's heartbeat and lease: its owner
+//                        ("<host>:<supervisor pid>"), with an expiry
+//                        (fcgi/writer.h)
 #pragma once
 
 #include <deque>
@@ -33,6 +36,7 @@ struct Keys {
   std::string processing(const std::string& id) const { return p + ":events:processing:" + id; }
   std::string writers() const { return p + ":writers"; }
   std::string writer(const std::string& id) const { return p + ":writer:" + id; }
+  std::string writer_alive(const std::string& id) const { return writer(id) + ":alive"; }
 };
 
 // The hash field that marks "MySQL's copy of this user was loaded".
