@@ -73,6 +73,38 @@ extern const char* const kShowScript;
 // Reply: 1 copied, 0 left alone.
 extern const char* const kRepairScript;
 
+// What /api/healthz and /api/metrics need to know about the queue, in one
+// round trip: the queue's depth, the events that wait longest (the item at
+// the queue's consumer end and at the same end of each writer's processing
+// list) and which writers have a live heartbeat. The writer keys are built
+// in the script from the ids in <p>:writers (one Redis instance, no
+// cluster: the keys need not be declared), from prefixes passed as ARGV so
+// that Keys stays the one place that spells them.
+//   KEYS: the queue, the writers set
+//   ARGV: Keys::writer("") , ":alive" suffix, Keys::processing("")
+// Reply {depth, oldest queued item or nil, {id, alive 0/1, oldest item in
+// its processing list or nil, ...}}.
+extern const char* const kQueueHealthScript;
+
+struct WriterHealth {
+  std::string id;
+  bool alive = false;
+};
+
+struct QueueHealth {
+  int64_t depth = 0;
+  std::vector<std::string> oldest;  // the candidates for the oldest event
+  std::vector<WriterHealth> writers;
+  int64_t writers_alive() const;
+};
+
+// The EVAL of kQueueHealthScript for these keys.
+RedisCommand queue_health_command(const Keys& keys);
+
+// Reads kQueueHealthScript's reply; false when it is not that shape (an
+// error reply, say).
+bool parse_queue_health(const RedisReply& r, QueueHealth* out);
+
 // The direct writes of one process that still have to reach Redis; shared
 // by its threads, bounded (beyond kMax the oldest are dropped: those users
 // then keep Redis's older copy until their TTL).
