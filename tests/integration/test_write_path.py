@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from harness import Proc, Stack, popup_row, uid
+from harness import Proc, Stack, child_pids, popup_row, uid
 
 NOW = 1_800_000_000
 stack = None
@@ -198,7 +198,17 @@ class Failures(unittest.TestCase):
         kills = 0
         while any(th.is_alive() for th in threads) and kills < 12:
             time.sleep(rng.uniform(0.05, 0.3))
-            w = Proc(stack, "popup-writer", "writer.log")
+            # writer.pid names popup-writer's supervisor. Even kills hit the
+            # writer child (the supervisor starts another); odd kills hit the
+            # supervisor, whose child then finishes its batch and exits, and
+            # start it again.
+            w = Proc(stack, "popup-writer", "writer.log", pidfile="writer.pid")
+            if kills % 2 == 0:
+                children = child_pids(w.pid)
+                if children:
+                    os.kill(children[0], signal.SIGKILL)
+                kills += 1
+                continue
             w.kill(signal.SIGKILL)
             kills += 1
             time.sleep(rng.uniform(0.0, 0.2))
