@@ -146,12 +146,14 @@ class Stack:
     def groups(self):
         # nginx rewrites its process titles: the master's pid file and its children.
         master = read_pid(self.path("nginx", "nginx.pid"))
+        # writer.pid names popup-writer's supervisor; the writer is its child.
+        writer = read_pid(self.path("writer.pid"))
         return {
             "nginx": master + self.children_of(set(master)),
             "workers": pids_matching(self.path("popup.conf"), "popupd"),
             "redis": read_pid(self.path("redis.pid")),
             "mariadb": read_pid(self.path("mysql.pid")),
-            "writer": read_pid(self.path("writer.pid")),
+            "writer": writer + self.children_of(set(writer)),
             "floors": read_pid(self.path("floor.pid")) + read_pid(self.path("floor-redis.pid")),
         }
 

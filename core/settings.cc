@@ -61,6 +61,8 @@ const Setting kTable[] = {
     {"batch_size", &Settings::batch_size, 1, 10000},
     {"batch_ms", &Settings::batch_ms, 1, 60000},
     {"writer_id", &Settings::writer_id, 0, 0, Text::name},
+    {"writer_heartbeat_ttl_ms", &Settings::writer_heartbeat_ttl_ms, 2000, kHourMs},
+    {"queue_age_degraded_s", &Settings::queue_age_degraded_s, 1, kDay},
     {"test_clock", &Settings::test_clock},
 };
 

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/crash_brake.h"
 #include "core/popup.h"
 
 namespace popup {
@@ -65,9 +66,21 @@ struct Settings {
   int batch_size = 500;
   int batch_ms = 50;
   std::string writer_id = "w1";
+  // The writer's heartbeat key expires this long after its last refresh
+  // (refreshed at least once a second); it also guards its processing list:
+  // a second writer with the same id waits until it is gone.
+  int writer_heartbeat_ttl_ms = 3000;
+  // Health: /api/healthz says "degraded" when the oldest queued event is
+  // older than this (or no writer is alive).
+  int queue_age_degraded_s = 30;
   // Testing only: honour the X-Popup-Now request header as "now".
   bool test_clock = false;
 };
+
+// The respawn brake's limits (crash_storm_*), for core/crash_brake.h.
+inline CrashStormLimits crash_storm_limits(const Settings& s) {
+  return CrashStormLimits{s.crash_storm_count, s.crash_storm_window_s, s.crash_storm_pause_s};
+}
 
 // Parses a whole file's text over the defaults. Error (bad_request) with the
 // line number on an unknown key, a malformed line or a value that fails its

@@ -1,9 +1,11 @@
 #include "fcgi/log.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <string>
 
@@ -35,6 +37,18 @@ void vlog(const char* level, const char* fmt, va_list ap) {
 void log_set_name(std::string_view program) {
   std::string s(program.substr(0, sizeof g_name - 1));
   snprintf(g_name, sizeof g_name, "%s", s.c_str());
+}
+
+std::string exit_description(int status) {
+  char buf[128];
+  if (WIFEXITED(status))
+    snprintf(buf, sizeof buf, "exited with code %d", WEXITSTATUS(status));
+  else if (WIFSIGNALED(status))
+    snprintf(buf, sizeof buf, "killed by signal %d (%s)%s", WTERMSIG(status),
+             strsignal(WTERMSIG(status)), WCOREDUMP(status) ? ", core dumped" : "");
+  else
+    snprintf(buf, sizeof buf, "status %d", status);
+  return buf;
 }
 
 #define DEFINE_LOG(fn, level)        \

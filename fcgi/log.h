@@ -2,6 +2,7 @@
 // stderr is what spawn-fcgi, the supervisor and stack.sh redirect to files.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace popup {
@@ -10,5 +11,9 @@ void log_set_name(std::string_view program);
 void log_info(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// How a child ended, from a waitpid status, for a log line: "exited with
+// code 1", "killed by signal 9 (Killed)".
+std::string exit_description(int status);
 
 }  // namespace popup

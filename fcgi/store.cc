@@ -63,6 +63,45 @@ redis.call('LPUSH', KEYS[3], ARGV[5])
 return 1
 )lua";
 
+
+const char* const kQueueHealthScript = R"lua(
+local per = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  per[#per + 1] = id
+  per[#per + 1] = redis.call('EXISTS', ARGV[1] .. id .. ARGV[2])
+  per[#per + 1] = redis.call('LINDEX', ARGV[3] .. id, -1)
+end
+return {redis.call('LLEN', KEYS[1]), redis.call('LINDEX', KEYS[1], -1), per}
+)lua";
+
+int64_t QueueHealth::writers_alive() const {
+  int64_t n = 0;
+  for (const auto& w : writers) n += w.alive;
+  return n;
+}
+
+RedisCommand queue_health_command(const Keys& keys) {
+  std::string alive_suffix = keys.writer_alive("").substr(keys.writer("").size());
+  return {"EVAL", kQueueHealthScript, "2", keys.events(), keys.writers(), keys.writer(""),
+          alive_suffix, keys.processing("")};
+}
+
+bool parse_queue_health(const RedisReply& r, QueueHealth* out) {
+  const auto& e = r.elements;
+  if (r.type != RedisReply::kArray || e.size() != 3 || e[0].type != RedisReply::kInteger ||
+      e[2].type != RedisReply::kArray || e[2].elements.size() % 3 != 0)
+    return false;
+  *out = QueueHealth{};
+  out->depth = e[0].integer;
+  if (e[1].type == RedisReply::kString) out->oldest.push_back(e[1].str);
+  const auto& per = e[2].elements;
+  for (size_t i = 0; i + 2 < per.size(); i += 3) {
+    out->writers.push_back(WriterHealth{per[i].str, per[i + 1].integer == 1});
+    if (per[i + 2].type == RedisReply::kString) out->oldest.push_back(per[i + 2].str);
+  }
+  return true;
+}
+
 bool decode_user_hash(const RedisReply& r, UserStates* out) {
   out->clear();
   bool loaded = false;

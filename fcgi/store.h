@@ -11,6 +11,9 @@
 //                        (kRecordOnceScript; expires after idempotency_ttl_s)
 //   <p>:events:processing:<writer id>   a writer's batch in hand
 //   <p>:writers          set of writer ids; <p>:writer:<id> hash of stats
+//   <p>:writer:<id>:alive   the writer's heartbeat and lease: its owner
+//                        ("<host>:<supervisor pid>"), with an expiry
+//                        (fcgi/writer.h)
 #pragma once
 
 #include <atomic>
@@ -37,6 +40,7 @@ struct Keys {
   std::string processing(const std::string& id) const { return p + ":events:processing:" + id; }
   std::string writers() const { return p + ":writers"; }
   std::string writer(const std::string& id) const { return p + ":writer:" + id; }
+  std::string writer_alive(const std::string& id) const { return writer(id) + ":alive"; }
 };
 
 // The hash field that marks "MySQL's copy of this user was loaded".
@@ -82,6 +86,38 @@ extern const char* const kRepairScript;
 //   ARGV: marker TTL s, popup id, core/state_codec text, hash TTL s, event
 // Reply: 1 recorded, 0 recorded before.
 extern const char* const kRecordOnceScript;
+
+// What /api/healthz and /api/metrics need to know about the queue, in one
+// round trip: the queue's depth, the events that wait longest (the item at
+// the queue's consumer end and at the same end of each writer's processing
+// list) and which writers have a live heartbeat. The writer keys are built
+// in the script from the ids in <p>:writers (one Redis instance, no
+// cluster: the keys need not be declared), from prefixes passed as ARGV so
+// that Keys stays the one place that spells them.
+//   KEYS: the queue, the writers set
+//   ARGV: Keys::writer("") , ":alive" suffix, Keys::processing("")
+// Reply {depth, oldest queued item or nil, {id, alive 0/1, oldest item in
+// its processing list or nil, ...}}.
+extern const char* const kQueueHealthScript;
+
+struct WriterHealth {
+  std::string id;
+  bool alive = false;
+};
+
+struct QueueHealth {
+  int64_t depth = 0;
+  std::vector<std::string> oldest;  // the candidates for the oldest event
+  std::vector<WriterHealth> writers;
+  int64_t writers_alive() const;
+};
+
+// The EVAL of kQueueHealthScript for these keys.
+RedisCommand queue_health_command(const Keys& keys);
+
+// Reads kQueueHealthScript's reply; false when it is not that shape (an
+// error reply, say).
+bool parse_queue_health(const RedisReply& r, QueueHealth* out);
 
 // The direct writes of one process that still have to reach Redis; shared
 // by its threads, bounded (beyond kMax the oldest are dropped: those users

@@ -14,11 +14,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <fstream>
 #include <map>
 #include <sstream>
 
+#include "core/crash_brake.h"
 #include "fcgi/listen_queue.h"
 #include "fcgi/log.h"
 #include "fcgi/metrics.h"
@@ -50,7 +50,7 @@ struct Pool {
   bool listen_unix = false;
   std::map<pid_t, Child> children;
   int generation = 1;
-  std::deque<time_t> crashes;
+  CrashBrake brake;
   time_t brake_until = 0;
   bool stopping = false;
   time_t stop_deadline = 0;
@@ -90,16 +90,12 @@ const char* describe_exit(int status, char* buf, size_t n) {
 // Why a brake: a worker that dies at start (bad configuration, a crashing
 // dependency) would otherwise be forked in a tight loop.
 void note_crash(Pool& p, time_t now) {
-  p.crashes.push_back(now);
-  while (!p.crashes.empty() && p.crashes.front() < now - p.s.crash_storm_window_s)
-    p.crashes.pop_front();
-  if (static_cast<int>(p.crashes.size()) >= p.s.crash_storm_count) {
-    p.brake_until = now + p.s.crash_storm_pause_s;
-    p.crashes.clear();
-    p.metrics->shm().crash_brakes.fetch_add(1);
-    log_error("supervisor: %d workers crashed within %d s; pausing respawn for %d s",
-              p.s.crash_storm_count, p.s.crash_storm_window_s, p.s.crash_storm_pause_s);
-  }
+  auto v = p.brake.note_crash(now, crash_storm_limits(p.s));
+  if (!v.pause) return;
+  p.brake_until = static_cast<time_t>(v.until);
+  p.metrics->shm().crash_brakes.fetch_add(1);
+  log_error("supervisor: %d workers crashed within %d s; pausing respawn for %d s",
+            p.s.crash_storm_count, p.s.crash_storm_window_s, p.s.crash_storm_pause_s);
 }
 
 void reap(Pool& p) {

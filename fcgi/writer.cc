@@ -29,6 +29,21 @@ const char* kReturnScript =
     "while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do n = n + 1 end "
     "return n";
 
+// The heartbeat lease (writer.h): takes or extends the alive key for the
+// owner and registers the writer id, atomically.
+//   KEYS: <p>:writer:<id>:alive, <p>:writers   ARGV: owner, expiry ms, id
+// Reply: 1 when the owner holds it now; else the other owner's name.
+const char* kHeartbeatScript =
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v and v ~= ARGV[1] then return v end "
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
+    "redis.call('SADD', KEYS[2], ARGV[3]) return 1";
+
+// Deletes the alive key only while it is still this owner's.
+const char* kReleaseScript =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+    "return 0";
+
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -50,19 +65,87 @@ struct Stats {
 struct Writer {
   const Settings& s;
   volatile sig_atomic_t* stop;
+  std::string owner;
   Keys keys{s.key_prefix};
   Redis redis;
   Mysql mysql{s};
   Stats st;
   std::string processing = keys.processing(s.writer_id);
+  std::string alive = keys.writer_alive(s.writer_id);
+  bool leased = false;       // the heartbeat was taken (acquire)
+  bool lost_lease = false;   // ... and then found in another owner's hands
+  int64_t beat_at_ms = 0;    // last heartbeat attempt
 
-  Writer(const Settings& settings, volatile sig_atomic_t* stop_flag, Address a)
-      : s(settings), stop(stop_flag), redis(std::move(a), settings.redis_timeout_ms) {}
+  Writer(const Settings& settings, volatile sig_atomic_t* stop_flag, std::string owner_name,
+         Address a)
+      : s(settings),
+        stop(stop_flag),
+        owner(std::move(owner_name)),
+        redis(std::move(a), settings.redis_timeout_ms) {}
 
+  bool stopping() const { return *stop || lost_lease; }
+
+  // Sleeps *backoff_ms (doubling it, up to 5 s) and keeps the heartbeat
+  // fresh meanwhile: a writer waiting out MySQL is alive.
   void sleep_backoff(int* backoff_ms) {
-    for (int waited = 0; waited < *backoff_ms && !*stop; waited += 50)
+    for (int waited = 0; waited < *backoff_ms && !stopping(); waited += 50) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (now_ms() - beat_at_ms >= 1000) keep_alive();
+    }
     *backoff_ms = std::min(*backoff_ms * 2, 5000);
+  }
+
+  enum class Lease { held, other, error };
+
+  // One heartbeat (kHeartbeatScript). *holder: the other owner's name.
+  Lease heartbeat(std::string* holder) {
+    RedisReply r;
+    std::string err;
+    beat_at_ms = now_ms();
+    if (!redis.command({"EVAL", kHeartbeatScript, "2", alive, keys.writers(), owner,
+                        std::to_string(s.writer_heartbeat_ttl_ms), s.writer_id},
+                       &r, &err))
+      return Lease::error;  // Redis is down: gather() and commit() log that
+    if (r.type == RedisReply::kInteger) return Lease::held;
+    *holder = r.str;
+    return Lease::other;
+  }
+
+  // Refreshes the heartbeat while working; stops the writer when another
+  // owner holds it (writer.h).
+  void keep_alive() {
+    if (!leased || lost_lease) return;
+    std::string holder;
+    if (heartbeat(&holder) != Lease::other) return;
+    log_error("writer %s: %s now belongs to %s, not %s; stopping without touching the queue",
+              s.writer_id.c_str(), alive.c_str(), holder.c_str(), owner.c_str());
+    lost_lease = true;
+  }
+
+  // Waits until the heartbeat is this owner's: a writer of another
+  // supervisor may still be finishing its batch. False when stopped first.
+  bool acquire() {
+    std::string holder, logged;
+    while (!*stop) {
+      Lease l = heartbeat(&holder);
+      if (l == Lease::held) return leased = true;
+      if (l == Lease::other && holder != logged) {
+        log_warn("writer %s: %s is held by %s; waiting until it stops or expires",
+                 s.writer_id.c_str(), alive.c_str(), holder.c_str());
+        logged = holder;
+      }
+      for (int i = 0; i < (l == Lease::error ? 10 : 2) && !*stop; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  void release() {
+    RedisReply r;
+    std::string err;
+    if (!redis.command({"EVAL", kReleaseScript, "1", alive, owner}, &r, &err))
+      log_error("writer %s: cannot delete %s (%s); it expires in %d ms", s.writer_id.c_str(),
+                alive.c_str(), err.c_str(), s.writer_heartbeat_ttl_ms);
   }
 
   // The items of the processing list (oldest first), or false on error.
@@ -105,16 +188,16 @@ struct Writer {
       log_error("writer: batch of %zu not applied (%s); retrying in %d ms", batch.size(),
                 err.c_str(), backoff);
       publish_stats();
-      if (*stop) return false;
+      if (stopping()) return false;
       sleep_backoff(&backoff);
-      if (*stop) return false;
+      if (stopping()) return false;
     }
     RedisReply r;
     int del_backoff = 100;
     while (!redis.command({"DEL", processing}, &r, &err)) {
       // Committed but not yet forgotten: a replay later is harmless.
       log_error("writer: cannot clear %s (%s)", processing.c_str(), err.c_str());
-      if (*stop) return true;
+      if (stopping()) return true;
       sleep_backoff(&del_backoff);
     }
     ++st.batches;
@@ -152,7 +235,10 @@ struct Writer {
       sleep_backoff(&backoff);
       return items;
     }
-    if (r.type != RedisReply::kString) return items;
+    if (r.type != RedisReply::kString) {
+      st.lag_ms = 0;  // nothing waited for a whole second: no lag
+      return items;
+    }
     items.push_back(r.str);
     int64_t deadline = now_ms() + s.batch_ms;
     while (static_cast<int>(items.size()) < s.batch_size) {
@@ -161,13 +247,15 @@ struct Writer {
                          &r, &err))
         break;
       for (auto& e : r.elements) items.push_back(std::move(e.str));
-      if (static_cast<int>(r.elements.size()) == want || now_ms() >= deadline || *stop) break;
+      if (static_cast<int>(r.elements.size()) == want || now_ms() >= deadline || stopping()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     return items;
   }
 
   void publish_stats() {
+    keep_alive();
+    if (lost_lease) return;
     RedisReply r;
     std::string err;
     if (redis.command({"LLEN", keys.events()}, &r, &err)) st.depth = r.integer;
@@ -199,8 +287,8 @@ struct Writer {
   void recover() {
     std::vector<std::string> items;
     int backoff = 200;
-    while (!*stop && !in_hand(&items)) sleep_backoff(&backoff);
-    if (items.empty() || *stop) return;
+    while (!stopping() && !in_hand(&items)) sleep_backoff(&backoff);
+    if (items.empty() || stopping()) return;
     log_info("writer: re-applying %zu events left in %s by a previous run", items.size(),
              processing.c_str());
     if (!commit(decode(items))) give_back();
@@ -209,12 +297,13 @@ struct Writer {
   int run() {
     log_info("writer %s: draining %s (batch %d events / %d ms)", s.writer_id.c_str(),
              keys.events().c_str(), s.batch_size, s.batch_ms);
+    if (!acquire()) return 0;
     recover();
     int64_t stats_at = 0;
-    while (!*stop) {
+    while (!stopping()) {
       auto items = gather();
       if (!items.empty() && !commit(decode(items))) {
-        give_back();
+        if (!lost_lease) give_back();  // else its batch is the new owner's
         break;
       }
       if (now_ms() - stats_at >= 500 || items.empty()) {
@@ -222,7 +311,9 @@ struct Writer {
         stats_at = now_ms();
       }
     }
+    if (lost_lease) return 3;
     publish_stats();
+    release();
     log_info("writer %s: stopped after %lld events", s.writer_id.c_str(),
              static_cast<long long>(st.events));
     return 0;
@@ -231,13 +322,13 @@ struct Writer {
 
 }  // namespace
 
-int run_writer(const Settings& s, volatile sig_atomic_t* stop) {
+int run_writer(const Settings& s, volatile sig_atomic_t* stop, const std::string& owner) {
   auto a = parse_address(s.redis);
   if (!a) {
     log_error("writer: invalid redis address %s", s.redis.c_str());
     return 1;
   }
-  Writer w(s, stop, *a);
+  Writer w(s, stop, owner, *a);
   return w.run();
 }
 

@@ -7,16 +7,33 @@
 // on start the processing list is applied first. Applying is idempotent
 // (Mysql::apply_events), so the one window that repeats work, a crash
 // between COMMIT and DEL, duplicates nothing.
+//
+// Heartbeat: <p>:writer:<id>:alive holds the owner (its supervisor,
+// "<host>:<pid>") and expires writer_heartbeat_ttl_ms after the last
+// refresh; the writer refreshes it at least once a second (after each
+// BLMOVE of up to 1 s, after each batch, and while it waits out MySQL),
+// deletes it on a clean stop, and /api/healthz counts the live ones. It is
+// also the lease on the processing list, which two writers with one id must
+// never share: one writer's DEL would drop the other's batch in hand. That
+// happens when a supervisor is killed and started again while its orphaned
+// child still finishes its batch (it got SIGTERM from PR_SET_PDEATHSIG). So
+// a writer touches the queue only once the key is missing or already holds
+// its own owner (a predecessor its supervisor has reaped), and stops when
+// it finds another owner in it. A writer that cannot refresh for longer
+// than the expiry (Redis or MySQL stalled in one call) may lose the lease.
 #pragma once
 
 #include <csignal>
+#include <string>
 
 #include "core/settings.h"
 
 namespace popup {
 
-// Runs until *stop becomes non-zero; then finishes the batch in hand or, if
-// MySQL is down, returns it to the queue. Returns the exit code.
-int run_writer(const Settings& s, volatile sig_atomic_t* stop);
+// Waits for the heartbeat lease (see above), then runs until *stop becomes
+// non-zero; then finishes the batch in hand or, if MySQL is down, returns it
+// to the queue, and deletes its heartbeat. Returns the exit code: 0 after a
+// stop, 1 for an invalid Redis address, 3 when another owner took the lease.
+int run_writer(const Settings& s, volatile sig_atomic_t* stop, const std::string& owner);
 
 }  // namespace popup

@@ -1,4 +1,6 @@
-// popup-writer: drains the event queue into MySQL (see fcgi/writer.h).
+// popup-writer: drains the event queue into MySQL (see fcgi/writer.h) in a
+// child process that its own small supervisor keeps running
+// (fcgi/writer_supervisor.h).
 #include <signal.h>
 
 #include <cstdio>
@@ -8,12 +10,26 @@
 #include "fcgi/log.h"
 #include "fcgi/mysql.h"
 #include "fcgi/writer.h"
+#include "fcgi/writer_supervisor.h"
 
 using namespace popup;
 
 namespace {
 volatile sig_atomic_t g_stop = 0;
 void on_stop(int) { g_stop = 1; }
+
+// The writer in the supervisor's child: SIGTERM, SIGINT and SIGQUIT ask it
+// to finish the batch in hand and stop.
+int writer_child(const Settings& s, const std::string& owner) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGTERM, SIGINT, SIGQUIT}) sigaction(sig, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  mysql_global_init();
+  return run_writer(s, &g_stop, owner);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -29,12 +45,5 @@ int main(int argc, char** argv) {
     return 0;
   }
   log_set_name("popup-writer");
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_stop;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGTERM, SIGINT, SIGQUIT}) sigaction(sig, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  mysql_global_init();
-  return run_writer(s, &g_stop);
+  return run_writer_supervisor(s, writer_child);
 }

@@ -373,6 +373,23 @@ def find_pids(stack, program):
     return out
 
 
+def child_pids(pid):
+    """Live processes whose parent is `pid` (popup-writer's supervisor forks
+    the writer itself: writer.pid names the supervisor)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and _alive(int(name)):
+            out.append(int(name))
+    return out
+
+
 class Proc:
     """Kill a server of the stack and start it again with the same command."""
 

@@ -26,6 +26,17 @@ BOOST_AUTO_TEST_CASE(redis_breaker_keys_parse_and_are_bounded) {
   BOOST_TEST(refusal("redis_breaker_open_ms = 0") != "(accepted)");
 }
 
+BOOST_AUTO_TEST_CASE(a_heartbeat_shorter_than_two_refreshes_is_refused) {
+  // The writer refreshes about once a second; a shorter expiry would let a
+  // live writer look dead between two refreshes.
+  BOOST_TEST(refusal("writer_heartbeat_ttl_ms = 1999") != "(accepted)");
+  BOOST_TEST(refusal("queue_age_degraded_s = 0") != "(accepted)");
+  auto s = parse_settings("");
+  BOOST_REQUIRE(s.ok());
+  BOOST_TEST(s.value().writer_heartbeat_ttl_ms == 3000);
+  BOOST_TEST(s.value().queue_age_degraded_s == 30);
+}
+
 BOOST_AUTO_TEST_CASE(empty_text_gives_the_defaults) {
   auto s = parse_settings("");
   BOOST_REQUIRE(s.ok());
@@ -46,7 +57,8 @@ BOOST_AUTO_TEST_CASE(every_key_sets_its_field) {
       "config_check_ms = 500\nconfig_lock_ms = 2000\nmysql_host = db.internal\n"
       "mysql_port = 3307\nmysql_socket = /run/mysqld.sock\nmysql_user = app\n"
       "mysql_password = s3cret = yes\nmysql_db = popups_2\nbatch_size = 100\nbatch_ms = 20\n"
-      "writer_id = w-2\ntest_clock = on\n");
+      "writer_id = w-2\nwriter_heartbeat_ttl_ms = 5000\nqueue_age_degraded_s = 60\n"
+      "test_clock = on\n");
   BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().message));
   const Settings& s = r.value();
   BOOST_TEST(s.listen == "127.0.0.1:9000");
@@ -76,6 +88,8 @@ BOOST_AUTO_TEST_CASE(every_key_sets_its_field) {
   BOOST_TEST(s.batch_size == 100);
   BOOST_TEST(s.batch_ms == 20);
   BOOST_TEST(s.writer_id == "w-2");
+  BOOST_TEST(s.writer_heartbeat_ttl_ms == 5000);
+  BOOST_TEST(s.queue_age_degraded_s == 60);
   BOOST_TEST(s.test_clock);
 }
 

@@ -1,0 +1,13 @@
+#include "core/crash_brake.h"
+
+namespace popup {
+
+CrashBrake::Verdict CrashBrake::note_crash(int64_t now, const CrashStormLimits& limits) {
+  crashes_.push_back(now);
+  while (!crashes_.empty() && crashes_.front() < now - limits.window_s) crashes_.pop_front();
+  if (static_cast<int>(crashes_.size()) < limits.count) return Verdict{};
+  crashes_.clear();
+  return Verdict{true, now + limits.pause_s};
+}
+
+}  // namespace popup
