@@ -11,7 +11,9 @@
 namespace popup {
 
 // Opens the listening socket described by `listen` with `backlog`. A stale
-// unix socket file is replaced. Returns the fd, or -1 with *err set.
+// unix socket file (nobody accepts on it) is replaced; one that another
+// process accepts on, or a path that is not a socket, is refused. Returns
+// the fd, or -1 with *err set.
 int open_listener(const std::string& listen, int backlog, std::string* err);
 
 // Runs until SIGTERM/SIGINT and every worker has left. `config_path` is
