@@ -11,6 +11,7 @@
 #include "fcgi/log.h"
 #include "fcgi/metrics.h"
 #include "fcgi/mysql.h"
+#include "fcgi/pid_file.h"
 #include "fcgi/supervisor.h"
 #include "fcgi/worker.h"
 
@@ -33,16 +34,23 @@ bool fd0_is_socket() {
   return getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
 }
 
-// The supervisor: the socket, then the pool.
+// The supervisor: the pid file's lock first, so that a second popupd for
+// the same pool leaves before it touches the socket; then the socket.
 int run_pool(const Settings& s, const std::string& path) {
   log_set_name("popupd");
   std::string err;
-  int fd = open_listener(s.listen, s.backlog, &err);
-  if (fd < 0) {
+  int pid_fd = -1;
+  if (!s.pid_file.empty() && (pid_fd = lock_pid_file(s.pid_file, &err)) < 0) {
     log_error("%s", err.c_str());
     return 1;
   }
-  return run_supervisor(s, path, fd);
+  int fd = open_listener(s.listen, s.backlog, &err);
+  if (fd < 0) {
+    log_error("%s", err.c_str());
+    release_pid_file(pid_fd);
+    return 1;
+  }
+  return run_supervisor(s, path, fd, pid_fd);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -22,6 +23,7 @@
 #include "fcgi/listen_queue.h"
 #include "fcgi/log.h"
 #include "fcgi/metrics.h"
+#include "fcgi/pid_file.h"
 #include "fcgi/worker.h"
 
 namespace popup {
@@ -48,6 +50,7 @@ struct Pool {
   std::string config_path;
   int listen_fd = -1;
   bool listen_unix = false;
+  int pid_fd = -1;  // the locked pid file (fcgi/pid_file.h), -1 = none
   std::map<pid_t, Child> children;
   int generation = 1;
   std::deque<time_t> crashes;
@@ -57,7 +60,22 @@ struct Pool {
   Metrics* metrics = nullptr;
 };
 
+// In a freshly forked worker. The pid file's fd is closed: a worker that
+// kept it would keep the supervisor's lock alive after the supervisor died
+// (flock belongs to the open file, not the process) and refuse the restart.
+// PR_SET_PDEATHSIG: a worker whose supervisor died gets SIGTERM and
+// finishes gracefully, instead of serving the socket unsupervised, which
+// would make the next popupd refuse the socket as taken (open_listener).
+void leave_with_supervisor(int pid_fd, pid_t supervisor) {
+  if (pid_fd >= 0) close(pid_fd);
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+    log_warn("worker: prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+  // The supervisor may have died before prctl took effect.
+  if (getppid() != supervisor) _exit(0);
+}
+
 void spawn(Pool& p) {
+  pid_t supervisor = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     log_error("supervisor: fork: %s", strerror(errno));
@@ -66,6 +84,7 @@ void spawn(Pool& p) {
   if (pid == 0) {
     close(g_sig_pipe[0]);
     close(g_sig_pipe[1]);
+    leave_with_supervisor(p.pid_fd, supervisor);
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT}) signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
@@ -155,9 +174,13 @@ void reload(Pool& p) {
   if (parsed.value().listen != p.s.listen)
     log_warn("supervisor: listen changed in %s; a reload keeps the socket, restart to move it",
              p.config_path.c_str());
-  std::string listen = p.s.listen;
+  if (parsed.value().pid_file != p.s.pid_file)
+    log_warn("supervisor: pid_file changed in %s; a reload keeps the locked one, restart to "
+             "move it", p.config_path.c_str());
+  std::string listen = p.s.listen, pid_file = p.s.pid_file;
   p.s = parsed.value();
   p.s.listen = listen;
+  p.s.pid_file = pid_file;
   ++p.generation;
   p.metrics->shm().target_workers.store(p.s.workers);
   // New workers first, so the socket always has acceptors; then the old
@@ -259,7 +282,7 @@ int open_listener(const std::string& listen, int backlog, std::string* err) {
   return fd;
 }
 
-int run_supervisor(const Settings& s, const std::string& config_path, int listen_fd) {
+int run_supervisor(const Settings& s, const std::string& config_path, int listen_fd, int pid_fd) {
   if (pipe2(g_sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -274,6 +297,7 @@ int run_supervisor(const Settings& s, const std::string& config_path, int listen
   p.s = s;
   p.config_path = config_path;
   p.listen_fd = listen_fd;
+  p.pid_fd = pid_fd;
   p.listen_unix = parse_address(s.listen).value_or(Address{}).is_unix;
   p.metrics = &metrics;
   metrics.shm().supervisor_pid.store(getpid());
@@ -312,6 +336,7 @@ int run_supervisor(const Settings& s, const std::string& config_path, int listen
   }
   if (p.listen_unix) unlink(parse_address(s.listen)->path.c_str());
   log_info("supervisor: stopped");
+  release_pid_file(p.pid_fd);
   return 0;
 }
 
