@@ -34,7 +34,16 @@
 # it outlives the shell that ran `make run`, and `stop` can signal its whole
 # process group: workers of a supervisor that had to be killed go with it.
 # Pid files are trusted only for processes that still run one of the stack's
-# programs on DIR, so a stale pid file never gets a stranger signalled.
+# programs on DIR, so a stale pid file never gets a stranger signalled. The
+# supervisor pool's popupd holds an flock on popupd.pid while it runs
+# (pid_file in popup.conf), so pid files are written in place, never
+# removed or renamed while their process may run: a second pool then finds
+# the lock and refuses to start.
+#
+# Demo data (DEMO=1) goes into MySQL once, on the start that creates the
+# database; later starts leave the popups alone and publish a configuration
+# only when Redis holds none, so a restart changes neither what an operator
+# set nor the configuration version.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,6 +69,7 @@ BATCH_SIZE=${BATCH_SIZE:-500}
 BATCH_MS=${BATCH_MS:-50}
 REDIS_MAXMEMORY=${REDIS_MAXMEMORY:-512mb}
 BUILD=${BUILD:-build}
+KEY_PREFIX=popup   # popup.conf's key_prefix; load_config reads its version key
 POOL_TCP_PORT=${POOL_TCP_PORT:-}
 UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-on}
 case "$BUILD" in /*) bin=$BUILD ;; *) bin=$top/$BUILD ;; esac
@@ -328,7 +338,7 @@ state_dir = $dir/state
 nginx_workers = $NGINX_WORKERS
 nginx_keepalive = $NGINX_KEEPALIVE
 redis = unix:$dir/redis.sock
-key_prefix = popup
+key_prefix = $KEY_PREFIX
 mysql_socket = $dir/mysql.sock
 mysql_user = popup
 mysql_password = popup
@@ -354,6 +364,8 @@ start_mariadb() {
       --auth-root-authentication-method=socket --skip-test-db \
       > "$dir/log/mariadb-install.log" 2>&1 9>&- ||
       fail "mariadb-install-db failed" "$dir/log/mariadb-install.log"
+    # Inside the datadir, so that it goes with a datadir that is made again.
+    : > "$demo_marker"
   fi
   [ -O "$dir/mysql" ] || is_root ||
     fail "$dir/mysql belongs to another user; start the stack as that user or use another DIR"
@@ -407,14 +419,37 @@ CONF
   wait_up 30 redis.pid redis_ping || fail "Redis did not come up within 30s" "$dir/log/redis.log"
 }
 
-load_config() {
-  if [ "$DEMO" = 1 ]; then
-    MYSQL_PWD=popup mariadb --no-defaults -S "$dir/mysql.sock" -u popup --batch popup \
-      < "$top/sql/demo.sql" 2> "$dir/log/demo.log" || fail "loading sql/demo.sql failed" "$dir/log/demo.log"
-  fi
-  # Published even without demo data, so Redis holds a configuration set.
+# Set by start_mariadb when it made the datadir; removed once the new
+# database got its demo data (DEMO=1) and a published configuration, so a
+# start that failed before that does it on the next start.
+demo_marker=$dir/mysql/popup-demo-pending
+
+config_published() {
+  [ -n "$(redis-cli -s "$dir/redis.sock" GET "$KEY_PREFIX:config:version" 2>/dev/null)" ]
+}
+
+publish() {
   "$bin/popupctl" --config "$dir/popup.conf" publish >> "$dir/log/popupctl.log" 2>&1 ||
     fail "popupctl publish failed" "$dir/log/popupctl.log"
+}
+
+# Demo data only into a database this stack just created: re-applying
+# sql/demo.sql on every start put back what operators had changed. Publish
+# when the data is new, or when Redis holds no configuration (a new or
+# flushed Redis: workers need a set); otherwise a restart would publish a
+# new configuration version for nothing.
+load_config() {
+  if [ -e "$demo_marker" ]; then
+    if [ "$DEMO" = 1 ]; then
+      MYSQL_PWD=popup mariadb --no-defaults -S "$dir/mysql.sock" -u popup --batch popup \
+        < "$top/sql/demo.sql" 2> "$dir/log/demo.log" || fail "loading sql/demo.sql failed" "$dir/log/demo.log"
+      log "loaded the demo popups (sql/demo.sql) into the new database"
+    fi
+    publish
+    rm -f "$demo_marker"
+  elif ! config_published; then
+    publish
+  fi
 }
 
 start_writer() {
