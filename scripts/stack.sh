@@ -197,10 +197,16 @@ stop_stack() {
 # /dev/null and output appended to LOG; its pid goes to PIDFILE before the
 # exec (so it is right whether or not setsid has to fork). Returns once the
 # program runs, 1 when it did not start.
+# The pid is written in place, under the file's flock, which is let go just
+# before the exec: a popupd that locks the file itself (pid_file) then takes
+# the same file and writes the same pid, and a file that a running popupd
+# holds is neither overwritten nor replaced (renaming a new file over it
+# would leave that popupd's lock on a file nobody can find).
 launch() {
   local pidfile=$1 logfile=$2 i pid; shift 2
-  rm -f "$pidfile"
-  setsid bash -c 'echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pidfile" "$@" \
+  setsid bash -c 'exec 8>> "$0" || exit 1
+    flock -n 8 || { echo "stack: $0 is locked by a running process" >&2; exit 1; }
+    echo $$ > "$0" && exec "$@" 8>&-' "$pidfile" "$@" \
     < /dev/null >> "$logfile" 2>&1 9>&- &
   for ((i = 0; i < 50; i++)); do
     pid=$(cat "$pidfile" 2>/dev/null || true)
@@ -321,16 +327,19 @@ check_ports() {
 # -------------------------------------------------------------------- start
 
 write_conf() {
-  local listen=""
+  local listen="" pid_file=""
   if [ "$POOL" = supervisor ]; then
     listen="unix:$dir/popup.sock"
     [ -z "$POOL_TCP_PORT" ] || listen="127.0.0.1:$POOL_TCP_PORT"
+    pid_file=$dir/popupd.pid
   fi
   cat > "$dir/popup.conf" <<CONF
 # Written by scripts/stack.sh for the stack in $dir.
 # listen empty: the FastCGI socket is inherited on fd 0 (spawn-fcgi).
 listen = $listen
 backlog = $BACKLOG
+# The supervisor locks it while it runs (empty: spawn-fcgi writes it).
+pid_file = $pid_file
 workers = $WORKERS
 threads = $THREADS
 max_requests = $MAX_REQUESTS
@@ -463,11 +472,35 @@ pool_listens() {
   if [ -n "$POOL_TCP_PORT" ]; then port_taken 127.0.0.1 "$POOL_TCP_PORT"; else [ -S "$dir/popup.sock" ]; fi
 }
 
+# wait_old_pool: the workers of a supervisor that died get SIGTERM from the
+# kernel (PR_SET_PDEATHSIG, fcgi/supervisor.cc) and finish what they serve;
+# until they have left they still accept on the socket, which a new popupd
+# rightly refuses to replace. They are found through the dead supervisor's
+# process group (only members that are ours), given 15 s, then killed.
+wait_old_pool() {
+  local old members=() p deadline=$((SECONDS + 15))
+  old=$(grep -o '[0-9]\+' "$dir/popupd.pid" 2>/dev/null | head -n 1) || true
+  [ -n "$old" ] || return 0
+  while :; do
+    members=()
+    for p in $(pgrep -g "$old" 2>/dev/null || true); do
+      if ours "$p"; then members+=("$p"); fi
+    done
+    [ ${#members[@]} -gt 0 ] || return 0
+    [ $SECONDS -lt $deadline ] || break
+    sleep 0.1
+  done
+  log "workers of a pool whose supervisor died did not leave: killing ${members[*]}"
+  kill -s KILL "${members[@]}" 2>/dev/null || true
+  wait_gone 10 "${members[@]}" || true
+}
+
 start_pool() {
   running popupd.pid && return 0
   # A new pool counts from zero (Prometheus reads a restart as a reset).
-  rm -f "$dir/popup.sock" "$dir/popupd.pid" "$dir/state/metrics.shm"
+  rm -f "$dir/state/metrics.shm"
   if [ "$POOL" = spawn-fcgi ]; then
+    rm -f "$dir/popup.sock" "$dir/popupd.pid"
     local where=(-s "$dir/popup.sock" -M 0600)
     [ -z "$POOL_TCP_PORT" ] || where=(-a 127.0.0.1 -p "$POOL_TCP_PORT")
     # -F N with -P: spawn-fcgi 1.6.4 writes every child's pid, one a line;
@@ -478,6 +511,8 @@ start_pool() {
       < /dev/null >> "$dir/log/popupd.log" 2>&1 9>&- ||
       fail "spawn-fcgi failed" "$dir/log/popupd.log"
   else
+    # popupd itself replaces a stale socket and refuses one that answers.
+    wait_old_pool
     launch "$dir/popupd.pid" "$dir/log/popupd.log" "$bin/popupd" --config "$dir/popup.conf" ||
       fail "popupd did not start" "$dir/log/popupd.log"
   fi
