@@ -7,7 +7,8 @@
 #
 #   scripts/stack.sh start DIR     start what is not running yet
 #   scripts/stack.sh stop DIR      stop every process of DIR's stack
-#   scripts/stack.sh status DIR    which pieces run (exit 3 when not all)
+#   scripts/stack.sh status DIR    which pieces run and whether the pool's
+#                                  socket answers (exit 3 when not all)
 #
 # A relative DIR is taken relative to the checkout, so `make run` and
 # `scripts/stack.sh stop run` name the same folder from anywhere.
@@ -625,12 +626,43 @@ stop() {
   stop_stack
 }
 
+# The address nginx sends FastCGI requests to: its upstream server line,
+# else popup.conf's listen, else the default socket ("unix:/path" or
+# "host:port").
+pool_address() {
+  local a
+  a=$(sed -n 's/^ *server \([^ ;]*\) max_fails.*/\1/p' "$dir/nginx/nginx.conf" 2>/dev/null | head -n 1)
+  [ -n "$a" ] || a=$(sed -n 's/^listen = \(..*\)$/\1/p' "$dir/popup.conf" 2>/dev/null | head -n 1)
+  echo "${a:-unix:$dir/popup.sock}"
+}
+
+# pool_socket_answers: 0 when the pool's socket itself answers a FastCGI
+# request for /api/healthz (its JSON, 200 or 503: either way the pool
+# speaks), asked straight with cgi-fcgi (libfcgi-bin) rather than through
+# nginx, so that a pool nobody can reach (its socket replaced or removed,
+# its processes stopped) is not reported as serving. Without cgi-fcgi, asks
+# through nginx.
+pool_socket_answers() {
+  local a out
+  if command -v cgi-fcgi > /dev/null; then
+    a=$(pool_address)
+    out=$(REQUEST_METHOD=GET DOCUMENT_URI=/api/healthz SCRIPT_NAME=/api/healthz QUERY_STRING= \
+      timeout 5 cgi-fcgi -bind -connect "${a#unix:}" 2>/dev/null) || true
+  else
+    out=$(curl -s -m 5 "$(running_url)/api/healthz") || true
+  fi
+  [[ $out == *'"status"'* ]]
+}
+
 status() {
   local name file pids missing=0
   for name in "${pieces[@]}"; do
     file=${name#*:}; name=${name%%:*}
     mapfile -t pids < <(live_pids "$dir/$file")
-    if [ ${#pids[@]} -gt 0 ]; then
+    if [ ${#pids[@]} -gt 0 ] && [ "$name" = pool ] && ! pool_socket_answers; then
+      printf '%-8s NOT ANSWERING on %s (pid %s)\n' "$name" "$(pool_address)" "${pids[*]}"
+      missing=1
+    elif [ ${#pids[@]} -gt 0 ]; then
       printf '%-8s running (pid %s)\n' "$name" "${pids[*]}"
     else
       printf '%-8s stopped\n' "$name"
