@@ -63,7 +63,9 @@ $(BUILD)/popupctl: $(BUILD)/fcgi/popupctl_main.o $(EDGE_OBJ) $(CORE_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_EDGE)
 $(BUILD)/fcgi-floor: $(BUILD)/fcgi/floor_main.o
 	$(CXX) $^ -o $@ $(LDFLAGS) -lfcgi -lhiredis $(MALLOC)
-$(BUILD)/unit_tests: $(UNIT_OBJ) $(CORE_OBJ)
+# config_file.o parses command lines and files only (no libfcgi, Redis or
+# MySQL), so its unit tests link it alone.
+$(BUILD)/unit_tests: $(UNIT_OBJ) $(CORE_OBJ) $(BUILD)/fcgi/config_file.o
 	$(CXX) $^ -o $@ $(LDFLAGS) -lboost_json -lboost_unit_test_framework
 
 run: all

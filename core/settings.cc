@@ -41,6 +41,7 @@ const Setting kTable[] = {
     {"crash_storm_pause_s", &Settings::crash_storm_pause_s, 1, 3600},
     {"stop_timeout_s", &Settings::stop_timeout_s, 1, 3600},
     {"state_dir", &Settings::state_dir},
+    {"pid_file", &Settings::pid_file},
     {"nginx_workers", &Settings::nginx_workers, 1, 1024},
     {"nginx_keepalive", &Settings::nginx_keepalive, 0, 100000},
     {"redis", &Settings::redis, 0, 0, Text::address},

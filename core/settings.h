@@ -38,6 +38,7 @@ struct Settings {
   int crash_storm_pause_s = 5;    // pause respawning for this long
   int stop_timeout_s = 10;     // graceful stop: wait this long, then SIGKILL
   std::string state_dir;       // shared metrics file lives here; "" = none
+  std::string pid_file;        // supervisor's pid, flock'ed while it runs; "" = none
   // nginx sizing (the pool must outnumber what keepalive caches can pin)
   int nginx_workers = 2;
   int nginx_keepalive = 4;     // keepalive connections per nginx worker

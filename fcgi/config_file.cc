@@ -1,11 +1,90 @@
+// Strict command-line parsing, written out rather than left to getopt_long
+// (global state, its own messages, argument permutation) so that the rules
+// and messages are the same in all three programs and can be unit-tested
+// without running them.
 #include "fcgi/config_file.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 namespace popup {
+namespace {
+
+Error bad(std::string message) { return Error{"bad_request", std::move(message)}; }
+
+// Sets *flag, refusing a repeat. "" or the problem.
+std::string set_flag(bool* flag, std::string_view name) {
+  if (*flag) return std::string(name) + " given twice";
+  *flag = true;
+  return "";
+}
+
+// The value of --config: "--config=FILE", or the next word. Advances *i
+// past a separate value. "" or the problem.
+std::string take_config(int argc, const char* const* argv, int* i, std::string_view word,
+                        Args* out) {
+  std::string value;
+  auto eq = word.find('=');
+  if (eq != std::string_view::npos && word.substr(0, eq) == "--config") {
+    value = std::string(word.substr(eq + 1));
+  } else if (*i + 1 < argc) {
+    value = argv[++*i];
+  } else {
+    return std::string(word) + " needs a FILE";
+  }
+  if (value.empty()) return "--config needs a FILE";
+  if (!out->config.empty()) return "--config given twice";
+  out->config = value;
+  return "";
+}
+
+// One option word (starts with '-'). "" or the problem.
+std::string take_option(int argc, const char* const* argv, int* i, const ArgSpec& spec,
+                        Args* out) {
+  std::string_view w = argv[*i];
+  if (w == "--config" || w == "-c" || w.substr(0, 9) == "--config=")
+    return take_config(argc, argv, i, w, out);
+  if (w == "--help" || w == "-h") return set_flag(&out->help, "--help");
+  if (spec.check_flag && (w == "--check" || w == "-t")) return set_flag(&out->check, "--check");
+  return "unknown option " + std::string(w);
+}
+
+// One word that is not an option. "" or the problem.
+std::string take_word(std::string_view w, const ArgSpec& spec, Args* out) {
+  const auto& cmds = spec.commands;
+  if (std::find(cmds.begin(), cmds.end(), w) == cmds.end())
+    return "unexpected argument " + std::string(w);
+  if (!out->command.empty()) return "one command at a time (got " + out->command + " and " +
+                                    std::string(w) + ")";
+  out->command = std::string(w);
+  return "";
+}
+
+}  // namespace
+
+Result<Args> parse_args(int argc, const char* const* argv, const ArgSpec& spec) {
+  Args out;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view w = argv[i];
+    std::string problem = w.size() > 1 && w.front() == '-' ? take_option(argc, argv, &i, spec, &out)
+                                                           : take_word(w, spec, &out);
+    if (!problem.empty()) return bad(problem);
+  }
+  if (out.help) return out;
+  if (out.config.empty()) return bad("--config FILE is required");
+  if (!spec.commands.empty() && out.command.empty()) return bad("a command is required");
+  return out;
+}
+
+int usage_error(const ArgSpec& spec, const std::string& why) {
+  fprintf(stderr, "%s: %s\n%s", spec.program, why.c_str(), spec.usage);
+  return 2;
+}
 
 bool load_settings_file(const std::string& path, Settings* out, const char* program) {
   std::ifstream in(path);
@@ -22,18 +101,6 @@ bool load_settings_file(const std::string& path, Settings* out, const char* prog
   }
   *out = parsed.value();
   return true;
-}
-
-std::string config_arg(int argc, char** argv) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) return argv[i + 1];
-  return "";
-}
-
-bool has_flag(int argc, char** argv, const char* flag) {
-  for (int i = 1; i < argc; ++i)
-    if (!strcmp(argv[i], flag)) return true;
-  return false;
 }
 
 }  // namespace popup

@@ -1,19 +1,47 @@
-// Reading the configuration file named on the command line (shared by the
-// three programs).
+// The command line and the configuration file it names, shared by the three
+// programs (popupd, popup-writer, popupctl). The command line is parsed
+// strictly: an option or word that a program does not know is a usage
+// error (exit 2), never silently ignored, so that a typo cannot start a
+// second pool or writer with settings nobody asked for.
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "core/popup.h"
 #include "core/settings.h"
 
 namespace popup {
 
+// What one program accepts on its command line.
+struct ArgSpec {
+  const char* program;                // "popupd", used in messages
+  const char* usage;                  // the usage text, ending in '\n'
+  bool check_flag = false;            // accepts --check / -t
+  std::vector<std::string> commands;  // non-empty: exactly one of these words is required
+};
+
+// A parsed command line.
+struct Args {
+  std::string config;   // --config FILE, -c FILE, --config=FILE
+  bool check = false;   // --check, -t
+  bool help = false;    // --help, -h
+  std::string command;  // one of ArgSpec::commands, or ""
+};
+
+// Parses argv[1..argc) against `spec`. Returns Error (bad_request) naming
+// the first problem: an unknown option, an option without its value, an
+// option given twice, a word that is not one of spec.commands (or any word
+// when there are none), or a missing --config or command. With --help the
+// config and command may be absent; everything else is still checked.
+Result<Args> parse_args(int argc, const char* const* argv, const ArgSpec& spec);
+
+// Prints "<program>: <why>" and the usage text to stderr; returns 2, the
+// exit code of a usage error.
+int usage_error(const ArgSpec& spec, const std::string& why);
+
 // Reads and parses `path`. On failure prints "<program>: <path>: <why>" to
 // stderr and returns false.
 bool load_settings_file(const std::string& path, Settings* out, const char* program);
-
-// Finds "--config FILE" (or "-c FILE") in argv; "" when absent.
-std::string config_arg(int argc, char** argv);
-bool has_flag(int argc, char** argv, const char* flag);
 
 }  // namespace popup

@@ -13,13 +13,24 @@
 
 using namespace popup;
 
+namespace {
+const ArgSpec kArgs{"popupctl",
+                    "usage: popupctl --config FILE publish|show\n"
+                    "  -c, --config FILE  the configuration file\n"
+                    "  -h, --help         this text\n",
+                    false,
+                    {"publish", "show"}};
+}  // namespace
+
 int main(int argc, char** argv) {
-  std::string path = config_arg(argc, argv);
-  const char* cmd = argc > 1 ? argv[argc - 1] : "";
-  if (path.empty() || (strcmp(cmd, "publish") != 0 && strcmp(cmd, "show") != 0)) {
-    fputs("usage: popupctl --config FILE publish|show\n", stderr);
-    return 2;
+  auto args = parse_args(argc, argv, kArgs);
+  if (!args.ok()) return usage_error(kArgs, args.error().message);
+  if (args.value().help) {
+    fputs(kArgs.usage, stdout);
+    return 0;
   }
+  const std::string& path = args.value().config;
+  const char* cmd = args.value().command.c_str();
   Settings s;
   if (!load_settings_file(path, &s, "popupctl")) return 1;
   mysql_global_init();

@@ -11,6 +11,7 @@
 #include "fcgi/log.h"
 #include "fcgi/metrics.h"
 #include "fcgi/mysql.h"
+#include "fcgi/pid_file.h"
 #include "fcgi/supervisor.h"
 #include "fcgi/worker.h"
 
@@ -18,9 +19,14 @@ using namespace popup;
 
 namespace {
 
-const char* kUsage =
+const ArgSpec kArgs{
+    "popupd",
     "usage: popupd --config FILE [--check]\n"
-    "  --check   validate the configuration (syntax and nginx sizing rule) and exit\n";
+    "  -c, --config FILE  the configuration file\n"
+    "  -t, --check        validate the configuration (syntax and nginx sizing rule) and exit\n"
+    "  -h, --help         this text\n",
+    true,
+    {}};
 
 bool fd0_is_socket() {
   int type = 0;
@@ -28,46 +34,54 @@ bool fd0_is_socket() {
   return getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
 }
 
+// The supervisor: the pid file's lock first, so that a second popupd for
+// the same pool leaves before it touches the socket; then the socket.
+int run_pool(const Settings& s, const std::string& path) {
+  log_set_name("popupd");
+  std::string err;
+  int pid_fd = -1;
+  if (!s.pid_file.empty() && (pid_fd = lock_pid_file(s.pid_file, &err)) < 0) {
+    log_error("%s", err.c_str());
+    return 1;
+  }
+  int fd = open_listener(s.listen, s.backlog, &err);
+  if (fd < 0) {
+    log_error("%s", err.c_str());
+    release_pid_file(pid_fd);
+    return 1;
+  }
+  return run_supervisor(s, path, fd, pid_fd);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (has_flag(argc, argv, "--help") || has_flag(argc, argv, "-h")) {
-    fputs(kUsage, stdout);
+  auto args = parse_args(argc, argv, kArgs);
+  if (!args.ok()) return usage_error(kArgs, args.error().message);
+  if (args.value().help) {
+    fputs(kArgs.usage, stdout);
     return 0;
   }
-  std::string path = config_arg(argc, argv);
-  if (path.empty()) {
-    fputs(kUsage, stderr);
-    return 2;
-  }
+  const std::string& path = args.value().config;
   Settings s;
   if (!load_settings_file(path, &s, "popupd")) return 1;
   if (auto bad = check_sizing(s)) {
     fprintf(stderr, "popupd: %s: %s\n", path.c_str(), bad->c_str());
     return 1;
   }
-  if (has_flag(argc, argv, "--check") || has_flag(argc, argv, "-t")) {
+  if (args.value().check) {
     printf("popupd: %s: configuration ok (%d workers x %d threads = %d connections)\n",
            path.c_str(), s.workers, s.threads, s.workers * s.threads);
     return 0;
   }
   mysql_global_init();
-  if (s.listen.empty()) {
-    log_set_name("popupd-worker");
-    if (!fd0_is_socket()) {
-      fprintf(stderr, "popupd: no `listen` in %s and fd 0 is not a listening socket "
-                      "(run under spawn-fcgi, or set listen)\n", path.c_str());
-      return 1;
-    }
-    Metrics metrics(s.state_dir);
-    return run_worker(s, 0, metrics);
-  }
-  log_set_name("popupd");
-  std::string err;
-  int fd = open_listener(s.listen, s.backlog, &err);
-  if (fd < 0) {
-    log_error("%s", err.c_str());
+  if (!s.listen.empty()) return run_pool(s, path);
+  log_set_name("popupd-worker");
+  if (!fd0_is_socket()) {
+    fprintf(stderr, "popupd: no `listen` in %s and fd 0 is not a listening socket "
+                    "(run under spawn-fcgi, or set listen)\n", path.c_str());
     return 1;
   }
-  return run_supervisor(s, path, fd);
+  Metrics metrics(s.state_dir);
+  return run_worker(s, 0, metrics);
 }

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -22,6 +23,7 @@
 #include "fcgi/listen_queue.h"
 #include "fcgi/log.h"
 #include "fcgi/metrics.h"
+#include "fcgi/pid_file.h"
 #include "fcgi/worker.h"
 
 namespace popup {
@@ -48,6 +50,7 @@ struct Pool {
   std::string config_path;
   int listen_fd = -1;
   bool listen_unix = false;
+  int pid_fd = -1;  // the locked pid file (fcgi/pid_file.h), -1 = none
   std::map<pid_t, Child> children;
   int generation = 1;
   CrashBrake brake;
@@ -57,7 +60,22 @@ struct Pool {
   Metrics* metrics = nullptr;
 };
 
+// In a freshly forked worker. The pid file's fd is closed: a worker that
+// kept it would keep the supervisor's lock alive after the supervisor died
+// (flock belongs to the open file, not the process) and refuse the restart.
+// PR_SET_PDEATHSIG: a worker whose supervisor died gets SIGTERM and
+// finishes gracefully, instead of serving the socket unsupervised, which
+// would make the next popupd refuse the socket as taken (open_listener).
+void leave_with_supervisor(int pid_fd, pid_t supervisor) {
+  if (pid_fd >= 0) close(pid_fd);
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+    log_warn("worker: prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+  // The supervisor may have died before prctl took effect.
+  if (getppid() != supervisor) _exit(0);
+}
+
 void spawn(Pool& p) {
+  pid_t supervisor = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     log_error("supervisor: fork: %s", strerror(errno));
@@ -66,6 +84,7 @@ void spawn(Pool& p) {
   if (pid == 0) {
     close(g_sig_pipe[0]);
     close(g_sig_pipe[1]);
+    leave_with_supervisor(p.pid_fd, supervisor);
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT}) signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
@@ -151,9 +170,13 @@ void reload(Pool& p) {
   if (parsed.value().listen != p.s.listen)
     log_warn("supervisor: listen changed in %s; a reload keeps the socket, restart to move it",
              p.config_path.c_str());
-  std::string listen = p.s.listen;
+  if (parsed.value().pid_file != p.s.pid_file)
+    log_warn("supervisor: pid_file changed in %s; a reload keeps the locked one, restart to "
+             "move it", p.config_path.c_str());
+  std::string listen = p.s.listen, pid_file = p.s.pid_file;
   p.s = parsed.value();
   p.s.listen = listen;
+  p.s.pid_file = pid_file;
   ++p.generation;
   p.metrics->shm().target_workers.store(p.s.workers);
   // New workers first, so the socket always has acceptors; then the old
@@ -171,6 +194,54 @@ void tick(Pool& p) {
   while (current_workers(p) < p.s.workers) spawn(p);
 }
 
+// Makes way for a unix socket at sa's path. Why connect first: unlinking
+// the path of a socket that a running pool accepts on leaves that pool
+// running but unreachable while this one takes its traffic. A connection
+// that succeeds (or finds the backlog full) means a live server: refused. A
+// refused connection (nobody accepts) or a missing file means a stale path,
+// which is removed. Anything that is not a socket is left alone. Returns
+// false with *err set when the path is taken.
+bool clear_stale_socket(const sockaddr_un& sa, std::string* err) {
+  std::string path = sa.sun_path;
+  struct stat st;
+  if (lstat(sa.sun_path, &st) != 0) {
+    if (errno == ENOENT) return true;
+    return *err = path + ": " + strerror(errno), false;
+  }
+  if (!S_ISSOCK(st.st_mode))
+    return *err = path + " exists and is not a socket; not replacing it", false;
+  int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (probe < 0) return *err = std::string("socket: ") + strerror(errno), false;
+  int rc = connect(probe, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+  int e = errno;
+  close(probe);
+  if (rc == 0 || e == EAGAIN)
+    return *err = path + " is in use: another process accepts connections on it "
+                         "(is a pool already running?); not replacing it", false;
+  if (e != ECONNREFUSED && e != ENOENT)
+    return *err = "connect " + path + ": " + strerror(e) + "; not replacing it", false;
+  if (unlink(sa.sun_path) != 0 && errno != ENOENT)
+    return *err = "unlink stale " + path + ": " + strerror(errno), false;
+  return true;
+}
+
+// A bound unix stream socket at `path`, or -1 with *err set.
+int bind_unix(const std::string& path, std::string* err) {
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  if (path.size() >= sizeof sa.sun_path) return *err = "unix socket path too long", -1;
+  memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+  if (!clear_stale_socket(sa, err)) return -1;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    *err = "bind " + path + ": " + strerror(errno);
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  if (chmod(path.c_str(), 0660) != 0) log_warn("chmod %s: %s", path.c_str(), strerror(errno));
+  return fd;
+}
+
 }  // namespace
 
 int open_listener(const std::string& listen, int backlog, std::string* err) {
@@ -178,18 +249,8 @@ int open_listener(const std::string& listen, int backlog, std::string* err) {
   if (!a) return *err = "invalid listen address " + listen, -1;
   int fd = -1;
   if (a->is_unix) {
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    if (a->path.size() >= sizeof sa.sun_path) return *err = "unix socket path too long", -1;
-    memcpy(sa.sun_path, a->path.c_str(), a->path.size() + 1);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    unlink(a->path.c_str());
-    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-      *err = "bind " + a->path + ": " + strerror(errno);
-      if (fd >= 0) close(fd);
-      return -1;
-    }
-    chmod(a->path.c_str(), 0660);
+    fd = bind_unix(a->path, err);
+    if (fd < 0) return -1;
   } else {
     addrinfo hints{}, *res = nullptr;
     hints.ai_socktype = SOCK_STREAM;
@@ -217,7 +278,7 @@ int open_listener(const std::string& listen, int backlog, std::string* err) {
   return fd;
 }
 
-int run_supervisor(const Settings& s, const std::string& config_path, int listen_fd) {
+int run_supervisor(const Settings& s, const std::string& config_path, int listen_fd, int pid_fd) {
   if (pipe2(g_sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -232,6 +293,7 @@ int run_supervisor(const Settings& s, const std::string& config_path, int listen
   p.s = s;
   p.config_path = config_path;
   p.listen_fd = listen_fd;
+  p.pid_fd = pid_fd;
   p.listen_unix = parse_address(s.listen).value_or(Address{}).is_unix;
   p.metrics = &metrics;
   metrics.shm().supervisor_pid.store(getpid());
@@ -270,6 +332,7 @@ int run_supervisor(const Settings& s, const std::string& config_path, int listen
   }
   if (p.listen_unix) unlink(parse_address(s.listen)->path.c_str());
   log_info("supervisor: stopped");
+  release_pid_file(p.pid_fd);
   return 0;
 }
 

@@ -33,14 +33,23 @@ int writer_child(const Settings& s, const std::string& owner) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string path = config_arg(argc, argv);
-  if (path.empty()) {
-    fputs("usage: popup-writer --config FILE [--check]\n", stderr);
-    return 2;
+  static const ArgSpec kArgs{"popup-writer",
+                             "usage: popup-writer --config FILE [--check]\n"
+                             "  -c, --config FILE  the configuration file\n"
+                             "  -t, --check        validate the configuration and exit\n"
+                             "  -h, --help         this text\n",
+                             true,
+                             {}};
+  auto args = parse_args(argc, argv, kArgs);
+  if (!args.ok()) return usage_error(kArgs, args.error().message);
+  if (args.value().help) {
+    fputs(kArgs.usage, stdout);
+    return 0;
   }
+  const std::string& path = args.value().config;
   Settings s;
   if (!load_settings_file(path, &s, "popup-writer")) return 1;
-  if (has_flag(argc, argv, "--check")) {
+  if (args.value().check) {
     printf("popup-writer: %s: configuration ok\n", path.c_str());
     return 0;
   }

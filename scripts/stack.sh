@@ -7,7 +7,8 @@
 #
 #   scripts/stack.sh start DIR     start what is not running yet
 #   scripts/stack.sh stop DIR      stop every process of DIR's stack
-#   scripts/stack.sh status DIR    which pieces run (exit 3 when not all)
+#   scripts/stack.sh status DIR    which pieces run and whether the pool's
+#                                  socket answers (exit 3 when not all)
 #
 # A relative DIR is taken relative to the checkout, so `make run` and
 # `scripts/stack.sh stop run` name the same folder from anywhere.
@@ -34,7 +35,16 @@
 # it outlives the shell that ran `make run`, and `stop` can signal its whole
 # process group: workers of a supervisor that had to be killed go with it.
 # Pid files are trusted only for processes that still run one of the stack's
-# programs on DIR, so a stale pid file never gets a stranger signalled.
+# programs on DIR, so a stale pid file never gets a stranger signalled. The
+# supervisor pool's popupd holds an flock on popupd.pid while it runs
+# (pid_file in popup.conf), so pid files are written in place, never
+# removed or renamed while their process may run: a second pool then finds
+# the lock and refuses to start.
+#
+# Demo data (DEMO=1) goes into MySQL once, on the start that creates the
+# database; later starts leave the popups alone and publish a configuration
+# only when Redis holds none, so a restart changes neither what an operator
+# set nor the configuration version.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,6 +70,7 @@ BATCH_SIZE=${BATCH_SIZE:-500}
 BATCH_MS=${BATCH_MS:-50}
 REDIS_MAXMEMORY=${REDIS_MAXMEMORY:-512mb}
 BUILD=${BUILD:-build}
+KEY_PREFIX=popup   # popup.conf's key_prefix; load_config reads its version key
 POOL_TCP_PORT=${POOL_TCP_PORT:-}
 UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-on}
 case "$BUILD" in /*) bin=$BUILD ;; *) bin=$top/$BUILD ;; esac
@@ -187,10 +198,16 @@ stop_stack() {
 # /dev/null and output appended to LOG; its pid goes to PIDFILE before the
 # exec (so it is right whether or not setsid has to fork). Returns once the
 # program runs, 1 when it did not start.
+# The pid is written in place, under the file's flock, which is let go just
+# before the exec: a popupd that locks the file itself (pid_file) then takes
+# the same file and writes the same pid, and a file that a running popupd
+# holds is neither overwritten nor replaced (renaming a new file over it
+# would leave that popupd's lock on a file nobody can find).
 launch() {
   local pidfile=$1 logfile=$2 i pid; shift 2
-  rm -f "$pidfile"
-  setsid bash -c 'echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pidfile" "$@" \
+  setsid bash -c 'exec 8>> "$0" || exit 1
+    flock -n 8 || { echo "stack: $0 is locked by a running process" >&2; exit 1; }
+    echo $$ > "$0" && exec "$@" 8>&-' "$pidfile" "$@" \
     < /dev/null >> "$logfile" 2>&1 9>&- &
   for ((i = 0; i < 50; i++)); do
     pid=$(cat "$pidfile" 2>/dev/null || true)
@@ -311,16 +328,19 @@ check_ports() {
 # -------------------------------------------------------------------- start
 
 write_conf() {
-  local listen=""
+  local listen="" pid_file=""
   if [ "$POOL" = supervisor ]; then
     listen="unix:$dir/popup.sock"
     [ -z "$POOL_TCP_PORT" ] || listen="127.0.0.1:$POOL_TCP_PORT"
+    pid_file=$dir/popupd.pid
   fi
   cat > "$dir/popup.conf" <<CONF
 # Written by scripts/stack.sh for the stack in $dir.
 # listen empty: the FastCGI socket is inherited on fd 0 (spawn-fcgi).
 listen = $listen
 backlog = $BACKLOG
+# The supervisor locks it while it runs (empty: spawn-fcgi writes it).
+pid_file = $pid_file
 workers = $WORKERS
 threads = $THREADS
 max_requests = $MAX_REQUESTS
@@ -328,7 +348,7 @@ state_dir = $dir/state
 nginx_workers = $NGINX_WORKERS
 nginx_keepalive = $NGINX_KEEPALIVE
 redis = unix:$dir/redis.sock
-key_prefix = popup
+key_prefix = $KEY_PREFIX
 mysql_socket = $dir/mysql.sock
 mysql_user = popup
 mysql_password = popup
@@ -354,6 +374,8 @@ start_mariadb() {
       --auth-root-authentication-method=socket --skip-test-db \
       > "$dir/log/mariadb-install.log" 2>&1 9>&- ||
       fail "mariadb-install-db failed" "$dir/log/mariadb-install.log"
+    # Inside the datadir, so that it goes with a datadir that is made again.
+    : > "$demo_marker"
   fi
   [ -O "$dir/mysql" ] || is_root ||
     fail "$dir/mysql belongs to another user; start the stack as that user or use another DIR"
@@ -407,14 +429,37 @@ CONF
   wait_up 30 redis.pid redis_ping || fail "Redis did not come up within 30s" "$dir/log/redis.log"
 }
 
-load_config() {
-  if [ "$DEMO" = 1 ]; then
-    MYSQL_PWD=popup mariadb --no-defaults -S "$dir/mysql.sock" -u popup --batch popup \
-      < "$top/sql/demo.sql" 2> "$dir/log/demo.log" || fail "loading sql/demo.sql failed" "$dir/log/demo.log"
-  fi
-  # Published even without demo data, so Redis holds a configuration set.
+# Set by start_mariadb when it made the datadir; removed once the new
+# database got its demo data (DEMO=1) and a published configuration, so a
+# start that failed before that does it on the next start.
+demo_marker=$dir/mysql/popup-demo-pending
+
+config_published() {
+  [ -n "$(redis-cli -s "$dir/redis.sock" GET "$KEY_PREFIX:config:version" 2>/dev/null)" ]
+}
+
+publish() {
   "$bin/popupctl" --config "$dir/popup.conf" publish >> "$dir/log/popupctl.log" 2>&1 ||
     fail "popupctl publish failed" "$dir/log/popupctl.log"
+}
+
+# Demo data only into a database this stack just created: re-applying
+# sql/demo.sql on every start put back what operators had changed. Publish
+# when the data is new, or when Redis holds no configuration (a new or
+# flushed Redis: workers need a set); otherwise a restart would publish a
+# new configuration version for nothing.
+load_config() {
+  if [ -e "$demo_marker" ]; then
+    if [ "$DEMO" = 1 ]; then
+      MYSQL_PWD=popup mariadb --no-defaults -S "$dir/mysql.sock" -u popup --batch popup \
+        < "$top/sql/demo.sql" 2> "$dir/log/demo.log" || fail "loading sql/demo.sql failed" "$dir/log/demo.log"
+      log "loaded the demo popups (sql/demo.sql) into the new database"
+    fi
+    publish
+    rm -f "$demo_marker"
+  elif ! config_published; then
+    publish
+  fi
 }
 
 # writer.pid names popup-writer's own supervisor; it forks the writer, which
@@ -430,11 +475,35 @@ pool_listens() {
   if [ -n "$POOL_TCP_PORT" ]; then port_taken 127.0.0.1 "$POOL_TCP_PORT"; else [ -S "$dir/popup.sock" ]; fi
 }
 
+# wait_old_pool: the workers of a supervisor that died get SIGTERM from the
+# kernel (PR_SET_PDEATHSIG, fcgi/supervisor.cc) and finish what they serve;
+# until they have left they still accept on the socket, which a new popupd
+# rightly refuses to replace. They are found through the dead supervisor's
+# process group (only members that are ours), given 15 s, then killed.
+wait_old_pool() {
+  local old members=() p deadline=$((SECONDS + 15))
+  old=$(grep -o '[0-9]\+' "$dir/popupd.pid" 2>/dev/null | head -n 1) || true
+  [ -n "$old" ] || return 0
+  while :; do
+    members=()
+    for p in $(pgrep -g "$old" 2>/dev/null || true); do
+      if ours "$p"; then members+=("$p"); fi
+    done
+    [ ${#members[@]} -gt 0 ] || return 0
+    [ $SECONDS -lt $deadline ] || break
+    sleep 0.1
+  done
+  log "workers of a pool whose supervisor died did not leave: killing ${members[*]}"
+  kill -s KILL "${members[@]}" 2>/dev/null || true
+  wait_gone 10 "${members[@]}" || true
+}
+
 start_pool() {
   running popupd.pid && return 0
   # A new pool counts from zero (Prometheus reads a restart as a reset).
-  rm -f "$dir/popup.sock" "$dir/popupd.pid" "$dir/state/metrics.shm"
+  rm -f "$dir/state/metrics.shm"
   if [ "$POOL" = spawn-fcgi ]; then
+    rm -f "$dir/popup.sock" "$dir/popupd.pid"
     local where=(-s "$dir/popup.sock" -M 0600)
     [ -z "$POOL_TCP_PORT" ] || where=(-a 127.0.0.1 -p "$POOL_TCP_PORT")
     # -F N with -P: spawn-fcgi 1.6.4 writes every child's pid, one a line;
@@ -445,6 +514,8 @@ start_pool() {
       < /dev/null >> "$dir/log/popupd.log" 2>&1 9>&- ||
       fail "spawn-fcgi failed" "$dir/log/popupd.log"
   else
+    # popupd itself replaces a stale socket and refuses one that answers.
+    wait_old_pool
     launch "$dir/popupd.pid" "$dir/log/popupd.log" "$bin/popupd" --config "$dir/popup.conf" ||
       fail "popupd did not start" "$dir/log/popupd.log"
   fi
@@ -557,12 +628,43 @@ stop() {
   stop_stack
 }
 
+# The address nginx sends FastCGI requests to: its upstream server line,
+# else popup.conf's listen, else the default socket ("unix:/path" or
+# "host:port").
+pool_address() {
+  local a
+  a=$(sed -n 's/^ *server \([^ ;]*\) max_fails.*/\1/p' "$dir/nginx/nginx.conf" 2>/dev/null | head -n 1)
+  [ -n "$a" ] || a=$(sed -n 's/^listen = \(..*\)$/\1/p' "$dir/popup.conf" 2>/dev/null | head -n 1)
+  echo "${a:-unix:$dir/popup.sock}"
+}
+
+# pool_socket_answers: 0 when the pool's socket itself answers a FastCGI
+# request for /api/healthz (its JSON, 200 or 503: either way the pool
+# speaks), asked straight with cgi-fcgi (libfcgi-bin) rather than through
+# nginx, so that a pool nobody can reach (its socket replaced or removed,
+# its processes stopped) is not reported as serving. Without cgi-fcgi, asks
+# through nginx.
+pool_socket_answers() {
+  local a out
+  if command -v cgi-fcgi > /dev/null; then
+    a=$(pool_address)
+    out=$(REQUEST_METHOD=GET DOCUMENT_URI=/api/healthz SCRIPT_NAME=/api/healthz QUERY_STRING= \
+      timeout 5 cgi-fcgi -bind -connect "${a#unix:}" 2>/dev/null) || true
+  else
+    out=$(curl -s -m 5 "$(running_url)/api/healthz") || true
+  fi
+  [[ $out == *'"status"'* ]]
+}
+
 status() {
   local name file pids missing=0
   for name in "${pieces[@]}"; do
     file=${name#*:}; name=${name%%:*}
     mapfile -t pids < <(live_pids "$dir/$file")
-    if [ ${#pids[@]} -gt 0 ]; then
+    if [ ${#pids[@]} -gt 0 ] && [ "$name" = pool ] && ! pool_socket_answers; then
+      printf '%-8s NOT ANSWERING on %s (pid %s)\n' "$name" "$(pool_address)" "${pids[*]}"
+      missing=1
+    elif [ ${#pids[@]} -gt 0 ]; then
       printf '%-8s running (pid %s)\n' "$name" "${pids[*]}"
     else
       printf '%-8s stopped\n' "$name"

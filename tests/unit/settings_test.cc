@@ -253,4 +253,13 @@ BOOST_AUTO_TEST_CASE(sizing_rule_catches_a_pool_that_keepalive_can_pin_entirely)
 
 BOOST_AUTO_TEST_CASE(defaults_obey_the_sizing_rule) { BOOST_TEST(!check_sizing(Settings{}).has_value()); }
 
+BOOST_AUTO_TEST_CASE(pid_file_is_off_by_default_and_takes_a_path) {
+  auto d = parse_settings("");
+  BOOST_REQUIRE(d.ok());
+  BOOST_TEST(d.value().pid_file.empty());
+  auto s = parse_settings("pid_file = /run/popup/popupd.pid\n");
+  BOOST_REQUIRE(s.ok());
+  BOOST_TEST(s.value().pid_file == "/run/popup/popupd.pid");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

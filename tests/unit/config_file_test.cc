@@ -1,0 +1,115 @@
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <initializer_list>
+#include <vector>
+
+#include "fcgi/config_file.h"
+
+using namespace popup;
+
+namespace {
+
+const ArgSpec kDaemon{"popupd", "usage: popupd\n", true, {}};
+const ArgSpec kTool{"popupctl", "usage: popupctl\n", false, {"publish", "show"}};
+
+// Parses the words as argv[1..] (argv[0] is the program).
+Result<Args> parse(const ArgSpec& spec, std::initializer_list<const char*> words) {
+  std::vector<const char*> argv{spec.program};
+  argv.insert(argv.end(), words);
+  return parse_args(static_cast<int>(argv.size()), argv.data(), spec);
+}
+
+// The message of a parse that must have failed.
+std::string refusal(const ArgSpec& spec, std::initializer_list<const char*> words) {
+  auto r = parse(spec, words);
+  if (r.ok()) return "(accepted)";
+  if (r.error().code != "bad_request") return "(code " + r.error().code + ")";
+  return r.error().message;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(command_line)
+
+BOOST_AUTO_TEST_CASE(config_is_taken_in_all_three_spellings) {
+  for (auto words : {std::initializer_list<const char*>{"--config", "a.conf"},
+                     std::initializer_list<const char*>{"-c", "a.conf"},
+                     std::initializer_list<const char*>{"--config=a.conf"}}) {
+    auto r = parse(kDaemon, words);
+    BOOST_REQUIRE(r.ok());
+    BOOST_TEST(r.value().config == "a.conf");
+    BOOST_TEST(!r.value().check);
+    BOOST_TEST(!r.value().help);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(check_is_taken_long_and_short_before_or_after_config) {
+  auto a = parse(kDaemon, {"--check", "--config", "a.conf"});
+  auto b = parse(kDaemon, {"-c", "a.conf", "-t"});
+  BOOST_REQUIRE(a.ok());
+  BOOST_REQUIRE(b.ok());
+  BOOST_TEST(a.value().check);
+  BOOST_TEST(b.value().check);
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_option_is_refused_and_named) {
+  BOOST_TEST(refusal(kDaemon, {"--config", "a.conf", "--bogus"}) == "unknown option --bogus");
+  BOOST_TEST(refusal(kDaemon, {"-x", "--config", "a.conf"}) == "unknown option -x");
+  // A near miss of a real option is not taken for it.
+  BOOST_TEST(refusal(kDaemon, {"--config", "a.conf", "--checks"}) == "unknown option --checks");
+  BOOST_TEST(refusal(kDaemon, {"--configs=a.conf"}) == "unknown option --configs=a.conf");
+}
+
+BOOST_AUTO_TEST_CASE(check_is_unknown_to_a_program_without_it) {
+  BOOST_TEST(refusal(kTool, {"--config", "a.conf", "--check", "publish"}) ==
+             "unknown option --check");
+}
+
+BOOST_AUTO_TEST_CASE(a_stray_word_is_refused) {
+  BOOST_TEST(refusal(kDaemon, {"--config", "a.conf", "extra"}) == "unexpected argument extra");
+  BOOST_TEST(refusal(kDaemon, {"--config", "a.conf", "-"}) == "unexpected argument -");
+}
+
+BOOST_AUTO_TEST_CASE(config_without_a_file_is_refused) {
+  BOOST_TEST(refusal(kDaemon, {"--config"}) == "--config needs a FILE");
+  BOOST_TEST(refusal(kDaemon, {"-c"}) == "-c needs a FILE");
+  BOOST_TEST(refusal(kDaemon, {"--config="}) == "--config needs a FILE");
+  BOOST_TEST(refusal(kDaemon, {}) == "--config FILE is required");
+  BOOST_TEST(refusal(kDaemon, {"--check"}) == "--config FILE is required");
+}
+
+BOOST_AUTO_TEST_CASE(an_option_given_twice_is_refused) {
+  BOOST_TEST(refusal(kDaemon, {"-c", "a.conf", "--config", "b.conf"}) == "--config given twice");
+  BOOST_TEST(refusal(kDaemon, {"-c", "a.conf", "-t", "--check"}) == "--check given twice");
+}
+
+BOOST_AUTO_TEST_CASE(help_needs_no_config_but_is_still_strict) {
+  auto r = parse(kDaemon, {"-h"});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(r.value().help);
+  BOOST_TEST(parse(kTool, {"--help"}).ok());
+  BOOST_TEST(refusal(kDaemon, {"--help", "--bogus"}) == "unknown option --bogus");
+}
+
+BOOST_AUTO_TEST_CASE(a_tool_takes_exactly_one_of_its_commands_anywhere) {
+  auto a = parse(kTool, {"--config", "a.conf", "publish"});
+  auto b = parse(kTool, {"show", "-c", "a.conf"});
+  BOOST_REQUIRE(a.ok());
+  BOOST_REQUIRE(b.ok());
+  BOOST_TEST(a.value().command == "publish");
+  BOOST_TEST(b.value().command == "show");
+  BOOST_TEST(refusal(kTool, {"--config", "a.conf"}) == "a command is required");
+  BOOST_TEST(refusal(kTool, {"--config", "a.conf", "delete"}) == "unexpected argument delete");
+  BOOST_TEST(refusal(kTool, {"-c", "a.conf", "publish", "show"}) ==
+             "one command at a time (got publish and show)");
+}
+
+BOOST_AUTO_TEST_CASE(the_config_file_name_may_start_with_a_dash) {
+  // The word after --config is its value, whatever it looks like.
+  auto r = parse(kDaemon, {"--config", "-odd.conf"});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(r.value().config == "-odd.conf");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
