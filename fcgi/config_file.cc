@@ -86,6 +86,19 @@ int usage_error(const ArgSpec& spec, const std::string& why) {
   return 2;
 }
 
+std::optional<int> read_command_line(int argc, const char* const* argv, const ArgSpec& spec,
+                                     Args* args, Settings* s) {
+  auto parsed = parse_args(argc, argv, spec);
+  if (!parsed.ok()) return usage_error(spec, parsed.error().message);
+  *args = std::move(parsed.value());
+  if (args->help) {
+    fputs(spec.usage, stdout);
+    return 0;
+  }
+  if (!load_settings_file(args->config, s, spec.program)) return 1;
+  return std::nullopt;
+}
+
 bool load_settings_file(const std::string& path, Settings* out, const char* program) {
   std::ifstream in(path);
   if (!in) {

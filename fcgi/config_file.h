@@ -5,6 +5,7 @@
 // second pool or writer with settings nobody asked for.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,13 @@ Result<Args> parse_args(int argc, const char* const* argv, const ArgSpec& spec);
 // Prints "<program>: <why>" and the usage text to stderr; returns 2, the
 // exit code of a usage error.
 int usage_error(const ArgSpec& spec, const std::string& why);
+
+// The start every program shares: parses argv against `spec` and reads the
+// configuration file it names. Returns nullopt when the program goes on
+// (*args and *s filled), else the exit code to return: 0 after --help (the
+// usage on stdout), 2 on a usage error, 1 when the file does not load.
+std::optional<int> read_command_line(int argc, const char* const* argv, const ArgSpec& spec,
+                                     Args* args, Settings* s);
 
 // Reads and parses `path`. On failure prints "<program>: <path>: <why>" to
 // stderr and returns false.

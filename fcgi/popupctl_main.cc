@@ -23,16 +23,10 @@ const ArgSpec kArgs{"popupctl",
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto args = parse_args(argc, argv, kArgs);
-  if (!args.ok()) return usage_error(kArgs, args.error().message);
-  if (args.value().help) {
-    fputs(kArgs.usage, stdout);
-    return 0;
-  }
-  const std::string& path = args.value().config;
-  const char* cmd = args.value().command.c_str();
+  Args args;
   Settings s;
-  if (!load_settings_file(path, &s, "popupctl")) return 1;
+  if (auto done = read_command_line(argc, argv, kArgs, &args, &s)) return *done;
+  const char* cmd = args.command.c_str();
   mysql_global_init();
   Mysql mysql(s);
   std::string err;

@@ -56,20 +56,15 @@ int run_pool(const Settings& s, const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto args = parse_args(argc, argv, kArgs);
-  if (!args.ok()) return usage_error(kArgs, args.error().message);
-  if (args.value().help) {
-    fputs(kArgs.usage, stdout);
-    return 0;
-  }
-  const std::string& path = args.value().config;
+  Args args;
   Settings s;
-  if (!load_settings_file(path, &s, "popupd")) return 1;
+  if (auto done = read_command_line(argc, argv, kArgs, &args, &s)) return *done;
+  const std::string& path = args.config;
   if (auto bad = check_sizing(s)) {
     fprintf(stderr, "popupd: %s: %s\n", path.c_str(), bad->c_str());
     return 1;
   }
-  if (args.value().check) {
+  if (args.check) {
     printf("popupd: %s: configuration ok (%d workers x %d threads = %d connections)\n",
            path.c_str(), s.workers, s.threads, s.workers * s.threads);
     return 0;

@@ -95,17 +95,6 @@ void spawn(Pool& p) {
   p.children[pid] = Child{p.generation, time(nullptr)};
 }
 
-const char* describe_exit(int status, char* buf, size_t n) {
-  if (WIFEXITED(status))
-    snprintf(buf, n, "exited with code %d", WEXITSTATUS(status));
-  else if (WIFSIGNALED(status))
-    snprintf(buf, n, "killed by signal %d (%s)%s", WTERMSIG(status), strsignal(WTERMSIG(status)),
-             WCOREDUMP(status) ? ", core dumped" : "");
-  else
-    snprintf(buf, n, "status %d", status);
-  return buf;
-}
-
 // Why a brake: a worker that dies at start (bad configuration, a crashing
 // dependency) would otherwise be forked in a tight loop.
 void note_crash(Pool& p, time_t now) {
@@ -125,17 +114,16 @@ void reap(Pool& p) {
     if (it == p.children.end()) continue;
     bool current = it->second.generation == p.generation;
     p.children.erase(it);
-    char why[128];
-    describe_exit(status, why, sizeof why);
+    std::string why = exit_description(status);
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (p.stopping || !current) {
-      log_info("supervisor: worker %d %s", pid, why);
+      log_info("supervisor: worker %d %s", pid, why.c_str());
       continue;
     }
     if (clean) {
-      log_info("supervisor: worker %d %s (recycled); starting a fresh one", pid, why);
+      log_info("supervisor: worker %d %s (recycled); starting a fresh one", pid, why.c_str());
     } else {
-      log_warn("supervisor: worker %d %s; respawning", pid, why);
+      log_warn("supervisor: worker %d %s; respawning", pid, why.c_str());
       p.metrics->shm().restarts.fetch_add(1);
       note_crash(p, time(nullptr));
     }

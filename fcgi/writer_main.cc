@@ -40,17 +40,11 @@ int main(int argc, char** argv) {
                              "  -h, --help         this text\n",
                              true,
                              {}};
-  auto args = parse_args(argc, argv, kArgs);
-  if (!args.ok()) return usage_error(kArgs, args.error().message);
-  if (args.value().help) {
-    fputs(kArgs.usage, stdout);
-    return 0;
-  }
-  const std::string& path = args.value().config;
+  Args args;
   Settings s;
-  if (!load_settings_file(path, &s, "popup-writer")) return 1;
-  if (args.value().check) {
-    printf("popup-writer: %s: configuration ok\n", path.c_str());
+  if (auto done = read_command_line(argc, argv, kArgs, &args, &s)) return *done;
+  if (args.check) {
+    printf("popup-writer: %s: configuration ok\n", args.config.c_str());
     return 0;
   }
   log_set_name("popup-writer");
