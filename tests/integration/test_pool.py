@@ -65,6 +65,22 @@ class Load:
         [t.join() for t in self.ts]
         return self
 
+    def alive(self):
+        return any(t.is_alive() for t in self.ts)
+
+
+def served():
+    """GETs the pool has answered with 200 so far."""
+    return stack.metrics().get('popup_requests_total{endpoint="popup",status="200"}', 0)
+
+
+def wait_serving(load, n=100):
+    """Waits until `load` has had n more answers than when this was called:
+    the load is running on every client thread, however slow this machine."""
+    mark = served()
+    if not stack.wait_for(lambda: served() >= mark + n or not load.alive(), timeout=60):
+        raise AssertionError("the pool served fewer than %d GETs in 60 s" % n)
+
 
 def supervisor_pid():
     return stack.pid("popupd")
@@ -103,7 +119,7 @@ class Supervisor(unittest.TestCase):
         self.assertEqual(len(before), 3)
         restarts = stack.metrics().get("popup_worker_restarts_total", 0)
         load = Load(threads=8, seconds=3).start()
-        time.sleep(0.7)
+        wait_serving(load)
         # Workers recycle every 300 requests here, so the kill can meet a
         # worker that is already leaving: a zombie, or (slow under ASan) a
         # process inside exit(), whose status is already 0 so SIGKILL changes
@@ -141,7 +157,7 @@ class Supervisor(unittest.TestCase):
     def test_sighup_under_load_fails_no_request(self):
         before = children()
         load = Load(threads=8, seconds=3).start()
-        time.sleep(0.7)
+        wait_serving(load)
         os.kill(supervisor_pid(), signal.SIGHUP)
         load.join()
         self.assertEqual(load.errors, [])
@@ -221,18 +237,22 @@ class Supervisor(unittest.TestCase):
     def test_a_crash_storm_brakes_respawning_then_recovers(self):
         brakes = stack.metrics().get("popup_crash_brakes_total", 0)
         killed = 0
+        # crash_storm_count = 10 within crash_storm_window_s = 10: kill every
+        # worker at once, and again as soon as the respawned ones run, so the
+        # ten crashes fit in the window even on a slow machine.
         deadline = time.time() + 10
-        while killed < 10 and time.time() < deadline:  # crash_storm_count = 10
-            kids = children()
+        while killed < 10 and time.time() < deadline:
+            kids = [k for k in children() if running(k)]
             if not kids:
-                time.sleep(0.05)
+                stack.wait_for(lambda: any(running(k) for k in children()), timeout=2, interval=0.01)
                 continue
-            try:
-                os.kill(kids[0], signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-            time.sleep(0.05)
+            for k in kids[:10 - killed]:
+                try:
+                    os.kill(k, signal.SIGKILL)
+                    killed += 1
+                except ProcessLookupError:
+                    pass
+            stack.wait_for(lambda: not set(kids) & set(children()), timeout=5, interval=0.01)
         self.assertEqual(killed, 10)
         self.assertTrue(stack.wait_for(lambda: "pausing respawn" in stack.log("popupd.log"), timeout=5))
         # After the pause (crash_storm_pause_s = 5) the pool is whole again.
