@@ -1,5 +1,7 @@
 # Popup service: plain Makefile in the Redis/hiredis manner.
-#   make            build everything into build/ (build-<sanitizer>/ with SANITIZER)
+#   make            build everything into build/ (build-<sanitizer>/ with SANITIZER);
+#                   only compiles: `make deps` installs what the build needs
+#   make deps       install missing packages and unpack the Connector/C++ headers
 #   make run|stop   start/stop the private local stack under run/
 #   make test       unit + integration tests, ends with "N passed, N failed"
 #   make bench      service vs. nginx static and the FastCGI floor (bench/README.md)
@@ -18,7 +20,9 @@ BUILD := build$(if $(SANITIZER),-$(SANITIZER))
 DEPS := .deps
 CPPFLAGS += -I. -isystem $(DEPS)/mysqlcppconn/usr/include -MMD -MP
 CXXFLAGS += -std=c++20 $(OPTIMIZATION) -g -Wall -Wextra $(WERROR) -pthread
-LDFLAGS += -pthread -L$(DEPS)/lib -Wl,-rpath,/usr/lib/x86_64-linux-gnu
+# $(DEPS)/lib holds only a link-time name for the runtime's libmysqlcppconn.so.7
+# (scripts/deps.sh); the loader finds that in its default path.
+LDFLAGS += -pthread -L$(DEPS)/lib
 ifeq ($(SANITIZER),address)
   CXXFLAGS += -fsanitize=address -fno-omit-frame-pointer
   LDFLAGS += -fsanitize=address
@@ -46,12 +50,17 @@ LIBS_EDGE := -lfcgi -lhiredis -lmysqlcppconn -lboost_json $(MALLOC)
 PROGRAMS := $(BUILD)/popupd $(BUILD)/popup-writer $(BUILD)/popupctl $(BUILD)/fcgi-floor
 
 .PHONY: all deps run stop test unit integration bench bench-writer bench-pool locust clean
-all: deps $(PROGRAMS) $(BUILD)/unit_tests
+all: $(PROGRAMS) $(BUILD)/unit_tests
 
 deps:
 	@./scripts/deps.sh
 
-$(BUILD)/%.o: %.cc | deps
+# `make` only compiles; say what is missing instead of a compiler error.
+$(DEPS)/mysqlcppconn/usr/include/cppconn/driver.h:
+	@echo "the Connector/C++ headers are missing: run make deps (or make run / make test)" >&2
+	@exit 1
+
+$(BUILD)/%.o: %.cc | $(DEPS)/mysqlcppconn/usr/include/cppconn/driver.h
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
 
@@ -68,31 +77,39 @@ $(BUILD)/fcgi-floor: $(BUILD)/fcgi/floor_main.o
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(CORE_OBJ) $(BUILD)/fcgi/config_file.o
 	$(CXX) $^ -o $@ $(LDFLAGS) -lboost_json -lboost_unit_test_framework
 
-run: all
+run: deps
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) ./scripts/stack.sh start run
 
 stop:
 	@./scripts/stack.sh stop run
 
-test: all
+test: deps
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) ./tests/run_all.sh
 
-unit: all
+unit: deps
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) ./tests/run_all.sh unit
 
-integration: all
+integration: deps
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) ./tests/run_all.sh integration
 
-bench: all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) ./bench/run.sh
 
-bench-writer: all
+bench-writer: deps
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) /usr/bin/python3 bench/writer_bench.py
 
-bench-pool: all
+bench-pool: deps
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) /usr/bin/python3 bench/timewait.py
 
-locust: all
+locust: deps
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) ./bench/locust.sh
 
 clean:
