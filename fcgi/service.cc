@@ -130,11 +130,14 @@ std::shared_ptr<const ConfigSet> Service::reload_from_mysql(std::shared_ptr<cons
   ConfigSet cfg;
   bool ok = mysql_.load_config(&cfg, &err);
   if (ok) ok = publish_config(redis_, keys_, cfg, &err);
-  redis_.command({"EVAL",
-                  "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-                  "return redis.call('DEL', KEYS[1]) end return 0",
-                  "1", keys_.config_lock(), token},
-                 &r, &err);
+  std::string unlock_err;
+  if (!redis_.command({"EVAL",
+                       "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                       "return redis.call('DEL', KEYS[1]) end return 0",
+                       "1", keys_.config_lock(), token},
+                      &r, &unlock_err))
+    log_warn("config: cannot release %s (%s); it expires after %d ms",
+             keys_.config_lock().c_str(), unlock_err.c_str(), s_.config_lock_ms);
   if (!ok) {
     log_error("config: reload from MySQL failed: %s", err.c_str());
     bump(slot_, Counter::mysql_errors);
@@ -235,8 +238,18 @@ bool Service::load_state_from_mysql(const std::string& uid, UserStates* states,
   for (auto& [id, st] : durable) cmds.push_back({"HSETNX", key, std::to_string(id), encode_state(st)});
   cmds.push_back({"HSET", key, kLoadedField, "1"});
   cmds.push_back({"EXPIRE", key, std::to_string(s_.state_ttl_s)});
+  // The copy in Redis is a cache: when it cannot be written, this request
+  // still has MySQL's answer and the next one reads MySQL again.
   std::vector<RedisReply> replies;
-  if (!redis_.pipeline(cmds, &replies, &err)) redis_failed();
+  if (!redis_.pipeline(cmds, &replies, &err)) {
+    redis_failed();
+    return true;
+  }
+  for (const auto& r : replies)
+    if (r.is_error()) {
+      log_warn("redis: caching %s's state: %s", uid.c_str(), r.str.c_str());
+      break;
+    }
   return true;
 }
 
@@ -512,10 +525,10 @@ Response Service::metrics() {
   std::string extra;
   std::vector<RedisReply> replies;
   std::string err;
-  auto add = [&extra](const char* fmt, const std::string& label, const std::string& value) {
-    char buf[256];
-    snprintf(buf, sizeof buf, fmt, label.c_str(), value.c_str());
-    extra += buf;
+  // One sample line; names come from Redis field names, so they are text
+  // here, never a format string.
+  auto add = [&extra](const std::string& name, const std::string& label, const std::string& value) {
+    extra += name + label + " " + value + "\n";
   };
   QueueHealth q;
   if (!redis_.pipeline({queue_health_command(keys_)}, &replies, &err) ||
@@ -533,12 +546,12 @@ Response Service::metrics() {
   if (!cmds.empty() && redis_.pipeline(cmds, &stats, &err)) {
     for (size_t i = 0; i < q.writers.size(); ++i) {
       std::string label = "{writer=\"" + q.writers[i].id + "\"}";
-      add("popup_writer_alive%s %s\n", label, q.writers[i].alive ? "1" : "0");
-      add("popup_writer_in_hand%s %s\n", label, std::to_string(stats[2 * i + 1].integer));
+      add("popup_writer_alive", label, q.writers[i].alive ? "1" : "0");
+      add("popup_writer_in_hand", label, std::to_string(stats[2 * i + 1].integer));
       const auto& h = stats[2 * i].elements;
       for (size_t f = 0; f + 1 < h.size(); f += 2) {
         if (h[f].str == "lag_seconds" && !q.writers[i].alive) continue;
-        add(("popup_writer_" + h[f].str + "%s %s\n").c_str(), label, h[f + 1].str);
+        add("popup_writer_" + h[f].str, label, h[f + 1].str);
       }
     }
   }

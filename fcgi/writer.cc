@@ -170,10 +170,15 @@ struct Writer {
       }
       RedisReply r;
       std::string err;
-      redis.command({"LPUSH", keys.events() + ":dead", item}, &r, &err);
       ++st.dead;
-      log_error("writer: undecodable event moved to %s:dead: %s", keys.events().c_str(),
-                e.error().message.c_str());
+      // Either way the item leaves the batch; without the dead-letter copy
+      // only this log line keeps it.
+      if (redis.command({"LPUSH", keys.events() + ":dead", item}, &r, &err))
+        log_error("writer: undecodable event moved to %s:dead: %s", keys.events().c_str(),
+                  e.error().message.c_str());
+      else
+        log_error("writer: undecodable event dropped (%s; %s): %s", e.error().message.c_str(),
+                  err.c_str(), item.substr(0, 2000).c_str());
     }
     return out;
   }
