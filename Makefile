@@ -19,7 +19,7 @@ endif
 BUILD := build$(if $(SANITIZER),-$(SANITIZER))
 DEPS := .deps
 CPPFLAGS += -I. -isystem $(DEPS)/mysqlcppconn/usr/include -MMD -MP
-CXXFLAGS += -std=c++20 $(OPTIMIZATION) -g -Wall -Wextra $(WERROR) -pthread
+CXXFLAGS += -std=c++20 $(OPTIMIZATION) -g -Wall -Wextra -Wformat-nonliteral $(WERROR) -pthread
 # $(DEPS)/lib holds only a link-time name for the runtime's libmysqlcppconn.so.7
 # (scripts/deps.sh); the loader finds that in its default path.
 LDFLAGS += -pthread -L$(DEPS)/lib
@@ -57,8 +57,7 @@ deps:
 
 # `make` only compiles; say what is missing instead of a compiler error.
 $(DEPS)/mysqlcppconn/usr/include/cppconn/driver.h:
-	@echo "the Connector/C++ headers are missing: run make deps (or make run / make test)" >&2
-	@exit 1
+	@test -f $@ || { echo "the Connector/C++ headers are missing: run make deps (or make run / make test)" >&2; exit 1; }
 
 $(BUILD)/%.o: %.cc | $(DEPS)/mysqlcppconn/usr/include/cppconn/driver.h
 	@mkdir -p $(dir $@)
