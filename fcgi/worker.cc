@@ -43,6 +43,9 @@ struct Shared {
   WorkerSlot* slot;
   ConfigCache cache;
   std::atomic<int64_t> served{0};
+  // One stop flag for every cause: request_stop (recycling) sets it and
+  // writes the pipe; a signal handler can only write the pipe, and the
+  // refresher thread, which watches it, sets the flag.
   std::atomic<bool> stopping{false};
   std::atomic<int> accepting{0};  // threads waiting for a new connection
   // One per process: when Redis hangs, one thread's timeouts spare the others.
@@ -239,7 +242,10 @@ void refresher_main(Shared& sh) {
     // Under spawn-fcgi no supervisor samples the inherited socket's queue.
     if (sh.s.listen.empty()) publish_listen_queue(sh.listen_fd, sh.metrics.shm());
     pollfd pfd{g_stop_pipe[0], POLLIN, 0};
-    if (poll(&pfd, 1, sh.s.config_check_ms) > 0) break;
+    if (poll(&pfd, 1, sh.s.config_check_ms) > 0) {
+      sh.stopping.store(true);
+      break;
+    }
   }
   svc.repair_redis();  // one last try before the process leaves
 }
