@@ -158,9 +158,14 @@ local function read_hash(sock)
   local map = {}
   local key
   for i = 1, tonumber(sub(line, 2)) do
-    local v, e = read_reply(sock)
-    if type(v) ~= "string" then return nil, e or "redis: HGETALL gave a non-string" end
-    if i % 2 == 1 then key = v else map[key] = v end
+    local head, e = sock:receive("*l")
+    if not head then return nil, e end
+    if byte(head) ~= 36 then return nil, "redis: HGETALL gave " .. head end
+    local len = tonumber(sub(head, 2))
+    local data
+    data, e = sock:receive(len + 2)
+    if not data then return nil, e end
+    if i % 2 == 1 then key = sub(data, 1, len) else map[key] = sub(data, 1, len) end
   end
   return map
 end
@@ -270,15 +275,41 @@ local function compile_config(text, version)
   if type(doc) ~= "table" or type(doc.popups) ~= "table" then
     return nil, "config: not a configuration set"
   end
-  local list, by_id = {}, {}
+  local list, by_id, langs = {}, {}, {}
   for _, o in ipairs(doc.popups) do
     local p = compile_popup(o)
     if not p then return nil, "config: a popup does not decode" end
     by_id[p.id] = p
-    if p.enabled then list[#list + 1] = p end
+    if p.enabled then
+      list[#list + 1] = p
+      for l in pairs(p.langs or {}) do langs[l] = true end
+    end
   end
   sort(list, before)
-  return {version = version, list = list, by_id = by_id}
+  return {version = version, list = list, by_id = by_id, langs = langs,
+          lists = {web = {}, ios = {}, android = {}}}
+end
+
+-- The enabled popups that can target a visit of this platform and
+-- language, in selection order: built on first use and kept with the set,
+-- so a visit walks a quarter to a half of the list. A language no popup
+-- names selects like none, which keeps the cache at most (languages named
+-- + 1) lists per platform.
+local function visit_list(c, platform, lang)
+  if lang and not c.langs[lang] then lang = nil end
+  local per = c.lists[platform]
+  local l = per[lang or ""]
+  if l then return l end
+  l = {}
+  local all = c.list
+  for i = 1, #all do
+    local p = all[i]
+    if (not p.platforms or p.platforms[platform]) and (not p.langs or (lang and p.langs[lang])) then
+      l[#l + 1] = p
+    end
+  end
+  per[lang or ""] = l
+  return l
 end
 
 -- Checks the version and loads a new set. Keeps the current set when Redis
@@ -461,18 +492,16 @@ local function vgreater(a1, a2, a3, a4, b)
   return a4 > b[4]
 end
 
--- core/targeting.cc is_active + targets, for the popups of cfg.list
--- (already enabled).
-local function targets(p, now, uid, platform, lang, v1, v2, v3, v4)
+-- core/targeting.cc is_active + targets, for the popups of a visit_list
+-- (enabled, platform and language already matched).
+local function targets(p, now, uid, v1, v2, v3, v4)
   if p.starts_at and now < p.starts_at then return false end
   if p.ends_at and now >= p.ends_at then return false end
-  if p.platforms and not p.platforms[platform] then return false end
   if p.versioned then
     if not v1 then return false end
     if p.minv and vless(v1, v2, v3, v4, p.minv) then return false end
     if p.maxv and vgreater(v1, v2, v3, v4, p.maxv) then return false end
   end
-  if p.langs and not (lang and p.langs[lang]) then return false end
   local r = p.rollout
   if r <= 0 then return false end
   if r < 100 and crc32(uid .. p.colon_id) % 100 >= r then return false end
@@ -560,11 +589,11 @@ function M.get()
   local c = current_config()
   if not c then return fail(503, "unavailable", "popup configuration is not available") end
   local now = ngx.time()
-  local list = c.list
+  local list = visit_list(c, platform, lang)
   local sock, states, chosen, stored
   for i = 1, #list do
     local p = list[i]
-    if targets(p, now, uid, platform, lang, v1, v2, v3, v4) then
+    if targets(p, now, uid, v1, v2, v3, v4) then
       if not states then
         sock, err = connect()
         if not sock then return unavailable(err) end
