@@ -4,8 +4,10 @@
 #   make deps       install missing packages and unpack the Connector/C++ headers
 #   make run|stop   start/stop the private local stack under run/
 #   make test       unit + integration tests, ends with "N passed, N failed"
-#   make bench      service vs. nginx static and the FastCGI floor (bench/README.md)
+#   make bench      service vs. nginx static, the FastCGI floor and the Lua
+#                   alternative (bench/README.md)
 #   make bench-writer, make bench-pool, make locust   the other benchmarks
+#   make bench-lua-check   the Lua alternative answers like the service
 OPTIMIZATION ?= -O2
 SANITIZER ?=
 CXX ?= g++
@@ -49,7 +51,7 @@ MALLOC := $(if $(SANITIZER),,-ljemalloc)
 LIBS_EDGE := -lfcgi -lhiredis -lmysqlcppconn -lboost_json $(MALLOC)
 PROGRAMS := $(BUILD)/popupd $(BUILD)/popup-writer $(BUILD)/popupctl $(BUILD)/fcgi-floor
 
-.PHONY: all deps run stop test unit integration bench bench-writer bench-pool locust clean
+.PHONY: all deps run stop test unit integration bench bench-writer bench-pool bench-lua-check locust clean
 all: $(PROGRAMS) $(BUILD)/unit_tests
 
 deps:
@@ -106,6 +108,10 @@ bench-writer: deps
 bench-pool: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) /usr/bin/python3 bench/timewait.py
+
+bench-lua-check: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) /usr/bin/python3 bench/lua_check.py
 
 locust: deps
 	@$(MAKE) --no-print-directory all

@@ -40,3 +40,19 @@ def pool_metrics(port):
             k, _, v = line.rpartition(" ")
             out[k] = float(v)
     return out
+
+
+def lua_includes(stack_dir, top):
+    """Renders bench/lua/{main,http,server}.conf.in into STACK_DIR/lua-nginx/
+    and returns that folder, for scripts/stack.sh's NGINX_INCLUDE: the
+    stack's nginx then loads lua-nginx-module and serves the Lua
+    alternative under /lua (bench/lua/popup_bench.lua)."""
+    import os
+    out = os.path.join(stack_dir, "lua-nginx")
+    os.makedirs(out, exist_ok=True)
+    for level in ("main", "http", "server"):
+        with open(os.path.join(top, "bench/lua", level + ".conf.in")) as f:
+            text = f.read().replace("@TOP@", top).replace("@RUN_DIR@", stack_dir)
+        with open(os.path.join(out, level + ".conf"), "w") as f:
+            f.write(text)
+    return out

@@ -16,7 +16,8 @@ pkgs=(g++ make pkg-config curl procps iproute2 psmisc
       libfcgi-dev libfcgi-bin spawn-fcgi libhiredis-dev libmysqlcppconn7v5 libjemalloc-dev
       libboost-json1.81-dev libboost-test1.81-dev
       mariadb-server mariadb-client redis-server redis-tools nginx-light
-      wrk python3 python3-locust gnuplot-nox)
+      wrk python3 python3-locust gnuplot-nox
+      libnginx-mod-http-lua lua-cjson)
 
 missing=()
 for p in "${pkgs[@]}"; do

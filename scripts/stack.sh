@@ -30,6 +30,10 @@
 #                     (nginx/README.md)
 #   UPSTREAM_KEEPALIVE=on|off   off drops `keepalive` and `fastcgi_keep_conn`
 #                     (only for the TIME_WAIT comparison in bench/)
+#   NGINX_INCLUDE=DIR  bench/ only: nginx.conf includes DIR/main.conf,
+#                     DIR/http.conf and DIR/server.conf (each that exists)
+#                     at the main, http and server level; `make bench` loads
+#                     lua-nginx-module this way (bench/lua/). Empty: none
 #
 # Every long-running process is started in a session of its own (setsid), so
 # it outlives the shell that ran `make run`, and `stop` can signal its whole
@@ -73,6 +77,7 @@ BUILD=${BUILD:-build}
 KEY_PREFIX=popup   # popup.conf's key_prefix; load_config reads its version key
 POOL_TCP_PORT=${POOL_TCP_PORT:-}
 UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-on}
+NGINX_INCLUDE=${NGINX_INCLUDE:-}
 case "$BUILD" in /*) bin=$BUILD ;; *) bin=$top/$BUILD ;; esac
 
 admin=$(id -un)   # the socket-authenticated MariaDB superuser of the datadir
@@ -281,6 +286,9 @@ check_settings() {
   case $POOL in supervisor|spawn-fcgi) ;; *) fail "POOL must be supervisor or spawn-fcgi, not '$POOL'" ;; esac
   case $TEST_CLOCK in on|off) ;; *) fail "TEST_CLOCK must be on or off, not '$TEST_CLOCK'" ;; esac
   case $UPSTREAM_KEEPALIVE in on|off) ;; *) fail "UPSTREAM_KEEPALIVE must be on or off" ;; esac
+  # It goes into nginx.conf through sed: an absolute path of plain characters.
+  [ -z "$NGINX_INCLUDE" ] || { [[ $NGINX_INCLUDE =~ ^/[A-Za-z0-9._/+-]+$ ]] && [ -d "$NGINX_INCLUDE" ]; } ||
+    fail "NGINX_INCLUDE must be an existing folder given as an absolute path of [A-Za-z0-9._/+-]"
   # The sizing rule (nginx/README.md): keepalive caches pin at most half the
   # pool. popupd --check refuses a configuration that breaks it.
   if [ -z "$NGINX_KEEPALIVE" ]; then
@@ -522,6 +530,14 @@ start_pool() {
   wait_up 20 popupd.pid pool_listens || fail "the pool did not start listening" "$dir/log/popupd.log"
 }
 
+# include_line LEVEL: "include NGINX_INCLUDE/LEVEL.conf;" when that file
+# exists, else nothing.
+include_line() {
+  if [ -n "$NGINX_INCLUDE" ] && [ -f "$NGINX_INCLUDE/$1.conf" ]; then
+    echo "include $NGINX_INCLUDE/$1.conf;"
+  fi
+}
+
 render_nginx_conf() {
   local user_line="" server="unix:$dir/popup.sock" keepalive="keepalive $NGINX_KEEPALIVE;" keep_conn=on
   # As root the workers would run as nobody and could not reach the 0600
@@ -534,6 +550,8 @@ render_nginx_conf() {
       -e "s|@UPSTREAM_KEEPALIVE@|$keepalive|g" -e "s|@KEEP_CONN@|$keep_conn|g" \
       -e "s|@NGINX_KEEPALIVE@|$NGINX_KEEPALIVE|g" -e "s|@RUN_DIR@|$dir|g" \
       -e "s|@POOL_SERVER@|$server|g" -e "s|@LISTEN@|$http_host:$HTTP_PORT|g" \
+      -e "s|@MAIN_INCLUDE@|$(include_line main)|g" -e "s|@HTTP_INCLUDE@|$(include_line http)|g" \
+      -e "s|@SERVER_INCLUDE@|$(include_line server)|g" \
       "$top/nginx/nginx.conf.in" > "$dir/nginx/nginx.conf"
   local left
   left=$(grep -v '^[[:space:]]*#' "$dir/nginx/nginx.conf" | grep -o '@[A-Z_]*@' | head -n1 || true)

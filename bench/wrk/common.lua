@@ -3,6 +3,10 @@
 -- targeting parameters, and a machine-readable summary line.
 local M = {}
 
+-- Where the contract is served: /api (popupd) or /lua (the Lua
+-- alternative, bench/lua/); bench.py sets it per workload.
+M.api = os.getenv("API_PREFIX") or "/api"
+
 M.users = tonumber(os.getenv("USERS") or "1000000")
 local log_n = math.log(M.users)
 local platforms = {"web", "web", "web", "ios", "android"}
@@ -16,7 +20,7 @@ end
 
 function M.popup_path()
   local p = platforms[math.random(#platforms)]
-  local q = "/api/popup?uid=" .. M.uid() .. "&platform=" .. p
+  local q = M.api .. "/popup?uid=" .. M.uid() .. "&platform=" .. p
   if p ~= "web" then q = q .. "&version=" .. math.random(1, 6) .. "." .. math.random(0, 9) end
   local l = langs[math.random(#langs)]
   if l ~= "" then q = q .. "&lang=" .. l end

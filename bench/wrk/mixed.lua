@@ -1,10 +1,12 @@
--- A homepage visit mix: 90 % GET /api/popup, 7 % ignore, 3 % click.
+-- A homepage visit mix: 90 % GET /api/popup, 7 % ignore, 3 % click (under
+-- API_PREFIX instead of /api when set, common.lua).
 package.path = package.path .. ";" .. (os.getenv("WRK_DIR") or "bench/wrk") .. "/?.lua"
 local c = require("common")
 -- POPUP_IDS: comma list of enabled popup ids (bench.py reads them from MySQL).
 local ids = {}
 for id in string.gmatch(os.getenv("POPUP_IDS") or "1", "%d+") do ids[#ids + 1] = id end
 local form = {["Content-Type"] = "application/x-www-form-urlencoded"}
+local action_path = c.api .. "/popup/action"
 
 function init(args)
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
@@ -15,7 +17,7 @@ function request()
   if r <= 90 then return wrk.format("GET", c.popup_path()) end
   local action = r <= 97 and "ignore" or "click"
   local body = "uid=" .. c.uid() .. "&popup_id=" .. ids[math.random(#ids)] .. "&action=" .. action
-  return wrk.format("POST", "/api/popup/action", form, body)
+  return wrk.format("POST", action_path, form, body)
 end
 
 done = c.done

@@ -1,4 +1,5 @@
--- GET /api/popup with Zipf-like users and mixed targeting.
+-- GET /api/popup (or API_PREFIX/popup, common.lua) with Zipf-like users and
+-- mixed targeting.
 package.path = package.path .. ";" .. (os.getenv("WRK_DIR") or "bench/wrk") .. "/?.lua"
 local c = require("common")
 
