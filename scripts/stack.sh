@@ -377,8 +377,11 @@ start_mariadb() {
     # A datadir that an interrupted install left half made is made again.
     rm -rf "$dir/mysql" && mkdir -p "$dir/mysql"
     # install-db makes root@localhost and $admin@localhost superusers that
-    # log in through unix socket authentication as that OS user.
-    mariadb-install-db --no-defaults --datadir="$dir/mysql" --user="$admin" \
+    # log in through unix socket authentication as that OS user. tmpdir:
+    # in the shared /tmp, two stacks installing at once collide on the
+    # bootstrap's temporary table names ("Unknown table
+    # 'mysql.tmp_user_sys'", 2 of 4 parallel installs failed).
+    mariadb-install-db --no-defaults --datadir="$dir/mysql" --tmpdir="$dir/tmp" --user="$admin" \
       --auth-root-authentication-method=socket --skip-test-db \
       > "$dir/log/mariadb-install.log" 2>&1 9>&- ||
       fail "mariadb-install-db failed" "$dir/log/mariadb-install.log"
@@ -390,7 +393,7 @@ start_mariadb() {
   local as_user=()
   is_root && as_user=(--user=root)
   launch "$dir/mysql.pid" "$dir/log/mariadb.log" mariadbd --no-defaults \
-    --datadir="$dir/mysql" --socket="$dir/mysql.sock" --skip-networking \
+    --datadir="$dir/mysql" --tmpdir="$dir/tmp" --socket="$dir/mysql.sock" --skip-networking \
     --pid-file="$dir/mysql.pid" --log-error="$dir/log/mariadb.log" \
     --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 \
     --innodb-log-file-size=128M --max-connections=1000 --skip-name-resolve "${as_user[@]}" ||
