@@ -28,6 +28,7 @@ std::string ok_answer() { return "{\"ok\":true}"; }
 
 int status_for(std::string_view code) {
   if (code == "bad_request") return 400;
+  if (code == "forbidden") return 403;
   if (code == "not_found") return 404;
   if (code == "method_not_allowed") return 405;
   if (code == "payload_too_large") return 413;

@@ -86,11 +86,40 @@ Result<std::optional<std::string>> json_string(const boost::json::object& o, con
   return std::optional<std::string>{std::string(v->get_string())};
 }
 
+// The first key that the top-level object of `json` (valid JSON) names
+// twice, or nullopt. Boost.JSON keeps the last of duplicate keys silently;
+// a form with a field twice is refused, and so is this.
+std::optional<std::string> duplicate_key(std::string_view json) {
+  std::vector<std::string> keys;
+  int depth = 0;
+  for (size_t i = 0; i < json.size(); ++i) {
+    char c = json[i];
+    if (c == '{' || c == '[') ++depth;
+    if (c == '}' || c == ']') --depth;
+    if (c != '"') continue;
+    size_t end = i + 1;
+    while (json[end] != '"') end += json[end] == '\\' ? 2 : 1;
+    std::string_view literal = json.substr(i, end + 1 - i);
+    size_t next = json.find_first_not_of(" \t\r\n", end + 1);
+    i = end;
+    if (depth != 1 || next == std::string_view::npos || json[next] != ':') continue;
+    boost::json::error_code ec;
+    boost::json::value key = boost::json::parse(literal, ec);  // decodes \u escapes
+    if (ec || !key.is_string()) continue;
+    std::string k(key.get_string());
+    for (const auto& seen : keys)
+      if (seen == k) return k;
+    keys.push_back(std::move(k));
+  }
+  return std::nullopt;
+}
+
 Result<ActionFields> action_json_fields(std::string_view body) {
   boost::json::error_code ec;
   boost::json::value doc = boost::json::parse(body, ec);
   if (ec) return bad("body is not valid JSON");
   if (!doc.is_object()) return bad("body must be a JSON object");
+  if (auto dup = duplicate_key(body)) return bad(printable(*dup, 64) + " is given more than once");
   const auto& o = doc.get_object();
   ActionFields f;
   for (auto [name, out] : {std::pair{"uid", &f.uid}, std::pair{"action", &f.action},
@@ -146,6 +175,21 @@ Result<ActionRequest> check_action(ActionFields f, const ActionSource& src) {
 }
 
 }  // namespace
+
+std::string printable(std::string_view s, size_t max) {
+  std::string out;
+  for (char c : s.substr(0, max)) out += c >= 0x20 && c < 0x7f ? c : '?';
+  return out;
+}
+
+std::string request_path(std::string_view document_uri, std::string_view script_name,
+                         std::string_view path_info, std::string_view request_uri) {
+  if (!document_uri.empty()) return std::string(document_uri);
+  if (!script_name.empty() || !path_info.empty())
+    return std::string(script_name) + std::string(path_info);
+  std::string_view raw = request_uri.substr(0, request_uri.find('?'));
+  return url_decode(raw).value_or(std::string(raw));
+}
 
 bool valid_uid(std::string_view uid) {
   if (uid.empty() || uid.size() > 64) return false;

@@ -14,6 +14,17 @@ namespace popup {
 
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
+// `s` for a message: printable ASCII kept, every other byte as '?', at most
+// `max` bytes, so that an answer never carries invalid UTF-8.
+std::string printable(std::string_view s, size_t max);
+
+// The request's path from the FastCGI parameters any server sends:
+// DOCUMENT_URI (nginx), else SCRIPT_NAME + PATH_INFO (lighttpd, Apache,
+// cgi-fcgi by hand), else REQUEST_URI without its query, %-decoded (an
+// escape that does not decode leaves it as it came).
+std::string request_path(std::string_view document_uri, std::string_view script_name,
+                         std::string_view path_info, std::string_view request_uri);
+
 // True for 1..64 characters of [A-Za-z0-9._-].
 bool valid_uid(std::string_view uid);
 
@@ -44,7 +55,8 @@ struct ActionSource {
 // insensitive); anything else is an error. Body fields: uid (string),
 // popup_id (positive integer; a JSON number without fraction, or decimal
 // digits in a form), action ("click" or "ignore"), action_id (optional
-// idempotency key). The uid may come from the query string instead (?uid=U,
+// idempotency key); a field given twice, in a form or as a JSON key, is an
+// error. The uid may come from the query string instead (?uid=U,
 // which lets nginx route the action by user); given in both, they must be
 // equal. The key is the action_id field or the Idempotency-Key header (both
 // given: equal), 1..64 of [A-Za-z0-9._-]; ActionRequest::key is "" without

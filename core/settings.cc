@@ -11,6 +11,8 @@
 #include <climits>
 #include <variant>
 
+#include "core/netmask.h"
+
 namespace popup {
 namespace {
 
@@ -18,7 +20,7 @@ using Field = std::variant<int Settings::*, int64_t Settings::*, bool Settings::
                            std::string Settings::*>;
 
 // How a string value is checked; integers are checked against [min, max].
-enum class Text { any, address, address_or_empty, name };
+enum class Text { any, address, address_or_empty, name, networks };
 
 struct Setting {
   const char* key;
@@ -64,6 +66,7 @@ const Setting kTable[] = {
     {"writer_id", &Settings::writer_id, 0, 0, Text::name},
     {"writer_heartbeat_ttl_ms", &Settings::writer_heartbeat_ttl_ms, 2000, kHourMs},
     {"queue_age_degraded_s", &Settings::queue_age_degraded_s, 1, kDay},
+    {"admin_networks", &Settings::admin_networks, 0, 0, Text::networks},
     {"test_clock", &Settings::test_clock},
 };
 
@@ -121,6 +124,11 @@ std::string set_text(const Setting& st, std::string_view value, std::string* out
     case Text::address: ok = parse_address(value).has_value(); break;
     case Text::address_or_empty: ok = value.empty() || parse_address(value); break;
     case Text::name: ok = valid_name(value); break;
+    case Text::networks: {
+      auto nets = parse_networks(value);
+      if (!nets.ok()) return std::string(st.key) + ": " + nets.error().message;
+      break;
+    }
   }
   if (!ok && st.text == Text::name) return std::string(st.key) + " must be [A-Za-z0-9_.:-]+";
   if (!ok) return std::string(st.key) + " must be unix:/path or host:port";

@@ -74,6 +74,9 @@ struct Settings {
   // Health: /api/healthz says "degraded" when the oldest queued event is
   // older than this (or no writer is alive).
   int queue_age_degraded_s = 30;
+  // Peers (FastCGI REMOTE_ADDR) that may read /api/metrics: CIDR ranges,
+  // comma-separated (core/netmask.h); "" = nobody.
+  std::string admin_networks = "127.0.0.0/8,::1/128";
   // Testing only: honour the X-Popup-Now request header as "now".
   bool test_clock = false;
 };

@@ -32,8 +32,8 @@ Endpoint endpoint_of(const std::string& path) {
   return Endpoint::other;
 }
 
-Response route(const Request& r, Service& svc, bool test_clock, int64_t now) {
-  if (test_clock && !r.test_now.empty()) {
+Response route(const Request& r, Service& svc, const RouteOptions& o, int64_t now) {
+  if (o.test_clock && !r.test_now.empty()) {
     auto t = parse_seconds(r.test_now);
     if (!t) return error_response("bad_request", "X-Popup-Now must be unix seconds");
     now = *t;
@@ -61,9 +61,14 @@ Response route(const Request& r, Service& svc, bool test_clock, int64_t now) {
       return svc.healthz();
     case Endpoint::metrics:
       if (!get) return method_not_allowed("GET");
+      // Defence in depth: nginx allows only loopback, but a FastCGI server
+      // that does not filter (or anyone who can reach the socket) must not
+      // read the pool's internals either.
+      if (!o.admin || !address_in(*o.admin, r.remote_addr))
+        return error_response("forbidden", "not allowed from this address");
       return svc.metrics();
     default:
-      return error_response("not_found", "no such endpoint: " + r.path.substr(0, 200));
+      return error_response("not_found", "no such endpoint: " + printable(r.path, 200));
   }
 }
 

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "core/netmask.h"
 #include "fcgi/metrics.h"
 #include "fcgi/service.h"
 
@@ -23,14 +25,22 @@ struct Request {
   std::string test_now;        // X-Popup-Now header, honoured only with test_clock
   std::string idempotency_key;  // Idempotency-Key header
   std::string request_id;       // nginx's $request_id (REQUEST_ID param)
+  std::string remote_addr;      // REMOTE_ADDR
 };
 
 // The endpoint a path belongs to (for metrics).
 Endpoint endpoint_of(const std::string& path);
 
+// What route() needs besides the request.
+struct RouteOptions {
+  bool test_clock = false;             // honour X-Popup-Now
+  const std::vector<Network>* admin = nullptr;  // who may read /api/metrics
+};
+
 // Answers one request. `now` is the wall clock; with test_clock on and an
 // X-Popup-Now header of decimal seconds, that value is used instead.
-Response route(const Request& r, Service& svc, bool test_clock, int64_t now);
+// /api/metrics answers 403 unless REMOTE_ADDR is inside o.admin.
+Response route(const Request& r, Service& svc, const RouteOptions& o, int64_t now);
 
 // "Status: ...\r\nContent-Type: ...\r\n...\r\n\r\n" + body. `extra` is added
 // to the headers as is (each line ending in \r\n).

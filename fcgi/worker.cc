@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fcgi/listen_queue.h"
+#include "core/params.h"
 #include "fcgi/log.h"
 #include "fcgi/router.h"
 #include "fcgi/service.h"
@@ -51,6 +52,8 @@ struct Shared {
   // One per process: when Redis hangs, one thread's timeouts spare the others.
   Breaker redis_breaker{s.redis_breaker_failures, s.redis_breaker_open_ms};
   RedisRepairs redis_repairs;
+  // Checked when the settings were read, so the list parses.
+  std::vector<Network> admin = parse_networks(s.admin_networks).value();
 };
 
 void request_stop(Shared& sh) {
@@ -69,8 +72,9 @@ const char* param(FCGX_Request& req, const char* name) {
 Request read_request(FCGX_Request& req) {
   Request r;
   r.method = param(req, "REQUEST_METHOD");
-  r.path = param(req, "DOCUMENT_URI");
-  if (r.path.empty()) r.path = param(req, "SCRIPT_NAME");
+  r.path = request_path(param(req, "DOCUMENT_URI"), param(req, "SCRIPT_NAME"),
+                        param(req, "PATH_INFO"), param(req, "REQUEST_URI"));
+  r.remote_addr = param(req, "REMOTE_ADDR");
   r.query = param(req, "QUERY_STRING");
   r.content_type = param(req, "CONTENT_TYPE");
   r.test_now = param(req, "HTTP_X_POPUP_NOW");
@@ -100,7 +104,7 @@ void serve_one(FCGX_Request& req, Service& svc, Shared& sh) {
   Endpoint ep = endpoint_of(r.path);
   Response resp;
   try {
-    resp = route(r, svc, sh.s.test_clock, time(nullptr));
+    resp = route(r, svc, RouteOptions{sh.s.test_clock, &sh.admin}, time(nullptr));
   } catch (const std::exception& e) {
     // A bug must cost one 500, never the worker.
     log_error("request %s %s failed: %s", r.method.c_str(), r.path.c_str(), e.what());

@@ -168,6 +168,22 @@ class Stack:
             if conn is None:
                 c.close()
 
+    def fcgi(self, env, body=b""):
+        """One request straight to the pool's socket with cgi-fcgi, as any
+        FastCGI server could send it: `env` are the FastCGI parameters.
+        Returns Reply (status from the Status header, 200 without one)."""
+        full = {"REQUEST_METHOD": "GET", "CONTENT_LENGTH": str(len(body))}
+        full.update(env)
+        r = subprocess.run(["cgi-fcgi", "-bind", "-connect", self.path("popup.sock")],
+                           input=body, env=full, capture_output=True, timeout=30)
+        head, _, data = r.stdout.partition(b"\r\n\r\n")
+        headers = {}
+        for line in head.decode(errors="replace").split("\r\n"):
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        status = int(headers.get("status", "200").split()[0])
+        return Reply(status, headers, data)
+
     def redis(self, *args):
         r = subprocess.run(["redis-cli", "-s", self.path("redis.sock"), "--no-raw"] + [str(a) for a in args],
                            capture_output=True, text=True, timeout=30)

@@ -296,6 +296,67 @@ class Errors(unittest.TestCase):
         r = c.request("HEAD", "/api/popup?uid=a%20b")
         self.assertEqual((r.status, r.data), (400, b""))
 
+    def test_errors_nginx_raises_itself_are_json(self):
+        c = stack.http()
+        self.check(c.request("GET", "/api/popup?uid=" + "a" * 9000), 414, "bad_request")
+        self.check(c.request("GET", "/api/healthz", headers={"X-Big": "a" * 9000}), 400, "bad_request")
+        self.check(c.request("TRACE", "/api/healthz"), 405, "method_not_allowed")
+        self.check(c.request("POST", "/api/popup/action", body="x",
+                             headers={"Transfer-Encoding": "gzip"}), 501, "not_implemented")
+        import socket
+        s = socket.create_connection(("127.0.0.1", stack.port), timeout=10)
+        try:
+            s.sendall(b"GET /api/healthz HTTP/3.0\r\nHost: x\r\n\r\n")
+            raw = b""
+            while b"}" not in raw:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                raw += chunk
+        finally:
+            s.close()
+        self.assertTrue(raw.startswith(b"HTTP/1.1 505"), raw[:100])
+        self.assertEqual(json.loads(raw.split(b"\r\n\r\n", 1)[1])["error"], "bad_request")
+
+    def test_an_unknown_path_is_never_echoed_as_invalid_utf8(self):
+        r = stack.http().request("GET", "/api/%FF%FE%C3")
+        self.check(r, 404, "not_found")
+        r.data.decode("utf-8")  # raises on invalid UTF-8
+        self.assertIn("/api/???", r.json()["message"])
+
+    def test_json_keys_given_twice_are_400(self):
+        r = stack.http().request("POST", "/api/popup/action",
+                                 body='{"uid":"dupkey","popup_id":1,"popup_id":999999,"action":"click"}',
+                                 headers={"Content-Type": "application/json"})
+        self.check(r, 400, "bad_request")
+        self.assertIn("popup_id is given more than once", r.json()["message"])
+
+    def test_metrics_refused_to_a_peer_outside_the_admin_networks(self):
+        env = {"DOCUMENT_URI": "/api/metrics", "REMOTE_ADDR": "8.8.8.8"}
+        self.check(stack.fcgi(env), 403, "forbidden")
+        self.check(stack.fcgi({"DOCUMENT_URI": "/api/metrics"}), 403, "forbidden")
+        r = stack.fcgi(dict(env, REMOTE_ADDR="127.0.0.1"))
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(b"popup_workers", r.data)
+
+    def test_any_fastcgi_server_reaches_the_endpoints(self):
+        stack.set_popups([popup_row(1)])
+        u = uid("lighttpd")
+        # lighttpd mod_fastcgi with the prefix /api/popup: SCRIPT_NAME and
+        # PATH_INFO, no DOCUMENT_URI.
+        body = ("uid=%s&popup_id=1&action=ignore" % u).encode()
+        r = stack.fcgi({"REQUEST_METHOD": "POST", "SCRIPT_NAME": "/api/popup", "PATH_INFO": "/action",
+                        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+                        "REQUEST_URI": "/api/popup/action"}, body)
+        self.assertEqual(r.status, 202, r)
+        r = stack.fcgi({"SCRIPT_NAME": "/api/popup", "QUERY_STRING": "uid=" + u,
+                        "REQUEST_URI": "/api/popup?uid=" + u})
+        self.assertEqual((r.status, json.loads(r.data)), (200, {"popup": None}), r)
+        # REQUEST_URI alone (cgi-fcgi by hand).
+        r = stack.fcgi({"REQUEST_URI": "/api/popup?uid=other-" + u, "QUERY_STRING": "uid=other-" + u})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(json.loads(r.data)["popup"]["id"], 1)
+
     def test_garbage_input_never_breaks_a_worker(self):
         c = stack.http()
         junk = ["uid=%00", "uid=" + "%" * 50, "uid=a&lang=" + "x" * 5000, "\x01\x02=\x03",

@@ -344,4 +344,40 @@ BOOST_AUTO_TEST_CASE(bad_idempotency_keys_are_refused) {
              "action_id must be a string");
 }
 
+BOOST_AUTO_TEST_CASE(json_keys_given_twice_are_refused_like_form_fields) {
+  for (const char* body : {R"({"popup_id":1,"popup_id":999999,"uid":"a","action":"click"})",
+                           R"({"uid":"a","popup_id":1,"action":"click","action":"ignore"})",
+                           R"({"uid":"a","popup_id":1,"action":"click","\u0075id":"b"})",
+                           R"({"uid":"a","popup_id":1,"action":"click","x":1,"x":2})"})
+    BOOST_TEST(refusal(parse_action_body(kJson, body)).find("more than once") != std::string::npos, body);
+  // Keys of nested objects and string values that look like keys are not
+  // the top-level object's keys.
+  auto nested = parse_action_body(
+      kJson, R"({"uid":"a","popup_id":1,"action":"click","x":{"uid":1,"uid":2},"y":"uid","z":["uid"]})");
+  BOOST_TEST(nested.ok(), refusal(nested));
+  auto escaped = parse_action_body(kJson, R"({"uid":"a\"b\\","popup_id":1,"action":"click"})");
+  BOOST_TEST(refusal(escaped) == "uid must be 1-64 characters of [A-Za-z0-9._-]");
+}
+
+BOOST_AUTO_TEST_CASE(printable_keeps_ascii_and_masks_every_other_byte) {
+  BOOST_TEST(printable("/api/x", 200) == "/api/x");
+  BOOST_TEST(printable("/api/\xff\xfe\n", 200) == "/api/???");
+  BOOST_TEST(printable("\xc3\xa9t\xc3\xa9", 200) == "??t??");
+  BOOST_TEST(printable(std::string(300, 'a'), 200).size() == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(request_path_from_any_fastcgi_server) {
+  // nginx
+  BOOST_TEST(request_path("/api/popup/action", "/api/popup/action", "", "/api/popup/action?x") ==
+             "/api/popup/action");
+  // lighttpd mod_fastcgi with the prefix /api/popup
+  BOOST_TEST(request_path("", "/api/popup", "/action", "/api/popup/action") == "/api/popup/action");
+  BOOST_TEST(request_path("", "/api/popup", "", "/api/popup?uid=a") == "/api/popup");
+  // REQUEST_URI alone (cgi-fcgi by hand): without the query, %-decoded
+  BOOST_TEST(request_path("", "", "", "/api/popup?uid=a") == "/api/popup");
+  BOOST_TEST(request_path("", "", "", "/api/%70opup") == "/api/popup");
+  BOOST_TEST(request_path("", "", "", "/api/%zz") == "/api/%zz");
+  BOOST_TEST(request_path("", "", "", "") == "");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
