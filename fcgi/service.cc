@@ -256,12 +256,12 @@ bool Service::load_state_from_mysql(const std::string& uid, UserStates* states,
 // The commands that store an event's state and queue it atomically: one
 // MULTI/EXEC, or kRecordOnceScript for an action whose id comes from its
 // idempotency key.
-std::vector<RedisCommand> Service::record_commands(const Event& ev, bool once) const {
+std::vector<RedisCommand> Service::record_commands(const Event& ev, int64_t once_ttl_s) const {
   std::string key = keys_.user(ev.uid), field = std::to_string(ev.popup_id);
   std::string ttl = std::to_string(s_.state_ttl_s);
-  if (once)
+  if (once_ttl_s > 0)
     return {{"EVAL", kRecordOnceScript, "3", keys_.once(ev.id), key, keys_.events(),
-             std::to_string(s_.idempotency_ttl_s), field, encode_state(ev.state), ttl,
+             std::to_string(once_ttl_s), field, encode_state(ev.state), ttl,
              encode_event(ev)}};
   return {{"MULTI"},
           {"HSET", key, field, encode_state(ev.state)},
@@ -270,9 +270,11 @@ std::vector<RedisCommand> Service::record_commands(const Event& ev, bool once) c
           {"EXEC"}};
 }
 
-bool Service::queue_in_redis(const Event& ev, bool once, bool past_breaker, std::string* err) {
+bool Service::queue_in_redis(const Event& ev, int64_t once_ttl_s, bool past_breaker,
+                             std::string* err) {
+  bool once = once_ttl_s > 0;
   std::vector<RedisReply> replies;
-  if (!redis_.pipeline(record_commands(ev, once), &replies, err, past_breaker)) return false;
+  if (!redis_.pipeline(record_commands(ev, once_ttl_s), &replies, err, past_breaker)) return false;
   const RedisReply& last = replies.back();
   if (once ? last.type == RedisReply::kInteger : last.type == RedisReply::kArray) {
     if (!once || last.integer == 1) bump(slot_, Counter::events_queued);
@@ -282,9 +284,9 @@ bool Service::queue_in_redis(const Event& ev, bool once, bool past_breaker, std:
   return false;
 }
 
-bool Service::record(const Event& ev, bool once) {
+bool Service::record(const Event& ev, int64_t once_ttl_s) {
   std::string err;
-  if (queue_in_redis(ev, once, false, &err)) return true;
+  if (queue_in_redis(ev, once_ttl_s, false, &err)) return true;
   bool skipped = redis_.last_skipped();
   if (redis_failed())
     log_warn("queue: cannot queue event %s (%s); writing it to MySQL", ev.id.c_str(), err.c_str());
@@ -301,7 +303,7 @@ bool Service::record(const Event& ev, bool once) {
   // The breaker skipped Redis because of earlier failures; Redis may well be
   // back. Before refusing a write, ask it once more.
   std::string again;
-  if (skipped && queue_in_redis(ev, once, true, &again)) {
+  if (skipped && queue_in_redis(ev, once_ttl_s, true, &again)) {
     log_info("queue: MySQL is down (%s); event %s queued in Redis past the open breaker",
              err.c_str(), ev.id.c_str());
     return true;
@@ -310,6 +312,10 @@ bool Service::record(const Event& ev, bool once) {
             err.c_str());
   return false;
 }
+
+// How long a resend by nginx can follow the first try: its FastCGI
+// connect and read timeouts (nginx/nginx.conf.in) are seconds.
+constexpr int64_t kNginxRetryWindowS = 300;
 
 // Beyond this, "now" would not be exact as a Lua number in kShowScript.
 constexpr int64_t kScriptTimeLimit = 999'999'999'999'999;
@@ -392,7 +398,7 @@ Response Service::popup(const Visit& v, int64_t now) {
   if (d.refusal) return *d.refusal;
   if (!d.popup) return Response{200, popup_answer(nullptr)};
   UserState next = after_impression(*d.popup, find_state(d.states, d.popup->id), now);
-  if (!record(make_event(v.uid, d.popup->id, LastAction::show, next, now), false))
+  if (!record(make_event(v.uid, d.popup->id, LastAction::show, next, now), 0))
     return error_response("unavailable", "the impression cannot be recorded; retry later");
   return Response{200, popup_answer(d.popup)};
 }
@@ -444,15 +450,20 @@ Response Service::action(const ActionRequest& a, const std::string& request_id, 
   UserState next = after_action(*p, find_state(states, p->id), a.action, now);
   LastAction kind = a.action == Action::click ? LastAction::click : LastAction::ignore;
   Event ev = make_event(a.uid, p->id, kind, next, now);
-  // A key makes the event id a function of (uid, key), so a retry is the
+  // A key makes the event id a function of (uid, key), so a resend is the
   // same event. Without the client's key, nginx's $request_id covers the
-  // retries nginx itself makes (fastcgi_next_upstream).
-  bool once = !a.key.empty() || !request_id.empty();
-  if (!a.key.empty())
+  // resends nginx itself makes (fastcgi_next_upstream), which come within
+  // its timeouts: a few minutes of marker are enough there, and a day of
+  // one per action would fill Redis.
+  int64_t once_ttl_s = 0;
+  if (!a.key.empty()) {
     ev.id = action_event_id(a.uid, "client", a.key);
-  else if (!request_id.empty())
+    once_ttl_s = s_.idempotency_ttl_s;
+  } else if (!request_id.empty()) {
     ev.id = action_event_id(a.uid, "nginx", request_id);
-  if (!record(ev, once))
+    once_ttl_s = std::min<int64_t>(s_.idempotency_ttl_s, kNginxRetryWindowS);
+  }
+  if (!record(ev, once_ttl_s))
     return error_response("unavailable", "the action cannot be recorded; retry later");
   return Response{202, ok_answer()};
 }

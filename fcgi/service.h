@@ -87,12 +87,13 @@ class Service {
   // Reads the user's state (Redis, else MySQL; cache_in_redis: copy MySQL's
   // answer into Redis) and selects, changing nothing else.
   Decision decide(const Visit& v, int64_t now, bool cache_in_redis);
-  // Stores the new state and queues the event (once: kRecordOnceScript, for
-  // an event id derived from an idempotency key); falls back to MySQL, and
-  // when MySQL fails too while the breaker skipped Redis, asks Redis again.
-  bool record(const Event& ev, bool once);
-  std::vector<RedisCommand> record_commands(const Event& ev, bool once) const;
-  bool queue_in_redis(const Event& ev, bool once, bool past_breaker, std::string* err);
+  // Stores the new state and queues the event; once_ttl_s > 0: only once
+  // (kRecordOnceScript, for an event id derived from an idempotency key,
+  // whose marker lives that long). Falls back to MySQL, and when MySQL fails
+  // too while the breaker skipped Redis, asks Redis again.
+  bool record(const Event& ev, int64_t once_ttl_s);
+  std::vector<RedisCommand> record_commands(const Event& ev, int64_t once_ttl_s) const;
+  bool queue_in_redis(const Event& ev, int64_t once_ttl_s, bool past_breaker, std::string* err);
   // Counts a failed Redis call: skipped by the breaker, or an error. Returns
   // true for an error, which is worth a log line (an open breaker said so
   // once when it opened).

@@ -467,6 +467,19 @@ class Idempotency(unittest.TestCase):
         ensure_writer()
         self.assertEqual(action_rows(u), 3)
 
+    def test_markers_live_a_day_for_client_keys_and_minutes_for_nginx_ones(self):
+        before = set(stack.redis_raw("KEYS", "popup:once:*").split())
+        u = uid("ttl")
+        self.assertEqual(post_action({"uid": u, "popup_id": 1, "action": "click"}, key="k").status, 202)
+        keyed = set(stack.redis_raw("KEYS", "popup:once:*").split()) - before
+        self.assertEqual(len(keyed), 1)
+        self.assertGreater(int(stack.redis_raw("TTL", keyed.pop())), 3600)
+        before = set(stack.redis_raw("KEYS", "popup:once:*").split())
+        self.assertEqual(post_action({"uid": u, "popup_id": 1, "action": "ignore"}, now=NOW + 1).status, 202)
+        by_nginx = set(stack.redis_raw("KEYS", "popup:once:*").split()) - before
+        self.assertEqual(len(by_nginx), 1)
+        self.assertTrue(0 < int(stack.redis_raw("TTL", by_nginx.pop())) <= 300)
+
     def test_bad_keys_and_uids_are_refused_and_record_nothing(self):
         u = uid("badkey")
         body = {"uid": u, "popup_id": 1, "action": "click"}
