@@ -102,15 +102,33 @@ std::shared_ptr<const ConfigSet> Service::refresh_config(const RedisReply* versi
     return cur;
   }
   if (set.type != RedisReply::kString) return reload_from_mysql(cur);
-  auto decoded = decode_config(set.str);
+  auto fresh = adopt_set(set.str);
+  return fresh ? fresh : cur;
+}
+
+std::shared_ptr<const ConfigSet> Service::adopt_set(const std::string& text) {
+  auto decoded = decode_config(text);
   if (!decoded.ok()) {
     log_error("config: set in Redis does not decode: %s", decoded.error().message.c_str());
-    return cur;
+    return nullptr;
   }
   auto fresh = std::make_shared<const ConfigSet>(std::move(decoded.value()));
   cache_.set(fresh);
   bump(slot_, Counter::config_redis_loads);
   return fresh;
+}
+
+// Why look again under the lock: this process read "no version" before
+// another process published and released the lock; loading MySQL now would
+// be a second load (seen in the suite as 2 loads after one FLUSHALL).
+std::shared_ptr<const ConfigSet> Service::published_meanwhile() {
+  std::vector<RedisReply> replies;
+  std::string err;
+  if (!redis_.pipeline({{"GET", keys_.config_version()}, {"GET", keys_.config_set()}}, &replies,
+                       &err) ||
+      replies[0].type != RedisReply::kString || replies[1].type != RedisReply::kString)
+    return nullptr;
+  return adopt_set(replies[1].str);
 }
 
 // Why a lock: when Redis loses the set (flush, restart), every worker notices
@@ -127,9 +145,10 @@ std::shared_ptr<const ConfigSet> Service::reload_from_mysql(std::shared_ptr<cons
     return cur;
   }
   if (r.type != RedisReply::kStatus) return cur ? cur : wait_for_config();
+  auto meanwhile = published_meanwhile();
   ConfigSet cfg;
-  bool ok = mysql_.load_config(&cfg, &err);
-  if (ok) ok = publish_config(redis_, keys_, cfg, &err);
+  bool ok = meanwhile || mysql_.load_config(&cfg, &err);
+  if (ok && !meanwhile) ok = publish_config(redis_, keys_, cfg, &err);
   std::string unlock_err;
   if (!redis_.command({"EVAL",
                        "if redis.call('GET', KEYS[1]) == ARGV[1] then "
@@ -138,6 +157,7 @@ std::shared_ptr<const ConfigSet> Service::reload_from_mysql(std::shared_ptr<cons
                       &r, &unlock_err))
     log_warn("config: cannot release %s (%s); it expires after %d ms",
              keys_.config_lock().c_str(), unlock_err.c_str(), s_.config_lock_ms);
+  if (meanwhile) return meanwhile;
   if (!ok) {
     log_error("config: reload from MySQL failed: %s", err.c_str());
     bump(slot_, Counter::mysql_errors);

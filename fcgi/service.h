@@ -65,6 +65,12 @@ class Service {
                                                   std::shared_ptr<const ConfigSet> cur);
   std::shared_ptr<const ConfigSet> reload_from_mysql(std::shared_ptr<const ConfigSet> cur);
   std::shared_ptr<const ConfigSet> wait_for_config();
+  // Decodes a published set and makes it this process's; nullptr (logged)
+  // when it does not decode.
+  std::shared_ptr<const ConfigSet> adopt_set(const std::string& text);
+  // Under the loader lock: the set another process published since this
+  // one saw none (nullptr: none, load MySQL).
+  std::shared_ptr<const ConfigSet> published_meanwhile();
   // GET's usual path, one round trip (kShowScript). nullopt when the script
   // could not decide: *miss says whether only MySQL's copy of the user was
   // missing (not_loaded) or the general path must decide (no configuration,
