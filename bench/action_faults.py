@@ -19,14 +19,13 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "tests", "integration"))
-from harness import Stack  # noqa: E402
+from harness import Stack, child_pids  # noqa: E402
 from benchlib import stop_on_sigterm  # noqa: E402
 
 NOW = 1_800_000_000
@@ -95,8 +94,7 @@ def run(stack, a):
     kills = 0
     while time.time() < deadline - a.kill_every / 2:
         time.sleep(a.kill_every)
-        out = subprocess.run(["pgrep", "-P", str(stack.pid("popupd"))], capture_output=True, text=True)
-        pids = [int(p) for p in out.stdout.split()]
+        pids = child_pids(stack.pid("popupd"))
         if pids:
             try:
                 os.kill(random.choice(pids), signal.SIGKILL)

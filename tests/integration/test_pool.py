@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from harness import BUILD, TOP, Proc, Stack, popup_row, uid
+from harness import BUILD, TOP, Proc, Stack, child_pids, popup_row, uid
 
 NOW = 1_800_000_000
 stack = None
@@ -99,11 +99,9 @@ def running(pid):
 def children():
     """The supervisor's workers; none while no supervisor runs."""
     try:
-        sup = supervisor_pid()
+        return sorted(child_pids(supervisor_pid()))
     except (OSError, ValueError, IndexError):
         return []
-    out = subprocess.run(["pgrep", "-P", str(sup)], capture_output=True, text=True)
-    return sorted(int(p) for p in out.stdout.split())
 
 
 class Supervisor(unittest.TestCase):

@@ -6,7 +6,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import threading
 import time
 import unittest
@@ -426,8 +425,7 @@ def action_rows(u):
 
 
 def workers():
-    out = subprocess.run(["pgrep", "-P", str(stack.pid("popupd"))], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
+    return child_pids(stack.pid("popupd"))
 
 
 class Idempotency(unittest.TestCase):
