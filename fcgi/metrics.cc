@@ -19,7 +19,7 @@
 namespace popup {
 namespace {
 
-constexpr uint64_t kMagic = 0x706f707570763035ULL;  // "popupv05"
+constexpr uint64_t kMagic = 0x706f707570763036ULL;  // "popupv06"
 
 const char* endpoint_name(int e) {
   static const char* names[] = {"popup", "action", "healthz", "metrics", "other"};
@@ -34,7 +34,10 @@ const char* counter_name(int c) {
       "popup_events_direct_total",      "popup_redis_errors_total",
       "popup_mysql_errors_total",       "popup_get_redis_round_trips_total",
       "popup_get_requests_total",       "popup_kept_connections_released_total",
-      "popup_redis_breaker_skips_total",  "popup_redis_repairs_total"};
+      "popup_redis_breaker_skips_total",  "popup_redis_repairs_total",
+      "popup_memory_state_hits_total",  "popup_memory_state_misses_total",
+      "popup_shared_gets_total",        "popup_flush_batches_total",
+      "popup_flush_redis_round_trips_total", "popup_impressions_dropped_total"};
   static_assert(sizeof names / sizeof names[0] == kCounters);
   return names[c];
 }
@@ -44,11 +47,20 @@ bool alive(int32_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM
 void appendf(std::string& out, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 void appendf(std::string& out, const char* fmt, ...) {
   char buf[512];
-  va_list ap;
+  va_list ap, again;
   va_start(ap, fmt);
+  va_copy(again, ap);
   int n = vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  if (n > 0) out.append(buf, static_cast<size_t>(n) < sizeof buf ? n : sizeof buf - 1);
+  if (n > 0 && static_cast<size_t>(n) < sizeof buf) {
+    out.append(buf, n);
+  } else if (n > 0) {  // longer than the buffer: format into the string itself
+    size_t at = out.size();
+    out.resize(at + n + 1);
+    vsnprintf(out.data() + at, n + 1, fmt, again);
+    out.resize(at + n);
+  }
+  va_end(again);
 }
 
 }  // namespace
@@ -98,6 +110,10 @@ WorkerSlot* Metrics::claim_slot(pid_t pid, int threads) {
       s.busy.store(0);
       s.redis_breaker_open_until_ms.store(0);
       s.config_version.store(0);
+      s.memory_bytes.store(0);
+      s.memory_users.store(0);
+      s.memory_budget.store(0);
+      s.flush_waiting.store(0);
       return &s;
     }
   }
@@ -177,6 +193,7 @@ std::string Metrics::render(const std::string& extra) const {
             static_cast<unsigned long long>(n));
   }
   int live = 0, busy = 0, idle = 0, breaker_open = 0;
+  int64_t mem_bytes = 0, mem_users = 0, mem_budget = 0, flush_waiting = 0;
   int64_t oldest_version = -1;
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::steady_clock::now().time_since_epoch())
@@ -196,6 +213,10 @@ std::string Metrics::render(const std::string& extra) const {
     busy += b;
     idle += t > b ? t - b : 0;
     breaker_open += s.redis_breaker_open_until_ms.load() > now_ms;
+    mem_bytes += s.memory_bytes.load();
+    mem_users += s.memory_users.load();
+    mem_budget += s.memory_budget.load();
+    flush_waiting += s.flush_waiting.load();
     int64_t v = s.config_version.load();
     if (oldest_version < 0 || v < oldest_version) oldest_version = v;
   }
@@ -209,6 +230,17 @@ std::string Metrics::render(const std::string& extra) const {
           "# HELP popup_redis_breaker_open Worker processes skipping Redis now (circuit breaker"
           " open).\n# TYPE popup_redis_breaker_open gauge\npopup_redis_breaker_open %d\n",
           breaker_open);
+  appendf(out,
+          "# HELP popup_memory_state_bytes Owned users' states kept in the live workers' memory.\n"
+          "# TYPE popup_memory_state_bytes gauge\npopup_memory_state_bytes %lld\n"
+          "# HELP popup_memory_state_budget_bytes The live workers' memory budgets, summed.\n"
+          "# TYPE popup_memory_state_budget_bytes gauge\npopup_memory_state_budget_bytes %lld\n"
+          "# HELP popup_memory_state_users Owned users kept in the live workers' memory.\n"
+          "# TYPE popup_memory_state_users gauge\npopup_memory_state_users %lld\n"
+          "# HELP popup_flush_waiting Events waiting for the write-behind.\n"
+          "# TYPE popup_flush_waiting gauge\npopup_flush_waiting %lld\n",
+          static_cast<long long>(mem_bytes), static_cast<long long>(mem_budget),
+          static_cast<long long>(mem_users), static_cast<long long>(flush_waiting));
   appendf(out,
           "# HELP popup_config_version_oldest The oldest configuration version a live worker"
           " serves (0: one has none yet; -1: no worker).\n"
