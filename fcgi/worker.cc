@@ -40,11 +40,12 @@ void on_stop_signal(int) {
 }
 
 struct Shared {
-  Shared(const Settings& settings, int fd, int own_fd, Metrics& m, WorkerSlot* ws)
-      : s(settings), listen_fd(fd), slot_fd(own_fd), metrics(m), slot(ws) {}
+  Shared(const Settings& settings, int fd, OwnSocket own, Metrics& m, WorkerSlot* ws)
+      : s(settings), listen_fd(fd), slot_fd(own.fd), owner_slot(own.slot), metrics(m), slot(ws) {}
   const Settings& s;
   int listen_fd;
-  int slot_fd;  // this process's own socket (user affinity), -1: none
+  int slot_fd;     // this process's own socket (user affinity), -1: none
+  int owner_slot;  // its slot number, -1: none
   Metrics& metrics;
   WorkerSlot* slot;
   ConfigCache cache;
@@ -64,14 +65,22 @@ struct Shared {
   UserCache users{static_cast<size_t>(s.state_cache_mib) << 20,
                   static_cast<int64_t>(s.state_cache_stale_s) * 1000, 256};
   Recorder recorder{s, slot, &redis_breaker, &redis_repairs};
-  Flusher flusher{recorder, FlusherOptions{std::chrono::milliseconds(s.flush_ms),
-                                           static_cast<size_t>(s.flush_events)}};
+  Flusher flusher{recorder, flusher_options()};
+
+  FlusherOptions flusher_options() {
+    FlusherOptions o;
+    o.interval = std::chrono::milliseconds(s.flush_ms);
+    o.batch = static_cast<size_t>(s.flush_events);
+    o.gauge = slot ? &slot->flush_waiting : nullptr;
+    o.left = [this](const Pending& p) { generations.pending_done(owner_slot, p.event.uid); };
+    return o;
+  }
 
   uint64_t dropped_reported = 0;  // the refresher's, then main's after the join
 
   WorkerContext context() {
     return WorkerContext{s, cache, metrics, slot, &redis_breaker, &redis_repairs, &flusher,
-                         &users, &generations};
+                         &users, &generations, owner_slot};
   }
 };
 
@@ -281,7 +290,6 @@ void publish_memory(Shared& sh) {
   sh.slot->memory_bytes.store(static_cast<int64_t>(sh.users.bytes()));
   sh.slot->memory_users.store(static_cast<int64_t>(sh.users.entries()));
   sh.slot->memory_budget.store(static_cast<int64_t>(sh.users.budget()));
-  sh.slot->flush_waiting.store(static_cast<int64_t>(sh.flusher.waiting()));
   uint64_t dropped = sh.flusher.dropped();
   if (dropped > sh.dropped_reported) {
     bump(sh.slot, Counter::impressions_dropped, dropped - sh.dropped_reported);
@@ -323,19 +331,21 @@ void install_handlers() {
 
 }  // namespace
 
-int run_worker(const Settings& s, int listen_fd, int slot_fd, Metrics& metrics) {
+int run_worker(const Settings& s, int listen_fd, OwnSocket own, Metrics& metrics) {
   if (pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
     log_error("worker: pipe: %s", strerror(errno));
     return 1;
   }
   // Several threads and processes poll the same socket; the losers of an
   // accept race must get EAGAIN, not block.
-  for (int fd : {listen_fd, slot_fd})
+  for (int fd : {listen_fd, own.fd})
     if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   FCGX_Init();
   install_handlers();  // after FCGX_Init, which installs handlers of its own
   WorkerSlot* slot = metrics.claim_slot(getpid(), s.threads);
-  Shared sh(s, listen_fd, slot_fd, metrics, slot);
+  Shared sh(s, listen_fd, own, metrics, slot);
+  // This slot's earlier process is gone (or leaving): its counts are void.
+  sh.generations.reset_slot(own.slot);
   sh.redis_breaker.mirror_to(slot ? &slot->redis_breaker_open_until_ms : nullptr);
   sh.cache.mirror_to(slot ? &slot->config_version : nullptr);
   std::vector<std::thread> threads;

@@ -729,6 +729,13 @@ pool_sockets_ready() {
   done
 }
 
+# old_nginx_gone PID...: none of these processes runs any more.
+old_nginx_gone() {
+  local p
+  for p in "$@"; do kill -0 "$p" 2>/dev/null && return 1; done
+  return 0
+}
+
 reload() {
   [ -f "$dir/popup.conf" ] && [ -f "$dir/nginx/nginx.conf" ] || fail "no stack in $dir"
   exec 9> "$dir/.stack.lock"
@@ -747,7 +754,13 @@ reload() {
   sed -i "s|^\( *\).*# pool servers\$|\1$servers # pool servers|" "$dir/nginx/nginx.conf"
   nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/log/nginx-error.log" -t -q ||
     fail "nginx refused the new upstream" "$dir/log/nginx-error.log"
+  # Until its old workers have left, some connections may still be hashed
+  # over the old servers: wait for them (they finish what they serve).
+  local master old
+  master=$(live_pids "$dir/nginx/nginx.pid" | head -n 1)
+  old=$(pgrep -P "$master" | tr '\n' ' ')
   nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/log/nginx-error.log" -s reload
+  wait_up 60 nginx/nginx.pid old_nginx_gone $old || fail "nginx's old workers did not leave" "$dir/log/nginx-error.log"
   log "reloaded: $servers"
 }
 
