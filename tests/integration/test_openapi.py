@@ -61,11 +61,12 @@ def validate(value, schema, where="body"):
     if "oneOf" in schema:
         fits = []
         for option in schema["oneOf"]:
+            before = set(seen_fields)
             try:
                 validate(value, option, where)
                 fits.append(option)
             except AssertionError:
-                pass
+                seen_fields.intersection_update(before)  # a failed option saw nothing
         assert len(fits) == 1, "%s fits %d of the oneOf options: %r" % (where, len(fits), value)
         return
     types = {"null": type(None), "boolean": bool, "string": str, "object": dict, "array": list}
