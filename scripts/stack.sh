@@ -592,6 +592,7 @@ start_nginx() {
 print_usage_lines() {
   cat <<MSG
 stack: running in $dir ($POOL pool: $WORKERS workers x $THREADS threads; nginx: $NGINX_WORKERS workers x keepalive $NGINX_KEEPALIVE; logs in $dir/log)
+  open $url/ for the demo shop (web/), or:
   curl '$url/api/popup?uid=alice'
   curl '$url/api/popup?uid=alice&platform=ios&version=2.1&lang=de'
   curl -X POST -d 'uid=alice&popup_id=1&action=click' '$url/api/popup/action'
