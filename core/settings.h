@@ -93,6 +93,10 @@ struct Settings {
   // Peers (FastCGI REMOTE_ADDR) that may read /api/metrics: CIDR ranges,
   // comma-separated (core/netmask.h); "" = nobody.
   std::string admin_networks = "127.0.0.0/8,::1/128";
+  // Origins whose pages may read /api/popup, /api/popup/action and
+  // /api/healthz from the browser (core/cors.h): "" = none (same origin
+  // only), "*", or "https://shop.example,http://localhost:8081".
+  std::string cors_origins;
   // Testing only: honour the X-Popup-Now request header as "now".
   bool test_clock = false;
 };

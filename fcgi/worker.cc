@@ -60,6 +60,7 @@ struct Shared {
   RedisRepairs redis_repairs;
   // Checked when the settings were read, so the list parses.
   std::vector<Network> admin = parse_networks(s.admin_networks).value();
+  CorsPolicy cors = parse_cors_origins(s.cors_origins).value();
   // The owned users' states and the write-behind (fcgi/service.h).
   UserGenerations generations{s.state_dir};
   UserCache users{static_cast<size_t>(s.state_cache_mib) << 20,
@@ -108,6 +109,8 @@ Request read_request(FCGX_Request& req) {
   r.test_now = param(req, "HTTP_X_POPUP_NOW");
   r.idempotency_key = param(req, "HTTP_IDEMPOTENCY_KEY");
   r.request_id = param(req, "REQUEST_ID");
+  r.origin = param(req, "HTTP_ORIGIN");
+  r.cors_method = param(req, "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
   const char* cl = param(req, "CONTENT_LENGTH");
   char* end = nullptr;
   r.content_length = *cl ? strtoll(cl, &end, 10) : 0;
@@ -132,8 +135,9 @@ void serve_one(FCGX_Request& req, Service& svc, Shared& sh, bool via_slot) {
   r.via_slot = via_slot;
   Endpoint ep = endpoint_of(r.path);
   Response resp;
+  RouteOptions opts{sh.s.test_clock, &sh.admin, &sh.cors};
   try {
-    resp = route(r, svc, RouteOptions{sh.s.test_clock, &sh.admin}, time(nullptr));
+    resp = route(r, svc, opts, time(nullptr));
   } catch (const std::exception& e) {
     // A bug must cost one 500, never the worker.
     log_error("request %s %s failed: %s", r.method.c_str(), r.path.c_str(), e.what());
@@ -141,6 +145,7 @@ void serve_one(FCGX_Request& req, Service& svc, Shared& sh, bool via_slot) {
   }
   // Tests prove read-your-writes across processes with this header.
   std::string extra = sh.s.test_clock ? "X-Popup-Worker: " + std::to_string(getpid()) + "\r\n" : "";
+  extra += cors_headers(r, ep, opts);
   std::string out = http_frame(resp, ep, extra);
   FCGX_PutStr(out.data(), static_cast<int>(out.size()), req.out);
   record_request(sh.slot, ep, resp.status, now_us() - t0);

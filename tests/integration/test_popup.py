@@ -309,7 +309,7 @@ class Errors(unittest.TestCase):
         r = c.request("POST", "/api/popup?uid=a", body="x",
                       headers={"Content-Type": "application/x-www-form-urlencoded"})
         self.check(r, 405, "method_not_allowed")
-        self.assertEqual(r.headers.get("allow"), "GET")
+        self.assertEqual(r.headers.get("allow"), "GET, HEAD, OPTIONS")
         self.check(c.request("GET", "/api/popup/action"), 405, "method_not_allowed")
         self.check(c.request("DELETE", "/api/healthz"), 405, "method_not_allowed")
 

@@ -182,7 +182,7 @@ class WritePath(unittest.TestCase):
             ("application/json", json.dumps({"uid": u, "popup_id": 1}), 400),
             ("application/x-www-form-urlencoded", "uid=%s&popup_id=x&action=click" % u, 400),
             ("application/x-www-form-urlencoded", "uid=%s&action=click" % u, 400),
-            ("text/plain", "uid=%s&popup_id=1&action=click" % u, 400),
+            ("text/csv", "uid=%s&popup_id=1&action=click" % u, 400),
             ("application/json", json.dumps({"uid": u, "popup_id": 1, "action": "click",
                                              "pad": "x" * 5000}), 413),
         ]
