@@ -67,6 +67,7 @@ const Setting kTable[] = {
     {"writer_heartbeat_ttl_ms", &Settings::writer_heartbeat_ttl_ms, 2000, kHourMs},
     {"queue_age_degraded_s", &Settings::queue_age_degraded_s, 1, kDay},
     {"admin_networks", &Settings::admin_networks, 0, 0, Text::networks},
+    {"retention_days", &Settings::retention_days, 0, 36500},
     {"test_clock", &Settings::test_clock},
 };
 

@@ -77,6 +77,9 @@ struct Settings {
   // Peers (FastCGI REMOTE_ADDR) that may read /api/metrics: CIDR ranges,
   // comma-separated (core/netmask.h); "" = nobody.
   std::string admin_networks = "127.0.0.0/8,::1/128";
+  // popupctl retention: raw events older than this many days are deleted
+  // (the daily roll-ups stay); 0 = keep them forever.
+  int retention_days = 90;
   // Testing only: honour the X-Popup-Now request header as "now".
   bool test_clock = false;
 };
