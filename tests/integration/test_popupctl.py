@@ -191,6 +191,10 @@ class Authoring(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("-: not valid JSON", err)
 
+    def test_the_readme_example_file_applies(self):
+        out = ctl_ok("apply", "--dry-run", os.path.join(TOP, "ctl/examples/popups.json"))
+        self.assertIn("2 to create, 0 to update, 0 unchanged", out)
+
     def test_dry_run_prints_the_difference_and_writes_nothing(self):
         apply([NEWS])
         before = stack.sql("SELECT * FROM popups")
