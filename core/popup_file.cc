@@ -70,7 +70,9 @@ struct Reader {
     integer(f, &v, lo, hi);
     if (v >= lo) *out = v;
   }
-  void text(const char* f, std::string* out, size_t max_chars, bool required = false) {
+  // max_chars counts characters (VARCHAR); max_bytes, when set, bytes (TEXT).
+  void text(const char* f, std::string* out, size_t max_chars, bool required = false,
+            size_t max_bytes = 0) {
     auto* v = get(f);
     if (!v) {
       if (required) bad(f, "is required");
@@ -78,6 +80,8 @@ struct Reader {
     }
     if (!v->is_string()) return bad(f, "must be a string");
     std::string s(v->get_string());
+    if (max_bytes && s.size() > max_bytes)
+      return bad(f, "must be at most " + std::to_string(max_bytes) + " bytes");
     if (utf8_chars(s) > max_chars) return bad(f, "must be at most " + std::to_string(max_chars) + " characters");
     if (required && s.empty()) return bad(f, "must not be empty");
     *out = std::move(s);
@@ -174,7 +178,7 @@ Popup read_popup(Reader& r) {
   r.integer("ignore_cooldown_s", &p.ignore_cooldown_s, 0, kUintMax);
   r.opt_integer("click_cooldown_s", &p.click_cooldown_s, 0, kUintMax);
   r.text("title", &p.title, 500);
-  r.text("body", &p.body, 65535);
+  r.text("body", &p.body, 65535, false, 65535);
   r.text("image_url", &p.image_url, 1000);
   r.text("link_url", &p.link_url, 1000);
   check_ranges(r, p);

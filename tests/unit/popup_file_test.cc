@@ -89,6 +89,10 @@ BOOST_AUTO_TEST_CASE(lengths_count_characters_not_bytes) {
   BOOST_TEST(parse(R"({"popups":[{"id":1,"name":")" + name200 + R"("}]})").errors.empty());
   BOOST_TEST(has_error(parse(R"({"popups":[{"id":1,"name":")" + name200 + R"(x"}]})"),
                        "name: must be at most 200 characters"));
+  std::string body(30000, 'x');
+  for (int i = 0; i < 20000; ++i) body += "\xC3\xA9";  // 50,000 characters, 70,000 bytes
+  BOOST_TEST(has_error(parse(R"({"popups":[{"id":1,"name":"n","body":")" + body + R"("}]})"),
+                       "body: must be at most 65535 bytes"));
 }
 
 BOOST_AUTO_TEST_CASE(encode_reads_back_to_equal_popups) {
