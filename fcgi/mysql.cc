@@ -9,8 +9,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
-#include <random>
 
 #include "core/select.h"
 #include "core/version.h"
@@ -84,30 +82,6 @@ std::string quote(const std::string& s) {
     out += c;
   }
   return out + "'";
-}
-
-// A token that no earlier transaction used: 64 random bits in hex.
-std::string batch_token() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  char buf[17];
-  snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
-  return buf;
-}
-
-// The roll-up statements (sql/migrations/002_operator.sql): they add to the
-// daily counts only the rows of `ids` that this transaction inserted, which
-// carry its token; a replayed event kept its first token and counts nothing.
-std::vector<std::string> rollup_sql(const std::string& ids, const std::string& token) {
-  const std::string day = "DATE('1970-01-01') + INTERVAL (ts DIV 86400) DAY";
-  const std::string mine = " FROM popup_events WHERE event_id IN (" + ids + ") AND batch = '" +
-                           token + "'";
-  return {"INSERT INTO popup_daily (day, popup_id, impressions, clicks, ignores) SELECT " + day +
-              ", popup_id, SUM(kind = 'show'), SUM(kind = 'click'), SUM(kind = 'ignore')" + mine +
-              " GROUP BY 1, 2 ON DUPLICATE KEY UPDATE impressions = impressions +"
-              " VALUES(impressions), clicks = clicks + VALUES(clicks),"
-              " ignores = ignores + VALUES(ignores)",
-          "INSERT IGNORE INTO popup_daily_users (popup_id, day, uid) SELECT DISTINCT popup_id, " +
-              day + ", uid" + mine + " AND kind = 'show'"};
 }
 
 }  // namespace
@@ -223,9 +197,7 @@ bool Mysql::apply_events_once(const std::vector<Event>& events, std::string* err
   if (!ensure_connected(err)) return false;
   std::string ev_sql =
       "INSERT IGNORE INTO popup_events (event_id, uid, popup_id, kind, ts, ev_order,"
-      " next_show_at, impressions, batch) VALUES ";
-  const std::string token = batch_token();
-  std::string ids;
+      " next_show_at, impressions) VALUES ";
   std::string st_sql =
       "INSERT INTO user_state (uid, popup_id, next_show_at, impressions, last_action,"
       " updated_at, ev_order, event_id) VALUES ";
@@ -237,8 +209,7 @@ bool Mysql::apply_events_once(const std::vector<Event>& events, std::string* err
     ev_sql += sep + ("(" + quote(e.id) + "," + quote(e.uid) + "," + std::to_string(e.popup_id) +
                      ",'" + to_string(e.kind) + "'," + std::to_string(e.ts) + "," +
                      std::to_string(e.order) + "," + std::to_string(e.state.next_show_at) + "," +
-                     std::to_string(e.state.impressions) + ",'" + token + "')");
-    ids += sep + quote(e.id);
+                     std::to_string(e.state.impressions) + ")");
     st_sql += sep + ("(" + quote(e.uid) + "," + std::to_string(e.popup_id) + "," +
                      std::to_string(e.state.next_show_at) + "," +
                      std::to_string(e.state.impressions) + ",'" +
@@ -262,7 +233,6 @@ bool Mysql::apply_events_once(const std::vector<Event>& events, std::string* err
     st->execute("START TRANSACTION");
     st->execute(ev_sql);
     st->execute(st_sql);
-    for (const auto& q : rollup_sql(ids, token)) st->execute(q);
     st->execute("COMMIT");
     return true;
   } catch (const sql::SQLException& e) {
