@@ -36,11 +36,15 @@ else ifneq ($(SANITIZER),)
 endif
 
 CORE_SRC := $(wildcard core/*.cc)
-EDGE_SRC := $(filter-out fcgi/popupd_main.cc fcgi/writer_main.cc fcgi/popupctl_main.cc fcgi/floor_main.cc,$(wildcard fcgi/*.cc))
+EDGE_SRC := $(filter-out fcgi/popupd_main.cc fcgi/writer_main.cc fcgi/floor_main.cc,$(wildcard fcgi/*.cc))
+# popupctl (ctl/) links only the edges it uses: MySQL, Redis and publishing.
+CTL_SRC := $(wildcard ctl/*.cc)
+CTL_EDGE := fcgi/mysql.cc fcgi/redis.cc fcgi/store.cc fcgi/log.cc fcgi/config_file.cc
 UNIT_SRC := $(wildcard tests/unit/*.cc)
 
 CORE_OBJ := $(CORE_SRC:%.cc=$(BUILD)/%.o)
 EDGE_OBJ := $(EDGE_SRC:%.cc=$(BUILD)/%.o)
+CTL_OBJ := $(CTL_SRC:%.cc=$(BUILD)/%.o) $(CTL_EDGE:%.cc=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.cc=$(BUILD)/%.o)
 
 # jemalloc: libfcgi allocates and frees its streams and parameters on every
@@ -69,8 +73,8 @@ $(BUILD)/popupd: $(BUILD)/fcgi/popupd_main.o $(EDGE_OBJ) $(CORE_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_EDGE)
 $(BUILD)/popup-writer: $(BUILD)/fcgi/writer_main.o $(EDGE_OBJ) $(CORE_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_EDGE)
-$(BUILD)/popupctl: $(BUILD)/fcgi/popupctl_main.o $(EDGE_OBJ) $(CORE_OBJ)
-	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_EDGE)
+$(BUILD)/popupctl: $(CTL_OBJ) $(CORE_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) -lhiredis -lmysqlcppconn -lboost_json
 $(BUILD)/fcgi-floor: $(BUILD)/fcgi/floor_main.o
 	$(CXX) $^ -o $@ $(LDFLAGS) -lfcgi -lhiredis $(MALLOC)
 # The edge pieces that do no IO (no libfcgi, Redis or MySQL): the command

@@ -74,6 +74,7 @@ const Setting kTable[] = {
     {"queue_age_degraded_s", &Settings::queue_age_degraded_s, 1, kDay},
     {"admin_networks", &Settings::admin_networks, 0, 0, Text::networks},
     {"cors_origins", &Settings::cors_origins, 0, 0, Text::origins},
+    {"retention_days", &Settings::retention_days, 0, 36500},
     {"test_clock", &Settings::test_clock},
 };
 

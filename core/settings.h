@@ -97,6 +97,9 @@ struct Settings {
   // /api/healthz from the browser (core/cors.h): "" = none (same origin
   // only), "*", or "https://shop.example,http://localhost:8081".
   std::string cors_origins;
+  // popupctl retention: raw events older than this many days are deleted
+  // (the daily roll-ups stay); 0 = keep them forever.
+  int retention_days = 90;
   // Testing only: honour the X-Popup-Now request header as "now".
   bool test_clock = false;
 };

@@ -3,6 +3,7 @@
 #include <cppconn/driver.h>
 #include <cppconn/exception.h>
 #include <cppconn/resultset.h>
+#include <cppconn/resultset_metadata.h>
 #include <cppconn/statement.h>
 #include <mysql_driver.h>
 
@@ -262,6 +263,50 @@ bool Mysql::execute(const std::string& q, std::string* err) {
   try {
     std::unique_ptr<sql::Statement> st(conn_->createStatement());
     st->execute(q);
+    return true;
+  } catch (const sql::SQLException& e) {
+    return fail(e.what(), err);
+  }
+}
+
+bool Mysql::query_rows(const std::string& q, std::vector<Row>* out, std::string* err) {
+  if (!ensure_connected(err)) return false;
+  try {
+    std::unique_ptr<sql::Statement> st(conn_->createStatement());
+    std::unique_ptr<sql::ResultSet> rs(st->executeQuery(q));
+    unsigned cols = rs->getMetaData()->getColumnCount();
+    out->clear();
+    while (rs->next()) {
+      Row row;
+      for (unsigned c = 1; c <= cols; ++c)
+        row.push_back(rs->isNull(c) ? std::nullopt
+                                    : std::optional<std::string>(rs->getString(c)));
+      out->push_back(std::move(row));
+    }
+    return true;
+  } catch (const sql::SQLException& e) {
+    return fail(e.what(), err);
+  }
+}
+
+bool Mysql::transaction(const std::vector<std::string>& stmts, std::string* err) {
+  if (!ensure_connected(err)) return false;
+  try {
+    std::unique_ptr<sql::Statement> st(conn_->createStatement());
+    st->execute("START TRANSACTION");
+    for (const auto& q : stmts) st->execute(q);
+    st->execute("COMMIT");
+    return true;
+  } catch (const sql::SQLException& e) {
+    return fail(e.what(), err);
+  }
+}
+
+bool Mysql::execute_count(const std::string& q, int64_t* affected, std::string* err) {
+  if (!ensure_connected(err)) return false;
+  try {
+    std::unique_ptr<sql::Statement> st(conn_->createStatement());
+    *affected = st->executeUpdate(q);
     return true;
   } catch (const sql::SQLException& e) {
     return fail(e.what(), err);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,17 @@ class Mysql {
 
   // Runs a statement that returns no rows.
   bool execute(const std::string& q, std::string* err);
+
+  // Every row of a query, each column as text (nullopt = NULL); for popupctl.
+  using Row = std::vector<std::optional<std::string>>;
+  bool query_rows(const std::string& q, std::vector<Row>* out, std::string* err);
+
+  // Runs the statements in one transaction; on any failure nothing is
+  // committed (the connection is dropped, which rolls back).
+  bool transaction(const std::vector<std::string>& stmts, std::string* err);
+
+  // Runs one statement (autocommit) and returns the rows it changed.
+  bool execute_count(const std::string& q, int64_t* affected, std::string* err);
 
  private:
   bool ensure_connected(std::string* err);

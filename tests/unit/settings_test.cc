@@ -58,7 +58,7 @@ BOOST_AUTO_TEST_CASE(every_key_sets_its_field) {
       "mysql_port = 3307\nmysql_socket = /run/mysqld.sock\nmysql_user = app\n"
       "mysql_password = s3cret = yes\nmysql_db = popups_2\nbatch_size = 100\nbatch_ms = 20\n"
       "writer_id = w-2\nwriter_heartbeat_ttl_ms = 5000\nqueue_age_degraded_s = 60\n"
-      "test_clock = on\n");
+      "retention_days = 30\ntest_clock = on\n");
   BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().message));
   const Settings& s = r.value();
   BOOST_TEST(s.listen == "127.0.0.1:9000");
@@ -90,6 +90,7 @@ BOOST_AUTO_TEST_CASE(every_key_sets_its_field) {
   BOOST_TEST(s.writer_id == "w-2");
   BOOST_TEST(s.writer_heartbeat_ttl_ms == 5000);
   BOOST_TEST(s.queue_age_degraded_s == 60);
+  BOOST_TEST(s.retention_days == 30);
   BOOST_TEST(s.test_clock);
 }
 

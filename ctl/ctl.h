@@ -1,0 +1,75 @@
+// popupctl, the operators' tool: what every command shares. Each command
+// is a function of a Ctl (settings, the parsed command line, a MySQL
+// connection, who runs it and when) returning the exit status: 0 done,
+// 1 failed (bad input, MySQL or Redis), 2 usage error.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/ctl_args.h"
+#include "core/popup.h"
+#include "core/settings.h"
+#include "fcgi/mysql.h"
+
+namespace popup {
+
+struct Ctl {
+  Settings s;
+  CtlArgs args;
+  Mysql* mysql = nullptr;
+  std::string os_user;  // recorded in the audit table
+  int64_t now = 0;      // unix seconds at start
+};
+
+// Prints "popupctl: <msg>" to stderr; returns 1.
+int fail(const std::string& msg);
+
+// --- popups in MySQL (ctl/popups_db.cc) --------------------------------
+
+// Every popup in MySQL, by id. False (and *err) when MySQL fails.
+bool load_popups(Ctl& c, std::vector<Popup>* out, std::string* err);
+
+// The popup with this id in *out; false when MySQL fails or it does not
+// exist (then *err says which).
+bool load_popup(Ctl& c, int64_t id, Popup* out, std::string* err);
+
+// INSERT ... ON DUPLICATE KEY UPDATE of every column: creates or replaces.
+std::string upsert_sql(const Popup& p);
+
+// The audit row of one change: `before`/`after` are popup_json text or "".
+std::string audit_sql(const Ctl& c, const std::string& command, int64_t popup_id,
+                      const std::string& before, const std::string& after);
+
+// MySQL text literal of any UTF-8 text.
+std::string sql_text(const std::string& s);
+
+// Bumps the version, loads the set and copies it into Redis; prints
+// "popupctl: published version N ..." (or JSON) unless quiet. 0 or 1.
+int publish(Ctl& c, bool quiet = false);
+
+// Writes `stmts` and the audit rows in one transaction, then publishes.
+int commit_and_publish(Ctl& c, const std::vector<std::string>& stmts);
+
+// A popup id from a word; false on anything but 1..4294967295.
+bool parse_id(const std::string& word, int64_t* id);
+
+// --- the commands ------------------------------------------------------
+int cmd_apply(Ctl& c);
+int cmd_export(Ctl& c);
+int cmd_list(Ctl& c);
+int cmd_show(Ctl& c);
+int cmd_enable(Ctl& c);
+int cmd_disable(Ctl& c);
+int cmd_schedule(Ctl& c);
+int cmd_rollout(Ctl& c);
+int cmd_delete(Ctl& c);
+int cmd_publish(Ctl& c);
+int cmd_explain(Ctl& c);
+int cmd_report(Ctl& c);
+int cmd_chart(Ctl& c);
+int cmd_retention(Ctl& c);
+int cmd_history(Ctl& c);
+
+}  // namespace popup
