@@ -35,16 +35,20 @@ else ifneq ($(SANITIZER),)
   $(error SANITIZER must be address or undefined)
 endif
 
+# One folder per program (README "Architecture"): each links core/, the
+# shared adapters in lib/ and its own folder, nothing else.
 CORE_SRC := $(wildcard core/*.cc)
-EDGE_SRC := $(filter-out fcgi/popupd_main.cc fcgi/writer_main.cc fcgi/floor_main.cc,$(wildcard fcgi/*.cc))
-# popupctl (ctl/) links only the edges it uses: MySQL, Redis and publishing.
+LIB_SRC := $(wildcard lib/*.cc)
+FCGI_SRC := $(wildcard fcgi/*.cc)
+WRITER_SRC := $(wildcard writer/*.cc)
 CTL_SRC := $(wildcard ctl/*.cc)
-CTL_EDGE := fcgi/mysql.cc fcgi/redis.cc fcgi/store.cc fcgi/log.cc fcgi/config_file.cc
 UNIT_SRC := $(wildcard tests/unit/*.cc)
 
 CORE_OBJ := $(CORE_SRC:%.cc=$(BUILD)/%.o)
-EDGE_OBJ := $(EDGE_SRC:%.cc=$(BUILD)/%.o)
-CTL_OBJ := $(CTL_SRC:%.cc=$(BUILD)/%.o) $(CTL_EDGE:%.cc=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.cc=$(BUILD)/%.o)
+FCGI_OBJ := $(FCGI_SRC:%.cc=$(BUILD)/%.o)
+WRITER_OBJ := $(WRITER_SRC:%.cc=$(BUILD)/%.o)
+CTL_OBJ := $(CTL_SRC:%.cc=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.cc=$(BUILD)/%.o)
 
 # jemalloc: libfcgi allocates and frees its streams and parameters on every
@@ -52,7 +56,7 @@ UNIT_OBJ := $(UNIT_SRC:%.cc=$(BUILD)/%.o)
 # arena locks in perf, about a fifth of the workers' CPU (bench/README.md).
 # The sanitizers bring their own allocator.
 MALLOC := $(if $(SANITIZER),,-ljemalloc)
-LIBS_EDGE := -lfcgi -lhiredis -lmysqlcppconn -lboost_json $(MALLOC)
+LIBS_STORE := -lhiredis -lmysqlcppconn -lboost_json
 PROGRAMS := $(BUILD)/popupd $(BUILD)/popup-writer $(BUILD)/popupctl $(BUILD)/fcgi-floor
 
 .PHONY: all deps run stop test unit integration bench bench-writer bench-pool bench-lua-check locust clean
@@ -69,18 +73,19 @@ $(BUILD)/%.o: %.cc | $(DEPS)/mysqlcppconn/usr/include/cppconn/driver.h
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
 
-$(BUILD)/popupd: $(BUILD)/fcgi/popupd_main.o $(EDGE_OBJ) $(CORE_OBJ)
-	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_EDGE)
-$(BUILD)/popup-writer: $(BUILD)/fcgi/writer_main.o $(EDGE_OBJ) $(CORE_OBJ)
-	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_EDGE)
-$(BUILD)/popupctl: $(CTL_OBJ) $(CORE_OBJ)
-	$(CXX) $^ -o $@ $(LDFLAGS) -lhiredis -lmysqlcppconn -lboost_json
-$(BUILD)/fcgi-floor: $(BUILD)/fcgi/floor_main.o
+$(BUILD)/popupd: $(FCGI_OBJ) $(LIB_OBJ) $(CORE_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) -lfcgi $(LIBS_STORE) $(MALLOC)
+$(BUILD)/popup-writer: $(WRITER_OBJ) $(LIB_OBJ) $(CORE_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_STORE) $(MALLOC)
+$(BUILD)/popupctl: $(CTL_OBJ) $(LIB_OBJ) $(CORE_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_STORE)
+# The benchmarks' FastCGI floor (bench/README.md): libfcgi and hiredis only.
+$(BUILD)/fcgi-floor: $(BUILD)/bench/floor/floor_main.o
 	$(CXX) $^ -o $@ $(LDFLAGS) -lfcgi -lhiredis $(MALLOC)
 # The edge pieces that do no IO (no libfcgi, Redis or MySQL): the command
 # line and file parser, the write-behind, the request handlers over their
 # ports (fcgi/ports.h); the unit tests link them with fakes.
-UNIT_EDGE_OBJ := $(addprefix $(BUILD)/fcgi/,config_file.o flusher.o handlers.o stamper.o response.o)
+UNIT_EDGE_OBJ := $(BUILD)/lib/config_file.o $(addprefix $(BUILD)/fcgi/,flusher.o handlers.o stamper.o response.o)
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(CORE_OBJ) $(UNIT_EDGE_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) -lboost_json -lboost_unit_test_framework
 

@@ -2,7 +2,7 @@
 // user from MySQL only when the user's hash is missing, so a hash that
 // survived the outage would keep the older state until its TTL runs out
 // (up to state_ttl_s): each process therefore keeps these writes and copies
-// them into Redis once it answers again (fcgi/store.h kRepairScript).
+// them into Redis once it answers again (lib/store.h kRepairScript).
 #pragma once
 
 #include <cstdint>

@@ -11,7 +11,7 @@
 #include "core/ctl_args.h"
 #include "core/popup.h"
 #include "core/settings.h"
-#include "fcgi/mysql.h"
+#include "lib/mysql.h"
 
 namespace popup {
 

@@ -12,7 +12,7 @@
 #include <ctime>
 
 #include "ctl/ctl.h"
-#include "fcgi/config_file.h"
+#include "lib/config_file.h"
 
 using namespace popup;
 

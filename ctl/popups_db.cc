@@ -11,8 +11,8 @@
 #include "core/select.h"
 #include "core/version.h"
 #include "ctl/ctl.h"
-#include "fcgi/redis.h"
-#include "fcgi/store.h"
+#include "lib/redis.h"
+#include "lib/store.h"
 
 namespace popup {
 namespace {

@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "core/state_codec.h"
-#include "fcgi/log.h"
+#include "lib/log.h"
 
 namespace popup {
 

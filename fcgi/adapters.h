@@ -7,10 +7,10 @@
 #include "core/settings.h"
 #include "fcgi/config_loader.h"
 #include "fcgi/metrics.h"
-#include "fcgi/mysql.h"
+#include "lib/mysql.h"
 #include "fcgi/ports.h"
-#include "fcgi/redis.h"
-#include "fcgi/store.h"
+#include "lib/redis.h"
+#include "lib/store.h"
 #include "fcgi/user_generations.h"
 
 namespace popup {

@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "core/config_json.h"
-#include "fcgi/log.h"
+#include "lib/log.h"
 
 namespace popup {
 

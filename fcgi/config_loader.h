@@ -10,9 +10,9 @@
 #include "core/popup.h"
 #include "core/settings.h"
 #include "fcgi/metrics.h"
-#include "fcgi/mysql.h"
-#include "fcgi/redis.h"
-#include "fcgi/store.h"
+#include "lib/mysql.h"
+#include "lib/redis.h"
+#include "lib/store.h"
 
 namespace popup {
 

@@ -14,7 +14,7 @@
 #include <cstring>
 #include <new>
 
-#include "fcgi/log.h"
+#include "lib/log.h"
 
 namespace popup {
 namespace {

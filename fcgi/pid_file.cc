@@ -15,7 +15,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "fcgi/log.h"
+#include "lib/log.h"
 
 namespace popup {
 namespace {

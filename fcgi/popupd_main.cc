@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <cstring>
 
-#include "fcgi/config_file.h"
-#include "fcgi/log.h"
+#include "lib/config_file.h"
+#include "lib/log.h"
 #include "fcgi/metrics.h"
-#include "fcgi/mysql.h"
+#include "lib/mysql.h"
 #include "fcgi/pid_file.h"
 #include "fcgi/supervisor.h"
 #include "fcgi/worker.h"

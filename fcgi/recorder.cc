@@ -4,7 +4,7 @@
 #include <set>
 
 #include "core/state_codec.h"
-#include "fcgi/log.h"
+#include "lib/log.h"
 
 namespace popup {
 

@@ -13,10 +13,10 @@
 #include "core/settings.h"
 #include "fcgi/flusher.h"
 #include "fcgi/metrics.h"
-#include "fcgi/mysql.h"
-#include "fcgi/redis.h"
+#include "lib/mysql.h"
+#include "lib/redis.h"
 #include "fcgi/stamper.h"
-#include "fcgi/store.h"
+#include "lib/store.h"
 
 namespace popup {
 

@@ -3,7 +3,7 @@
 #include "core/answer.h"
 #include "core/repair.h"
 #include "core/state_codec.h"
-#include "fcgi/log.h"
+#include "lib/log.h"
 #include "fcgi/status.h"
 
 namespace popup {

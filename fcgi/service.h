@@ -15,10 +15,10 @@
 #include "fcgi/flusher.h"
 #include "fcgi/handlers.h"
 #include "fcgi/metrics.h"
-#include "fcgi/mysql.h"
-#include "fcgi/redis.h"
+#include "lib/mysql.h"
+#include "lib/redis.h"
 #include "fcgi/response.h"
-#include "fcgi/store.h"
+#include "lib/store.h"
 #include "fcgi/user_generations.h"
 
 namespace popup {

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "core/health.h"
-#include "fcgi/recorder.h"
+#include "fcgi/stamper.h"
 
 namespace popup {
 

@@ -6,10 +6,10 @@
 #include "core/settings.h"
 #include "fcgi/config_loader.h"
 #include "fcgi/metrics.h"
-#include "fcgi/mysql.h"
-#include "fcgi/redis.h"
+#include "lib/mysql.h"
+#include "lib/redis.h"
 #include "fcgi/response.h"
-#include "fcgi/store.h"
+#include "lib/store.h"
 
 namespace popup {
 

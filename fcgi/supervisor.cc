@@ -23,7 +23,7 @@
 
 #include "core/crash_brake.h"
 #include "fcgi/listen_queue.h"
-#include "fcgi/log.h"
+#include "lib/log.h"
 #include "fcgi/metrics.h"
 #include "fcgi/pid_file.h"
 #include "fcgi/worker.h"

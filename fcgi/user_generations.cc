@@ -11,7 +11,7 @@
 #include <new>
 #include <thread>
 
-#include "fcgi/log.h"
+#include "lib/log.h"
 
 namespace popup {
 

@@ -18,7 +18,7 @@
 
 #include "fcgi/listen_queue.h"
 #include "core/params.h"
-#include "fcgi/log.h"
+#include "lib/log.h"
 #include "fcgi/router.h"
 #include "fcgi/service.h"
 #include "fcgi/flusher.h"

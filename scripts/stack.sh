@@ -491,7 +491,7 @@ load_config() {
 }
 
 # writer.pid names popup-writer's own supervisor; it forks the writer, which
-# dies with it (fcgi/writer_supervisor.h), so stop needs only that pid.
+# dies with it (writer/writer_supervisor.h), so stop needs only that pid.
 start_writer() {
   [ "$WRITER" = 1 ] || return 0
   running writer.pid && return 0

@@ -1,6 +1,6 @@
 -- The alternative a user would pick instead of popupd: nginx +
 -- lua-nginx-module (Debian's libnginx-mod-http-lua) serving the same
--- contract (SPEC.md) from the same Redis keys (fcgi/store.h), for `make
+-- contract (SPEC.md) from the same Redis keys (lib/store.h), for `make
 -- bench` only. The shipped nginx configuration never loads this module.
 --
 -- Shape, chosen for speed the way a careful user would write it:

@@ -4,7 +4,7 @@
 #include <initializer_list>
 #include <vector>
 
-#include "fcgi/config_file.h"
+#include "lib/config_file.h"
 
 using namespace popup;
 

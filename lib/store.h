@@ -13,7 +13,7 @@
 //   <p>:writers          set of writer ids; <p>:writer:<id> hash of stats
 //   <p>:writer:<id>:alive   the writer's heartbeat and lease: its owner
 //                        ("<host>:<supervisor pid>"), with an expiry
-//                        (fcgi/writer.h)
+//                        (writer/writer.h)
 #pragma once
 
 #include <atomic>
@@ -25,8 +25,8 @@
 
 #include "core/popup.h"
 #include "core/repair.h"
-#include "fcgi/config_cache.h"
-#include "fcgi/redis.h"
+#include "lib/config_cache.h"
+#include "lib/redis.h"
 
 namespace popup {
 

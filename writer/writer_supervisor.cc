@@ -1,4 +1,4 @@
-#include "fcgi/writer_supervisor.h"
+#include "writer/writer_supervisor.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -12,7 +12,7 @@
 #include <ctime>
 
 #include "core/crash_brake.h"
-#include "fcgi/log.h"
+#include "lib/log.h"
 
 namespace popup {
 namespace {

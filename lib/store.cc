@@ -1,4 +1,4 @@
-#include "fcgi/store.h"
+#include "lib/store.h"
 
 #include <charconv>
 

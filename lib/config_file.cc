@@ -2,7 +2,7 @@
 // (global state, its own messages, argument permutation) so that the rules
 // and messages are the same in all three programs and can be unit-tested
 // without running them.
-#include "fcgi/config_file.h"
+#include "lib/config_file.h"
 
 #include <algorithm>
 #include <cerrno>

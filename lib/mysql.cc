@@ -1,4 +1,4 @@
-#include "fcgi/mysql.h"
+#include "lib/mysql.h"
 
 #include <cppconn/driver.h>
 #include <cppconn/exception.h>
@@ -12,7 +12,7 @@
 
 #include "core/select.h"
 #include "core/version.h"
-#include "fcgi/log.h"
+#include "lib/log.h"
 
 namespace popup {
 namespace {

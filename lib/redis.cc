@@ -1,4 +1,4 @@
-#include "fcgi/redis.h"
+#include "lib/redis.h"
 
 #include <hiredis/hiredis.h>
 #include <sys/socket.h>
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <chrono>
 
-#include "fcgi/log.h"
+#include "lib/log.h"
 
 namespace popup {
 namespace {

@@ -1,14 +1,14 @@
-#include "fcgi/writer.h"
+#include "writer/writer.h"
 
 #include <chrono>
 #include <thread>
 #include <vector>
 
 #include "core/event.h"
-#include "fcgi/log.h"
-#include "fcgi/mysql.h"
-#include "fcgi/redis.h"
-#include "fcgi/store.h"
+#include "lib/log.h"
+#include "lib/mysql.h"
+#include "lib/redis.h"
+#include "lib/store.h"
 
 namespace popup {
 namespace {

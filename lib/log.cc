@@ -1,4 +1,4 @@
-#include "fcgi/log.h"
+#include "lib/log.h"
 
 #include <sys/wait.h>
 #include <unistd.h>

@@ -1,16 +1,16 @@
-// popup-writer: drains the event queue into MySQL (see fcgi/writer.h) in a
+// popup-writer: drains the event queue into MySQL (see writer/writer.h) in a
 // child process that its own small supervisor keeps running
-// (fcgi/writer_supervisor.h).
+// (writer/writer_supervisor.h).
 #include <signal.h>
 
 #include <cstdio>
 #include <cstring>
 
-#include "fcgi/config_file.h"
-#include "fcgi/log.h"
-#include "fcgi/mysql.h"
-#include "fcgi/writer.h"
-#include "fcgi/writer_supervisor.h"
+#include "lib/config_file.h"
+#include "lib/log.h"
+#include "lib/mysql.h"
+#include "writer/writer.h"
+#include "writer/writer_supervisor.h"
 
 using namespace popup;
 

@@ -20,7 +20,7 @@ namespace popup {
 // empty signal mask; returns the child's exit code. `owner` names this
 // supervisor ("<host>:<pid>"): the writer puts it in its heartbeat so that a
 // child may take over the heartbeat of its predecessor, which the
-// supervisor has reaped, at once (fcgi/writer.h).
+// supervisor has reaped, at once (writer/writer.h).
 using WriterChild = int (*)(const Settings& s, const std::string& owner);
 
 // Keeps one child running `child` until SIGTERM/SIGINT/SIGQUIT and the
