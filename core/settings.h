@@ -77,6 +77,14 @@ struct Settings {
   // Peers (FastCGI REMOTE_ADDR) that may read /api/metrics: CIDR ranges,
   // comma-separated (core/netmask.h); "" = nobody.
   std::string admin_networks = "127.0.0.0/8,::1/128";
+  // Whether this host's /api/metrics reports the shared queue's figures
+  // (depth, oldest event age, writers): on for exactly one host per queue,
+  // the one running popup-writer, so that a sum over hosts counts them once.
+  bool queue_metrics = true;
+  // Logging (fcgi/log.h): the lowest level written, and a file that the
+  // programs open themselves and reopen on SIGUSR1 (logrotate); "" = stderr.
+  std::string log_level = "info";
+  std::string log_file;
   // Testing only: honour the X-Popup-Now request header as "now".
   bool test_clock = false;
 };

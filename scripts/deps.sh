@@ -17,7 +17,8 @@ pkgs=(g++ make pkg-config curl procps iproute2 psmisc
       libboost-json1.81-dev libboost-test1.81-dev
       mariadb-server mariadb-client redis-server redis-tools nginx-light
       wrk python3 python3-locust gnuplot-nox
-      libnginx-mod-http-lua lua-cjson)
+      libnginx-mod-http-lua lua-cjson
+      systemd prometheus)
 
 missing=()
 for p in "${pkgs[@]}"; do
