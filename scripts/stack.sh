@@ -30,6 +30,8 @@
 #                     (nginx/README.md)
 #   UPSTREAM_KEEPALIVE=on|off   off drops `keepalive` and `fastcgi_keep_conn`
 #                     (only for the TIME_WAIT comparison in bench/)
+#   ACCESS_LOG=on|off nginx's access log in DIR/log/nginx-access.log (the
+#                     benchmarks turn it off)
 #   NGINX_INCLUDE=DIR  bench/ only: nginx.conf includes DIR/main.conf,
 #                     DIR/http.conf and DIR/server.conf (each that exists)
 #                     at the main, http and server level; `make bench` loads
@@ -78,6 +80,7 @@ KEY_PREFIX=popup   # popup.conf's key_prefix; load_config reads its version key
 POOL_TCP_PORT=${POOL_TCP_PORT:-}
 UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-on}
 NGINX_INCLUDE=${NGINX_INCLUDE:-}
+ACCESS_LOG=${ACCESS_LOG:-on}
 case "$BUILD" in /*) bin=$BUILD ;; *) bin=$top/$BUILD ;; esac
 
 admin=$(id -un)   # the socket-authenticated MariaDB superuser of the datadir
@@ -548,13 +551,15 @@ render_nginx_conf() {
   is_root && user_line="user root;"
   [ -z "$POOL_TCP_PORT" ] || server="127.0.0.1:$POOL_TCP_PORT"
   if [ "$UPSTREAM_KEEPALIVE" = off ]; then keepalive=""; keep_conn=off; fi
+  local access_log="access_log $dir/log/nginx-access.log popup buffer=64k flush=1s;"
+  [ "$ACCESS_LOG" = on ] || access_log="access_log off;"
   cp "$top/nginx/fastcgi_params.conf" "$dir/nginx/fastcgi_params.conf"
   sed -e "s|@USER_LINE@|$user_line|g" -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|g" \
       -e "s|@UPSTREAM_KEEPALIVE@|$keepalive|g" -e "s|@KEEP_CONN@|$keep_conn|g" \
       -e "s|@NGINX_KEEPALIVE@|$NGINX_KEEPALIVE|g" -e "s|@RUN_DIR@|$dir|g" \
       -e "s|@POOL_SERVER@|$server|g" -e "s|@LISTEN@|$http_host:$HTTP_PORT|g" \
       -e "s|@MAIN_INCLUDE@|$(include_line main)|g" -e "s|@HTTP_INCLUDE@|$(include_line http)|g" \
-      -e "s|@SERVER_INCLUDE@|$(include_line server)|g" \
+      -e "s|@SERVER_INCLUDE@|$(include_line server)|g" -e "s|@ACCESS_LOG@|$access_log|g" \
       "$top/nginx/nginx.conf.in" > "$dir/nginx/nginx.conf"
   local left
   left=$(grep -v '^[[:space:]]*#' "$dir/nginx/nginx.conf" | grep -o '@[A-Z_]*@' | head -n1 || true)
