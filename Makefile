@@ -87,7 +87,7 @@ $(BUILD)/fcgi-floor: $(BUILD)/fcgi/floor_main.o
 	$(CXX) $^ -o $@ $(LDFLAGS) -lfcgi -lhiredis $(MALLOC)
 # config_file.o parses command lines and files only (no libfcgi, Redis or
 # MySQL), so its unit tests link it alone.
-$(BUILD)/unit_tests: $(UNIT_OBJ) $(CORE_OBJ) $(BUILD)/fcgi/config_file.o
+$(BUILD)/unit_tests: $(UNIT_OBJ) $(CORE_OBJ) $(BUILD)/fcgi/config_file.o $(BUILD)/fcgi/flusher.o
 	$(CXX) $^ -o $@ $(LDFLAGS) -lboost_json -lboost_unit_test_framework
 
 run: deps

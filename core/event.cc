@@ -54,25 +54,6 @@ std::string encode_event(const Event& e) {
   return boost::json::serialize(o);
 }
 
-std::string encode_show_event_head(const std::string& id, const std::string& uid, int64_t ts,
-                                   int64_t order) {
-  boost::json::object o;
-  o["id"] = id;
-  o["uid"] = uid;
-  o["kind"] = to_string(LastAction::show);
-  o["ts"] = ts;
-  o["order"] = order;
-  std::string text = boost::json::serialize(o);
-  text.pop_back();  // the closing brace: the tail follows
-  return text;
-}
-
-std::string finish_show_event(const std::string& head, int64_t popup_id, int64_t next_show_at,
-                              int64_t impressions) {
-  return head + ",\"popup_id\":" + std::to_string(popup_id) +
-         ",\"next_show_at\":" + std::to_string(next_show_at) +
-         ",\"impressions\":" + std::to_string(impressions) + ",\"last_action\":\"show\"}";
-}
 
 Result<Event> decode_event(std::string_view text) {
   boost::json::error_code ec;

@@ -29,16 +29,6 @@ struct Event {
 
 std::string encode_event(const Event& e);
 
-// An impression event in two halves, for a GET whose popup Redis picks (the
-// atomic show script in fcgi/store.cc): the head carries id, uid, kind
-// "show", ts and order, and is a JSON object without its closing brace; the
-// script appends the rest exactly as finish_show_event does. Only uids that
-// pass valid_uid may be used (they need no JSON escaping in the tail).
-std::string encode_show_event_head(const std::string& id, const std::string& uid, int64_t ts,
-                                   int64_t order);
-std::string finish_show_event(const std::string& head, int64_t popup_id, int64_t next_show_at,
-                              int64_t impressions);
-
 // Error (bad_request) when the text is not a complete, well-typed event:
 // invalid JSON, a missing field, an invalid id or uid, an unknown kind.
 Result<Event> decode_event(std::string_view text);

@@ -191,6 +191,17 @@ std::string request_path(std::string_view document_uri, std::string_view script_
   return url_decode(raw).value_or(std::string(raw));
 }
 
+bool routed_by_uid(std::string_view query, std::string_view uid) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view part = query.substr(0, amp);
+    if (part.substr(0, 4) == "uid=") return part.substr(4) == uid;
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return false;
+}
+
 bool valid_uid(std::string_view uid) {
   if (uid.empty() || uid.size() > 64) return false;
   for (char c : uid)

@@ -64,6 +64,11 @@ struct ActionSource {
 // are errors.
 Result<ActionRequest> parse_action_request(const ActionSource& src);
 
+// True when the query string's first "uid" parameter is `uid` byte for
+// byte, undecoded: what nginx hashes ($arg_uid) to pick the user's worker
+// (user affinity). An escaped or missing uid may have been routed anywhere.
+bool routed_by_uid(std::string_view query, std::string_view uid);
+
 // parse_action_request for a body alone (no query string, no header).
 Result<ActionRequest> parse_action_body(std::string_view content_type, std::string_view body);
 

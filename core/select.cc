@@ -27,28 +27,6 @@ const Popup* select_popup(const ConfigSet& cfg, const Visit& visit, const UserSt
   return best;
 }
 
-std::vector<const Popup*> candidates(const ConfigSet& cfg, const Visit& visit, int64_t now) {
-  std::vector<const Popup*> out;
-  for (const auto& p : cfg.popups)
-    if (is_active(p, now) && targets(p, visit)) out.push_back(&p);
-  std::sort(out.begin(), out.end(), [](const Popup* a, const Popup* b) { return before(*a, *b); });
-  return out;
-}
-
-std::string pack_candidates(const std::vector<const Popup*>& list, int64_t now) {
-  std::string out;
-  out.reserve(list.size() * 32);
-  for (const Popup* p : list) {
-    out += std::to_string(p->id);
-    out += ',';
-    out += p->max_impressions ? std::to_string(std::max<int64_t>(0, *p->max_impressions)) : "-1";
-    out += ',';
-    out += std::to_string(after_impression(*p, nullptr, now).next_show_at);
-    out += ';';
-  }
-  return out;
-}
-
 void sort_for_selection(std::vector<Popup>& popups) {
   std::sort(popups.begin(), popups.end(), before);
 }

@@ -37,6 +37,11 @@ const Setting kTable[] = {
     {"backlog", &Settings::backlog, 1, 65535},
     {"workers", &Settings::workers, 1, 256},
     {"threads", &Settings::threads, 1, 256},
+    {"user_affinity", &Settings::user_affinity},
+    {"state_cache_mib", &Settings::state_cache_mib, 1, 65536},
+    {"state_cache_stale_s", &Settings::state_cache_stale_s, 0, 86400},
+    {"flush_ms", &Settings::flush_ms, 1, 1000},
+    {"flush_events", &Settings::flush_events, 1, 10000},
     {"max_requests", &Settings::max_requests, 0, INT64_MAX},
     {"crash_storm_count", &Settings::crash_storm_count, 1, 10000},
     {"crash_storm_window_s", &Settings::crash_storm_window_s, 1, 3600},
@@ -222,9 +227,33 @@ Result<Settings> parse_settings(std::string_view text) {
   return s;
 }
 
+std::optional<Address> slot_address(const Address& listen, int slot) {
+  Address a = listen;
+  if (a.is_unix) {
+    a.path += "." + std::to_string(slot);
+    return a;
+  }
+  int64_t port = static_cast<int64_t>(a.port) + 1 + slot;
+  if (slot < 0 || port > 65535) return std::nullopt;
+  a.port = static_cast<int>(port);
+  return a;
+}
+
 std::optional<std::string> check_sizing(const Settings& s) {
   int64_t pool = static_cast<int64_t>(s.workers) * s.threads;
   int64_t pinned = static_cast<int64_t>(s.nginx_workers) * s.nginx_keepalive;
+  if (s.user_affinity && !s.listen.empty()) {
+    auto a = parse_address(s.listen);
+    if (a && !slot_address(*a, s.workers - 1))
+      return "listen port + workers is beyond 65535: the slot sockets (port + 1 + slot) "
+             "need room above " + s.listen;
+    if (s.threads >= 2 * pinned) return std::nullopt;
+    return "a slot too small for nginx keepalive: with user_affinity each worker's socket "
+           "may receive every cached connection, so threads (" + std::to_string(s.threads) +
+           ") must be at least 2 x nginx_workers x nginx_keepalive = 2 x " +
+           std::to_string(s.nginx_workers) + " x " + std::to_string(s.nginx_keepalive) + " = " +
+           std::to_string(2 * pinned);
+  }
   if (pool >= 2 * pinned) return std::nullopt;
   return "pool too small for nginx keepalive: workers x threads = " + std::to_string(s.workers) +
          " x " + std::to_string(s.threads) + " = " + std::to_string(pool) +

@@ -26,12 +26,28 @@ struct Address {
 std::optional<Address> parse_address(std::string_view s);
 std::string format_address(const Address& a);
 
+// The socket of worker slot `slot` (0-based) of a pool that listens on
+// `listen`: "<path>.<slot>" for a unix socket, port + 1 + slot on the same
+// host for TCP. nullopt when that port would be beyond 65535.
+std::optional<Address> slot_address(const Address& listen, int slot);
+
 struct Settings {
   // FastCGI pool (popupd)
   std::string listen;          // Address text; empty = inherited fd 0
   int backlog = 1024;
   int workers = 2;             // processes (about one per core)
-  int threads = 8;             // accept threads per process
+  int threads = 16;            // accept threads per process
+  // User affinity (nginx/README.md): with `listen` set, the supervisor also
+  // opens one socket per worker slot (slot_address), and nginx sends each
+  // user to one slot (`hash $arg_uid consistent`), whose process then
+  // decides from the users it keeps in memory.
+  bool user_affinity = true;
+  int state_cache_mib = 64;     // per process: the owned users' states
+  int state_cache_stale_s = 30;  // an owned user is read again after this; 0 = never kept
+  // Write-behind: a process's impressions reach Redis in one pipeline every
+  // flush_ms, or as soon as flush_events are waiting.
+  int flush_ms = 2;
+  int flush_events = 200;
   int64_t max_requests = 0;    // recycle a process after this many; 0 = never
   int crash_storm_count = 10;  // respawn brake: this many crashes ...
   int crash_storm_window_s = 10;  // ... within this window
@@ -102,7 +118,9 @@ Result<Settings> parse_settings(std::string_view text);
 // The sizing rule (nginx/README.md): every FastCGI connection that nginx's
 // keepalive caches can hold pins one accept thread, so
 //   workers * threads >= 2 * nginx_workers * nginx_keepalive
-// leaving at least half the pool for peak concurrency. Returns the problem,
+// leaving at least half the pool for peak concurrency. With user_affinity
+// every idle cached connection may be to one slot's socket, so each slot
+// must cover that alone: threads >= 2 * nginx_workers * nginx_keepalive. Returns the problem,
 // or nullopt when the settings obey it.
 std::optional<std::string> check_sizing(const Settings& s);
 

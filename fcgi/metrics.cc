@@ -25,7 +25,7 @@
 namespace popup {
 namespace {
 
-constexpr uint64_t kMagic = 0x706f707570763036ULL;  // "popupv06"
+constexpr uint64_t kMagic = 0x706f707570763037ULL;  // "popupv07"
 
 enum class Type { counter, gauge, histogram };
 
@@ -62,6 +62,17 @@ const Family kFamilies[] = {
      "Redis calls skipped while a circuit breaker was open."},
     {"popup_redis_repairs_total", Type::counter,
      "States written straight to MySQL and later copied into Redis."},
+    {"popup_memory_state_hits_total", Type::counter,
+     "GETs decided from the owner's memory (no Redis round trip)."},
+    {"popup_memory_state_misses_total", Type::counter,
+     "Owned users read from Redis (or MySQL) into memory."},
+    {"popup_shared_gets_total", Type::counter,
+     "GETs decided in Redis (not the user's owner: spawn-fcgi, the shared socket)."},
+    {"popup_flush_batches_total", Type::counter, "Write-behind batches recorded."},
+    {"popup_flush_redis_round_trips_total", Type::counter,
+     "Redis round trips made by the write-behind."},
+    {"popup_impressions_dropped_total", Type::counter,
+     "Impressions the write-behind gave up (Redis and MySQL down)."},
     {"popup_build_info", Type::gauge, "The running popupd's version; always 1."},
     {"popup_requests_total", Type::counter, "Requests by endpoint and status."},
     {"popup_request_duration_seconds", Type::histogram,
@@ -73,6 +84,11 @@ const Family kFamilies[] = {
     {"popup_threads_idle", Type::gauge, "Accept threads waiting for a connection."},
     {"popup_redis_breaker_open", Type::gauge,
      "Worker processes skipping Redis now (circuit breaker open)."},
+    {"popup_memory_state_bytes", Type::gauge,
+     "Owned users' states kept in the live workers' memory."},
+    {"popup_memory_state_budget_bytes", Type::gauge, "The live workers' memory budgets, summed."},
+    {"popup_memory_state_users", Type::gauge, "Owned users kept in the live workers' memory."},
+    {"popup_flush_waiting", Type::gauge, "Events waiting for the write-behind."},
     {"popup_config_version_oldest", Type::gauge,
      "The oldest configuration version a live worker serves (0: one has none yet; -1: no "
      "worker)."},
@@ -130,6 +146,7 @@ const char* endpoint_name(int e) {
 }
 
 const char* counter_name(int c) { return kFamilies[c].name; }
+static_assert(kFamilyCount > kCounters);
 
 bool alive(int32_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
 
@@ -306,6 +323,10 @@ WorkerSlot* Metrics::claim_slot(pid_t pid, int threads) {
       s.busy.store(0);
       s.redis_breaker_open_until_ms.store(0);
       s.config_version.store(0);
+      s.memory_bytes.store(0);
+      s.memory_users.store(0);
+      s.memory_budget.store(0);
+      s.flush_waiting.store(0);
       return &s;
     }
   }
@@ -430,6 +451,7 @@ std::string Metrics::render(MetricsText* t) const {
     t->add(counter_name(c), "", u64(n));
   }
   int live = 0, busy = 0, idle = 0, breaker_open = 0;
+  int64_t mem_bytes = 0, mem_users = 0, mem_budget = 0, flush_waiting = 0;
   int64_t oldest_version = -1;
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::steady_clock::now().time_since_epoch())
@@ -444,6 +466,10 @@ std::string Metrics::render(MetricsText* t) const {
     busy += b;
     idle += th > b ? th - b : 0;
     breaker_open += s.redis_breaker_open_until_ms.load() > now_ms;
+    mem_bytes += s.memory_bytes.load();
+    mem_users += s.memory_users.load();
+    mem_budget += s.memory_budget.load();
+    flush_waiting += s.flush_waiting.load();
     int64_t v = s.config_version.load();
     if (oldest_version < 0 || v < oldest_version) oldest_version = v;
   }
@@ -451,6 +477,10 @@ std::string Metrics::render(MetricsText* t) const {
   t->add("popup_threads_active", "", std::to_string(busy));
   t->add("popup_threads_idle", "", std::to_string(idle));
   t->add("popup_redis_breaker_open", "", std::to_string(breaker_open));
+  t->add("popup_memory_state_bytes", "", std::to_string(mem_bytes));
+  t->add("popup_memory_state_budget_bytes", "", std::to_string(mem_budget));
+  t->add("popup_memory_state_users", "", std::to_string(mem_users));
+  t->add("popup_flush_waiting", "", std::to_string(flush_waiting));
   t->add("popup_config_version_oldest", "", std::to_string(oldest_version));
   t->add("popup_worker_restarts_total", "", u64(shm_->restarts.load()));
   t->add("popup_worker_recycled_total", "", u64(shm_->recycled.load()));

@@ -74,6 +74,12 @@ enum class Counter {
   kept_released,      // kept connections handed back under overload (worker.cc)
   redis_skips,        // Redis calls skipped while the circuit breaker was open
   redis_repairs,      // direct MySQL writes copied into Redis afterwards
+  memory_hits,        // GETs decided from the owner's memory (no Redis round trip)
+  memory_misses,      // owned users read from Redis (or MySQL) into memory
+  shared_gets,        // GETs decided in Redis (not the owner: spawn-fcgi, the shared socket)
+  flush_batches,      // write-behind batches recorded (fcgi/flusher.h)
+  flush_round_trips,  // Redis round trips made by the write-behind
+  impressions_dropped,  // impressions the write-behind gave up (Redis and MySQL down)
   count
 };
 inline constexpr int kCounters = static_cast<int>(Counter::count);
@@ -92,6 +98,10 @@ struct WorkerSlot {
   // CLOCK_MONOTONIC millisecond, which every process of the machine shares.
   std::atomic<int64_t> redis_breaker_open_until_ms;
   std::atomic<int64_t> config_version;  // the configuration version it serves
+  std::atomic<int64_t> memory_bytes;    // its owned users' states (core/user_cache.h)
+  std::atomic<int64_t> memory_users;
+  std::atomic<int64_t> memory_budget;
+  std::atomic<int64_t> flush_waiting;   // events waiting for the write-behind
   // CPU clock ticks of the slot's earlier owners, and the most seen of its
   // current owner's: process_cpu_seconds_total stays monotonic when a
   // worker is replaced (a killed worker loses only its ticks since the

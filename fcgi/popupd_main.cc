@@ -53,6 +53,28 @@ int run_pool(const Settings& s, const std::string& path) {
   return run_supervisor(s, path, fd, pid_fd);
 }
 
+// What --check says: the verdict, and the upstream block nginx needs for
+// this pool (scripts/stack.sh renders its server lines into nginx.conf).
+void print_check(const Settings& s, const std::string& path) {
+  printf("popupd: %s: configuration ok (%d workers x %d threads = %d connections)\n",
+         path.c_str(), s.workers, s.threads, s.workers * s.threads);
+  bool affine = s.user_affinity && !s.listen.empty();
+  if (affine)
+    printf("# user affinity: one socket per worker; nginx hashes the uid to a worker, and each "
+           "worker's %d threads cover the %d x %d connections nginx may keep to it, twice\n",
+           s.threads, s.nginx_workers, s.nginx_keepalive);
+  printf("# the nginx upstream for this pool (nginx/README.md):\nupstream popup_pool {\n");
+  if (affine) printf("    hash $arg_uid consistent;\n");
+  if (!affine && s.listen.empty())
+    printf("    server <the socket spawn-fcgi opens> max_fails=0;\n");
+  else if (!affine)
+    printf("    server %s max_fails=0;\n", s.listen.c_str());
+  for (int i = 0; affine && i < s.workers; ++i)
+    printf("    server %s max_fails=0;\n",
+           format_address(*slot_address(*parse_address(s.listen), i)).c_str());
+  printf("    keepalive %d;\n}\n", s.nginx_keepalive);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,8 +87,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (args.check) {
-    printf("popupd: %s: configuration ok (%d workers x %d threads = %d connections)\n",
-           path.c_str(), s.workers, s.threads, s.workers * s.threads);
+    print_check(s, path);
     return 0;
   }
   std::string err;
@@ -83,5 +104,5 @@ int main(int argc, char** argv) {
     return 1;
   }
   Metrics metrics(s.state_dir);
-  return run_worker(s, 0, metrics);
+  return run_worker(s, 0, -1, metrics);
 }

@@ -44,8 +44,11 @@ Response route(const Request& r, Service& svc, const RouteOptions& o, int64_t no
       if (!get) return method_not_allowed("GET");
       auto v = parse_visit(r.query);
       if (!v.ok()) return error_response("bad_request", v.error().message);
+      // Routed by this uid to this process: its owner (service.h).
+      bool owner = r.via_slot && routed_by_uid(r.query, v.value().uid);
       // HEAD answers like GET and records nothing (SPEC).
-      return r.method == "HEAD" ? svc.peek(v.value(), now) : svc.popup(v.value(), now);
+      return r.method == "HEAD" ? svc.peek(v.value(), now, owner)
+                                : svc.popup(v.value(), now, owner);
     }
     case Endpoint::action: {
       if (r.method != "POST") return method_not_allowed("POST");
@@ -54,7 +57,9 @@ Response route(const Request& r, Service& svc, const RouteOptions& o, int64_t no
         return error_response("payload_too_large", "the body must be at most 4096 bytes");
       auto a = parse_action_request({r.content_type, r.body, r.query, r.idempotency_key});
       if (!a.ok()) return error_response("bad_request", a.error().message);
-      return svc.action(a.value(), r.request_id, now);
+      // Only an action routed by its uid (?uid= in the query) reaches the owner.
+      bool owner = r.via_slot && routed_by_uid(r.query, a.value().uid);
+      return svc.action(a.value(), r.request_id, now, owner);
     }
     case Endpoint::healthz:
       if (!get) return method_not_allowed("GET");

@@ -9,6 +9,7 @@
 
 #include "core/netmask.h"
 #include "fcgi/metrics.h"
+#include "fcgi/response.h"
 #include "fcgi/service.h"
 
 namespace popup {
@@ -26,6 +27,9 @@ struct Request {
   std::string idempotency_key;  // Idempotency-Key header
   std::string request_id;       // nginx's $request_id (REQUEST_ID param)
   std::string remote_addr;      // REMOTE_ADDR
+  // It came on this process's slot socket, to which nginx sends the users
+  // it hashes here (user affinity; false on the shared socket).
+  bool via_slot = false;
 };
 
 // The endpoint a path belongs to (for metrics).

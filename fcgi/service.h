@@ -1,123 +1,111 @@
-// What each endpoint does, over Redis and MySQL. One Service per accept
-// thread: it owns that thread's Redis and MySQL connections, so no locking is
-// needed on them; the configuration cache and metrics are per process.
+// What each endpoint does. One Service per accept thread: it owns that
+// thread's Redis and MySQL connections, so no locking is needed on them;
+// the configuration cache, the owned users' memory, the write-behind and
+// the metrics are per process (WorkerContext).
+//
+// GET /api/popup takes one of two paths (README "User affinity"):
+// - the owner's: the request came on this process's slot socket, routed by
+//   its uid, so this process owns the user. It decides from memory
+//   (core/user_cache.h; one Redis read on a miss) and hands the impression
+//   to the write-behind (fcgi/flusher.h): no Redis round trip when warm.
+// - the shared one (spawn-fcgi, the shared socket, an escaped uid): it
+//   decides in Redis with native commands, WATCH + HGETALL, then
+//   MULTI/EXEC, so concurrent visits of one user in different processes
+//   still show at most one popup; and tells an owner on this host
+//   (fcgi/user_generations.h).
+// Both fall back the same way: Redis, else MySQL (SPEC).
 #pragma once
 
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 
 #include "core/event.h"
 #include "core/popup.h"
 #include "core/settings.h"
+#include "core/user_cache.h"
+#include "fcgi/config_loader.h"
+#include "fcgi/flusher.h"
 #include "fcgi/metrics.h"
 #include "fcgi/mysql.h"
+#include "fcgi/recorder.h"
 #include "fcgi/redis.h"
+#include "fcgi/response.h"
 #include "fcgi/store.h"
+#include "fcgi/user_generations.h"
 
 namespace popup {
 
-struct Response {
-  int status = 200;
-  std::string body;
-  const char* allow = nullptr;  // Allow header for 405
+// The process-wide pieces a worker's threads share (fcgi/worker.cc owns
+// them). Null pointers: none (a Service used only to refresh).
+struct WorkerContext {
+  const Settings& s;
+  ConfigCache& cache;
+  Metrics& metrics;
+  WorkerSlot* slot = nullptr;
+  Breaker* breaker = nullptr;
+  RedisRepairs* repairs = nullptr;
+  Flusher* flusher = nullptr;
+  UserCache* users = nullptr;  // nullptr or state_cache_stale_s = 0: no owner path
+  UserGenerations* generations = nullptr;
 };
-
-Response error_response(const char* code, const std::string& message);
 
 class Service {
  public:
-  // breaker: the process's Redis circuit breaker, shared by its threads
-  // (nullptr: none).
-  // repairs: the process's direct MySQL writes still to be copied into
-  // Redis (nullptr: none kept).
-  Service(const Settings& s, ConfigCache& cache, Metrics& metrics, WorkerSlot* slot,
-          Breaker* breaker = nullptr, RedisRepairs* repairs = nullptr);
+  explicit Service(const WorkerContext& c);
 
-  // GET /api/popup: choose, record the impression (Redis, else MySQL), answer.
-  Response popup(const Visit& v, int64_t now);
-  // POST /api/popup/action: new state visible at once, event queued; 202 only
-  // when the event is durably queued (Redis) or written (MySQL).
-  // request_id: nginx's $request_id ("" when absent), the idempotency key
-  // of an action sent without one, so nginx's own retries record it once.
-  Response action(const ActionRequest& a, const std::string& request_id, int64_t now);
+  // GET /api/popup. owner: the request was routed here by its uid.
+  Response popup(const Visit& v, int64_t now, bool owner);
+  // POST /api/popup/action: new state visible at once (in this process's
+  // memory when it owns the user, in Redis for every process), event
+  // queued; 202 only when the event is durably queued (Redis) or written
+  // (MySQL). request_id: nginx's $request_id ("" when absent), the
+  // idempotency key of an action sent without one.
+  Response action(const ActionRequest& a, const std::string& request_id, int64_t now, bool owner);
   // HEAD /api/popup: the answer GET would give, recording nothing.
-  Response peek(const Visit& v, int64_t now);
+  Response peek(const Visit& v, int64_t now, bool owner);
   Response healthz();
   Response metrics();
 
-  // Loads the configuration at start so the first requests find it warm.
-  void warm_up();
-
-  // One version check: reads the version key and, when it changed, the set
-  // (or, when Redis lost it, reloads MySQL under the lock). Called once per
-  // config_check_ms by each process's refresher thread.
-  void refresh();
-
+  ConfigLoader& config() { return config_; }
   // Copies the process's direct MySQL writes into Redis (kRepairScript);
-  // what Redis does not take now stays for the next call. The refresher
-  // thread calls it after each refresh().
+  // what Redis does not take now stays for the next call.
   void repair_redis();
 
  private:
-  std::shared_ptr<const ConfigSet> refresh_config(const RedisReply* version,
-                                                  std::shared_ptr<const ConfigSet> cur);
-  std::shared_ptr<const ConfigSet> reload_from_mysql(std::shared_ptr<const ConfigSet> cur);
-  std::shared_ptr<const ConfigSet> wait_for_config();
-  // Decodes a published set and makes it this process's; nullptr (logged)
-  // when it does not decode.
-  std::shared_ptr<const ConfigSet> adopt_set(const std::string& text);
-  // Under the loader lock: the set another process published since this
-  // one saw none (nullptr: none, load MySQL).
-  std::shared_ptr<const ConfigSet> published_meanwhile();
-  // GET's usual path, one round trip (kShowScript). nullopt when the script
-  // could not decide: *miss says whether only MySQL's copy of the user was
-  // missing (not_loaded) or the general path must decide (no configuration,
-  // a state the script leaves to C++, Redis failed).
-  enum class ShowMiss { none, not_loaded, unusable };
-  std::optional<Response> show_in_redis(const Visit& v, int64_t now, ShowMiss* miss);
-  // Reads the user's state from Redis (plus the version key when due).
-  // Returns false when Redis failed; *cfg is the configuration to use.
-  bool read_state(const std::string& uid, UserStates* states, bool* complete,
-                  std::shared_ptr<const ConfigSet>* cfg);
-  bool load_state_from_mysql(const std::string& uid, UserStates* states, bool cache_in_redis);
-  // The general path's choice: the configuration and the user's states it
-  // used and the popup to show (nullptr: none), or the refusal to answer.
-  struct Decision {
+  // The user's states read from Redis (MySQL's copy merged in when Redis
+  // lacks it). nullopt: neither answered. *from_redis: Redis answered, so
+  // the copy may be kept in memory.
+  struct Read {
     std::shared_ptr<const ConfigSet> cfg;
-    UserStates states;
-    const Popup* popup = nullptr;
-    std::optional<Response> refusal;
+    std::optional<UserStates> states;
+    bool from_redis = false;
   };
-  // Reads the user's state (Redis, else MySQL; cache_in_redis: copy MySQL's
-  // answer into Redis) and selects, changing nothing else.
-  Decision decide(const Visit& v, int64_t now, bool cache_in_redis);
-  // Stores the new state and queues the event; once_ttl_s > 0: only once
-  // (kRecordOnceScript, for an event id derived from an idempotency key,
-  // whose marker lives that long). Falls back to MySQL, and when MySQL fails
-  // too while the breaker skipped Redis, asks Redis again.
-  bool record(const Event& ev, int64_t once_ttl_s);
-  std::vector<RedisCommand> record_commands(const Event& ev, int64_t once_ttl_s) const;
-  bool queue_in_redis(const Event& ev, int64_t once_ttl_s, bool past_breaker, std::string* err);
-  // Counts a failed Redis call: skipped by the breaker, or an error. Returns
-  // true for an error, which is worth a log line (an open breaker said so
-  // once when it opened).
-  bool redis_failed();
-  Event make_event(const std::string& uid, int64_t popup_id, LastAction kind,
-                   const UserState& st, int64_t now);
+  Read read_user(const std::string& uid, bool cache_in_redis);
+  bool load_state_from_mysql(const std::string& uid, UserStates* states, bool cache_in_redis);
+  // The HGETALL (with the version when the process has no set), read again
+  // once on failure. watch: WATCH the hash first (the shared GET).
+  bool read_hash(const std::string& uid, bool watch, RedisReply* hash,
+                 std::shared_ptr<const ConfigSet>* cfg);
+
+  Response popup_owned(const Visit& v, int64_t now, const ConfigSet& cfg);
+  Response popup_shared(const Visit& v, int64_t now);
+  // The shared GET's transaction; nullopt: another visit changed the user
+  // meanwhile (try again), or Redis failed (*failed).
+  std::optional<Response> try_shared(const Visit& v, int64_t now, bool* failed);
+  // Decides from a plain read and records through the write-behind,
+  // waiting: the last resort when Redis cannot decide.
+  Response popup_fallback(const Visit& v, int64_t now);
+  Response record_action(const ActionRequest& a, const Popup& p, const UserStates& states,
+                         const std::string& request_id, int64_t now, Recorded* how);
 
   const Settings& s_;
+  WorkerContext c_;
   Keys keys_;
-  ConfigCache& cache_;
-  Metrics& metrics_;
-  WorkerSlot* slot_;
   Redis redis_;
-  RedisRepairs* repairs_;
   Mysql mysql_;
-  std::mt19937_64 rng_;
-  int64_t last_order_ = 0;
-  std::string show_sha_;  // kShowScript as loaded into this connection's Redis
+  ConfigLoader config_;
+  EventStamper stamper_;
 };
 
 }  // namespace popup

@@ -7,43 +7,6 @@
 
 namespace popup {
 
-// Numbers stay strings except where compared: a state field of more than 15
-// digits (beyond a Lua double's exact range) goes back to C++ (-2), and the
-// caller keeps now within that range, so every comparison is exact.
-const char* const kShowScript = R"lua(
-local h = redis.call('HGETALL', KEYS[1])
-local states, loaded = {}, false
-for i = 1, #h, 2 do
-  if h[i] == '_' then loaded = true else states[h[i]] = h[i + 1] end
-end
-if not loaded then return {-1, 0} end
-local now = tonumber(ARGV[1])
-for id, max, show_at in string.gmatch(ARGV[4], '(%-?%d+),(%-?%d+),(%-?%d+);') do
-  local v = states[id]
-  local impressions = 0
-  local allowed = true
-  if v then
-    local nxt, imp, act, upd = string.match(v, '^(%-?%d+),(%d+),(%a+),(%d+)$')
-    if not nxt or #nxt > 15 or #imp > 15 or #upd > 15
-       or (string.sub(nxt, 1, 1) == '-' and nxt ~= '-1')
-       or (act ~= 'show' and act ~= 'ignore' and act ~= 'click') then
-      return {-2, 0}
-    end
-    impressions = tonumber(imp)
-    allowed = nxt ~= '-1' and now >= tonumber(nxt)
-  end
-  if allowed and (max == '-1' or impressions < tonumber(max)) then
-    local count = string.format('%d', impressions + 1)
-    redis.call('HSET', KEYS[1], id, show_at .. ',' .. count .. ',show,' .. ARGV[1])
-    redis.call('EXPIRE', KEYS[1], ARGV[2])
-    redis.call('LPUSH', KEYS[2], ARGV[3] .. ',"popup_id":' .. id .. ',"next_show_at":' ..
-               show_at .. ',"impressions":' .. count .. ',"last_action":"show"}')
-    return {1, tonumber(id)}
-  end
-end
-return {0, 0}
-)lua";
-
 const char* const kRepairScript = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])

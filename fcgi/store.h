@@ -44,28 +44,7 @@ struct Keys {
 };
 
 // The hash field that marks "MySQL's copy of this user was loaded".
-// kShowScript spells it literally ('_'): change both together.
 inline const char* kLoadedField = "_";
-
-// GET /api/popup's one round trip (EVALSHA). Atomically, in Redis: when the
-// user's hash carries kLoadedField, take the first candidate whose stored
-// state allows a display (core/rules.h state_allows), store its state after
-// the impression, refresh the TTL and queue the event. Concurrent visits of
-// one user therefore cannot both be shown a popup.
-//   KEYS: the user's hash, the queue
-//   ARGV: now, state TTL, the event head (core/event.h), and the candidates
-//         in selection order packed into one argument (core/select.h
-//         pack_candidates):
-//         "id,max,next;" each, max = max impressions (-1 = unlimited), next =
-//         next_show_at after an impression (core/rules.h after_impression).
-//         One argument instead of three per candidate: Redis builds an object
-//         and the script a Lua string for every argument, and a visit often
-//         has 20 to 30 candidates (bench data: median 23, seen with
-//         MONITOR) of which the script reads the first few.
-// Reply {status, popup id}: 1 shown, 0 nothing allowed, -1 the hash lacks
-// kLoadedField (MySQL's copy is needed), -2 a stored state the script does
-// not read exactly as core/state_codec does (left to the C++ path).
-extern const char* const kShowScript;
 
 // Copies one state written straight to MySQL into Redis (core/repair.h):
 // only into a user hash that exists (a missing one is loaded from MySQL on

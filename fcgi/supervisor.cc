@@ -18,6 +18,8 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <vector>
+#include <algorithm>
 
 #include "core/crash_brake.h"
 #include "fcgi/listen_queue.h"
@@ -41,6 +43,7 @@ void on_signal(int sig) {
 
 struct Child {
   int generation = 0;
+  int slot = 0;  // which slot socket it serves
   time_t started = 0;
 };
 
@@ -50,6 +53,10 @@ struct Pool {
   std::string config_path;
   int listen_fd = -1;
   bool listen_unix = false;
+  // One socket per worker slot (user affinity; empty without). The
+  // supervisor keeps them across respawns and reloads, so a respawned
+  // worker takes over its slot's socket and nginx re-routes nobody.
+  std::vector<int> slot_fds;
   int pid_fd = -1;  // the locked pid file (fcgi/pid_file.h), -1 = none
   std::map<pid_t, Child> children;
   int generation = 1;
@@ -74,7 +81,7 @@ void leave_with_supervisor(int pid_fd, pid_t supervisor) {
   if (getppid() != supervisor) _exit(0);
 }
 
-void spawn(Pool& p) {
+void spawn(Pool& p, int slot) {
   pid_t supervisor = getpid();
   pid_t pid = fork();
   if (pid < 0) {
@@ -90,9 +97,14 @@ void spawn(Pool& p) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     log_set_name("popupd-worker");
-    _exit(run_worker(p.s, p.listen_fd, *p.metrics));
+    int own = -1;
+    for (int i = 0; i < static_cast<int>(p.slot_fds.size()); ++i) {
+      if (i == slot) own = p.slot_fds[i];
+      else close(p.slot_fds[i]);
+    }
+    _exit(run_worker(p.s, p.listen_fd, own, *p.metrics));
   }
-  p.children[pid] = Child{p.generation, time(nullptr)};
+  p.children[pid] = Child{p.generation, slot, time(nullptr)};
 }
 
 // Why a brake: a worker that dies at start (bad configuration, a crashing
@@ -130,10 +142,35 @@ void reap(Pool& p) {
   }
 }
 
-int current_workers(const Pool& p) {
-  int n = 0;
-  for (const auto& [pid, c] : p.children) n += c.generation == p.generation;
-  return n;
+bool slot_served(const Pool& p, int slot) {
+  for (const auto& [pid, c] : p.children)
+    if (c.generation == p.generation && c.slot == slot) return true;
+  return false;
+}
+
+std::string slot_listen(const Settings& s, int slot) {
+  return format_address(*slot_address(*parse_address(s.listen), slot));
+}
+
+// Opens the slot sockets up to `workers` and closes (and removes) those
+// beyond: their old workers keep their copies until they leave.
+bool resize_slots(Pool& p, int workers) {
+  if (!p.s.user_affinity || p.s.listen.empty()) return true;
+  while (static_cast<int>(p.slot_fds.size()) < workers) {
+    std::string err;
+    int fd = open_listener(slot_listen(p.s, p.slot_fds.size()), p.s.backlog, &err);
+    if (fd < 0) {
+      log_error("supervisor: slot %zu: %s", p.slot_fds.size(), err.c_str());
+      return false;
+    }
+    p.slot_fds.push_back(fd);
+  }
+  while (static_cast<int>(p.slot_fds.size()) > workers) {
+    close(p.slot_fds.back());
+    if (p.listen_unix) unlink(parse_address(slot_listen(p.s, p.slot_fds.size() - 1))->path.c_str());
+    p.slot_fds.pop_back();
+  }
+  return true;
 }
 
 void signal_generation(Pool& p, int sig, bool old_only) {
@@ -158,19 +195,29 @@ void reload(Pool& p) {
   if (parsed.value().listen != p.s.listen)
     log_warn("supervisor: listen changed in %s; a reload keeps the socket, restart to move it",
              p.config_path.c_str());
+  if (parsed.value().user_affinity != p.s.user_affinity)
+    log_warn("supervisor: user_affinity changed in %s; a reload keeps the sockets, restart to "
+             "change it", p.config_path.c_str());
   if (parsed.value().pid_file != p.s.pid_file)
     log_warn("supervisor: pid_file changed in %s; a reload keeps the locked one, restart to "
              "move it", p.config_path.c_str());
-  std::string listen = p.s.listen, pid_file = p.s.pid_file;
-  p.s = parsed.value();
-  p.s.listen = listen;
-  p.s.pid_file = pid_file;
+  Settings next = parsed.value();
+  next.listen = p.s.listen;
+  next.pid_file = p.s.pid_file;
+  next.user_affinity = p.s.user_affinity;
+  if (!resize_slots(p, std::max(next.workers, static_cast<int>(p.slot_fds.size())))) {
+    log_error("supervisor: reload refused: cannot open the new slots' sockets");
+    return;
+  }
+  p.s = next;
   ++p.generation;
   p.metrics->shm().target_workers.store(p.s.workers);
-  // New workers first, so the socket always has acceptors; then the old
-  // ones finish their request in hand and leave.
-  for (int i = 0; i < p.s.workers; ++i) spawn(p);
+  // New workers first, so every socket always has acceptors; then the old
+  // ones finish their request in hand and leave. A fresh generation also
+  // starts with empty memories: no worker keeps users it no longer owns.
+  for (int i = 0; i < p.s.workers; ++i) spawn(p, i);
   signal_generation(p, SIGTERM, true);
+  resize_slots(p, p.s.workers);
   log_info("supervisor: reloaded (generation %d, %d workers)", p.generation, p.s.workers);
 }
 
@@ -179,7 +226,8 @@ void tick(Pool& p) {
   if (p.stopping) return;
   time_t now = time(nullptr);
   if (now < p.brake_until) return;
-  while (current_workers(p) < p.s.workers) spawn(p);
+  for (int i = 0; i < p.s.workers; ++i)
+    if (!slot_served(p, i)) spawn(p, i);
 }
 
 // Makes way for a unix socket at sa's path. Why connect first: unlinking
@@ -287,8 +335,12 @@ int run_supervisor(const Settings& s, const std::string& config_path, int listen
   metrics.shm().supervisor_pid.store(getpid());
   metrics.shm().listen_backlog.store(s.backlog);
   metrics.shm().target_workers.store(s.workers);
-  log_info("supervisor: listening on %s (backlog %d), %d workers x %d threads", s.listen.c_str(),
-           s.backlog, s.workers, s.threads);
+  if (!resize_slots(p, s.workers)) {
+    release_pid_file(p.pid_fd);
+    return 1;
+  }
+  log_info("supervisor: listening on %s (backlog %d)%s, %d workers x %d threads", s.listen.c_str(),
+           s.backlog, p.slot_fds.empty() ? "" : " and one socket per worker", s.workers, s.threads);
   tick(p);
   for (;;) {
     pollfd pfd{g_sig_pipe[0], POLLIN, 0};
@@ -319,6 +371,7 @@ int run_supervisor(const Settings& s, const std::string& config_path, int listen
     }
   }
   if (p.listen_unix) unlink(parse_address(s.listen)->path.c_str());
+  resize_slots(p, 0);
   log_info("supervisor: stopped");
   release_pid_file(p.pid_fd);
   return 0;

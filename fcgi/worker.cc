@@ -21,6 +21,10 @@
 #include "fcgi/log.h"
 #include "fcgi/router.h"
 #include "fcgi/service.h"
+#include "fcgi/flusher.h"
+#include "fcgi/recorder.h"
+#include "fcgi/user_generations.h"
+#include "core/user_cache.h"
 
 namespace popup {
 namespace {
@@ -36,10 +40,11 @@ void on_stop_signal(int) {
 }
 
 struct Shared {
-  Shared(const Settings& settings, int fd, Metrics& m, WorkerSlot* ws)
-      : s(settings), listen_fd(fd), metrics(m), slot(ws) {}
+  Shared(const Settings& settings, int fd, int own_fd, Metrics& m, WorkerSlot* ws)
+      : s(settings), listen_fd(fd), slot_fd(own_fd), metrics(m), slot(ws) {}
   const Settings& s;
   int listen_fd;
+  int slot_fd;  // this process's own socket (user affinity), -1: none
   Metrics& metrics;
   WorkerSlot* slot;
   ConfigCache cache;
@@ -54,6 +59,20 @@ struct Shared {
   RedisRepairs redis_repairs;
   // Checked when the settings were read, so the list parses.
   std::vector<Network> admin = parse_networks(s.admin_networks).value();
+  // The owned users' states and the write-behind (fcgi/service.h).
+  UserGenerations generations{s.state_dir};
+  UserCache users{static_cast<size_t>(s.state_cache_mib) << 20,
+                  static_cast<int64_t>(s.state_cache_stale_s) * 1000, 256};
+  Recorder recorder{s, slot, &redis_breaker, &redis_repairs};
+  Flusher flusher{recorder, FlusherOptions{std::chrono::milliseconds(s.flush_ms),
+                                           static_cast<size_t>(s.flush_events)}};
+
+  uint64_t dropped_reported = 0;  // the refresher's, then main's after the join
+
+  WorkerContext context() {
+    return WorkerContext{s, cache, metrics, slot, &redis_breaker, &redis_repairs, &flusher,
+                         &users, &generations};
+  }
 };
 
 void request_stop(Shared& sh) {
@@ -97,10 +116,11 @@ uint64_t now_us() {
       .count();
 }
 
-void serve_one(FCGX_Request& req, Service& svc, Shared& sh) {
+void serve_one(FCGX_Request& req, Service& svc, Shared& sh, bool via_slot) {
   uint64_t t0 = now_us();
   if (sh.slot) sh.slot->busy.fetch_add(1, std::memory_order_relaxed);
   Request r = read_request(req);
+  r.via_slot = via_slot;
   Endpoint ep = endpoint_of(r.path);
   Response resp;
   try {
@@ -118,22 +138,28 @@ void serve_one(FCGX_Request& req, Service& svc, Shared& sh) {
   if (sh.slot) sh.slot->busy.fetch_sub(1, std::memory_order_relaxed);
 }
 
-// Per-thread epoll set for the listening socket and the stop pipe.
-// EPOLLEXCLUSIVE wakes one idle thread per new connection instead of every
-// thread of every process (the thundering herd a plain poll() causes when
-// nginx opens connections beyond its keepalive cache).
+// Per-thread epoll set for the listening sockets (the shared one and the
+// process's slot socket) and the stop pipe. EPOLLEXCLUSIVE wakes one idle
+// thread per new connection instead of every thread of every process (the
+// thundering herd a plain poll() causes when nginx opens connections beyond
+// its keepalive cache).
 struct AcceptWait {
   int ep = -1;
-  AcceptWait(int listen_fd) {
+  std::vector<int> fds;  // listening sockets
+  explicit AcceptWait(std::vector<int> listening) : fds(std::move(listening)) {
     ep = epoll_create1(EPOLL_CLOEXEC);
-    epoll_event lev{};
-    lev.events = EPOLLIN | EPOLLEXCLUSIVE;
-    lev.data.fd = listen_fd;
+    bool ok = ep >= 0;
+    for (int fd : fds) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+      ev.data.fd = fd;
+      ok = ok && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0;
+    }
     epoll_event sev{};
     sev.events = EPOLLIN;
     sev.data.fd = g_stop_pipe[0];
-    if (ep >= 0 && (epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &lev) != 0 ||
-                    epoll_ctl(ep, EPOLL_CTL_ADD, g_stop_pipe[0], &sev) != 0)) {
+    ok = ok && epoll_ctl(ep, EPOLL_CTL_ADD, g_stop_pipe[0], &sev) == 0;
+    if (!ok && ep >= 0) {
       close(ep);
       ep = -1;
     }
@@ -141,24 +167,33 @@ struct AcceptWait {
   ~AcceptWait() {
     if (ep >= 0) close(ep);
   }
-  enum Wake { kConnection, kStop, kAgain };
-  Wake wait(int listen_fd) {
+  static constexpr int kStop = -1, kAgain = -2;
+  // A listening socket with a connection waiting, kStop or kAgain.
+  int wait() {
     if (ep < 0) {  // no epoll: plain poll, correct but herd-prone
-      pollfd fds[2] = {{listen_fd, POLLIN, 0}, {g_stop_pipe[0], POLLIN, 0}};
-      if (poll(fds, 2, -1) < 0) return errno == EINTR ? kAgain : kStop;
-      return (fds[1].revents & POLLIN) ? kStop : kConnection;
+      std::vector<pollfd> p{{g_stop_pipe[0], POLLIN, 0}};
+      for (int fd : fds) p.push_back({fd, POLLIN, 0});
+      if (poll(p.data(), p.size(), -1) < 0) return errno == EINTR ? kAgain : kStop;
+      if (p[0].revents & POLLIN) return kStop;
+      for (size_t i = 1; i < p.size(); ++i)
+        if (p[i].revents) return p[i].fd;
+      return kAgain;
     }
-    epoll_event evs[2];
-    int n = epoll_wait(ep, evs, 2, -1);
+    epoll_event evs[4];
+    int n = epoll_wait(ep, evs, 4, -1);
     if (n < 0) return errno == EINTR ? kAgain : kStop;
-    for (int i = 0; i < n; ++i)
+    int ready = kAgain;
+    for (int i = 0; i < n; ++i) {
       if (evs[i].data.fd == g_stop_pipe[0]) return kStop;
-    return kConnection;
+      ready = evs[i].data.fd;
+    }
+    return ready;
   }
 };
 
-// Waits for work: returns false when the thread should leave.
-bool wait_for_connection(FCGX_Request& req, Shared& sh, AcceptWait& aw) {
+// Waits for work: returns false when the thread should leave. *via_slot
+// says which socket the connection came on.
+bool wait_for_connection(FCGX_Request& req, Shared& sh, AcceptWait& aw, bool* via_slot) {
   for (;;) {
     if (stop_requested(sh) && req.ipcFd < 0) return false;
     if (req.ipcFd >= 0) {
@@ -174,13 +209,14 @@ bool wait_for_connection(FCGX_Request& req, Shared& sh, AcceptWait& aw) {
       continue;
     }
     sh.accepting.fetch_add(1, std::memory_order_relaxed);
-    AcceptWait::Wake w = aw.wait(sh.listen_fd);
+    int w = aw.wait();
     sh.accepting.fetch_sub(1, std::memory_order_relaxed);
     if (w == AcceptWait::kStop) return false;
     if (w == AcceptWait::kAgain) continue;
-    int fd = accept4(sh.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    int fd = accept4(w, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;  // another thread or process took it (EAGAIN)
     req.ipcFd = fd;
+    *via_slot = w == sh.slot_fd;
     // FCGX_Accept_r starts by finishing the previous request and closes the
     // connection unless keepConnection is set; the real value comes from the
     // BEGIN_REQUEST record it then reads.
@@ -201,22 +237,26 @@ bool wait_for_connection(FCGX_Request& req, Shared& sh, AcceptWait& aw) {
 // fires, so normal load keeps every connection.
 bool overloaded(const Shared& sh) {
   if (sh.accepting.load(std::memory_order_relaxed) > 0) return false;
-  pollfd p = {sh.listen_fd, POLLIN, 0};
-  return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+  pollfd p[2] = {{sh.listen_fd, POLLIN, 0}, {sh.slot_fd, POLLIN, 0}};
+  return poll(p, sh.slot_fd >= 0 ? 2 : 1, 0) > 0 &&
+         ((p[0].revents & POLLIN) || (p[1].revents & POLLIN));
 }
 
 void thread_main(Shared& sh) {
-  Service svc(sh.s, sh.cache, sh.metrics, sh.slot, &sh.redis_breaker, &sh.redis_repairs);
-  svc.warm_up();
+  Service svc(sh.context());
+  svc.config().warm_up();
   FCGX_Request req;
   // listen socket -1: libfcgi must never block in its own accept(); when a
   // kept connection turns out closed, FCGX_Accept_r fails and we poll again.
   FCGX_InitRequest(&req, -1, 0);
-  AcceptWait aw(sh.listen_fd);
-  while (wait_for_connection(req, sh, aw)) {
+  std::vector<int> listening{sh.listen_fd};
+  if (sh.slot_fd >= 0) listening.push_back(sh.slot_fd);
+  AcceptWait aw(listening);
+  bool via_slot = false;  // of the connection in hand
+  while (wait_for_connection(req, sh, aw, &via_slot)) {
     if (FCGX_Accept_r(&req) < 0) continue;
     if (stop_requested(sh)) req.keepConnection = 0;  // last request on it
-    serve_one(req, svc, sh);
+    serve_one(req, svc, sh, via_slot);
     bool release = req.keepConnection && overloaded(sh);
     FCGX_Finish_r(&req);
     if (release && req.ipcFd >= 0) {
@@ -235,14 +275,31 @@ void thread_main(Shared& sh) {
   if (req.ipcFd >= 0) FCGX_Free(&req, 1);
 }
 
+// The memory and write-behind gauges of this process.
+void publish_memory(Shared& sh) {
+  if (!sh.slot) return;
+  sh.slot->memory_bytes.store(static_cast<int64_t>(sh.users.bytes()));
+  sh.slot->memory_users.store(static_cast<int64_t>(sh.users.entries()));
+  sh.slot->memory_budget.store(static_cast<int64_t>(sh.users.budget()));
+  sh.slot->flush_waiting.store(static_cast<int64_t>(sh.flusher.waiting()));
+  uint64_t dropped = sh.flusher.dropped();
+  if (dropped > sh.dropped_reported) {
+    bump(sh.slot, Counter::impressions_dropped, dropped - sh.dropped_reported);
+    log_error("worker: %llu impressions reached neither Redis nor MySQL and were given up",
+              static_cast<unsigned long long>(dropped - sh.dropped_reported));
+    sh.dropped_reported = dropped;
+  }
+}
+
 // Why a thread: a process that gets no request for a while must still pick
 // up a published change within config_check_ms, and the check stays off the
 // request path (a GET then costs one Redis round trip).
 void refresher_main(Shared& sh) {
-  Service svc(sh.s, sh.cache, sh.metrics, sh.slot, &sh.redis_breaker, &sh.redis_repairs);
+  Service svc(sh.context());
   while (!stop_requested(sh)) {
-    svc.refresh();
+    svc.config().refresh();
     svc.repair_redis();
+    publish_memory(sh);
     // Under spawn-fcgi no supervisor samples the inherited socket's queue.
     if (sh.s.listen.empty()) publish_listen_queue(sh.listen_fd, sh.metrics.shm());
     pollfd pfd{g_stop_pipe[0], POLLIN, 0};
@@ -266,24 +323,28 @@ void install_handlers() {
 
 }  // namespace
 
-int run_worker(const Settings& s, int listen_fd, Metrics& metrics) {
+int run_worker(const Settings& s, int listen_fd, int slot_fd, Metrics& metrics) {
   if (pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
     log_error("worker: pipe: %s", strerror(errno));
     return 1;
   }
   // Several threads and processes poll the same socket; the losers of an
   // accept race must get EAGAIN, not block.
-  fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+  for (int fd : {listen_fd, slot_fd})
+    if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   FCGX_Init();
   install_handlers();  // after FCGX_Init, which installs handlers of its own
   WorkerSlot* slot = metrics.claim_slot(getpid(), s.threads);
-  Shared sh(s, listen_fd, metrics, slot);
+  Shared sh(s, listen_fd, slot_fd, metrics, slot);
   sh.redis_breaker.mirror_to(slot ? &slot->redis_breaker_open_until_ms : nullptr);
   sh.cache.mirror_to(slot ? &slot->config_version : nullptr);
   std::vector<std::thread> threads;
   threads.emplace_back(refresher_main, std::ref(sh));
   for (int i = 0; i < s.threads; ++i) threads.emplace_back(thread_main, std::ref(sh));
   for (auto& t : threads) t.join();
+  // Every thread has answered: what they decided reaches Redis now.
+  sh.flusher.stop();
+  publish_memory(sh);
   bool recycled = s.max_requests > 0 && sh.served.load() >= s.max_requests;
   log_info("worker: %s after %lld requests", recycled ? "recycled" : "stopped",
            static_cast<long long>(sh.served.load()));

@@ -9,6 +9,9 @@
 #   scripts/stack.sh stop DIR      stop every process of DIR's stack
 #   scripts/stack.sh status DIR    which pieces run and whether the pool's
 #                                  socket answers (exit 3 when not all)
+#   scripts/stack.sh reload DIR    after an edit of DIR/popup.conf: reload
+#                                  the pool (SIGHUP) and point nginx at its
+#                                  worker sockets (their number may change)
 #
 # A relative DIR is taken relative to the checkout, so `make run` and
 # `scripts/stack.sh stop run` name the same folder from anywhere.
@@ -16,10 +19,13 @@
 # Settings (environment, with defaults):
 #   HTTP_ADDR=127.0.0.1 HTTP_PORT=8080   where nginx listens
 #   POOL=supervisor|spawn-fcgi           who runs the popupd processes
-#   WORKERS=nproc THREADS=8 MAX_REQUESTS=0  pool size, recycling (0 =
+#   WORKERS=nproc THREADS=16 MAX_REQUESTS=0  pool size, recycling (0 =
 #                                        never); 4 x 64 with POOL_TCP_PORT
 #   NGINX_WORKERS=2
-#   NGINX_KEEPALIVE=WORKERS*THREADS/(2*NGINX_WORKERS)   the sizing rule,
+#   NGINX_KEEPALIVE=THREADS/(2*NGINX_WORKERS)   the sizing rule per worker
+#                                        socket (user affinity; with
+#                                        spawn-fcgi, one shared socket:
+#                                        WORKERS*THREADS/(2*NGINX_WORKERS)),
 #                                        nginx/README.md
 #   TEST_CLOCK=off DEMO=1 WRITER=1 BATCH_SIZE=500 BATCH_MS=50
 #   REDIS_MAXMEMORY=512mb BUILD=build
@@ -54,7 +60,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-usage() { echo "usage: $0 start|stop|status DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start|stop|status|reload DIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 cmd=$1
 case "$2" in /*) dir=$2 ;; *) dir=$top/$2 ;; esac
@@ -274,7 +280,7 @@ check_settings() {
     THREADS=${THREADS:-64}
   else
     WORKERS=${WORKERS:-$(nproc)}
-    THREADS=${THREADS:-8}
+    THREADS=${THREADS:-16}
   fi
   for v in HTTP_PORT WORKERS THREADS NGINX_WORKERS MAX_REQUESTS BATCH_SIZE BATCH_MS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || fail "$v must be a number, not '${!v}'"
@@ -294,8 +300,11 @@ check_settings() {
     fail "NGINX_INCLUDE must be an existing folder given as an absolute path of [A-Za-z0-9._/+-]"
   # The sizing rule (nginx/README.md): keepalive caches pin at most half the
   # pool. popupd --check refuses a configuration that breaks it.
-  if [ -z "$NGINX_KEEPALIVE" ]; then
+  if [ -z "$NGINX_KEEPALIVE" ] && [ "$POOL" = spawn-fcgi ]; then
     NGINX_KEEPALIVE=$((WORKERS * THREADS / (2 * NGINX_WORKERS)))
+    [ "$NGINX_KEEPALIVE" -ge 1 ] || NGINX_KEEPALIVE=1
+  elif [ -z "$NGINX_KEEPALIVE" ]; then
+    NGINX_KEEPALIVE=$((THREADS / (2 * NGINX_WORKERS)))
     [ "$NGINX_KEEPALIVE" -ge 1 ] || NGINX_KEEPALIVE=1
   fi
 }
@@ -544,20 +553,36 @@ include_line() {
   fi
 }
 
+# pool_servers: the upstream's server lines on one line. A supervisor pool
+# has one socket per worker (user affinity), and popupd --check prints
+# them; spawn-fcgi's pool has the one socket spawn-fcgi opened.
+pool_servers() {
+  if [ "$POOL" = spawn-fcgi ]; then
+    local server="unix:$dir/popup.sock"
+    [ -z "$POOL_TCP_PORT" ] || server="127.0.0.1:$POOL_TCP_PORT"
+    echo "server $server max_fails=0;"
+    return
+  fi
+  "$bin/popupd" --check --config "$dir/popup.conf" | sed -n 's/^ *\(\(hash\|server\) .*;\)$/\1/p' | tr '\n' ' '
+}
+
 render_nginx_conf() {
-  local user_line="" server="unix:$dir/popup.sock" keepalive="keepalive $NGINX_KEEPALIVE;" keep_conn=on
+  local user_line="" servers keepalive="keepalive $NGINX_KEEPALIVE;" keep_conn=on
   # As root the workers would run as nobody and could not reach the 0600
   # sockets in DIR.
   is_root && user_line="user root;"
-  [ -z "$POOL_TCP_PORT" ] || server="127.0.0.1:$POOL_TCP_PORT"
+  servers=$(pool_servers)
+  [[ $servers == *server* ]] || fail "popupd --check printed no upstream servers for $dir/popup.conf"
   if [ "$UPSTREAM_KEEPALIVE" = off ]; then keepalive=""; keep_conn=off; fi
   local access_log="access_log $dir/log/nginx-access.log popup buffer=64k flush=1s;"
   [ "$ACCESS_LOG" = on ] || access_log="access_log off;"
   cp "$top/nginx/fastcgi_params.conf" "$dir/nginx/fastcgi_params.conf"
+  # The marker lets `reload` find the line again.
+  servers="$servers # pool servers"
   sed -e "s|@USER_LINE@|$user_line|g" -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|g" \
       -e "s|@UPSTREAM_KEEPALIVE@|$keepalive|g" -e "s|@KEEP_CONN@|$keep_conn|g" \
       -e "s|@NGINX_KEEPALIVE@|$NGINX_KEEPALIVE|g" -e "s|@RUN_DIR@|$dir|g" \
-      -e "s|@POOL_SERVER@|$server|g" -e "s|@LISTEN@|$http_host:$HTTP_PORT|g" \
+      -e "s|@POOL_SERVERS@|$servers|g" -e "s|@LISTEN@|$http_host:$HTTP_PORT|g" \
       -e "s|@MAIN_INCLUDE@|$(include_line main)|g" -e "s|@HTTP_INCLUDE@|$(include_line http)|g" \
       -e "s|@SERVER_INCLUDE@|$(include_line server)|g" -e "s|@ACCESS_LOG@|$access_log|g" \
       "$top/nginx/nginx.conf.in" > "$dir/nginx/nginx.conf"
@@ -659,8 +684,8 @@ stop() {
 # "host:port").
 pool_address() {
   local a
-  a=$(sed -n 's/^ *server \([^ ;]*\) max_fails.*/\1/p' "$dir/nginx/nginx.conf" 2>/dev/null | head -n 1)
-  [ -n "$a" ] || a=$(sed -n 's/^listen = \(..*\)$/\1/p' "$dir/popup.conf" 2>/dev/null | head -n 1)
+  a=$(sed -n 's/^listen = \(..*\)$/\1/p' "$dir/popup.conf" 2>/dev/null | head -n 1)
+  [ -n "$a" ] || a=$(grep -o 'server [^ ;]* max_fails' "$dir/nginx/nginx.conf" 2>/dev/null | head -n 1 | cut -d' ' -f2)
   echo "${a:-unix:$dir/popup.sock}"
 }
 
@@ -701,8 +726,39 @@ status() {
   return 3
 }
 
+# The pool's sockets that popupd --check lists, all present (unix ones).
+pool_sockets_ready() {
+  local s
+  for s in $(pool_servers | grep -o 'server unix:[^ ;]*' | cut -d: -f2-); do
+    [ -S "$s" ] || return 1
+  done
+}
+
+reload() {
+  [ -f "$dir/popup.conf" ] && [ -f "$dir/nginx/nginx.conf" ] || fail "no stack in $dir"
+  exec 9> "$dir/.stack.lock"
+  flock -w 120 9 || fail "another stack.sh is busy with $dir"
+  grep -q '^listen = ..*' "$dir/popup.conf" || POOL=spawn-fcgi
+  "$bin/popupd" --check --config "$dir/popup.conf" > "$dir/log/popupd-check.log" 2>&1 ||
+    fail "popupd --check refused $dir/popup.conf" "$dir/log/popupd-check.log"
+  running popupd.pid && running nginx/nginx.pid || fail "the pool or nginx is not running in $dir"
+  if [ "$POOL" = supervisor ]; then
+    kill -HUP "$(live_pids "$dir/popupd.pid" | head -n 1)"
+    wait_up 20 popupd.pid pool_sockets_ready || fail "the pool's sockets did not appear" "$dir/log/popupd.log"
+  fi
+  local servers
+  servers=$(pool_servers)
+  [[ $servers == *server* ]] || fail "popupd --check printed no upstream servers"
+  sed -i "s|^\( *\).*# pool servers\$|\1$servers # pool servers|" "$dir/nginx/nginx.conf"
+  nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/log/nginx-error.log" -t -q ||
+    fail "nginx refused the new upstream" "$dir/log/nginx-error.log"
+  nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/log/nginx-error.log" -s reload
+  log "reloaded: $servers"
+}
+
 case "$cmd" in
   start) start ;;
+  reload) reload ;;
   stop) stop ;;
   status) status ;;
   *) usage ;;

@@ -80,7 +80,7 @@ class Stack:
         self.env = dict(os.environ)
         self.env.update({"HTTP_PORT": str(self.port), "HTTP_ADDR": "127.0.0.1",
                          "TEST_CLOCK": "on", "DEMO": "0", "BUILD": BUILD,
-                         "WORKERS": "3", "THREADS": "4", "NGINX_WORKERS": "1",
+                         "WORKERS": "3", "THREADS": "8", "NGINX_WORKERS": "1",
                          "NGINX_KEEPALIVE": "4"})
         self.env.update({k: str(v) for k, v in env.items()})
         self.started = False

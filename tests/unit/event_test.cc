@@ -75,17 +75,6 @@ BOOST_AUTO_TEST_CASE(decoded_state_is_stamped_with_ts) {
   BOOST_TEST(back.value().state.updated_at == 1234);
 }
 
-BOOST_AUTO_TEST_CASE(a_show_event_in_two_halves_is_a_complete_event) {
-  std::string head = encode_show_event_head("00000000000000010000000000000002", "a.b-c_9",
-                                            1700000000, 1700000000000001);
-  BOOST_TEST(head.back() != '}');
-  auto back = decode_event(finish_show_event(head, 12, 1700003600, 3));
-  BOOST_REQUIRE(back.ok());
-  Event want{"00000000000000010000000000000002", "a.b-c_9", 12, LastAction::show, 1700000000,
-             1700000000000001, UserState{1700003600, 3, LastAction::show, 1700000000}};
-  BOOST_TEST((back.value() == want));
-}
-
 BOOST_AUTO_TEST_CASE(member_order_does_not_matter) {
   auto back = decode_event(
       R"({"last_action":"show","impressions":1,"next_show_at":60,"order":5,"ts":0,)"

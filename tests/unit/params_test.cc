@@ -380,4 +380,15 @@ BOOST_AUTO_TEST_CASE(request_path_from_any_fastcgi_server) {
   BOOST_TEST(request_path("", "", "", "") == "");
 }
 
+BOOST_AUTO_TEST_CASE(routed_by_uid_compares_the_raw_first_uid) {
+  BOOST_TEST(routed_by_uid("uid=alice&platform=ios", "alice"));
+  BOOST_TEST(routed_by_uid("platform=ios&uid=alice", "alice"));
+  BOOST_TEST(!routed_by_uid("uid=%61lice", "alice"));  // nginx hashes the escaped text
+  BOOST_TEST(!routed_by_uid("platform=ios", "alice"));
+  BOOST_TEST(!routed_by_uid("", "alice"));
+  BOOST_TEST(!routed_by_uid("uid=bob", "alice"));
+  BOOST_TEST(!routed_by_uid("xuid=alice", "alice"));
+  BOOST_TEST(!routed_by_uid("uid=alice2", "alice"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

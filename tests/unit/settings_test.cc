@@ -251,7 +251,49 @@ BOOST_AUTO_TEST_CASE(sizing_rule_catches_a_pool_that_keepalive_can_pin_entirely)
   BOOST_TEST(!check_sizing(s).has_value());
 }
 
-BOOST_AUTO_TEST_CASE(defaults_obey_the_sizing_rule) { BOOST_TEST(!check_sizing(Settings{}).has_value()); }
+BOOST_AUTO_TEST_CASE(defaults_obey_the_sizing_rule) {
+  Settings s;
+  BOOST_TEST(!check_sizing(s).has_value());
+  s.listen = "unix:/run/popup.sock";  // the affine pool: per slot
+  BOOST_TEST(!check_sizing(s).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(affine_sizing_counts_each_slot_alone) {
+  Settings s;
+  s.listen = "127.0.0.1:9000";
+  s.workers = 8;
+  s.threads = 8;
+  s.nginx_workers = 2;
+  s.nginx_keepalive = 2;
+  BOOST_TEST(!check_sizing(s).has_value());  // 8 >= 2 x 2 x 2
+  s.nginx_keepalive = 3;                     // 64 threads in all, but 8 < 12 per slot
+  auto bad = check_sizing(s);
+  BOOST_REQUIRE(bad.has_value());
+  BOOST_TEST(bad->find("= 12") != std::string::npos, *bad);
+  s.user_affinity = false;  // one shared socket: the pool as a whole
+  BOOST_TEST(!check_sizing(s).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(affine_tcp_pool_needs_ports_above_listen) {
+  Settings s;
+  s.listen = "127.0.0.1:65534";
+  s.workers = 2;
+  s.nginx_keepalive = 1;
+  BOOST_REQUIRE(check_sizing(s).has_value());
+  BOOST_TEST(check_sizing(s)->find("65535") != std::string::npos);
+  s.workers = 1;
+  BOOST_TEST(!check_sizing(s).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(slot_addresses_follow_listen) {
+  auto unix_slot = slot_address(*parse_address("unix:/run/p.sock"), 3);
+  BOOST_REQUIRE(unix_slot);
+  BOOST_TEST(format_address(*unix_slot) == "unix:/run/p.sock.3");
+  auto tcp_slot = slot_address(*parse_address("127.0.0.1:9000"), 0);
+  BOOST_REQUIRE(tcp_slot);
+  BOOST_TEST(format_address(*tcp_slot) == "127.0.0.1:9001");
+  BOOST_TEST(!slot_address(*parse_address("127.0.0.1:65535"), 0));
+}
 
 BOOST_AUTO_TEST_CASE(pid_file_is_off_by_default_and_takes_a_path) {
   auto d = parse_settings("");

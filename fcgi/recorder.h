@@ -1,0 +1,57 @@
+// Where a worker's events go (the EventSink of fcgi/flusher.h): Redis
+// first, one MULTI/EXEC per batch that stores each event's state, refreshes
+// the user's TTL and queues the events with one LPUSH; when Redis fails,
+// MySQL directly (and the state is copied into Redis later, RedisRepairs);
+// when MySQL fails too while the breaker skipped Redis, Redis once more
+// past the breaker. SPEC "Writes and the queue".
+#pragma once
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/breaker.h"
+#include "core/settings.h"
+#include "fcgi/flusher.h"
+#include "fcgi/metrics.h"
+#include "fcgi/mysql.h"
+#include "fcgi/redis.h"
+#include "fcgi/store.h"
+
+namespace popup {
+
+class Recorder : public EventSink {
+ public:
+  Recorder(const Settings& s, WorkerSlot* slot, Breaker* breaker, RedisRepairs* repairs);
+  std::vector<Recorded> record(const std::vector<Pending>& batch) override;
+
+ private:
+  // The batch's MULTI/EXEC; false (with *err) when the transaction did not run.
+  bool to_redis(const std::vector<Pending>& batch, bool past_breaker,
+                std::vector<Recorded>* out, std::string* err);
+  bool to_mysql(const std::vector<Pending>& batch, std::string* err);
+
+  const Settings& s_;
+  Keys keys_;
+  WorkerSlot* slot_;
+  Redis redis_;
+  Mysql mysql_;
+  RedisRepairs* repairs_;
+};
+
+// The event ids and order stamps of one thread's events.
+class EventStamper {
+ public:
+  EventStamper();
+  Event make(const std::string& uid, int64_t popup_id, LastAction kind, const UserState& st,
+             int64_t now);
+
+ private:
+  std::mt19937_64 rng_;
+  int64_t last_order_ = 0;
+};
+
+// The wall clock in microseconds (event order stamps, queue ages).
+int64_t wall_us();
+
+}  // namespace popup
