@@ -144,7 +144,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DATADIR := $(PREFIX)/share/popup
 INSTALL_PROGRAMS := popupd popup-writer popupctl
 INSTALL_UNITS := popupd.service popup-writer.service
-INSTALL_DATA := nginx/popup.conf nginx/fastcgi_params.conf deploy/grafana/popup-dashboard.json \
+INSTALL_DATA := README.md nginx/popup.conf nginx/fastcgi_params.conf deploy/grafana/popup-dashboard.json \
   deploy/prometheus/popup-rules.yml deploy/logrotate/popup $(wildcard sql/migrations/*.sql)
 INSTALLED := $(INSTALL_PROGRAMS:%=$(BINDIR)/%) $(INSTALL_UNITS:%=$(UNITDIR)/%) \
   $(SYSUSERSDIR)/popup.conf $(SYSCONFDIR)/popup/popup.conf.example \
@@ -155,7 +155,8 @@ install: $(INSTALL_PROGRAMS:%=$(BUILD)/%)
 	  $(DESTDIR)$(SYSCONFDIR)/popup $(DESTDIR)$(DATADIR)/scripts
 	install -m 0755 $^ $(DESTDIR)$(BINDIR)/
 	for u in $(INSTALL_UNITS); do \
-	  sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' deploy/systemd/$$u.in \
+	  sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    -e 's|@DATADIR@|$(DATADIR)|g' deploy/systemd/$$u.in \
 	    > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
 	done
 	install -m 0644 deploy/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/popup.conf

@@ -576,7 +576,11 @@ render_nginx_conf() {
   if [ "$UPSTREAM_KEEPALIVE" = off ]; then keepalive=""; keep_conn=off; fi
   local access_log="access_log $dir/log/nginx-access.log popup buffer=64k flush=1s;"
   [ "$ACCESS_LOG" = on ] || access_log="access_log off;"
-  cp "$top/nginx/fastcgi_params.conf" "$dir/nginx/fastcgi_params.conf"
+  # The service's locations as a host's nginx includes them (nginx/popup.conf);
+  # only the TIME_WAIT comparison turns kept connections off.
+  mkdir -p "$dir/nginx/popup"
+  cp "$top/nginx/fastcgi_params.conf" "$dir/nginx/popup/fastcgi_params.conf"
+  sed -e "s|^\( *fastcgi_keep_conn\) on;|\1 $keep_conn;|" "$top/nginx/popup.conf" > "$dir/nginx/popup/popup.conf"
   # The marker lets `reload` find the line again.
   servers="$servers # pool servers"
   sed -e "s|@USER_LINE@|$user_line|g" -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|g" \

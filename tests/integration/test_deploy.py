@@ -125,7 +125,7 @@ def expected_tree(prefix="usr/local", etc="etc"):
                  etc + "/popup/popup.conf.example": 0o644,
                  etc + "/popup/popup.conf": 0o640,
                  share + "scripts/migrate.sh": 0o755})
-    for f in ["nginx/popup.conf", "nginx/fastcgi_params.conf",
+    for f in ["README.md", "nginx/popup.conf", "nginx/fastcgi_params.conf",
               "deploy/grafana/popup-dashboard.json", "deploy/prometheus/popup-rules.yml",
               "deploy/logrotate/popup"] + ["sql/migrations/" + m for m in
                                            os.listdir(os.path.join(TOP, "sql/migrations"))
@@ -150,7 +150,8 @@ class InstallTest(unittest.TestCase):
         self.assertEqual(files_under(dest), expected_tree())
         unit = open(os.path.join(dest, "usr/local/lib/systemd/system/popupd.service")).read()
         self.assertIn("\nExecStart=/usr/local/bin/popupd --config /etc/popup/popup.conf\n", unit)
-        self.assertNotIn("@", unit.replace("example.invalid", ""))
+        self.assertIn("\nDocumentation=file:///usr/local/share/popup/README.md\n", unit)
+        self.assertNotRegex(unit, r"@[A-Z_]+@")
         # The installed programs run and accept the installed configuration.
         check = subprocess.run([os.path.join(dest, "usr/local/bin/popupd"), "--check", "--config",
                                 os.path.join(dest, "etc/popup/popup.conf")],
