@@ -32,7 +32,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BUILD, TOP, Stack, child_pids, uid
+from harness import BUILD, TOP, Http, Stack, child_pids, free_port, uid
 
 stack = None
 LOGFMT = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
@@ -186,6 +186,65 @@ class InstallTest(unittest.TestCase):
         v = subprocess.run(["systemd-analyze", "verify", "--man=no", bad],
                            capture_output=True, text=True, timeout=60)
         self.assertIn("Unknown key 'ProtectSystm'", v.stderr)
+
+
+class HostNginxTest(unittest.TestCase):
+    """The README's nginx steps on a host-style layout: the installed
+    share/popup/nginx linked as <conf>/popup, the upstream that `popupd
+    --check` prints in conf.d/, and a server that includes popup.conf."""
+
+    def test_a_host_style_nginx_serves_the_api_with_the_installed_snippet(self):
+        d = tempfile.mkdtemp(prefix="phost", dir="/tmp")
+        nginx = None
+        try:
+            r = make("install", "PREFIX=/usr/local", "DESTDIR=" + os.path.join(d, "root"))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            conf = os.path.join(d, "nginx")
+            os.makedirs(os.path.join(conf, "conf.d"))
+            os.makedirs(os.path.join(conf, "logs"))
+            os.symlink(os.path.join(d, "root/usr/local/share/popup/nginx"), os.path.join(conf, "popup"))
+            # The README's line, for this stack's configuration.
+            subprocess.run("%s --check --config %s | sed -n '/^upstream/,/^}/p' > %s"
+                           % (os.path.join(TOP, BUILD, "popupd"), stack.conf(),
+                              os.path.join(conf, "conf.d/popup-upstream.conf")),
+                           shell=True, check=True, timeout=30)
+            port = free_port()
+            with open(os.path.join(conf, "nginx.conf"), "w") as f:
+                f.write("%spid %s/nginx.pid;\nevents {}\nhttp {\n    include conf.d/*.conf;\n"
+                        "    server {\n        listen 127.0.0.1:%d;\n        server_name _;\n"
+                        "        include popup/popup.conf;\n    }\n}\n"
+                        % ("user root;\n" if os.getuid() == 0 else "", conf, port))
+            argv = ["nginx", "-p", conf, "-c", os.path.join(conf, "nginx.conf"),
+                    "-e", os.path.join(conf, "logs/error.log")]
+            t = subprocess.run(argv + ["-t"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(t.returncode, 0, t.stderr)
+            nginx = subprocess.Popen(argv + ["-g", "daemon off;"], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+            http = Http(port)
+
+            def answers():
+                try:
+                    return http.request("GET", "/api/healthz").status == 200
+                except OSError:
+                    return False
+            self.assertTrue(stack.wait_for(answers, timeout=20))
+            r = http.request("GET", "/api/popup?uid=" + uid("host"))
+            self.assertEqual(r.status, 200)
+            self.assertIn("popup", r.json())
+            r = http.request("GET", "/api/nope")
+            self.assertEqual((r.status, r.json()["error"]), (404, "not_found"))
+            self.assertIn("popup_requests_total", http.request("GET", "/api/metrics").data.decode())
+            http.close()
+        finally:
+            if nginx:
+                nginx.send_signal(signal.SIGQUIT)
+                try:
+                    nginx.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(nginx.pid, signal.SIGKILL)
+                    nginx.wait()
+            shutil.rmtree(d, ignore_errors=True)
 
 
 # -- metrics, dashboard, rules ---------------------------------------------
