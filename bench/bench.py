@@ -40,13 +40,14 @@ USERS = int(os.environ.get("BENCH_USERS", 100_000 if QUICK else 1_000_000))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 2 if QUICK else 3))
 SECONDS = int(os.environ.get("BENCH_SECONDS", 5 if QUICK else 10))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 64))
-# The shipped unix-socket pool (scripts/stack.sh): a process per core, 8
-# threads each. The floors are plain libfcgi programs without the pool's
+# The shipped unix-socket pool (scripts/stack.sh): a process per core, 16
+# threads each (user affinity: each worker's socket must cover what nginx
+# can keep to it). The floors are plain libfcgi programs without the pool's
 # hand-back under saturation, so a pool that small lets nginx's kept
 # connections starve its queue (2 x 8 in one run: p99 115 ms); they keep
 # the 4 x 32 shape they were always measured with.
 WORKERS = int(os.environ.get("WORKERS") or os.cpu_count())
-THREADS = int(os.environ.get("THREADS") or 8)
+THREADS = int(os.environ.get("THREADS") or 16)
 FLOOR_WORKERS = int(os.environ.get("FLOOR_WORKERS") or 4)
 FLOOR_THREADS = int(os.environ.get("FLOOR_THREADS") or 32)
 # floor+RT: the floor plus one Redis round trip (PING) per request, the
@@ -245,9 +246,12 @@ def run_wrk(stack, name, path, script, prefix, seconds, env):
     if before["metrics"]:
         m_after = stack.metrics()
         gets = m_after.get("popup_get_requests_total", 0) - before["metrics"].get("popup_get_requests_total", 0)
-        rts = (m_after.get("popup_get_redis_round_trips_total", 0)
-               - before["metrics"].get("popup_get_redis_round_trips_total", 0))
+        # The GETs' own round trips plus the write-behind's batches (which
+        # also carry the mix's actions: an upper bound there).
+        delta = lambda k: m_after.get(k, 0) - before["metrics"].get(k, 0)  # noqa: E731
+        rts = delta("popup_get_redis_round_trips_total") + delta("popup_flush_redis_round_trips_total")
         res["redis_rt_per_get"] = rts / gets if gets else 0
+        res["memory_hit_ratio"] = delta("popup_memory_state_hits_total") / gets if gets else 0
         shows = (m_after.get("popup_events_queued_total", 0)
                  - before["metrics"].get("popup_events_queued_total", 0))
         res["events_per_req"] = shows / n
@@ -288,20 +292,21 @@ def table(summary, meta):
                              SECONDS, USERS, WORKERS, THREADS, FLOOR_WORKERS, FLOOR_THREADS,
                              meta["command"]), "",
         "| workload | req/s | p50 ms | p99 ms | max ms | errors | x floor | x floor+RT | x static | "
-        "TIME_WAIT | Redis cmd/req | Redis RT/GET | events/req | MySQL q/req | MySQL SELECT/req | "
+        "TIME_WAIT | Redis cmd/req | Redis RT/GET | memory hits/GET | events/req | MySQL q/req | MySQL SELECT/req | "
         "CPU s/1k nginx | workers | floors | Redis | MariaDB | writer | worker RSS MiB |",
-        "|---" * 22 + "|",
+        "|---" * 23 + "|",
     ]
     for name, _, _, _ in WORKLOADS:
         s = summary[name]
         c = s["cpu_per_1k"]
         opt = lambda k: ("%.2f" % s[k]) if k in s else "-"  # noqa: E731
         lines.append("| %s | %.0f | %.2f | %.2f | %.1f | %d | %.2f | %.2f | %.2f | %d (%+d) | %.2f | %s | "
-                     "%s | %.3f | %.4f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f |" % (
+                     "%s | %s | %.3f | %.4f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f |" % (
                          name, s["rps"], s["p50_ms"], s["p99_ms"], s["max_ms"], s["errors"],
                          s["rps"] / floor, s["rps"] / floor_rt, s["rps"] / static, s["timewait"],
                          s["timewait_new"], s["redis_per_req"],
-                         opt("redis_rt_per_get"), opt("events_per_req"), s["mysql_per_req"],
+                         opt("redis_rt_per_get"), opt("memory_hit_ratio"), opt("events_per_req"),
+                         s["mysql_per_req"],
                          s["select_per_req"], c["nginx"], c["workers"], c["floors"], c["redis"],
                          c["mariadb"], c["writer"], s["worker_rss_kb"] / 1024))
     ratio = lua_ratios(summary)
@@ -359,7 +364,7 @@ def main():
             s["errors"] = sum(r["errors"] for r in rs)
             s["max_ms"] = max(r["max_ms"] for r in rs)
             s["worker_rss_kb"] = max(r["worker_rss_kb"] for r in rs)
-            for k in ("redis_rt_per_get", "events_per_req"):
+            for k in ("redis_rt_per_get", "memory_hit_ratio", "events_per_req"):
                 if k in rs[0]:
                     s[k] = median_of(rs, k)
             s["cpu_per_1k"] = {g: median_of(rs, "cpu_per_1k", g) for g in rs[0]["cpu_per_1k"]}

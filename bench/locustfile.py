@@ -61,7 +61,8 @@ class Visitor(FastHttpUser):
             action = "click"
         else:
             return
-        with self.client.post("/api/popup/action", name="/api/popup/action",
+        # ?uid= routes the action to the user's worker (README "User affinity").
+        with self.client.post("/api/popup/action?uid=" + uid, name="/api/popup/action",
                               json={"uid": uid, "popup_id": popup["id"], "action": action},
                               catch_response=True) as r:
             if r.status_code != 202:

@@ -55,7 +55,7 @@ BAD = [
     ("GET", "/popup", "uid=u%37&platform=w%65b", {}, None),
     ("POST", "/popup", "uid=u1", FORM, "x=1"),
     ("GET", "/popup/action", "", {}, None),
-    ("POST", "/popup/action", "", {"Content-Type": "text/plain"}, "uid=u1&popup_id=1&action=click"),
+    ("POST", "/popup/action", "", {"Content-Type": "text/csv"}, "uid=u1&popup_id=1&action=click"),
     ("POST", "/popup/action", "", FORM, "uid=u1&action=click"),
     ("POST", "/popup/action", "", FORM, "popup_id=1&action=click"),
     ("POST", "/popup/action", "", FORM, "uid=u1&popup_id=abc&action=click"),

@@ -49,6 +49,13 @@ std::string_view media_type(std::string_view ct) {
   return ct;
 }
 
+// True when the first non-blank byte is '{' (a form field name cannot hold
+// a raw '{' that means anything to us, so the guess never loses a form).
+bool starts_like_json(std::string_view body) {
+  size_t i = body.find_first_not_of(" \t\r\n");
+  return i != std::string_view::npos && body[i] == '{';
+}
+
 // The fields of an action body before they are checked; nullptr = absent.
 // id 0 = missing or not a positive 32-bit integer (has_id says which).
 struct ActionFields {
@@ -280,11 +287,16 @@ Result<Visit> parse_visit(std::string_view query) {
 
 Result<ActionRequest> parse_action_request(const ActionSource& src) {
   std::string type = lower(media_type(src.content_type));
+  // navigator.sendBeacon sends a string as text/plain, the one type a
+  // cross-origin page may POST without a preflight: such a body holds
+  // either encoding, and a JSON object is the only one starting with '{'.
+  if (type == "text/plain")
+    type = starts_like_json(src.body) ? "application/json" : "application/x-www-form-urlencoded";
   Result<ActionFields> f = type == "application/x-www-form-urlencoded" ? action_form_fields(src.body)
                            : type == "application/json"
                                ? action_json_fields(src.body)
-                               : bad("Content-Type must be application/x-www-form-urlencoded or "
-                                     "application/json");
+                               : bad("Content-Type must be application/x-www-form-urlencoded, "
+                                     "application/json or text/plain holding either");
   if (!f.ok()) return f.error();
   return check_action(std::move(f.value()), src);
 }

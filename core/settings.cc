@@ -11,6 +11,7 @@
 #include <climits>
 #include <variant>
 
+#include "core/cors.h"
 #include "core/netmask.h"
 
 namespace popup {
@@ -20,7 +21,7 @@ using Field = std::variant<int Settings::*, int64_t Settings::*, bool Settings::
                            std::string Settings::*>;
 
 // How a string value is checked; integers are checked against [min, max].
-enum class Text { any, address, address_or_empty, name, networks, level };
+enum class Text { any, address, address_or_empty, name, networks, origins, level };
 
 struct Setting {
   const char* key;
@@ -72,6 +73,7 @@ const Setting kTable[] = {
     {"writer_heartbeat_ttl_ms", &Settings::writer_heartbeat_ttl_ms, 2000, kHourMs},
     {"queue_age_degraded_s", &Settings::queue_age_degraded_s, 1, kDay},
     {"admin_networks", &Settings::admin_networks, 0, 0, Text::networks},
+    {"cors_origins", &Settings::cors_origins, 0, 0, Text::origins},
     {"queue_metrics", &Settings::queue_metrics},
     {"log_level", &Settings::log_level, 0, 0, Text::level},
     {"log_file", &Settings::log_file},
@@ -139,6 +141,11 @@ std::string set_text(const Setting& st, std::string_view value, std::string* out
     case Text::networks: {
       auto nets = parse_networks(value);
       if (!nets.ok()) return std::string(st.key) + ": " + nets.error().message;
+      break;
+    }
+    case Text::origins: {
+      auto cors = parse_cors_origins(value);
+      if (!cors.ok()) return std::string(st.key) + ": " + cors.error().message;
       break;
     }
   }

@@ -93,6 +93,10 @@ struct Settings {
   // Peers (FastCGI REMOTE_ADDR) that may read /api/metrics: CIDR ranges,
   // comma-separated (core/netmask.h); "" = nobody.
   std::string admin_networks = "127.0.0.0/8,::1/128";
+  // Origins whose pages may read /api/popup, /api/popup/action and
+  // /api/healthz from the browser (core/cors.h): "" = none (same origin
+  // only), "*", or "https://shop.example,http://localhost:8081".
+  std::string cors_origins;
   // Whether this host's /api/metrics reports the shared queue's figures
   // (depth, oldest event age, writers): on for exactly one host per queue,
   // the one running popup-writer, so that a sum over hosts counts them once.

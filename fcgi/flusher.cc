@@ -26,10 +26,13 @@ void Flusher::queue(Pending p) {
     auto it = items_.begin();
     while (it != items_.end() && it->waiter) ++it;
     if (it == items_.end()) break;
+    if (o_.left) o_.left(it->p);
     items_.erase(it);
     ++dropped_;
   }
-  if (items_.size() >= o_.batch) wake_.notify_one();
+  publish();
+  // The first one starts the interval; a full batch goes at once.
+  if (items_.size() == 1 || items_.size() >= o_.batch) wake_.notify_one();
 }
 
 Recorded Flusher::record(Pending p) {
@@ -43,6 +46,7 @@ Recorded Flusher::record(Pending p) {
   }
   items_.push_back(Item{std::move(p), w});
   ++actions_waiting_;
+  publish();
   wake_.notify_one();
   done_.wait(l, [&] { return w->done; });
   return w->result;
@@ -50,7 +54,11 @@ Recorded Flusher::record(Pending p) {
 
 size_t Flusher::waiting() const {
   std::lock_guard<std::mutex> l(mu_);
-  return items_.size();
+  return items_.size() + in_sink_;
+}
+
+void Flusher::publish() {
+  if (o_.gauge) o_.gauge->store(static_cast<int64_t>(items_.size() + in_sink_));
 }
 
 uint64_t Flusher::dropped() const {
@@ -68,12 +76,16 @@ bool Flusher::flush_some(std::unique_lock<std::mutex>& l) {
   std::vector<Item> taken(std::make_move_iterator(items_.begin()),
                           std::make_move_iterator(items_.begin() + n));
   items_.erase(items_.begin(), items_.begin() + n);
+  in_sink_ = n;
   std::vector<Pending> batch;
   batch.reserve(n);
   for (auto& it : taken) batch.push_back(it.p);
   l.unlock();
   std::vector<Recorded> results = sink_.record(batch);
   results.resize(n, Recorded::failed);
+  if (o_.left)
+    for (size_t i = 0; i < n; ++i)
+      if (!taken[i].waiter && results[i] != Recorded::failed) o_.left(taken[i].p);
   l.lock();
   ++batches_;
   bool ok = true;
@@ -91,6 +103,8 @@ bool Flusher::flush_some(std::unique_lock<std::mutex>& l) {
   // Failed impressions go back ahead of newer ones, in their order.
   items_.insert(items_.begin(), std::make_move_iterator(again.begin()),
                 std::make_move_iterator(again.end()));
+  in_sink_ = 0;
+  publish();
   done_.notify_all();
   return ok;
 }
@@ -125,7 +139,11 @@ void Flusher::run() {
   }
   // What could not be recorded on the way out is lost (counted).
   dropped_ += items_.size();
+  if (o_.left)
+    for (const auto& it : items_)
+      if (!it.waiter) o_.left(it.p);
   items_.clear();
+  publish();
   running_ = false;
 }
 

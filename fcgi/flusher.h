@@ -9,10 +9,12 @@
 // Redis/MySQL recorder in fcgi/recorder.h; a fake in the unit tests).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -47,6 +49,13 @@ struct FlusherOptions {
   // After a batch failed, impressions wait this long before the next try
   // (actions are tried at once).
   std::chrono::milliseconds retry{200};
+  // Kept equal to waiting() (shared memory that /api/metrics reads, so that
+  // tests and operators see the write-behind empty); nullptr: nowhere.
+  std::atomic<int64_t>* gauge = nullptr;
+  // Called for each impression once it leaves the queue (stored, or given
+  // up), possibly under the flusher's lock: it must not call the flusher.
+  // May be empty.
+  std::function<void(const Pending&)> left;
 };
 
 class Flusher {
@@ -64,6 +73,7 @@ class Flusher {
   // Records what waits (one last try) and ends the thread.
   void stop();
 
+  // Events not yet recorded: queued, or in the batch being recorded.
   size_t waiting() const;
   uint64_t dropped() const;
   uint64_t batches() const;
@@ -78,6 +88,7 @@ class Flusher {
     std::shared_ptr<Waiter> waiter;  // null for impressions
   };
   void run();
+  void publish();  // the gauge, under mu_
   // Takes up to o_.batch items and records them; false when the batch failed
   // (its impressions are back at the front).
   bool flush_some(std::unique_lock<std::mutex>& l);
@@ -89,6 +100,7 @@ class Flusher {
   std::condition_variable done_;   // callers of record()
   std::deque<Item> items_;
   size_t actions_waiting_ = 0;
+  size_t in_sink_ = 0;  // taken for the batch in the sink's hands
   bool stopping_ = false;
   bool running_ = true;  // false once run() has left
   uint64_t dropped_ = 0;

@@ -104,5 +104,5 @@ int main(int argc, char** argv) {
     return 1;
   }
   Metrics metrics(s.state_dir);
-  return run_worker(s, 0, -1, metrics);
+  return run_worker(s, 0, OwnSocket{}, metrics);
 }

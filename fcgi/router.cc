@@ -8,10 +8,24 @@
 namespace popup {
 namespace {
 
-Response method_not_allowed(const char* allow) {
+Response method_not_allowed(Endpoint ep) {
+  const char* allow = allowed_methods(ep);
   Response r = error_response("method_not_allowed",
                               std::string("this endpoint accepts ") + allow + " only");
   r.allow = allow;
+  return r;
+}
+
+// The endpoints a page on another origin may call from the browser.
+bool browser_facing(Endpoint ep) {
+  return ep == Endpoint::popup || ep == Endpoint::action || ep == Endpoint::healthz;
+}
+
+// A preflight, or a plain OPTIONS: what the endpoint allows, no body.
+Response options_response(Endpoint ep) {
+  Response r;
+  r.status = 204;
+  r.allow = allowed_methods(ep);
   return r;
 }
 
@@ -23,6 +37,21 @@ std::optional<int64_t> parse_seconds(const std::string& s) {
 }
 
 }  // namespace
+
+const char* allowed_methods(Endpoint ep) {
+  switch (ep) {
+    case Endpoint::popup:
+    case Endpoint::healthz: return "GET, HEAD, OPTIONS";
+    case Endpoint::action: return "POST, OPTIONS";
+    default: return "GET, HEAD";
+  }
+}
+
+std::string cors_headers(const Request& r, Endpoint ep, const RouteOptions& o) {
+  if (!o.cors || !browser_facing(ep)) return "";
+  bool preflight = r.method == "OPTIONS" && !r.cors_method.empty();
+  return cors_headers(*o.cors, CorsRequest{r.origin, preflight, allowed_methods(ep)});
+}
 
 Endpoint endpoint_of(const std::string& path) {
   if (path == "/api/popup") return Endpoint::popup;
@@ -39,9 +68,11 @@ Response route(const Request& r, Service& svc, const RouteOptions& o, int64_t no
     now = *t;
   }
   bool get = r.method == "GET" || r.method == "HEAD";
-  switch (endpoint_of(r.path)) {
+  Endpoint ep = endpoint_of(r.path);
+  if (r.method == "OPTIONS" && browser_facing(ep)) return options_response(ep);
+  switch (ep) {
     case Endpoint::popup: {
-      if (!get) return method_not_allowed("GET");
+      if (!get) return method_not_allowed(ep);
       auto v = parse_visit(r.query);
       if (!v.ok()) return error_response("bad_request", v.error().message);
       // Routed by this uid to this process: its owner (service.h).
@@ -51,7 +82,7 @@ Response route(const Request& r, Service& svc, const RouteOptions& o, int64_t no
                                 : svc.popup(v.value(), now, owner);
     }
     case Endpoint::action: {
-      if (r.method != "POST") return method_not_allowed("POST");
+      if (r.method != "POST") return method_not_allowed(ep);
       if (r.content_length < 0) return error_response("bad_request", "invalid Content-Length");
       if (static_cast<size_t>(r.content_length) > kMaxBody || r.body.size() > kMaxBody)
         return error_response("payload_too_large", "the body must be at most 4096 bytes");
@@ -62,10 +93,10 @@ Response route(const Request& r, Service& svc, const RouteOptions& o, int64_t no
       return svc.action(a.value(), r.request_id, now, owner);
     }
     case Endpoint::healthz:
-      if (!get) return method_not_allowed("GET");
+      if (!get) return method_not_allowed(ep);
       return svc.healthz();
     case Endpoint::metrics:
-      if (!get) return method_not_allowed("GET");
+      if (!get) return method_not_allowed(ep);
       // Defence in depth: nginx allows only loopback, but a FastCGI server
       // that does not filter (or anyone who can reach the socket) must not
       // read the pool's internals either.

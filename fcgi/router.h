@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cors.h"
 #include "core/netmask.h"
 #include "fcgi/metrics.h"
 #include "fcgi/response.h"
@@ -30,6 +31,8 @@ struct Request {
   // It came on this process's slot socket, to which nginx sends the users
   // it hashes here (user affinity; false on the shared socket).
   bool via_slot = false;
+  std::string origin;           // Origin header (browsers' cross-origin calls)
+  std::string cors_method;      // Access-Control-Request-Method (a preflight)
 };
 
 // The endpoint a path belongs to (for metrics).
@@ -39,12 +42,23 @@ Endpoint endpoint_of(const std::string& path);
 struct RouteOptions {
   bool test_clock = false;             // honour X-Popup-Now
   const std::vector<Network>* admin = nullptr;  // who may read /api/metrics
+  const CorsPolicy* cors = nullptr;    // which origins' pages may read answers
 };
 
 // Answers one request. `now` is the wall clock; with test_clock on and an
 // X-Popup-Now header of decimal seconds, that value is used instead.
-// /api/metrics answers 403 unless REMOTE_ADDR is inside o.admin.
+// /api/metrics answers 403 unless REMOTE_ADDR is inside o.admin. OPTIONS on
+// a browser-facing endpoint answers 204 with Allow (CORS preflights; the
+// Access-Control-* lines come from cors_headers).
 Response route(const Request& r, Service& svc, const RouteOptions& o, int64_t now);
+
+// The methods `ep` answers, for Allow and preflights ("GET, HEAD, OPTIONS").
+const char* allowed_methods(Endpoint ep);
+
+// CORS header lines (core/cors.h) for the answer to `r` on a browser-facing
+// endpoint (popup, action, healthz; never metrics or an unknown path); ""
+// without a policy.
+std::string cors_headers(const Request& r, Endpoint ep, const RouteOptions& o);
 
 // "Status: ...\r\nContent-Type: ...\r\n...\r\n\r\n" + body. `extra` is added
 // to the headers as is (each line ending in \r\n).

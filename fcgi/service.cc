@@ -36,6 +36,10 @@ constexpr int64_t kNginxRetryWindowS = 300;
 // request falls back to the plain path.
 constexpr int kSharedAttempts = 4;
 
+// How long a process that writes a user it does not own waits for the
+// owner's queued impressions of that user to be stored (a few flushes).
+constexpr int kWaitForOwnerMs = 50;
+
 }  // namespace
 
 Response error_response(const char* code, const std::string& message) {
@@ -166,6 +170,11 @@ Response Service::popup_owned(const Visit& v, int64_t now, const ConfigSet& cfg)
     bump(c_.slot, Counter::memory_hits);
   } else {
     bump(c_.slot, Counter::memory_misses);
+    // The user may have had another owner a moment ago (a reload, a request
+    // sent to this socket directly), or this process's own impressions of
+    // an evicted entry may still be on their way: Redis is read once they
+    // are stored.
+    if (c_.generations) c_.generations->wait_stored(v.uid, kWaitForOwnerMs);
     Read r = read_user(v.uid, true);
     if (!r.states) return error_response("unavailable", "neither Redis nor MySQL answers");
     // Only a copy Redis vouched for is kept: MySQL's alone lags the queue.
@@ -180,6 +189,7 @@ Response Service::popup_owned(const Visit& v, int64_t now, const ConfigSet& cfg)
   UserState next = after_impression(*p, find_state(states, p->id), now);
   states[p->id] = next;
   if (u) h.changed();
+  if (c_.generations) c_.generations->pending_add(c_.owner_slot, v.uid);
   c_.flusher->queue(Pending{stamper_.make(v.uid, p->id, LastAction::show, next, now), 0});
   return Response{200, popup_answer(p)};
 }
@@ -221,6 +231,7 @@ std::optional<Response> Service::try_shared(const Visit& v, int64_t now, bool* f
 
 Response Service::popup_shared(const Visit& v, int64_t now) {
   bump(c_.slot, Counter::shared_gets);
+  if (c_.generations) c_.generations->wait_stored(v.uid, kWaitForOwnerMs);
   bool failed = false;
   for (int i = 0; i < kSharedAttempts && !failed; ++i)
     if (auto r = try_shared(v, now, &failed)) return *r;
@@ -285,6 +296,7 @@ Response Service::action(const ActionRequest& a, const std::string& request_id, 
   auto cfg = c_.cache.get();
   bool use_memory = owner && c_.users && c_.flusher && s_.state_cache_stale_s > 0 && cfg;
   if (!use_memory) {
+    if (c_.generations) c_.generations->wait_stored(a.uid, kWaitForOwnerMs);
     Read r = read_user(a.uid, true);
     if (!r.cfg) return error_response("unavailable", "popup configuration is not available");
     // The set holds every popup in MySQL, disabled and expired ones too.
@@ -306,6 +318,7 @@ Response Service::action(const ActionRequest& a, const std::string& request_id, 
   CachedUser* u = h.find(now_ms, gen);
   UserStates uncached;
   if (!u) {
+    if (c_.generations) c_.generations->wait_stored(a.uid, kWaitForOwnerMs);
     Read r = read_user(a.uid, true);
     if (r.states && r.from_redis) u = &h.fill(std::move(*r.states), now_ms, gen);
     else if (r.states) uncached = std::move(*r.states);

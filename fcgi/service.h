@@ -48,6 +48,7 @@ struct WorkerContext {
   Flusher* flusher = nullptr;
   UserCache* users = nullptr;  // nullptr or state_cache_stale_s = 0: no owner path
   UserGenerations* generations = nullptr;
+  int owner_slot = -1;  // the worker slot whose users this process owns, -1: none
 };
 
 class Service {

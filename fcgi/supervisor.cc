@@ -97,9 +97,9 @@ void spawn(Pool& p, int slot) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     log_set_name("popupd-worker");
-    int own = -1;
+    OwnSocket own;
     for (int i = 0; i < static_cast<int>(p.slot_fds.size()); ++i) {
-      if (i == slot) own = p.slot_fds[i];
+      if (i == slot) own = OwnSocket{p.slot_fds[i], i};
       else close(p.slot_fds[i]);
     }
     _exit(run_worker(p.s, p.listen_fd, own, *p.metrics));

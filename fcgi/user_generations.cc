@@ -7,14 +7,18 @@
 
 #include <cerrno>
 #include <cstring>
+#include <chrono>
 #include <new>
+#include <thread>
 
 #include "fcgi/log.h"
 
 namespace popup {
 
 namespace {
-constexpr size_t kBytes = UserGenerations::kSize * sizeof(std::atomic<uint64_t>);
+constexpr size_t kGenBytes = UserGenerations::kSize * sizeof(std::atomic<uint64_t>);
+constexpr size_t kBytes = kGenBytes + UserGenerations::kSlots * UserGenerations::kPendingSize *
+                                          sizeof(std::atomic<uint32_t>);
 }
 
 UserGenerations::UserGenerations(const std::string& state_dir) {
@@ -37,6 +41,25 @@ UserGenerations::UserGenerations(const std::string& state_dir) {
     p = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   table_ = static_cast<std::atomic<uint64_t>*>(p);
+  pending_ = reinterpret_cast<std::atomic<uint32_t>*>(static_cast<char*>(p) + kGenBytes);
+}
+
+void UserGenerations::reset_slot(int slot) {
+  if (slot < 0 || slot >= kSlots) return;
+  for (size_t i = 0; i < kPendingSize; ++i)
+    pending_[static_cast<size_t>(slot) * kPendingSize + i].store(0, std::memory_order_release);
+}
+
+bool UserGenerations::wait_stored(std::string_view uid, int max_ms) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_ms);
+  for (;;) {
+    bool any = false;
+    for (int slot = 0; slot < kSlots && !any; ++slot)
+      any = pending(slot, uid).load(std::memory_order_acquire) != 0;
+    if (!any) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
 }
 
 UserGenerations::~UserGenerations() { munmap(table_, kBytes); }

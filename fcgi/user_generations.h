@@ -7,8 +7,17 @@
 // was read under (core/user_cache.h) and reads Redis again when they
 // differ. Two users that share a counter only cost each other a re-read.
 //
-// Processes on other hosts do not see this table: there an owner sees such
-// a write within state_cache_stale_s (README "User affinity").
+// The second table counts, per worker slot and uid hash, the impressions
+// an owner has decided but its write-behind has not yet stored. A process
+// that must write a user it does not own waits (briefly, bounded) until
+// they are stored before it reads the user's state from Redis: otherwise
+// its write would be based on a state without them, and the owner's late
+// flush would then overwrite the newer state it wrote.
+//
+// Processes on other hosts do not see these tables: there an owner sees such
+// a write within state_cache_stale_s, and an owner's unflushed impression
+// can outlive a foreign action's state (README "User affinity"); clients
+// that send ?uid= with their actions never take that path.
 #pragma once
 
 #include <atomic>
@@ -21,6 +30,8 @@ namespace popup {
 class UserGenerations {
  public:
   static constexpr size_t kSize = 1 << 16;
+  static constexpr int kSlots = 256;            // worker slots (workers <= 256)
+  static constexpr size_t kPendingSize = 4096;  // buckets per slot
 
   // Maps state_dir/users.shm (created when missing); with an empty
   // state_dir, or when it cannot be mapped, private memory (this process
@@ -36,6 +47,19 @@ class UserGenerations {
   void bump(std::string_view uid) { table_[index(uid)].fetch_add(1, std::memory_order_acq_rel); }
   bool shared() const { return mapped_; }
 
+  // The owner of worker slot `slot` queued / stored an impression of uid.
+  void pending_add(int slot, std::string_view uid) {
+    if (slot >= 0 && slot < kSlots) pending(slot, uid).fetch_add(1, std::memory_order_acq_rel);
+  }
+  void pending_done(int slot, std::string_view uid) {
+    if (slot >= 0 && slot < kSlots) pending(slot, uid).fetch_sub(1, std::memory_order_acq_rel);
+  }
+  // A fresh worker in `slot`: its predecessor's counts are void.
+  void reset_slot(int slot);
+  // Waits until no slot has an unstored impression in uid's bucket, or
+  // until `max_ms` passed. False when time ran out.
+  bool wait_stored(std::string_view uid, int max_ms) const;
+
   // FNV-1a, the same in every process.
   static size_t index(std::string_view uid) {
     uint64_t h = 1469598103934665603ULL;
@@ -44,7 +68,11 @@ class UserGenerations {
   }
 
  private:
+  std::atomic<uint32_t>& pending(int slot, std::string_view uid) const {
+    return pending_[static_cast<size_t>(slot) * kPendingSize + index(uid) % kPendingSize];
+  }
   std::atomic<uint64_t>* table_ = nullptr;
+  std::atomic<uint32_t>* pending_ = nullptr;
   bool mapped_ = false;
 };
 

@@ -40,11 +40,12 @@ void on_stop_signal(int) {
 }
 
 struct Shared {
-  Shared(const Settings& settings, int fd, int own_fd, Metrics& m, WorkerSlot* ws)
-      : s(settings), listen_fd(fd), slot_fd(own_fd), metrics(m), slot(ws) {}
+  Shared(const Settings& settings, int fd, OwnSocket own, Metrics& m, WorkerSlot* ws)
+      : s(settings), listen_fd(fd), slot_fd(own.fd), owner_slot(own.slot), metrics(m), slot(ws) {}
   const Settings& s;
   int listen_fd;
-  int slot_fd;  // this process's own socket (user affinity), -1: none
+  int slot_fd;     // this process's own socket (user affinity), -1: none
+  int owner_slot;  // its slot number, -1: none
   Metrics& metrics;
   WorkerSlot* slot;
   ConfigCache cache;
@@ -59,19 +60,28 @@ struct Shared {
   RedisRepairs redis_repairs;
   // Checked when the settings were read, so the list parses.
   std::vector<Network> admin = parse_networks(s.admin_networks).value();
+  CorsPolicy cors = parse_cors_origins(s.cors_origins).value();
   // The owned users' states and the write-behind (fcgi/service.h).
   UserGenerations generations{s.state_dir};
   UserCache users{static_cast<size_t>(s.state_cache_mib) << 20,
                   static_cast<int64_t>(s.state_cache_stale_s) * 1000, 256};
   Recorder recorder{s, slot, &redis_breaker, &redis_repairs};
-  Flusher flusher{recorder, FlusherOptions{std::chrono::milliseconds(s.flush_ms),
-                                           static_cast<size_t>(s.flush_events)}};
+  Flusher flusher{recorder, flusher_options()};
+
+  FlusherOptions flusher_options() {
+    FlusherOptions o;
+    o.interval = std::chrono::milliseconds(s.flush_ms);
+    o.batch = static_cast<size_t>(s.flush_events);
+    o.gauge = slot ? &slot->flush_waiting : nullptr;
+    o.left = [this](const Pending& p) { generations.pending_done(owner_slot, p.event.uid); };
+    return o;
+  }
 
   uint64_t dropped_reported = 0;  // the refresher's, then main's after the join
 
   WorkerContext context() {
     return WorkerContext{s, cache, metrics, slot, &redis_breaker, &redis_repairs, &flusher,
-                         &users, &generations};
+                         &users, &generations, owner_slot};
   }
 };
 
@@ -99,6 +109,8 @@ Request read_request(FCGX_Request& req) {
   r.test_now = param(req, "HTTP_X_POPUP_NOW");
   r.idempotency_key = param(req, "HTTP_IDEMPOTENCY_KEY");
   r.request_id = param(req, "REQUEST_ID");
+  r.origin = param(req, "HTTP_ORIGIN");
+  r.cors_method = param(req, "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
   const char* cl = param(req, "CONTENT_LENGTH");
   char* end = nullptr;
   r.content_length = *cl ? strtoll(cl, &end, 10) : 0;
@@ -123,8 +135,9 @@ void serve_one(FCGX_Request& req, Service& svc, Shared& sh, bool via_slot) {
   r.via_slot = via_slot;
   Endpoint ep = endpoint_of(r.path);
   Response resp;
+  RouteOptions opts{sh.s.test_clock, &sh.admin, &sh.cors};
   try {
-    resp = route(r, svc, RouteOptions{sh.s.test_clock, &sh.admin}, time(nullptr));
+    resp = route(r, svc, opts, time(nullptr));
   } catch (const std::exception& e) {
     // A bug must cost one 500, never the worker.
     log_error("request %s %s failed: %s", r.method.c_str(), r.path.c_str(), e.what());
@@ -132,6 +145,7 @@ void serve_one(FCGX_Request& req, Service& svc, Shared& sh, bool via_slot) {
   }
   // Tests prove read-your-writes across processes with this header.
   std::string extra = sh.s.test_clock ? "X-Popup-Worker: " + std::to_string(getpid()) + "\r\n" : "";
+  extra += cors_headers(r, ep, opts);
   std::string out = http_frame(resp, ep, extra);
   FCGX_PutStr(out.data(), static_cast<int>(out.size()), req.out);
   record_request(sh.slot, ep, resp.status, now_us() - t0);
@@ -281,7 +295,6 @@ void publish_memory(Shared& sh) {
   sh.slot->memory_bytes.store(static_cast<int64_t>(sh.users.bytes()));
   sh.slot->memory_users.store(static_cast<int64_t>(sh.users.entries()));
   sh.slot->memory_budget.store(static_cast<int64_t>(sh.users.budget()));
-  sh.slot->flush_waiting.store(static_cast<int64_t>(sh.flusher.waiting()));
   uint64_t dropped = sh.flusher.dropped();
   if (dropped > sh.dropped_reported) {
     bump(sh.slot, Counter::impressions_dropped, dropped - sh.dropped_reported);
@@ -323,19 +336,21 @@ void install_handlers() {
 
 }  // namespace
 
-int run_worker(const Settings& s, int listen_fd, int slot_fd, Metrics& metrics) {
+int run_worker(const Settings& s, int listen_fd, OwnSocket own, Metrics& metrics) {
   if (pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
     log_error("worker: pipe: %s", strerror(errno));
     return 1;
   }
   // Several threads and processes poll the same socket; the losers of an
   // accept race must get EAGAIN, not block.
-  for (int fd : {listen_fd, slot_fd})
+  for (int fd : {listen_fd, own.fd})
     if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   FCGX_Init();
   install_handlers();  // after FCGX_Init, which installs handlers of its own
   WorkerSlot* slot = metrics.claim_slot(getpid(), s.threads);
-  Shared sh(s, listen_fd, slot_fd, metrics, slot);
+  Shared sh(s, listen_fd, own, metrics, slot);
+  // This slot's earlier process is gone (or leaving): its counts are void.
+  sh.generations.reset_slot(own.slot);
   sh.redis_breaker.mirror_to(slot ? &slot->redis_breaker_open_until_ms : nullptr);
   sh.cache.mirror_to(slot ? &slot->config_version : nullptr);
   std::vector<std::thread> threads;

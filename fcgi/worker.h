@@ -20,9 +20,14 @@ namespace popup {
 // Serves until SIGTERM/SIGINT/SIGQUIT/SIGHUP (graceful) or until
 // max_requests requests (recycle). Returns the process exit code: 0 after a
 // graceful stop or a recycle, non-zero when it could not start.
-// slot_fd: the process's own socket, to which nginx routes the users it
-// owns (user affinity); -1 for none (spawn-fcgi).
-int run_worker(const Settings& s, int listen_fd, int slot_fd, Metrics& metrics);
+// The process's own socket, to which nginx routes the users it owns (user
+// affinity), and its slot number; -1 for none (spawn-fcgi).
+struct OwnSocket {
+  int fd = -1;
+  int slot = -1;
+};
+
+int run_worker(const Settings& s, int listen_fd, OwnSocket own, Metrics& metrics);
 
 // Exit code of a worker that left because of max_requests.
 inline constexpr int kExitRecycled = 0;

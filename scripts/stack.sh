@@ -36,6 +36,9 @@
 #                     (nginx/README.md)
 #   UPSTREAM_KEEPALIVE=on|off   off drops `keepalive` and `fastcgi_keep_conn`
 #                     (only for the TIME_WAIT comparison in bench/)
+#   CORS_ORIGINS=     popup.conf's cors_origins: origins whose pages may
+#                     call the API from the browser ("*", or
+#                     "http://127.0.0.1:8081,https://shop.example"); empty: none
 #   ACCESS_LOG=on|off nginx's access log in DIR/log/nginx-access.log (the
 #                     benchmarks turn it off)
 #   NGINX_INCLUDE=DIR  bench/ only: nginx.conf includes DIR/main.conf,
@@ -86,6 +89,7 @@ KEY_PREFIX=popup   # popup.conf's key_prefix; load_config reads its version key
 POOL_TCP_PORT=${POOL_TCP_PORT:-}
 UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-on}
 NGINX_INCLUDE=${NGINX_INCLUDE:-}
+CORS_ORIGINS=${CORS_ORIGINS:-}
 ACCESS_LOG=${ACCESS_LOG:-on}
 case "$BUILD" in /*) bin=$BUILD ;; *) bin=$top/$BUILD ;; esac
 
@@ -313,6 +317,9 @@ check_dir() {
   # DIR goes into nginx, Redis and MariaDB configuration and command lines.
   [[ $dir =~ ^[A-Za-z0-9._/+-]+$ ]] ||
     fail "DIR may hold only letters, digits and . _ - + / (got '$dir')"
+  # The checkout's web/ is nginx's root for the demo page.
+  [[ $top =~ ^[A-Za-z0-9._/+-]+$ ]] ||
+    fail "the checkout's path may hold only letters, digits and . _ - + / (got '$top')"
   # sun_path holds 108 bytes with the terminating NUL.
   local longest="$dir/popup.sock"
   [ "$(printf %s "$longest" | wc -c)" -le 107 ] ||
@@ -377,6 +384,7 @@ batch_size = $BATCH_SIZE
 batch_ms = $BATCH_MS
 writer_id = w1
 test_clock = $TEST_CLOCK
+cors_origins = $CORS_ORIGINS
 CONF
 }
 
@@ -588,7 +596,8 @@ render_nginx_conf() {
       -e "s|@NGINX_KEEPALIVE@|$NGINX_KEEPALIVE|g" -e "s|@RUN_DIR@|$dir|g" \
       -e "s|@POOL_SERVERS@|$servers|g" -e "s|@LISTEN@|$http_host:$HTTP_PORT|g" \
       -e "s|@MAIN_INCLUDE@|$(include_line main)|g" -e "s|@HTTP_INCLUDE@|$(include_line http)|g" \
-      -e "s|@SERVER_INCLUDE@|$(include_line server)|g" -e "s|@ACCESS_LOG@|$access_log|g" \
+      -e "s|@SERVER_INCLUDE@|$(include_line server)|g" -e "s|@WEB_ROOT@|$top/web|g" \
+      -e "s|@ACCESS_LOG@|$access_log|g" \
       "$top/nginx/nginx.conf.in" > "$dir/nginx/nginx.conf"
   local left
   left=$(grep -v '^[[:space:]]*#' "$dir/nginx/nginx.conf" | grep -o '@[A-Z_]*@' | head -n1 || true)
@@ -618,6 +627,7 @@ start_nginx() {
 print_usage_lines() {
   cat <<MSG
 stack: running in $dir ($POOL pool: $WORKERS workers x $THREADS threads; nginx: $NGINX_WORKERS workers x keepalive $NGINX_KEEPALIVE; logs in $dir/log)
+  open $url/ for the demo shop (web/), or:
   curl '$url/api/popup?uid=alice'
   curl '$url/api/popup?uid=alice&platform=ios&version=2.1&lang=de'
   curl -X POST -d 'uid=alice&popup_id=1&action=click' '$url/api/popup/action'
@@ -738,6 +748,13 @@ pool_sockets_ready() {
   done
 }
 
+# old_nginx_gone PID...: none of these processes runs any more.
+old_nginx_gone() {
+  local p
+  for p in "$@"; do kill -0 "$p" 2>/dev/null && return 1; done
+  return 0
+}
+
 reload() {
   [ -f "$dir/popup.conf" ] && [ -f "$dir/nginx/nginx.conf" ] || fail "no stack in $dir"
   exec 9> "$dir/.stack.lock"
@@ -756,7 +773,13 @@ reload() {
   sed -i "s|^\( *\).*# pool servers\$|\1$servers # pool servers|" "$dir/nginx/nginx.conf"
   nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/log/nginx-error.log" -t -q ||
     fail "nginx refused the new upstream" "$dir/log/nginx-error.log"
+  # Until its old workers have left, some connections may still be hashed
+  # over the old servers: wait for them (they finish what they serve).
+  local master old
+  master=$(live_pids "$dir/nginx/nginx.pid" | head -n 1)
+  old=$(pgrep -P "$master" | tr '\n' ' ')
   nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/log/nginx-error.log" -s reload
+  wait_up 60 nginx/nginx.pid old_nginx_gone $old || fail "nginx's old workers did not leave" "$dir/log/nginx-error.log"
   log "reloaded: $servers"
 }
 

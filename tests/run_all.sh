@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs the unit tests (Boost.Test), the integration tests (Python unittest
-# against real nginx, Redis and MariaDB) and a short distributed Locust run,
-# and ends with one line "N passed, N failed" counting every test. Exit status 1 when anything failed.
-#   tests/run_all.sh [unit|integration|smoke]     (default: all three)
+# Runs the unit tests (Boost.Test), popup.js's unit tests (node --test), the
+# integration tests (Python unittest against real nginx, Redis and MariaDB,
+# and headless Chromium for the demo page) and a short distributed Locust
+# run, and ends with one line "N passed, N failed" counting every test. Exit
+# status 1 when anything failed.
+#   tests/run_all.sh [unit|web|integration|smoke]     (default: all four)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -36,6 +38,20 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
   # A crash leaves the report short: count the run itself as a failure.
   if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; tail -20 "$tmp/unit.log"; fi
   echo "unit: $p passed, $f failed"
+  passed=$((passed + p)); failed=$((failed + f))
+fi
+
+if [ "$what" = all ] || [ "$what" = web ]; then
+  echo "== popup.js unit tests (node --test web/test/*.test.mjs)"
+  node --test --test-reporter=tap web/test/*.test.mjs > "$tmp/web.tap" 2>&1
+  rc=$?
+  p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tmp/web.tap" | tail -n 1)
+  f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tmp/web.tap" | tail -n 1)
+  p=${p:-0}; f=${f:-0}
+  grep -E -A 12 "^not ok|^    not ok" "$tmp/web.tap" | head -80
+  # No summary (node missing, a syntax error) counts as a failure.
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; tail -20 "$tmp/web.tap"; fi
+  echo "web: $p passed, $f failed"
   passed=$((passed + p)); failed=$((failed + f))
 fi
 

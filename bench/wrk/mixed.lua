@@ -16,8 +16,11 @@ function request()
   local r = math.random(100)
   if r <= 90 then return wrk.format("GET", c.popup_path()) end
   local action = r <= 97 and "ignore" or "click"
-  local body = "uid=" .. c.uid() .. "&popup_id=" .. ids[math.random(#ids)] .. "&action=" .. action
-  return wrk.format("POST", action_path, form, body)
+  local uid = c.uid()
+  local body = "uid=" .. uid .. "&popup_id=" .. ids[math.random(#ids)] .. "&action=" .. action
+  -- ?uid= as well, as clients should send it: nginx routes the action to
+  -- the user's worker (README "User affinity").
+  return wrk.format("POST", action_path .. "?uid=" .. uid, form, body)
 end
 
 done = c.done

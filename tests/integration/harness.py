@@ -95,6 +95,11 @@ class Stack:
             raise RuntimeError("stack start failed:\n" + r.stdout[-3000:] + r.stderr[-3000:])
         return self
 
+    def run_script(self, command):
+        """scripts/stack.sh COMMAND DIR with this stack's settings."""
+        return subprocess.run([os.path.join(TOP, "scripts/stack.sh"), command, self.dir],
+                              env=self.env, cwd=TOP, capture_output=True, text=True, timeout=180)
+
     def stop(self, keep=False):
         if self.started:
             subprocess.run([os.path.join(TOP, "scripts/stack.sh"), "stop", self.dir],
@@ -153,8 +158,13 @@ class Stack:
             if conn is None:
                 c.close()
 
-    def act(self, uid, popup_id, action, now=None, conn=None, as_json=True):
-        headers = {"X-Popup-Now": str(now)} if now is not None else {}
+    def act(self, uid, popup_id, action, now=None, conn=None, as_json=True, query_uid=False,
+            headers=None):
+        """POST /api/popup/action; query_uid: also ?uid=U, so that nginx
+        routes the action to the user's worker (user affinity)."""
+        headers = dict(headers or {})
+        if now is not None:
+            headers["X-Popup-Now"] = str(now)
         if as_json:
             body = json.dumps({"uid": uid, "popup_id": popup_id, "action": action})
             headers["Content-Type"] = "application/json"
@@ -163,18 +173,22 @@ class Stack:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         c = conn or self.http()
         try:
-            return c.request("POST", "/api/popup/action", body=body, headers=headers)
+            path = "/api/popup/action"
+            if query_uid:
+                path += "?" + urllib.parse.urlencode({"uid": uid})
+            return c.request("POST", path, body=body, headers=headers)
         finally:
             if conn is None:
                 c.close()
 
-    def fcgi(self, env, body=b""):
+    def fcgi(self, env, body=b"", socket="popup.sock"):
         """One request straight to the pool's socket with cgi-fcgi, as any
         FastCGI server could send it: `env` are the FastCGI parameters.
+        socket: the shared one, or popup.sock.N for worker slot N's own.
         Returns Reply (status from the Status header, 200 without one)."""
         full = {"REQUEST_METHOD": "GET", "CONTENT_LENGTH": str(len(body))}
         full.update(env)
-        r = subprocess.run(["cgi-fcgi", "-bind", "-connect", self.path("popup.sock")],
+        r = subprocess.run(["cgi-fcgi", "-bind", "-connect", self.path(socket)],
                            input=body, env=full, capture_output=True, timeout=30)
         head, _, data = r.stdout.partition(b"\r\n\r\n")
         headers = {}
@@ -303,8 +317,11 @@ class Stack:
                                  % (timeout, "; ".join(self.health_problems())))
 
     def wait_drained(self, timeout=30):
-        """Waits until the queue and every processing list are empty."""
+        """Waits until the workers' write-behind, the queue and every
+        processing list are empty."""
         def empty():
+            if self.metrics().get("popup_flush_waiting", 0) != 0:
+                return False
             if self.redis("LLEN", "popup:events") != "(integer) 0":
                 return False
             keys = self.redis_raw("KEYS", "popup:events:processing:*").split()

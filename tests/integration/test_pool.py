@@ -178,7 +178,7 @@ class Supervisor(unittest.TestCase):
         self.assertEqual(m["popup_workers"], 3)
         self.assertGreaterEqual(m["popup_listen_queue"], 0)
         self.assertEqual(m["popup_listen_backlog"], 4096)  # read from the socket
-        self.assertEqual(m["popup_threads_active"] + m["popup_threads_idle"], 12)
+        self.assertEqual(m["popup_threads_active"] + m["popup_threads_idle"], 3 * 8)
         self.assertIn("popup_listen_queue", m)
         self.assertTrue(any(k.startswith("popup_worker_requests_total{") for k in m))
         self.assertTrue(any(k.startswith('popup_requests_total{endpoint="popup",status="200"}')

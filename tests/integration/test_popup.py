@@ -1,6 +1,7 @@
 """GET /api/popup through nginx against real MariaDB and Redis: re-display
 rules, selection, targeting, caches, errors (SPEC "GET /api/popup")."""
 
+import glob
 import json
 import os
 import signal
@@ -23,6 +24,12 @@ def setUpModule():
 def tearDownModule():
     if stack:
         stack.stop()
+
+
+def worker_sockets():
+    """The pool's per-worker sockets (user affinity); none under spawn-fcgi."""
+    return sorted(os.path.basename(p) for p in glob.glob(stack.path("popup.sock.*"))
+                  if p.rsplit(".", 1)[1].isdigit())
 
 
 def shown(reply):
@@ -69,8 +76,25 @@ class RedisplayRules(unittest.TestCase):
         self.assertIsNone(shown(stack.get_popup(u, now=NOW + 10**8)))
 
     def test_read_your_writes_across_workers(self):
-        # Redis is frozen while 12 reads arrive, so they are all in flight at
-        # once and occupy 12 accept threads: every worker process answers.
+        slots = worker_sockets()
+        if slots:
+            # User affinity: the owner decided in memory and stores the
+            # impression behind its answer; every other worker, asked on its
+            # own socket as if it owned the user, reads it from Redis.
+            for _ in range(3):
+                u = uid()
+                self.assertEqual(shown(stack.get_popup(u, now=NOW)), 1)
+                readers = set()
+                for sock in slots:
+                    r = stack.fcgi({"DOCUMENT_URI": "/api/popup", "QUERY_STRING": "uid=" + u,
+                                    "HTTP_X_POPUP_NOW": str(NOW + 1)}, socket=sock)
+                    self.assertIsNone(shown(r), sock)
+                    readers.add(r.headers["x-popup-worker"])
+                self.assertEqual(len(readers), len(slots))
+            return
+        # One shared socket (spawn-fcgi): Redis is frozen while 12 reads
+        # arrive, so they are all in flight at once and occupy 12 accept
+        # threads: every worker process answers.
         redis_pid = stack.pid("redis")
         for _ in range(3):
             u = uid()
@@ -93,11 +117,22 @@ class RedisplayRules(unittest.TestCase):
             self.assertTrue(readers - {first.headers["x-popup-worker"]},
                             "no read came from another worker process")
 
-
     def concurrent_gets(self, u, now, n=12):
-        """n GETs of one user released at once: Redis is frozen while they
-        arrive, so every one of them is past nginx and waiting on Redis."""
+        """n GETs of one user released at once. With one shared socket
+        (spawn-fcgi) Redis is frozen while they arrive, so every one of them
+        is past nginx and waiting on Redis; with user affinity they all
+        reach the user's one worker, which takes them one at a time."""
         replies = []
+        if worker_sockets():
+            barrier = threading.Barrier(n)
+
+            def visit():
+                barrier.wait()
+                replies.append(stack.get_popup(u, now=now))
+            ts = [threading.Thread(target=visit) for _ in range(n)]
+            [t.start() for t in ts]
+            [t.join() for t in ts]
+            return [shown(r) for r in replies]
         redis_pid = stack.pid("redis")
         os.kill(redis_pid, signal.SIGSTOP)
         try:
@@ -117,6 +152,7 @@ class RedisplayRules(unittest.TestCase):
         u = uid()
         self.assertEqual(sorted(self.concurrent_gets(u, NOW), key=str), [1] + [None] * 11)
         self.assertEqual(sorted(self.concurrent_gets(u, NOW + 600), key=str), [1] + [None] * 11)
+        stack.wait_drained()
         self.assertEqual(stack.redis_raw("HGET", "popup:u:" + u, "1").split(",")[:3],
                          [str(NOW + 1200), "2", "show"])
         stack.wait_drained()
@@ -125,12 +161,18 @@ class RedisplayRules(unittest.TestCase):
     def test_a_stored_state_that_does_not_decode_counts_as_none(self):
         u = uid()
         self.assertEqual(shown(stack.get_popup(u, now=NOW)), 1)
+        # Asked on the shared socket, which decides from Redis every time
+        # (the user's owner keeps its copy in memory, README "User affinity").
+        def shared_get(now):
+            return stack.fcgi({"DOCUMENT_URI": "/api/popup", "QUERY_STRING": "uid=" + u,
+                               "HTTP_X_POPUP_NOW": str(now)})
+        stack.wait_drained()
         for junk in ("garbage", "1,2,show", "-5,1,show,1", "1,1,shown,1", "9" * 19 + ",1,show,1"):
             stack.redis("HSET", "popup:u:" + u, "1", junk)
-            self.assertEqual(shown(stack.get_popup(u, now=NOW + 1)), 1, junk)
+            self.assertEqual(shown(shared_get(NOW + 1)), 1, junk)
             self.assertEqual(stack.redis_raw("HGET", "popup:u:" + u, "1"),
                              "%d,1,show,%d" % (NOW + 601, NOW + 1), junk)
-            self.assertIsNone(shown(stack.get_popup(u, now=NOW + 2)), junk)
+            self.assertIsNone(shown(shared_get(NOW + 2)), junk)
 
 
 class Selection(unittest.TestCase):
@@ -267,7 +309,7 @@ class Errors(unittest.TestCase):
         r = c.request("POST", "/api/popup?uid=a", body="x",
                       headers={"Content-Type": "application/x-www-form-urlencoded"})
         self.check(r, 405, "method_not_allowed")
-        self.assertEqual(r.headers.get("allow"), "GET")
+        self.assertEqual(r.headers.get("allow"), "GET, HEAD, OPTIONS")
         self.check(c.request("GET", "/api/popup/action"), 405, "method_not_allowed")
         self.check(c.request("DELETE", "/api/healthz"), 405, "method_not_allowed")
 
@@ -292,6 +334,7 @@ class Errors(unittest.TestCase):
         self.assertEqual(stack.sql_int("SELECT COUNT(*) FROM popup_events WHERE uid = '%s'" % u), 0)
         # The first GET still gets the popup, and records it once.
         self.assertEqual(shown(stack.get_popup(u, now=NOW)), 1)
+        stack.wait_drained()  # the impression is stored behind the answer
         self.assertEqual(stack.redis_raw("HGET", "popup:u:" + u, "1").split(",")[1], "1")
         r = c.request("HEAD", "/api/popup?uid=a%20b")
         self.assertEqual((r.status, r.data), (400, b""))

@@ -52,6 +52,16 @@ Pending item(int i, int64_t once = 0) {
   return p;
 }
 
+FlusherOptions opts(std::chrono::milliseconds interval, size_t batch, size_t max_waiting,
+                    std::chrono::milliseconds retry) {
+  FlusherOptions o;
+  o.interval = interval;
+  o.batch = batch;
+  o.max_waiting = max_waiting;
+  o.retry = retry;
+  return o;
+}
+
 // Waits (generously) for a condition; never a fixed sleep as the check.
 template <class F>
 bool eventually(F f) {
@@ -69,7 +79,7 @@ BOOST_AUTO_TEST_SUITE(flusher)
 BOOST_AUTO_TEST_CASE(impressions_go_in_order_in_batches_of_at_most_batch) {
   FakeSink sink;
   {
-    Flusher f(sink, FlusherOptions{1ms, 200, 100000, 200ms});
+    Flusher f(sink, opts(1ms, 200, 100000, 200ms));
     for (int i = 0; i < 1000; ++i) f.queue(item(i));
     BOOST_TEST(eventually([&] { return sink.recorded() == 1000; }));
   }
@@ -77,16 +87,25 @@ BOOST_AUTO_TEST_CASE(impressions_go_in_order_in_batches_of_at_most_batch) {
   for (size_t n : sink.sizes) BOOST_TEST(n <= 200u);
 }
 
+BOOST_AUTO_TEST_CASE(a_lone_impression_is_stored_after_the_interval) {
+  FakeSink sink;
+  Flusher f(sink, opts(1ms, 200, 100000, 200ms));
+  f.queue(item(1));
+  BOOST_TEST(eventually([&] { return sink.recorded() == 1; }));
+  f.queue(item(2));
+  BOOST_TEST(eventually([&] { return sink.recorded() == 2; }));
+}
+
 BOOST_AUTO_TEST_CASE(a_full_batch_does_not_wait_for_the_interval) {
   FakeSink sink;
-  Flusher f(sink, FlusherOptions{std::chrono::hours(1), 10, 100000, 200ms});
+  Flusher f(sink, opts(std::chrono::hours(1), 10, 100000, 200ms));
   for (int i = 0; i < 10; ++i) f.queue(item(i));
   BOOST_TEST(eventually([&] { return sink.recorded() == 10; }));
 }
 
 BOOST_AUTO_TEST_CASE(an_action_waits_for_its_batch_behind_earlier_impressions) {
   FakeSink sink;
-  Flusher f(sink, FlusherOptions{std::chrono::hours(1), 200, 100000, 200ms});
+  Flusher f(sink, opts(std::chrono::hours(1), 200, 100000, 200ms));
   f.queue(item(1));
   f.queue(item(2));
   BOOST_TEST((f.record(item(3)) == Recorded::yes));
@@ -107,7 +126,7 @@ BOOST_AUTO_TEST_CASE(a_keyed_action_seen_before_says_so) {
 BOOST_AUTO_TEST_CASE(a_failed_batch_fails_its_action_and_retries_its_impressions_in_order) {
   FakeSink sink;
   sink.fail_next = 1;
-  Flusher f(sink, FlusherOptions{std::chrono::hours(1), 200, 100000, 1ms});
+  Flusher f(sink, opts(std::chrono::hours(1), 200, 100000, 1ms));
   f.queue(item(1));
   BOOST_TEST((f.record(item(2)) == Recorded::failed));
   f.queue(item(3));
@@ -123,15 +142,40 @@ BOOST_AUTO_TEST_CASE(a_failed_batch_fails_its_action_and_retries_its_impressions
 BOOST_AUTO_TEST_CASE(beyond_max_waiting_the_oldest_impressions_are_dropped) {
   FakeSink sink;
   sink.fail_next = 1000000;  // the sink is down
-  Flusher f(sink, FlusherOptions{std::chrono::hours(1), 5, 10, std::chrono::hours(1)});
+  Flusher f(sink, opts(std::chrono::hours(1), 5, 10, std::chrono::hours(1)));
   for (int i = 0; i < 25; ++i) f.queue(item(i));
   BOOST_TEST(eventually([&] { return f.dropped() >= 15; }));
   BOOST_TEST(f.waiting() <= 10u);
 }
 
+// The hook that keeps the owners' "not yet stored" counts
+// (fcgi/user_generations.h): every impression leaves once, stored or not.
+BOOST_AUTO_TEST_CASE(every_impression_leaves_exactly_once) {
+  FakeSink sink;
+  sink.fail_next = 1000000;
+  std::atomic<int> left{0};
+  FlusherOptions o = opts(std::chrono::hours(1), 5, 10, std::chrono::hours(1));
+  o.left = [&left](const Pending&) { ++left; };
+  {
+    Flusher f(sink, o);
+    for (int i = 0; i < 25; ++i) f.queue(item(i));
+    BOOST_TEST(eventually([&] { return f.dropped() >= 15; }));
+    BOOST_TEST(left.load() == static_cast<int>(f.dropped()));
+  }  // the rest is given up on the way out
+  BOOST_TEST(left.load() == 25);
+  FakeSink good;
+  left = 0;
+  {
+    Flusher f(good, o);
+    for (int i = 0; i < 7; ++i) f.queue(item(i));
+    BOOST_TEST((f.record(item(8)) == Recorded::yes));  // actions do not count
+  }
+  BOOST_TEST(left.load() == 7);
+}
+
 BOOST_AUTO_TEST_CASE(stop_records_what_waits) {
   FakeSink sink;
-  Flusher f(sink, FlusherOptions{std::chrono::hours(1), 200, 100000, 200ms});
+  Flusher f(sink, opts(std::chrono::hours(1), 200, 100000, 200ms));
   for (int i = 0; i < 7; ++i) f.queue(item(i));
   f.stop();
   BOOST_TEST(sink.recorded() == 7u);
@@ -145,7 +189,7 @@ BOOST_AUTO_TEST_CASE(many_threads_lose_nothing) {
   FakeSink sink;
   std::atomic<int> ok{0};
   {
-    Flusher f(sink, FlusherOptions{1ms, 50, 100000, 1ms});
+    Flusher f(sink, opts(1ms, 50, 100000, 1ms));
     std::vector<std::thread> ts;
     for (int t = 0; t < 4; ++t)
       ts.emplace_back([&, t] {

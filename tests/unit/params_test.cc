@@ -172,8 +172,30 @@ BOOST_AUTO_TEST_CASE(content_type_is_case_insensitive_and_parameters_are_ignored
   BOOST_TEST(!parse_action_body(kForm, json_body).ok());
 }
 
+BOOST_AUTO_TEST_CASE(text_plain_bodies_hold_either_encoding_for_send_beacon) {
+  // navigator.sendBeacon(url, string) sends text/plain;charset=UTF-8.
+  auto form = parse_action_request({"text/plain;charset=UTF-8",
+                                    "uid=a&popup_id=3&action=ignore&action_id=k-1", "", ""});
+  BOOST_REQUIRE(form.ok());
+  BOOST_TEST(form.value().uid == "a");
+  BOOST_TEST(form.value().popup_id == 3);
+  BOOST_TEST((form.value().action == Action::ignore));
+  BOOST_TEST(form.value().key == "k-1");
+  auto json = parse_action_request(
+      {"Text/Plain", " \n{\"popup_id\":4,\"action\":\"click\",\"action_id\":\"k2\"}", "uid=b", ""});
+  BOOST_REQUIRE(json.ok());
+  BOOST_TEST(json.value().uid == "b");
+  BOOST_TEST(json.value().popup_id == 4);
+  BOOST_TEST((json.value().action == Action::click));
+  // The same checks as the declared encodings: a broken JSON object or a
+  // form with a missing field is refused, not guessed around.
+  BOOST_TEST(!parse_action_body("text/plain", "{\"uid\":\"a\",\"popup_id\":1").ok());
+  BOOST_TEST(!parse_action_body("text/plain", "uid=a&action=click").ok());
+  BOOST_TEST(!parse_action_body("text/plain", "").ok());
+}
+
 BOOST_AUTO_TEST_CASE(unsupported_content_types_are_refused) {
-  for (const char* ct : {"", "text/plain", "application/jsonp", "text/json", "multipart/form-data",
+  for (const char* ct : {"", "text/csv", "text/plainx", "application/jsonp", "text/json", "multipart/form-data",
                          "application/x-www-form-urlencodedx", "application", ";application/json"}) {
     std::string why = refusal(parse_action_body(ct, "uid=a&popup_id=1&action=click"));
     BOOST_TEST(why.find("Content-Type") != std::string::npos, ct << " -> " << why);
