@@ -85,9 +85,11 @@ $(BUILD)/popupctl: $(BUILD)/fcgi/popupctl_main.o $(EDGE_OBJ) $(CORE_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_EDGE)
 $(BUILD)/fcgi-floor: $(BUILD)/fcgi/floor_main.o
 	$(CXX) $^ -o $@ $(LDFLAGS) -lfcgi -lhiredis $(MALLOC)
-# config_file.o parses command lines and files only (no libfcgi, Redis or
-# MySQL), so its unit tests link it alone.
-$(BUILD)/unit_tests: $(UNIT_OBJ) $(CORE_OBJ) $(BUILD)/fcgi/config_file.o $(BUILD)/fcgi/flusher.o
+# The edge pieces that do no IO (no libfcgi, Redis or MySQL): the command
+# line and file parser, the write-behind, the request handlers over their
+# ports (fcgi/ports.h); the unit tests link them with fakes.
+UNIT_EDGE_OBJ := $(addprefix $(BUILD)/fcgi/,config_file.o flusher.o handlers.o stamper.o response.o)
+$(BUILD)/unit_tests: $(UNIT_OBJ) $(CORE_OBJ) $(UNIT_EDGE_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) -lboost_json -lboost_unit_test_framework
 
 run: deps

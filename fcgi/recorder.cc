@@ -1,39 +1,12 @@
 #include "fcgi/recorder.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
 #include <set>
 
 #include "core/state_codec.h"
 #include "fcgi/log.h"
 
 namespace popup {
-
-int64_t wall_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-EventStamper::EventStamper()
-    : rng_(std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32) ^ wall_us()) {}
-
-Event EventStamper::make(const std::string& uid, int64_t popup_id, LastAction kind,
-                         const UserState& st, int64_t now) {
-  Event e;
-  e.id = format_event_id(rng_(), rng_());
-  e.uid = uid;
-  e.popup_id = popup_id;
-  e.kind = kind;
-  e.ts = now;
-  // Strictly increasing within this thread even if the clock repeats a value.
-  last_order_ = std::max(last_order_ + 1, wall_us());
-  e.order = last_order_;
-  e.state = st;
-  return e;
-}
 
 namespace {
 Address redis_address(const Settings& s) {

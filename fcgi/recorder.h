@@ -6,7 +6,6 @@
 // past the breaker. SPEC "Writes and the queue".
 #pragma once
 
-#include <random>
 #include <string>
 #include <vector>
 
@@ -16,6 +15,7 @@
 #include "fcgi/metrics.h"
 #include "fcgi/mysql.h"
 #include "fcgi/redis.h"
+#include "fcgi/stamper.h"
 #include "fcgi/store.h"
 
 namespace popup {
@@ -38,20 +38,5 @@ class Recorder : public EventSink {
   Mysql mysql_;
   RedisRepairs* repairs_;
 };
-
-// The event ids and order stamps of one thread's events.
-class EventStamper {
- public:
-  EventStamper();
-  Event make(const std::string& uid, int64_t popup_id, LastAction kind, const UserState& st,
-             int64_t now);
-
- private:
-  std::mt19937_64 rng_;
-  int64_t last_order_ = 0;
-};
-
-// The wall clock in microseconds (event order stamps, queue ages).
-int64_t wall_us();
 
 }  // namespace popup

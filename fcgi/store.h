@@ -25,6 +25,7 @@
 
 #include "core/popup.h"
 #include "core/repair.h"
+#include "fcgi/config_cache.h"
 #include "fcgi/redis.h"
 
 namespace popup {
@@ -139,30 +140,5 @@ bool decode_user_hash(const RedisReply& r, UserStates* out);
 // Writes a configuration set and then its version in one MULTI/EXEC, so a
 // reader that sees the new version finds the new set.
 bool publish_config(Redis& redis, const Keys& keys, const ConfigSet& cfg, std::string* err);
-
-// The active configuration set of one process, shared by its threads.
-class ConfigCache {
- public:
-  std::shared_ptr<const ConfigSet> get() const {
-    std::lock_guard<std::mutex> l(mu_);
-    return cur_;
-  }
-  void set(std::shared_ptr<const ConfigSet> c) {
-    std::lock_guard<std::mutex> l(mu_);
-    if (mirror_) mirror_->store(c ? c->version : 0, std::memory_order_relaxed);
-    cur_ = std::move(c);
-  }
-  // Also keeps the version served in *m (shared memory that /api/metrics
-  // reads for the whole pool); nullptr: nowhere.
-  void mirror_to(std::atomic<int64_t>* m) {
-    std::lock_guard<std::mutex> l(mu_);
-    mirror_ = m;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::shared_ptr<const ConfigSet> cur_;
-  std::atomic<int64_t>* mirror_ = nullptr;
-};
 
 }  // namespace popup

@@ -1,0 +1,108 @@
+#include "fcgi/adapters.h"
+
+#include <chrono>
+
+#include "core/state_codec.h"
+#include "fcgi/log.h"
+
+namespace popup {
+
+int64_t SteadyClock::steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+RedisUserStore::RedisUserStore(const Settings& s, Redis& redis, ConfigLoader& config,
+                               ConfigCache& cache, WorkerSlot* slot)
+    : s_(s), keys_{s.key_prefix}, redis_(redis), config_(config), cache_(cache), slot_(slot) {}
+
+HashRead RedisUserStore::read(const std::string& uid, bool watch) {
+  HashRead out;
+  // The version check lives in the refresher thread; a request reads the
+  // version itself only while its process has no configuration at all.
+  out.cfg = cache_.get();
+  bool check = !out.cfg;
+  std::vector<RedisCommand> cmds;
+  // A WATCH left by a shared GET that showed nothing ends here.
+  if (watch) cmds = {{"UNWATCH"}, {"WATCH", keys_.user(uid)}};
+  cmds.push_back({"HGETALL", keys_.user(uid)});
+  if (check) cmds.push_back({"GET", keys_.config_version()});
+  std::vector<RedisReply> replies;
+  std::string err;
+  // A read is safe to repeat, and one failed read (a timeout while Redis
+  // stalls on its disk, a connection dropped after an earlier timeout) must
+  // not send the request to MySQL, whose copy lags by the writer's backlog.
+  bool ok = redis_.pipeline(cmds, &replies, &err);
+  if (!ok && !redis_.last_skipped()) {
+    count_redis_failure(slot_, redis_);
+    log_warn("redis: %s; reading again", err.c_str());
+    ok = redis_.pipeline(cmds, &replies, &err);
+  }
+  if (!ok) {
+    if (count_redis_failure(slot_, redis_)) log_warn("redis: %s", err.c_str());
+    return out;
+  }
+  size_t at = watch ? 2 : 0;
+  out.ok = true;
+  out.complete = decode_user_hash(replies[at], &out.states);
+  if (check) out.cfg = config_.after_version(replies[at + 1]);
+  if (out.cfg) bump(slot_, Counter::config_hits);
+  return out;
+}
+
+void RedisUserStore::fill(const std::string& uid, const UserStates& durable) {
+  std::string key = keys_.user(uid);
+  std::vector<RedisCommand> cmds;
+  for (auto& [id, st] : durable)
+    cmds.push_back({"HSETNX", key, std::to_string(id), encode_state(st)});
+  cmds.push_back({"HSET", key, kLoadedField, "1"});
+  cmds.push_back({"EXPIRE", key, std::to_string(s_.state_ttl_s)});
+  // The copy in Redis is a cache: when it cannot be written, this request
+  // still has MySQL's answer and the next one reads MySQL again.
+  std::vector<RedisReply> replies;
+  std::string err;
+  if (!redis_.pipeline(cmds, &replies, &err)) {
+    count_redis_failure(slot_, redis_);
+    return;
+  }
+  for (const auto& r : replies)
+    if (r.is_error()) {
+      log_warn("redis: caching %s's state: %s", uid.c_str(), r.str.c_str());
+      break;
+    }
+}
+
+UserStore::Commit RedisUserStore::commit(const Event& ev) {
+  std::string key = keys_.user(ev.uid);
+  std::vector<RedisReply> replies;
+  std::string err;
+  if (!redis_.pipeline({{"MULTI"},
+                        {"HSET", key, std::to_string(ev.popup_id), encode_state(ev.state)},
+                        {"EXPIRE", key, std::to_string(s_.state_ttl_s)},
+                        {"LPUSH", keys_.events(), encode_event(ev)},
+                        {"EXEC"}},
+                       &replies, &err)) {
+    if (count_redis_failure(slot_, redis_)) log_warn("redis: %s", err.c_str());
+    return Commit::failed;
+  }
+  // A nil EXEC: another visit of this user wrote first.
+  const RedisReply& exec = replies.back();
+  if (exec.type == RedisReply::kArray) return Commit::stored;
+  if (exec.type == RedisReply::kNil) return Commit::conflict;
+  log_warn("redis: storing an impression: %s", exec.str.c_str());
+  return Commit::failed;
+}
+
+std::optional<UserStates> MysqlDurable::user_states(const std::string& uid) {
+  UserStates out;
+  std::string err;
+  if (!mysql_.load_user_states(uid, &out, &err)) {
+    bump(slot_, Counter::mysql_errors);
+    log_warn("%s", err.c_str());
+    return std::nullopt;
+  }
+  return out;
+}
+
+}  // namespace popup

@@ -1,0 +1,75 @@
+// The real ports (fcgi/ports.h): Redis, MySQL, the host's shared tables and
+// the steady clock, for one accept thread.
+#pragma once
+
+#include <string>
+
+#include "core/settings.h"
+#include "fcgi/config_loader.h"
+#include "fcgi/metrics.h"
+#include "fcgi/mysql.h"
+#include "fcgi/ports.h"
+#include "fcgi/redis.h"
+#include "fcgi/store.h"
+#include "fcgi/user_generations.h"
+
+namespace popup {
+
+class RedisUserStore : public UserStore {
+ public:
+  RedisUserStore(const Settings& s, Redis& redis, ConfigLoader& config, ConfigCache& cache,
+                 WorkerSlot* slot);
+  HashRead read(const std::string& uid, bool watch) override;
+  void fill(const std::string& uid, const UserStates& durable) override;
+  Commit commit(const Event& ev) override;
+
+ private:
+  const Settings& s_;
+  Keys keys_;
+  Redis& redis_;
+  ConfigLoader& config_;
+  ConfigCache& cache_;
+  WorkerSlot* slot_;
+};
+
+class MysqlDurable : public DurableStore {
+ public:
+  MysqlDurable(Mysql& mysql, ConfigLoader& config, WorkerSlot* slot)
+      : mysql_(mysql), config_(config), slot_(slot) {}
+  std::optional<UserStates> user_states(const std::string& uid) override;
+  std::shared_ptr<const ConfigSet> config() override { return config_.from_mysql_only(); }
+
+ private:
+  Mysql& mysql_;
+  ConfigLoader& config_;
+  WorkerSlot* slot_;
+};
+
+// The host's tables (fcgi/user_generations.h); `slot` is this process's
+// worker slot (-1: it owns nobody).
+class HostNeighbours : public Neighbours {
+ public:
+  HostNeighbours(UserGenerations* g, int slot) : g_(g), slot_(slot) {}
+  uint64_t generation(std::string_view uid) override { return g_ ? g_->get(uid) : 0; }
+  void changed(std::string_view uid) override {
+    if (g_) g_->bump(uid);
+  }
+  void queued(std::string_view uid) override {
+    if (g_) g_->pending_add(slot_, uid);
+  }
+  // A few flushes at most.
+  void wait_stored(std::string_view uid) override {
+    if (g_) g_->wait_stored(uid, 50);
+  }
+
+ private:
+  UserGenerations* g_;
+  int slot_;
+};
+
+class SteadyClock : public Clock {
+ public:
+  int64_t steady_ms() override;
+};
+
+}  // namespace popup
