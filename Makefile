@@ -8,6 +8,8 @@
 #                   alternative (bench/README.md)
 #   make bench-writer, make bench-pool, make locust   the other benchmarks
 #   make bench-lua-check   the Lua alternative answers like the service
+#   make install|uninstall PREFIX=/usr/local DESTDIR=   programs, systemd
+#                   units, /etc/popup example (README.md, Deployment)
 OPTIMIZATION ?= -O2
 SANITIZER ?=
 CXX ?= g++
@@ -20,7 +22,9 @@ endif
 
 BUILD := build$(if $(SANITIZER),-$(SANITIZER))
 DEPS := .deps
-CPPFLAGS += -I. -isystem $(DEPS)/mysqlcppconn/usr/include -MMD -MP
+# popup_build_info{version=...}: VERSION plus the commit when built from git.
+POPUP_VERSION ?= $(shell cat VERSION)$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+g/')
+CPPFLAGS += -I. -I$(BUILD)/gen -isystem $(DEPS)/mysqlcppconn/usr/include -MMD -MP
 CXXFLAGS += -std=c++20 $(OPTIMIZATION) -g -Wall -Wextra -Wformat-nonliteral $(WERROR) -pthread
 # $(DEPS)/lib holds only a link-time name for the runtime's libmysqlcppconn.so.7
 # (scripts/deps.sh); the loader finds that in its default path.
@@ -59,7 +63,7 @@ MALLOC := $(if $(SANITIZER),,-ljemalloc)
 LIBS_STORE := -lhiredis -lmysqlcppconn -lboost_json
 PROGRAMS := $(BUILD)/popupd $(BUILD)/popup-writer $(BUILD)/popupctl $(BUILD)/fcgi-floor
 
-.PHONY: all deps run stop test unit integration bench bench-writer bench-pool bench-lua-check locust clean
+.PHONY: all deps run stop test unit integration bench bench-writer bench-pool bench-lua-check locust clean install uninstall
 all: $(PROGRAMS) $(BUILD)/unit_tests
 
 deps:
@@ -72,6 +76,14 @@ $(DEPS)/mysqlcppconn/usr/include/cppconn/driver.h:
 $(BUILD)/%.o: %.cc | $(DEPS)/mysqlcppconn/usr/include/cppconn/driver.h
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+# Rewritten only when the version changes, so a build recompiles nothing else.
+$(BUILD)/gen/build_version.h: FORCE
+	@mkdir -p $(dir $@)
+	@line='#define POPUP_VERSION "$(POPUP_VERSION)"'; \
+	  echo "$$line" | cmp -s - $@ || echo "$$line" > $@
+$(BUILD)/fcgi/metrics.o: $(BUILD)/gen/build_version.h
+FORCE:
 
 $(BUILD)/popupd: $(FCGI_OBJ) $(LIB_OBJ) $(CORE_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) -lfcgi $(LIBS_STORE) $(MALLOC)
@@ -127,6 +139,50 @@ bench-lua-check: deps
 locust: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) ./bench/locust.sh
+
+# `make install PREFIX=/usr/local DESTDIR=` (deploy/README.md): the
+# programs, the systemd units and sysusers.d entry, the configuration
+# example under SYSCONFDIR/popup, and under PREFIX/share/popup what a host
+# needs besides: the nginx snippet, the migrations and their script, the
+# dashboard, the alert rules and the logrotate example. popup.conf is
+# installed only where none exists, and `make uninstall` leaves it.
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?= /etc
+BINDIR := $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DATADIR := $(PREFIX)/share/popup
+INSTALL_PROGRAMS := popupd popup-writer popupctl
+INSTALL_UNITS := popupd.service popup-writer.service
+INSTALL_DATA := README.md nginx/popup.conf nginx/fastcgi_params.conf deploy/grafana/popup-dashboard.json \
+  deploy/prometheus/popup-rules.yml deploy/logrotate/popup $(wildcard sql/migrations/*.sql)
+INSTALLED := $(INSTALL_PROGRAMS:%=$(BINDIR)/%) $(INSTALL_UNITS:%=$(UNITDIR)/%) \
+  $(SYSUSERSDIR)/popup.conf $(SYSCONFDIR)/popup/popup.conf.example \
+  $(INSTALL_DATA:%=$(DATADIR)/%) $(DATADIR)/scripts/migrate.sh
+
+install: $(INSTALL_PROGRAMS:%=$(BUILD)/%)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/popup $(DESTDIR)$(DATADIR)/scripts
+	install -m 0755 $^ $(DESTDIR)$(BINDIR)/
+	for u in $(INSTALL_UNITS); do \
+	  sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    -e 's|@DATADIR@|$(DATADIR)|g' deploy/systemd/$$u.in \
+	    > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 deploy/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/popup.conf
+	install -m 0644 deploy/popup.conf.example $(DESTDIR)$(SYSCONFDIR)/popup/popup.conf.example
+	test -e $(DESTDIR)$(SYSCONFDIR)/popup/popup.conf || \
+	  install -m 0640 deploy/popup.conf.example $(DESTDIR)$(SYSCONFDIR)/popup/popup.conf
+	for f in $(INSTALL_DATA); do install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/$$f || exit 1; done
+	install -m 0755 scripts/migrate.sh $(DESTDIR)$(DATADIR)/scripts/migrate.sh
+
+uninstall:
+	rm -f $(INSTALLED:%=$(DESTDIR)%)
+	rmdir $(DESTDIR)$(DATADIR)/sql/migrations $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DATADIR)/scripts \
+	  $(DESTDIR)$(DATADIR)/nginx $(DESTDIR)$(DATADIR)/deploy/grafana \
+	  $(DESTDIR)$(DATADIR)/deploy/prometheus $(DESTDIR)$(DATADIR)/deploy/logrotate \
+	  $(DESTDIR)$(DATADIR)/deploy $(DESTDIR)$(DATADIR) 2>/dev/null || true
 
 clean:
 	rm -rf build build-address build-undefined

@@ -115,7 +115,7 @@ class Stack:
         self.dir = tempfile.mkdtemp(prefix="pb", dir="/tmp")
         self.port = free_port()
         self.env = dict(os.environ, HTTP_PORT=str(self.port), DEMO="0", TEST_CLOCK="off",
-                        BUILD=BUILD, WORKERS=str(WORKERS), THREADS=str(THREADS),
+                        ACCESS_LOG="off", BUILD=BUILD, WORKERS=str(WORKERS), THREADS=str(THREADS),
                         NGINX_INCLUDE=lua_includes(self.dir, TOP))
 
     def start(self):

@@ -81,7 +81,8 @@ def run(extra_env, seconds, connections, pool_port=None):
     """One private stack, one wrk run; returns wrk's numbers plus TIME_WAIT samples."""
     d = tempfile.mkdtemp(prefix="pt", dir="/tmp")
     port = free_port()
-    env = dict(os.environ, HTTP_PORT=str(port), DEMO="0", TEST_CLOCK="off", BUILD=BUILD, **extra_env)
+    env = dict(os.environ, HTTP_PORT=str(port), DEMO="0", TEST_CLOCK="off", ACCESS_LOG="off",
+               BUILD=BUILD, **extra_env)
     sh = os.path.join(TOP, "scripts/stack.sh")
     try:
         subprocess.run([sh, "start", d], env=env, check=True, stdout=subprocess.DEVNULL)

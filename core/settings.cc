@@ -21,7 +21,7 @@ using Field = std::variant<int Settings::*, int64_t Settings::*, bool Settings::
                            std::string Settings::*>;
 
 // How a string value is checked; integers are checked against [min, max].
-enum class Text { any, address, address_or_empty, name, networks, origins };
+enum class Text { any, address, address_or_empty, name, networks, origins, level };
 
 struct Setting {
   const char* key;
@@ -75,6 +75,9 @@ const Setting kTable[] = {
     {"admin_networks", &Settings::admin_networks, 0, 0, Text::networks},
     {"cors_origins", &Settings::cors_origins, 0, 0, Text::origins},
     {"retention_days", &Settings::retention_days, 0, 36500},
+    {"queue_metrics", &Settings::queue_metrics},
+    {"log_level", &Settings::log_level, 0, 0, Text::level},
+    {"log_file", &Settings::log_file},
     {"test_clock", &Settings::test_clock},
 };
 
@@ -132,6 +135,10 @@ std::string set_text(const Setting& st, std::string_view value, std::string* out
     case Text::address: ok = parse_address(value).has_value(); break;
     case Text::address_or_empty: ok = value.empty() || parse_address(value); break;
     case Text::name: ok = valid_name(value); break;
+    case Text::level:
+      if (value != "debug" && value != "info" && value != "warn" && value != "error")
+        return std::string(st.key) + " must be debug, info, warn or error";
+      break;
     case Text::networks: {
       auto nets = parse_networks(value);
       if (!nets.ok()) return std::string(st.key) + ": " + nets.error().message;

@@ -100,6 +100,14 @@ struct Settings {
   // popupctl retention: raw events older than this many days are deleted
   // (the daily roll-ups stay); 0 = keep them forever.
   int retention_days = 90;
+  // Whether this host's /api/metrics reports the shared queue's figures
+  // (depth, oldest event age, writers): on for exactly one host per queue,
+  // the one running popup-writer, so that a sum over hosts counts them once.
+  bool queue_metrics = true;
+  // Logging (fcgi/log.h): the lowest level written, and a file that the
+  // programs open themselves and reopen on SIGUSR1 (logrotate); "" = stderr.
+  std::string log_level = "info";
+  std::string log_file;
   // Testing only: honour the X-Popup-Now request header as "now".
   bool test_clock = false;
 };

@@ -6,6 +6,12 @@
 // Every process maps the same file and claims one slot; a slot whose owner
 // died is taken over by the next process, and its counters keep counting, so
 // every *_total stays monotonic across respawns.
+//
+// Why one table of families (kFamilies in metrics.cc): Prometheus wants a
+// HELP and a TYPE line for every family, each family's samples together,
+// base units and counters named *_total. Every sample goes through
+// MetricsText, which accepts only names from the table and prints each
+// family under its header, so a new figure cannot be exposed untyped.
 #pragma once
 
 #include <sys/types.h>
@@ -13,8 +19,37 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace popup {
+
+class Redis;
+struct Keys;
+
+// The text of one scrape: samples collected per family, printed in the
+// table's order.
+class MetricsText {
+ public:
+  MetricsText();
+  // Adds one sample of `family`, a name in the table. labels: "" or
+  // `{name="value",...}` (values escaped with label_value); suffix: "" or,
+  // for a histogram, "_bucket", "_sum" or "_count". Returns false, adding
+  // nothing, when the family is not in the table.
+  bool add(std::string_view family, std::string_view labels, std::string_view value,
+           std::string_view suffix = "");
+  // Each family with samples, under its HELP and TYPE lines.
+  std::string str() const;
+
+ private:
+  std::vector<std::string> samples_;  // one per table row
+};
+
+// A label value escaped for the text format (backslash, quote, newline).
+std::string label_value(std::string_view v);
+
+// The names of every family in the table (tests, documentation).
+std::vector<std::string> metric_family_names();
 
 enum class Endpoint { popup, action, healthz, metrics, other, count };
 inline constexpr int kEndpoints = static_cast<int>(Endpoint::count);
@@ -67,6 +102,12 @@ struct WorkerSlot {
   std::atomic<int64_t> memory_users;
   std::atomic<int64_t> memory_budget;
   std::atomic<int64_t> flush_waiting;   // events waiting for the write-behind
+  // CPU clock ticks of the slot's earlier owners, and the most seen of its
+  // current owner's: process_cpu_seconds_total stays monotonic when a
+  // worker is replaced (a killed worker loses only its ticks since the
+  // last scrape).
+  std::atomic<uint64_t> cpu_ticks_base;
+  std::atomic<uint64_t> cpu_ticks_seen;
 };
 
 struct MetricsShm {
@@ -96,9 +137,10 @@ class Metrics {
   WorkerSlot* claim_slot(pid_t pid, int threads);
   void release_slot(WorkerSlot* slot);
 
-  // Prometheus text for the pool; `extra` (queue and writer figures read
-  // elsewhere) is appended.
-  std::string render(const std::string& extra) const;
+  // Prometheus text for the pool (requests, counters, workers, the pool's
+  // process_* figures, popup_build_info) together with what `extra` holds
+  // already (queue and writer figures, add_queue_metrics).
+  std::string render(MetricsText* extra) const;
 
  private:
   MetricsShm* shm_ = nullptr;
@@ -110,5 +152,12 @@ void record_request(WorkerSlot* slot, Endpoint ep, int status, uint64_t latency_
 inline void bump(WorkerSlot* slot, Counter c, uint64_t n = 1) {
   if (slot) slot->counters[static_cast<int>(c)].fetch_add(n, std::memory_order_relaxed);
 }
+
+// The shared queue's figures (depth, oldest event age, live writers) and
+// each writer's (popup_writer_*{writer="id"}), read from Redis in two round
+// trips. They are the same from every host, so only hosts with
+// queue_metrics = on call this (a sum over hosts would count them twice).
+// When Redis does not answer, the three queue gauges are -1.
+void add_queue_metrics(MetricsText* t, Redis& redis, const Keys& keys);
 
 }  // namespace popup

@@ -90,6 +90,11 @@ int main(int argc, char** argv) {
     print_check(s, path);
     return 0;
   }
+  std::string err;
+  if (!log_configure(s.log_level, s.log_file, &err)) {
+    fprintf(stderr, "popupd: %s: %s\n", path.c_str(), err.c_str());
+    return 1;
+  }
   mysql_global_init();
   if (!s.listen.empty()) return run_pool(s, path);
   log_set_name("popupd-worker");

@@ -58,7 +58,7 @@ Response Service::action(const ActionRequest& a, const std::string& request_id, 
 
 Response Service::healthz() { return health_page(s_, keys_, redis_, mysql_, c_.cache, config_); }
 
-Response Service::metrics() { return metrics_page(keys_, redis_, c_.metrics); }
+Response Service::metrics() { return metrics_page(s_, keys_, redis_, c_.metrics); }
 
 void Service::repair_redis() {
   if (!c_.repairs) return;

@@ -46,68 +46,12 @@ Response health_page(const Settings& s, const Keys& keys, Redis& redis, Mysql& m
   return Response{v.http_status, boost::json::serialize(o)};
 }
 
-namespace {
-
-// Appends one gauge with its HELP and TYPE lines.
-void add_gauge(std::string* out, const char* name, const char* help, const std::string& value) {
-  *out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name +
-          " " + value + "\n";
-}
-
-// The queue gauges: depth, live writers, age of the oldest waiting event.
-void add_queue_gauges(std::string* out, const QueueHealth& q) {
-  char age[32];
-  snprintf(age, sizeof age, "%.3f", oldest_event_age_us(q.oldest, wall_us()) / 1e6);
-  add_gauge(out, "popup_queue_depth", "Events waiting in the Redis queue.", std::to_string(q.depth));
-  add_gauge(out, "popup_writers_alive", "Queue writers with a live heartbeat.",
-            std::to_string(q.writers_alive()));
-  add_gauge(out, "popup_queue_oldest_age_seconds",
-            "Age of the oldest event waiting in the queue or in a writer's hands (the real "
-            "writer lag; 0 when nothing waits).",
-            age);
-}
-
-}  // namespace
-
-// Per writer: its counters from <p>:writer:<id>, its batch in hand and
-// whether it is alive. lag_seconds (the oldest event of its last batch, at
-// commit) is shown only while the writer's heartbeat lives: a dead writer's
-// last figure says nothing about now; popup_queue_oldest_age_seconds does.
-Response metrics_page(const Keys& keys, Redis& redis, const Metrics& metrics) {
-  std::string extra;
-  std::vector<RedisReply> replies;
-  std::string err;
-  // One sample line; names come from Redis field names, so they are text
-  // here, never a format string.
-  auto add = [&extra](const std::string& name, const std::string& label, const std::string& value) {
-    extra += name + label + " " + value + "\n";
-  };
-  QueueHealth q;
-  if (!redis.pipeline({queue_health_command(keys)}, &replies, &err) ||
-      !parse_queue_health(replies[0], &q)) {
-    extra += "popup_queue_depth -1\n";
-    return Response{200, metrics.render(extra)};
-  }
-  add_queue_gauges(&extra, q);
-  std::vector<RedisCommand> cmds;
-  for (const auto& w : q.writers) {
-    cmds.push_back({"HGETALL", keys.writer(w.id)});
-    cmds.push_back({"LLEN", keys.processing(w.id)});
-  }
-  std::vector<RedisReply> stats;
-  if (!cmds.empty() && redis.pipeline(cmds, &stats, &err)) {
-    for (size_t i = 0; i < q.writers.size(); ++i) {
-      std::string label = "{writer=\"" + q.writers[i].id + "\"}";
-      add("popup_writer_alive", label, q.writers[i].alive ? "1" : "0");
-      add("popup_writer_in_hand", label, std::to_string(stats[2 * i + 1].integer));
-      const auto& h = stats[2 * i].elements;
-      for (size_t f = 0; f + 1 < h.size(); f += 2) {
-        if (h[f].str == "lag_seconds" && !q.writers[i].alive) continue;
-        add("popup_writer_" + h[f].str, label, h[f + 1].str);
-      }
-    }
-  }
-  return Response{200, metrics.render(extra)};
+// The queue's figures are the same from every host: only hosts with
+// queue_metrics = on report them (add_queue_metrics, fcgi/metrics.h).
+Response metrics_page(const Settings& s, const Keys& keys, Redis& redis, const Metrics& metrics) {
+  MetricsText t;
+  if (s.queue_metrics) add_queue_metrics(&t, redis, keys);
+  return Response{200, metrics.render(&t)};
 }
 
 }  // namespace popup

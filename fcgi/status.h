@@ -16,6 +16,8 @@ namespace popup {
 Response health_page(const Settings& s, const Keys& keys, Redis& redis, Mysql& mysql,
                      ConfigCache& cache, ConfigLoader& config);
 
-Response metrics_page(const Keys& keys, Redis& redis, const Metrics& metrics);
+// The pool's figures (Metrics::render) and, with s.queue_metrics, the
+// queue's and writers' read from Redis.
+Response metrics_page(const Settings& s, const Keys& keys, Redis& redis, const Metrics& metrics);
 
 }  // namespace popup

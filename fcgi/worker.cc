@@ -331,7 +331,7 @@ void install_handlers() {
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGHUP}) sigaction(sig, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  signal(SIGUSR1, SIG_IGN);
+  log_handle_reopen_signal();  // not libfcgi's SIGUSR1 handler, which makes a worker leave
 }
 
 }  // namespace

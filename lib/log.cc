@@ -1,8 +1,12 @@
 #include "lib/log.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -13,23 +17,57 @@ namespace popup {
 namespace {
 
 char g_name[32] = "popup";
+std::atomic<int> g_level{static_cast<int>(LogLevel::info)};
+// Written once by log_configure before the handler is installed, then only
+// read (by the handler).
+char g_file[4096] = "";
 
-void vlog(const char* level, const char* fmt, va_list ap) {
+const char* level_name(LogLevel l) {
+  static const char* names[] = {"debug", "info", "warn", "error"};
+  return names[static_cast<int>(l)];
+}
+
+int open_log(const char* path) {
+  return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+}
+
+// SIGUSR1: reopen log_file onto stderr. Unlike the other handlers (which
+// only set a flag), this one does the work itself: open, dup2 and close are
+// async-signal-safe, and doing it here means every process lets go of the
+// rotated file at once, also an idle worker blocked in accept() that has
+// nothing to log, without a check in any main loop. dup2 replaces fd 2 in
+// one step, so a concurrent write goes wholly to the old or the new file.
+void on_reopen(int) {
+  int saved = errno;
+  int fd = open_log(g_file);
+  if (fd >= 0) {
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+  }
+  errno = saved;
+}
+
+void vlog(LogLevel level, const char* fmt, va_list ap) {
+  if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
   char msg[2048];
   vsnprintf(msg, sizeof msg, fmt, ap);
-  time_t t = time(nullptr);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
-  gmtime_r(&t, &tm);
+  gmtime_r(&ts.tv_sec, &tm);
   char stamp[32];
-  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  char line[2200];
-  int n = snprintf(line, sizeof line, "%s %s[%d] %s: %s\n", stamp, g_name,
-                   static_cast<int>(getpid()), level, msg);
-  if (n > 0) {
-    // One write() per record so lines from several processes do not interleave.
-    ssize_t w = write(STDERR_FILENO, line, static_cast<size_t>(n) < sizeof line ? n : sizeof line - 1);
-    (void)w;
-  }
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string line;
+  line.reserve(256);
+  char head[128];
+  snprintf(head, sizeof head, "ts=%s.%03dZ level=%s component=", stamp,
+           static_cast<int>(ts.tv_nsec / 1000000), level_name(level));
+  line += head;
+  line += logfmt_value(g_name);
+  line += " pid=" + std::to_string(getpid()) + " msg=" + logfmt_value(msg) + "\n";
+  // One write() per record so lines from several processes do not interleave.
+  ssize_t w = write(STDERR_FILENO, line.data(), line.size());
+  (void)w;
 }
 
 }  // namespace
@@ -37,6 +75,66 @@ void vlog(const char* level, const char* fmt, va_list ap) {
 void log_set_name(std::string_view program) {
   std::string s(program.substr(0, sizeof g_name - 1));
   snprintf(g_name, sizeof g_name, "%s", s.c_str());
+}
+
+bool log_configure(const std::string& level, const std::string& file, std::string* err) {
+  LogLevel l = LogLevel::info;
+  if (level == "debug") l = LogLevel::debug;
+  else if (level == "warn") l = LogLevel::warn;
+  else if (level == "error") l = LogLevel::error;
+  if (!file.empty()) {
+    if (file.size() >= sizeof g_file) {
+      *err = "log_file: path too long";
+      return false;
+    }
+    int fd = open_log(file.c_str());
+    if (fd < 0) {
+      *err = "log_file: cannot open " + file + ": " + strerror(errno);
+      return false;
+    }
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    snprintf(g_file, sizeof g_file, "%s", file.c_str());
+  }
+  g_level.store(static_cast<int>(l));
+  log_handle_reopen_signal();
+  return true;
+}
+
+void log_handle_reopen_signal() {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = g_file[0] ? on_reopen : SIG_IGN;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR1, &sa, nullptr);
+}
+
+std::string logfmt_value(std::string_view v) {
+  bool quote = v.empty();
+  for (char c : v)
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
+      quote = true;
+  if (!quote) return std::string(v);
+  std::string out = "\"";
+  for (char c : v) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char hex[8];
+          snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned char>(c));
+          out += hex;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
 }
 
 std::string exit_description(int status) {
@@ -58,9 +156,10 @@ std::string exit_description(int status) {
     vlog(level, fmt, ap);            \
     va_end(ap);                      \
   }
-DEFINE_LOG(log_info, "info")
-DEFINE_LOG(log_warn, "warn")
-DEFINE_LOG(log_error, "error")
+DEFINE_LOG(log_debug, LogLevel::debug)
+DEFINE_LOG(log_info, LogLevel::info)
+DEFINE_LOG(log_warn, LogLevel::warn)
+DEFINE_LOG(log_error, LogLevel::error)
 #undef DEFINE_LOG
 
 }  // namespace popup

@@ -18,7 +18,8 @@ pkgs=(g++ make pkg-config curl procps iproute2 psmisc
       mariadb-server mariadb-client redis-server redis-tools nginx-light
       wrk python3 python3-locust gnuplot-nox
       libnginx-mod-http-lua lua-cjson
-      nodejs chromium chromium-driver python3-yaml)
+      nodejs chromium chromium-driver python3-yaml
+      systemd prometheus)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -39,6 +39,8 @@
 #   CORS_ORIGINS=     popup.conf's cors_origins: origins whose pages may
 #                     call the API from the browser ("*", or
 #                     "http://127.0.0.1:8081,https://shop.example"); empty: none
+#   ACCESS_LOG=on|off nginx's access log in DIR/log/nginx-access.log (the
+#                     benchmarks turn it off)
 #   NGINX_INCLUDE=DIR  bench/ only: nginx.conf includes DIR/main.conf,
 #                     DIR/http.conf and DIR/server.conf (each that exists)
 #                     at the main, http and server level; `make bench` loads
@@ -88,6 +90,7 @@ POOL_TCP_PORT=${POOL_TCP_PORT:-}
 UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-on}
 NGINX_INCLUDE=${NGINX_INCLUDE:-}
 CORS_ORIGINS=${CORS_ORIGINS:-}
+ACCESS_LOG=${ACCESS_LOG:-on}
 case "$BUILD" in /*) bin=$BUILD ;; *) bin=$top/$BUILD ;; esac
 
 admin=$(id -un)   # the socket-authenticated MariaDB superuser of the datadir
@@ -579,7 +582,13 @@ render_nginx_conf() {
   servers=$(pool_servers)
   [[ $servers == *server* ]] || fail "popupd --check printed no upstream servers for $dir/popup.conf"
   if [ "$UPSTREAM_KEEPALIVE" = off ]; then keepalive=""; keep_conn=off; fi
-  cp "$top/nginx/fastcgi_params.conf" "$dir/nginx/fastcgi_params.conf"
+  local access_log="access_log $dir/log/nginx-access.log popup buffer=64k flush=1s;"
+  [ "$ACCESS_LOG" = on ] || access_log="access_log off;"
+  # The service's locations as a host's nginx includes them (nginx/popup.conf);
+  # only the TIME_WAIT comparison turns kept connections off.
+  mkdir -p "$dir/nginx/popup"
+  cp "$top/nginx/fastcgi_params.conf" "$dir/nginx/popup/fastcgi_params.conf"
+  sed -e "s|^\( *fastcgi_keep_conn\) on;|\1 $keep_conn;|" "$top/nginx/popup.conf" > "$dir/nginx/popup/popup.conf"
   # The marker lets `reload` find the line again.
   servers="$servers # pool servers"
   sed -e "s|@USER_LINE@|$user_line|g" -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|g" \
@@ -588,6 +597,7 @@ render_nginx_conf() {
       -e "s|@POOL_SERVERS@|$servers|g" -e "s|@LISTEN@|$http_host:$HTTP_PORT|g" \
       -e "s|@MAIN_INCLUDE@|$(include_line main)|g" -e "s|@HTTP_INCLUDE@|$(include_line http)|g" \
       -e "s|@SERVER_INCLUDE@|$(include_line server)|g" -e "s|@WEB_ROOT@|$top/web|g" \
+      -e "s|@ACCESS_LOG@|$access_log|g" \
       "$top/nginx/nginx.conf.in" > "$dir/nginx/nginx.conf"
   local left
   left=$(grep -v '^[[:space:]]*#' "$dir/nginx/nginx.conf" | grep -o '@[A-Z_]*@' | head -n1 || true)

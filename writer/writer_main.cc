@@ -47,6 +47,11 @@ int main(int argc, char** argv) {
     printf("popup-writer: %s: configuration ok\n", args.config.c_str());
     return 0;
   }
+  std::string err;
+  if (!log_configure(s.log_level, s.log_file, &err)) {
+    fprintf(stderr, "popup-writer: %s: %s\n", args.config.c_str(), err.c_str());
+    return 1;
+  }
   log_set_name("popup-writer");
   return run_writer_supervisor(s, writer_child);
 }

@@ -138,10 +138,11 @@ class WriterHealth(unittest.TestCase):
             back = wait_child(sup.pid, not_pid=child)
             self.assertNotEqual(back, child)
             log = stack.log("writer.log")
-            braked = re.search(r"^(\S+)Z popup-writer\[%d\] error: supervisor: the writer died 3 "
-                               r"times within 60 s; pausing respawn" % sup.pid, log, re.M)
-            started = re.search(r"^(\S+)Z popup-writer\[%d\] info: supervisor: started writer %d$"
-                                % (sup.pid, back), log, re.M)
+            braked = re.search(r"^ts=(\S+?)\.\d+Z level=error component=popup-writer pid=%d "
+                               r'msg="supervisor: the writer died 3 times within 60 s; pausing '
+                               r"respawn" % sup.pid, log, re.M)
+            started = re.search(r"^ts=(\S+?)\.\d+Z level=info component=popup-writer pid=%d "
+                                r'msg="supervisor: started writer %d"$' % (sup.pid, back), log, re.M)
             self.assertTrue(braked and started, log[-2000:])
             pause = (time.mktime(time.strptime(started.group(1), "%Y-%m-%dT%H:%M:%S")) -
                      time.mktime(time.strptime(braked.group(1), "%Y-%m-%dT%H:%M:%S")))

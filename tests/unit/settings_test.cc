@@ -26,6 +26,21 @@ BOOST_AUTO_TEST_CASE(redis_breaker_keys_parse_and_are_bounded) {
   BOOST_TEST(refusal("redis_breaker_open_ms = 0") != "(accepted)");
 }
 
+BOOST_AUTO_TEST_CASE(log_and_queue_metrics_keys_parse_and_a_wrong_level_is_refused) {
+  auto d = parse_settings("");
+  BOOST_REQUIRE(d.ok());
+  BOOST_TEST(d.value().queue_metrics);
+  BOOST_TEST(d.value().log_level == "info");
+  BOOST_TEST(d.value().log_file.empty());
+  auto s = parse_settings("log_level = warn\nlog_file = /var/log/popup/popup.log\nqueue_metrics = off\n");
+  BOOST_REQUIRE(s.ok());
+  BOOST_TEST(s.value().log_level == "warn");
+  BOOST_TEST(s.value().log_file == "/var/log/popup/popup.log");
+  BOOST_TEST(!s.value().queue_metrics);
+  BOOST_TEST(refusal("log_level = verbose") == "line 1: log_level must be debug, info, warn or error");
+  BOOST_TEST(refusal("log_level = INFO") != "(accepted)");
+}
+
 BOOST_AUTO_TEST_CASE(a_heartbeat_shorter_than_two_refreshes_is_refused) {
   // The writer refreshes about once a second; a shorter expiry would let a
   // live writer look dead between two refreshes.
