@@ -51,6 +51,9 @@ std::string label_value(std::string_view v);
 // The names of every family in the table (tests, documentation).
 std::vector<std::string> metric_family_names();
 
+// The family of Counter c (the table's first kCounters rows, in order).
+const char* counter_family_name(int c);
+
 enum class Endpoint { popup, action, healthz, metrics, other, count };
 inline constexpr int kEndpoints = static_cast<int>(Endpoint::count);
 inline constexpr int kStatuses[] = {200, 202, 400, 404, 405, 413, 500, 503};
