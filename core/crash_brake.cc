@@ -7,7 +7,8 @@ CrashBrake::Verdict CrashBrake::note_crash(int64_t now, const CrashStormLimits& 
   while (!crashes_.empty() && crashes_.front() < now - limits.window_s) crashes_.pop_front();
   if (static_cast<int>(crashes_.size()) < limits.count) return Verdict{};
   crashes_.clear();
-  return Verdict{true, now + limits.pause_s};
+  until_ = now + limits.pause_s;
+  return Verdict{true, until_};
 }
 
 }  // namespace popup

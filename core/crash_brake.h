@@ -33,8 +33,12 @@ class CrashBrake {
   // Crashes still inside the window as of the last note_crash.
   int recent() const { return static_cast<int>(crashes_.size()); }
 
+  // Whether respawning is paused at `now` (until the last storm's until).
+  bool holding(int64_t now) const { return now < until_; }
+
  private:
   std::deque<int64_t> crashes_;
+  int64_t until_ = 0;
 };
 
 }  // namespace popup

@@ -1,4 +1,5 @@
 #include "core/netmask.h"
+#include "core/text.h"
 
 #include <arpa/inet.h>
 
@@ -8,12 +9,6 @@
 
 namespace popup {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  return s;
-}
 
 // IPv4 as ::ffff:a.b.c.d, so one comparison serves both families.
 std::optional<std::array<uint8_t, 16>> parse_ip(std::string_view text, bool* v4) {

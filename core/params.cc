@@ -1,4 +1,5 @@
 #include "core/params.h"
+#include "core/text.h"
 
 #include <boost/json.hpp>
 #include <cctype>
@@ -15,12 +16,6 @@ int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 bool valid_lang(std::string_view s) {

@@ -3,6 +3,7 @@
 // core/ can select with (parsable versions, known platforms), so a file
 // that passes here cannot be rejected by MySQL or skipped by a worker.
 #include "core/popup_file.h"
+#include "core/text.h"
 
 #include <boost/json.hpp>
 #include <algorithm>
@@ -34,12 +35,6 @@ bool lang_tag(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
   });
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // Reads one popup object, collecting every problem with its field name.

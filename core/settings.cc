@@ -5,6 +5,7 @@
 // the same key overrides an earlier one, so a file can be extended by
 // appending lines.
 #include "core/settings.h"
+#include "core/text.h"
 
 #include <cctype>
 #include <charconv>
@@ -80,18 +81,6 @@ const Setting kTable[] = {
     {"log_file", &Settings::log_file},
     {"test_clock", &Settings::test_clock},
 };
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // [A-Za-z0-9_.:-]+: safe inside Redis keys and log lines.
 bool valid_name(std::string_view s) {

@@ -8,13 +8,6 @@
 
 namespace popup {
 
-namespace {
-Address redis_address(const Settings& s) {
-  auto a = parse_address(s.redis);
-  return a ? *a : Address{};
-}
-}  // namespace
-
 Recorder::Recorder(const Settings& s, WorkerSlot* slot, Breaker* breaker, RedisRepairs* repairs)
     : s_(s), keys_{s.key_prefix}, slot_(slot), redis_(redis_address(s), s.redis_timeout_ms),
       mysql_(s), repairs_(repairs) {

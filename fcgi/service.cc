@@ -7,15 +7,6 @@
 #include "fcgi/status.h"
 
 namespace popup {
-namespace {
-
-Address redis_address(const Settings& s) {
-  auto a = parse_address(s.redis);
-  return a ? *a : Address{};
-}
-
-}  // namespace
-
 Service::Service(const WorkerContext& c)
     : s_(c.s),
       c_(c),

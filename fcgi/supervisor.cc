@@ -61,7 +61,6 @@ struct Pool {
   std::map<pid_t, Child> children;
   int generation = 1;
   CrashBrake brake;
-  time_t brake_until = 0;
   bool stopping = false;
   time_t stop_deadline = 0;
   Metrics* metrics = nullptr;
@@ -110,9 +109,7 @@ void spawn(Pool& p, int slot) {
 // Why a brake: a worker that dies at start (bad configuration, a crashing
 // dependency) would otherwise be forked in a tight loop.
 void note_crash(Pool& p, time_t now) {
-  auto v = p.brake.note_crash(now, crash_storm_limits(p.s));
-  if (!v.pause) return;
-  p.brake_until = static_cast<time_t>(v.until);
+  if (!p.brake.note_crash(now, crash_storm_limits(p.s)).pause) return;
   p.metrics->shm().crash_brakes.fetch_add(1);
   log_error("supervisor: %d workers crashed within %d s; pausing respawn for %d s",
             p.s.crash_storm_count, p.s.crash_storm_window_s, p.s.crash_storm_pause_s);
@@ -225,7 +222,7 @@ void tick(Pool& p) {
   publish_listen_queue(p.listen_fd, p.metrics->shm());
   if (p.stopping) return;
   time_t now = time(nullptr);
-  if (now < p.brake_until) return;
+  if (p.brake.holding(now)) return;
   for (int i = 0; i < p.s.workers; ++i)
     if (!slot_served(p, i)) spawn(p, i);
 }

@@ -10,6 +10,11 @@
 #include "lib/log.h"
 
 namespace popup {
+
+Address redis_address(const Settings& s) {
+  auto a = parse_address(s.redis);
+  return a ? *a : Address{};
+}
 namespace {
 
 int64_t steady_ms() {

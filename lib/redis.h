@@ -26,6 +26,10 @@ struct RedisReply {
 
 using RedisCommand = std::vector<std::string>;
 
+// The settings' `redis` address (checked when the settings were parsed; an
+// empty Address if it somehow does not parse, which then fails to connect).
+Address redis_address(const Settings& s);
+
 class Redis {
  public:
   explicit Redis(Address addr, int timeout_ms);

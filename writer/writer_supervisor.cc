@@ -37,7 +37,6 @@ struct WriterSup {
   std::string owner;
   pid_t child = 0;  // 0: none running
   CrashBrake brake;
-  time_t brake_until = 0;
   bool stopping = false;
   time_t stop_deadline = 0;
 
@@ -91,9 +90,7 @@ void spawn(WriterSup& w) {
 }
 
 void note_crash(WriterSup& w, time_t now) {
-  auto v = w.brake.note_crash(now, crash_storm_limits(w.s));
-  if (!v.pause) return;
-  w.brake_until = static_cast<time_t>(v.until);
+  if (!w.brake.note_crash(now, crash_storm_limits(w.s)).pause) return;
   log_error("supervisor: the writer died %d times within %d s; pausing respawn for %d s",
             w.s.crash_storm_count, w.s.crash_storm_window_s, w.s.crash_storm_pause_s);
 }
@@ -118,7 +115,7 @@ void reap(WriterSup& w) {
 }
 
 void tick(WriterSup& w) {
-  if (w.stopping || w.child != 0 || time(nullptr) < w.brake_until) return;
+  if (w.stopping || w.child != 0 || w.brake.holding(time(nullptr))) return;
   spawn(w);
 }
 

@@ -365,6 +365,13 @@ def popup_row(pid, **kw):
     return row
 
 
+def shown(reply):
+    """The id of the popup a 200 GET answer shows, or None."""
+    assert reply.status == 200, reply
+    p = reply.json()["popup"]
+    return p["id"] if p else None
+
+
 def uid(prefix="u"):
     return "%s%d" % (prefix, random.randrange(10**12))
 

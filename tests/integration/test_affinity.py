@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from harness import Stack, child_pids, popup_row, uid
+from harness import Stack, child_pids, popup_row, uid, shown
 
 NOW = 1_800_000_000
 stack = None
@@ -25,12 +25,6 @@ def setUpModule():
 def tearDownModule():
     if stack:
         stack.stop()
-
-
-def shown(reply):
-    assert reply.status == 200, reply
-    p = reply.json()["popup"]
-    return p["id"] if p else None
 
 
 def supervisor_pid():

@@ -10,7 +10,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Stack, popup_row, uid
+from harness import Stack, popup_row, uid, shown
 
 NOW = 1_800_000_000
 stack = None
@@ -30,12 +30,6 @@ def worker_sockets():
     """The pool's per-worker sockets (user affinity); none under spawn-fcgi."""
     return sorted(os.path.basename(p) for p in glob.glob(stack.path("popup.sock.*"))
                   if p.rsplit(".", 1)[1].isdigit())
-
-
-def shown(reply):
-    assert reply.status == 200, reply
-    p = reply.json()["popup"]
-    return p["id"] if p else None
 
 
 class RedisplayRules(unittest.TestCase):

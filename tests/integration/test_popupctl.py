@@ -26,7 +26,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BUILD, TOP, Stack, uid
+from harness import BUILD, TOP, Stack, uid, shown
 
 stack = None
 DAY = 86400
@@ -92,12 +92,6 @@ def apply(popups):
 
 def row_count(table):
     return stack.sql_int("SELECT COUNT(*) FROM %s" % table)
-
-
-def shown(reply):
-    assert reply.status == 200, reply
-    p = reply.json()["popup"]
-    return p["id"] if p else None
 
 
 SALE = {"id": 1, "name": "Winter sale", "priority": 10, "enabled": True,

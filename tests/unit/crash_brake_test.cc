@@ -55,4 +55,16 @@ BOOST_AUTO_TEST_CASE(limits_changed_by_a_reload_apply_to_the_crashes_already_cou
   BOOST_TEST(b.note_crash(2, CrashStormLimits{3, 10, 5}).pause);
 }
 
+BOOST_AUTO_TEST_CASE(holding_until_the_pause_ends) {
+  CrashBrake b;
+  CrashStormLimits l{2, 10, 5};
+  BOOST_TEST(!b.holding(100));
+  b.note_crash(100, l);
+  BOOST_TEST(!b.holding(100));
+  b.note_crash(101, l);  // the storm: paused until 106
+  BOOST_TEST(b.holding(101));
+  BOOST_TEST(b.holding(105));
+  BOOST_TEST(!b.holding(106));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
