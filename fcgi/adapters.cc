@@ -14,8 +14,9 @@ int64_t SteadyClock::steady_ms() {
 }
 
 RedisUserStore::RedisUserStore(const Settings& s, Redis& redis, ConfigLoader& config,
-                               ConfigCache& cache, WorkerSlot* slot)
-    : s_(s), keys_{s.key_prefix}, redis_(redis), config_(config), cache_(cache), slot_(slot) {}
+                               ConfigCache& cache, WorkerSlot* slot, MetricsShm* shm)
+    : s_(s), keys_{s.key_prefix}, redis_(redis), config_(config), cache_(cache), slot_(slot),
+      shm_(shm) {}
 
 HashRead RedisUserStore::read(const std::string& uid, bool watch) {
   HashRead out;
@@ -88,7 +89,10 @@ UserStore::Commit RedisUserStore::commit(const Event& ev) {
   }
   // A nil EXEC: another visit of this user wrote first.
   const RedisReply& exec = replies.back();
-  if (exec.type == RedisReply::kArray) return Commit::stored;
+  if (exec.type == RedisReply::kArray) {
+    count_popup_event(shm_, ev.popup_id, static_cast<int>(ev.kind));
+    return Commit::stored;
+  }
   if (exec.type == RedisReply::kNil) return Commit::conflict;
   log_warn("redis: storing an impression: %s", exec.str.c_str());
   return Commit::failed;

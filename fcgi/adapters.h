@@ -18,7 +18,7 @@ namespace popup {
 class RedisUserStore : public UserStore {
  public:
   RedisUserStore(const Settings& s, Redis& redis, ConfigLoader& config, ConfigCache& cache,
-                 WorkerSlot* slot);
+                 WorkerSlot* slot, MetricsShm* shm);
   HashRead read(const std::string& uid, bool watch) override;
   void fill(const std::string& uid, const UserStates& durable) override;
   Commit commit(const Event& ev) override;
@@ -30,6 +30,7 @@ class RedisUserStore : public UserStore {
   ConfigLoader& config_;
   ConfigCache& cache_;
   WorkerSlot* slot_;
+  MetricsShm* shm_;
 };
 
 class MysqlDurable : public DurableStore {
@@ -51,9 +52,7 @@ class HostNeighbours : public Neighbours {
  public:
   HostNeighbours(UserGenerations* g, int slot) : g_(g), slot_(slot) {}
   uint64_t generation(std::string_view uid) override { return g_ ? g_->get(uid) : 0; }
-  void changed(std::string_view uid) override {
-    if (g_) g_->bump(uid);
-  }
+  uint64_t changed(std::string_view uid) override { return g_ ? g_->bump(uid) : 0; }
   void queued(std::string_view uid) override {
     if (g_) g_->pending_add(slot_, uid);
   }

@@ -98,7 +98,12 @@ Response Handlers::popup_owned(const Visit& v, int64_t now, const ConfigSet& cfg
   if (!p) return nothing();
   UserState next = after_impression(*p, find_state(states, p->id), now);
   states[p->id] = next;
-  if (u) h.changed();
+  if (u) {
+    // Any other process that kept a copy of this user (a request nginx
+    // retried on another worker's socket) reads it again.
+    u->generation = io_.neighbours.changed(v.uid);
+    h.changed();
+  }
   io_.neighbours.queued(v.uid);
   flusher_.queue(Pending{stamper_.make(v.uid, p->id, LastAction::show, next, now), 0});
   return Response{200, popup_answer(p)};
@@ -227,7 +232,10 @@ Response Handlers::action(const ActionRequest& a, const std::string& request_id,
     h.drop();  // the first try's state is in Redis: read it next time
   } else if (u) {
     u->states[p->id] = next;
+    u->generation = io_.neighbours.changed(a.uid);
     h.changed();
+  } else {
+    io_.neighbours.changed(a.uid);
   }
   return Response{202, ok_answer()};
 }

@@ -25,7 +25,7 @@
 namespace popup {
 namespace {
 
-constexpr uint64_t kMagic = 0x706f707570763037ULL;  // "popupv07"
+constexpr uint64_t kMagic = 0x706f707570763038ULL;  // "popupv08"
 
 const char* endpoint_name(int e) {
   static const char* names[] = {"popup", "action", "healthz", "metrics", "other"};
@@ -285,6 +285,39 @@ void add_process(MetricsText* t, MetricsShm& shm) {
 
 }  // namespace
 
+void count_popup_event(MetricsShm* shm, int64_t popup_id, int kind) {
+  if (!shm || popup_id <= 0 || kind < 0 || kind > 2) return;
+  for (int probe = 0; probe < kPopupSlots; ++probe) {
+    PopupEvents& e = shm->popups[(popup_id + probe) % kPopupSlots];
+    int64_t id = e.popup_id.load(std::memory_order_acquire);
+    if (id == 0 && e.popup_id.compare_exchange_strong(id, popup_id)) id = popup_id;
+    if (id == popup_id) {
+      e.by_kind[kind].fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  shm->other_popups[kind].fetch_add(1, std::memory_order_relaxed);
+}
+
+namespace {
+
+void add_popup_events(MetricsText* t, const MetricsShm& shm) {
+  static const char* kinds[] = {"show", "ignore", "click"};
+  for (const auto& e : shm.popups) {
+    int64_t id = e.popup_id.load();
+    if (id == 0) continue;
+    for (int k = 0; k < 3; ++k)
+      t->add("popup_popup_events_total",
+             fmt("{popup=\"%lld\",kind=\"%s\"}", static_cast<long long>(id), kinds[k]),
+             u64(e.by_kind[k].load()));
+  }
+  for (int k = 0; k < 3; ++k)
+    if (uint64_t n = shm.other_popups[k].load())
+      t->add("popup_popup_events_total", fmt("{popup=\"other\",kind=\"%s\"}", kinds[k]), u64(n));
+}
+
+}  // namespace
+
 std::string Metrics::render(MetricsText* t) const {
   const auto& slots = shm_->slots;
   auto used = [](const WorkerSlot& s) { return s.pid.load() != 0; };
@@ -332,6 +365,7 @@ std::string Metrics::render(MetricsText* t) const {
   t->add("popup_crash_brakes_total", "", u64(shm_->crash_brakes.load()));
   t->add("popup_listen_queue", "", std::to_string(shm_->listen_queue.load()));
   t->add("popup_listen_backlog", "", std::to_string(shm_->listen_backlog.load()));
+  add_popup_events(t, *shm_);
   add_process(t, *shm_);
   return t->str();
 }

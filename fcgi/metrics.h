@@ -113,6 +113,15 @@ struct WorkerSlot {
   std::atomic<uint64_t> cpu_ticks_seen;
 };
 
+// Events recorded per popup (issue 13's per-popup counters): an open
+// addressing table keyed by popup id, so the label takes at most
+// kPopupSlots values; popups beyond that count under popup="other".
+inline constexpr int kPopupSlots = 1024;
+struct PopupEvents {
+  std::atomic<int64_t> popup_id;    // 0: free
+  std::atomic<uint64_t> by_kind[3];  // LastAction: show, ignore, click
+};
+
 struct MetricsShm {
   uint64_t magic;
   std::atomic<int32_t> supervisor_pid;
@@ -123,7 +132,13 @@ struct MetricsShm {
   std::atomic<int64_t> listen_backlog;  // configured backlog
   std::atomic<int32_t> target_workers;
   WorkerSlot slots[kMaxSlots];
+  PopupEvents popups[kPopupSlots];
+  std::atomic<uint64_t> other_popups[3];
 };
+
+// Counts one recorded event of popup `popup_id` (kind: 0 show, 1 ignore,
+// 2 click) in the pool's table; no-op for nullptr.
+void count_popup_event(MetricsShm* shm, int64_t popup_id, int kind);
 
 class Metrics {
  public:

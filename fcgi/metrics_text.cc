@@ -105,6 +105,9 @@ const Family kFamilies[] = {
     {"process_max_fds", Type::gauge, "The file descriptor limit of one pool process."},
     {"process_start_time_seconds", Type::gauge,
      "Start of the pool (its supervisor, else its oldest worker), unix seconds."},
+    {"popup_popup_events_total", Type::counter,
+     "Impressions (kind=show), ignores and clicks this host recorded, by popup (at most 1,024 "
+     "popups; the rest as popup=\"other\")."},
 };
 constexpr int kFamilyCount = sizeof kFamilies / sizeof kFamilies[0];
 

@@ -73,6 +73,12 @@ void print_check(const Settings& s, const std::string& path) {
     printf("    server %s max_fails=0;\n",
            format_address(*slot_address(*parse_address(s.listen), i)).c_str());
   printf("    keepalive %d;\n}\n", s.nginx_keepalive);
+  // What nginx/popup.conf's @popup_retry sends a request to when every try
+  // on popup_pool failed: the shared socket, which any worker accepts. No
+  // keepalive: it is for those retries only, and may pin nothing.
+  printf("# the shared socket, for requests whose worker socket failed (nginx/popup.conf):\n"
+         "upstream popup_shared {\n    server %s max_fails=0;\n}\n",
+         s.listen.empty() ? "<the socket spawn-fcgi opens>" : s.listen.c_str());
 }
 
 }  // namespace

@@ -59,10 +59,11 @@ class DurableStore {
 class Neighbours {
  public:
   virtual ~Neighbours() = default;
-  // The user's invalidation generation, and a bump of it after a write by
-  // a process that does not own the user.
+  // The user's invalidation generation, and a bump of it after any write
+  // of the user's state; returns the new generation, which the writer's
+  // own memory entry takes, so only the other processes' copies go stale.
   virtual uint64_t generation(std::string_view uid) = 0;
-  virtual void changed(std::string_view uid) = 0;
+  virtual uint64_t changed(std::string_view uid) = 0;
   // This owner queued an impression of the user (the write-behind counts
   // it down when stored).
   virtual void queued(std::string_view uid) = 0;

@@ -8,8 +8,9 @@
 
 namespace popup {
 
-Recorder::Recorder(const Settings& s, WorkerSlot* slot, Breaker* breaker, RedisRepairs* repairs)
-    : s_(s), keys_{s.key_prefix}, slot_(slot), redis_(redis_address(s), s.redis_timeout_ms),
+Recorder::Recorder(const Settings& s, WorkerSlot* slot, MetricsShm* shm, Breaker* breaker,
+                   RedisRepairs* repairs)
+    : s_(s), keys_{s.key_prefix}, slot_(slot), shm_(shm), redis_(redis_address(s), s.redis_timeout_ms),
       mysql_(s), repairs_(repairs) {
   redis_.set_breaker(breaker);
 }
@@ -71,6 +72,9 @@ bool Recorder::to_redis(const std::vector<Pending>& batch, bool past_breaker,
   for (const auto& r : exec.elements)
     if (r.is_error()) log_warn("redis: in a write-behind batch: %s", r.str.c_str());
   bump(slot_, Counter::events_queued, recorded);
+  for (size_t i = 0; i < batch.size(); ++i)
+    if ((*out)[i] == Recorded::yes)
+      count_popup_event(shm_, batch[i].event.popup_id, static_cast<int>(batch[i].event.kind));
   return true;
 }
 
@@ -81,6 +85,7 @@ bool Recorder::to_mysql(const std::vector<Pending>& batch, std::string* err) {
   // action that reached Redis before is still recorded once.
   if (!mysql_.apply_events(events, err)) return false;
   bump(slot_, Counter::events_direct, events.size());
+  for (const auto& e : events) count_popup_event(shm_, e.popup_id, static_cast<int>(e.kind));
   for (const auto& e : events)
     if (repairs_ && !repairs_->add({e.uid, e.popup_id, e.state}))
       log_warn("queue: more than %zu direct writes wait for Redis; dropping the oldest",

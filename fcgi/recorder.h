@@ -22,7 +22,9 @@ namespace popup {
 
 class Recorder : public EventSink {
  public:
-  Recorder(const Settings& s, WorkerSlot* slot, Breaker* breaker, RedisRepairs* repairs);
+  // shm: where recorded events are counted per popup (nullptr: nowhere).
+  Recorder(const Settings& s, WorkerSlot* slot, MetricsShm* shm, Breaker* breaker,
+           RedisRepairs* repairs);
   std::vector<Recorded> record(const std::vector<Pending>& batch) override;
 
  private:
@@ -34,6 +36,7 @@ class Recorder : public EventSink {
   const Settings& s_;
   Keys keys_;
   WorkerSlot* slot_;
+  MetricsShm* shm_;
   Redis redis_;
   Mysql mysql_;
   RedisRepairs* repairs_;

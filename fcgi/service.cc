@@ -14,7 +14,7 @@ Service::Service(const WorkerContext& c)
       redis_(redis_address(c.s), c.s.redis_timeout_ms),
       mysql_(c.s),
       config_(c.s, c.cache, c.slot, redis_, mysql_),
-      user_store_(c.s, redis_, config_, c.cache, c.slot),
+      user_store_(c.s, redis_, config_, c.cache, c.slot, &c.metrics.shm()),
       durable_(mysql_, config_, c.slot),
       neighbours_(c.generations, c.owner_slot) {
   redis_.set_breaker(c.breaker);

@@ -44,7 +44,10 @@ class UserGenerations {
   uint64_t get(std::string_view uid) const {
     return table_[index(uid)].load(std::memory_order_acquire);
   }
-  void bump(std::string_view uid) { table_[index(uid)].fetch_add(1, std::memory_order_acq_rel); }
+  // Returns the new generation.
+  uint64_t bump(std::string_view uid) {
+    return table_[index(uid)].fetch_add(1, std::memory_order_acq_rel) + 1;
+  }
   bool shared() const { return mapped_; }
 
   // The owner of worker slot `slot` queued / stored an impression of uid.

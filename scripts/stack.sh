@@ -571,7 +571,13 @@ pool_servers() {
     echo "server $server max_fails=0;"
     return
   fi
-  "$bin/popupd" --check --config "$dir/popup.conf" | sed -n 's/^ *\(\(hash\|server\) .*;\)$/\1/p' | tr '\n' ' '
+  "$bin/popupd" --check --config "$dir/popup.conf" | sed -n '/^upstream popup_pool/,/^}/p' |
+    sed -n 's/^ *\(\(hash\|server\) .*;\)$/\1/p' | tr '\n' ' '
+}
+
+# The pool's shared socket (nginx's fallback for a failed worker socket).
+pool_shared() {
+  if [ -n "$POOL_TCP_PORT" ]; then echo "127.0.0.1:$POOL_TCP_PORT"; else echo "unix:$dir/popup.sock"; fi
 }
 
 render_nginx_conf() {
@@ -594,7 +600,7 @@ render_nginx_conf() {
   sed -e "s|@USER_LINE@|$user_line|g" -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|g" \
       -e "s|@UPSTREAM_KEEPALIVE@|$keepalive|g" -e "s|@KEEP_CONN@|$keep_conn|g" \
       -e "s|@NGINX_KEEPALIVE@|$NGINX_KEEPALIVE|g" -e "s|@RUN_DIR@|$dir|g" \
-      -e "s|@POOL_SERVERS@|$servers|g" -e "s|@LISTEN@|$http_host:$HTTP_PORT|g" \
+      -e "s|@POOL_SERVERS@|$servers|g" -e "s|@POOL_SHARED@|$(pool_shared)|g" -e "s|@LISTEN@|$http_host:$HTTP_PORT|g" \
       -e "s|@MAIN_INCLUDE@|$(include_line main)|g" -e "s|@HTTP_INCLUDE@|$(include_line http)|g" \
       -e "s|@SERVER_INCLUDE@|$(include_line server)|g" -e "s|@WEB_ROOT@|$top/web|g" \
       -e "s|@ACCESS_LOG@|$access_log|g" \

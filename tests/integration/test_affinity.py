@@ -7,6 +7,7 @@ cgi-fcgi, as spawn-fcgi pools and other FastCGI servers reach it."""
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 import unittest
@@ -51,6 +52,17 @@ def set_workers(n, **extra):
     assert stack.wait_for(lambda: len(workers()) == n and not set(workers()) & before,
                           timeout=60), "the pool has %s, not %d new workers" % (workers(), n)
     stack.wait_healthy()
+
+
+def reload_nginx():
+    """nginx -s reload of the stack's nginx.conf; returns once the old
+    nginx workers have left (their connections still use the old servers)."""
+    with open(stack.path("nginx/nginx.pid")) as f:
+        master = int(f.read())
+    old = set(child_pids(master))
+    subprocess.run(["nginx", "-p", stack.path("nginx"), "-c", stack.path("nginx/nginx.conf"),
+                    "-e", stack.path("log/nginx-error.log"), "-s", "reload"], check=True)
+    assert stack.wait_for(lambda: not old & set(child_pids(master)), timeout=60)
 
 
 def fcgi_get(u, now=NOW):
@@ -141,6 +153,18 @@ class Affinity(unittest.TestCase):
         self.assertEqual(r.status, 202, r)
         self.assertIsNone(shown(stack.get_popup(u, now=NOW + 5)))
 
+    def test_events_are_counted_per_popup_in_metrics(self):
+        show, click = ('popup_popup_events_total{popup="1",kind="%s"}' % k for k in ("show", "click"))
+        before = stack.metrics()
+        users = [uid() for _ in range(3)]
+        for u in users:
+            self.assertEqual(shown(stack.get_popup(u, now=NOW)), 1)
+        self.assertEqual(stack.act(users[0], 1, "click", now=NOW, query_uid=True).status, 202)
+        self.assertTrue(stack.wait_drained())
+        after = stack.metrics()
+        self.assertEqual(after[show] - before.get(show, 0), 3)
+        self.assertEqual(after[click] - before.get(click, 0), 1)
+
     def test_a_keyed_action_sent_twice_to_the_owner_counts_once(self):
         u = uid()
         self.assertEqual(shown(stack.get_popup(u, now=NOW)), 1)
@@ -223,6 +247,32 @@ class Faults(unittest.TestCase):
         finally:
             if len(workers()) != 3:
                 set_workers(3)
+
+    def test_when_every_worker_socket_fails_nginx_answers_through_the_shared_one(self):
+        conf = stack.path("nginx/nginx.conf")
+        good = open(conf).read()
+        bad = re.sub(r"(?m)^( *).*# pool servers$", lambda m: m.group(1) +
+                     "hash $arg_uid consistent; server unix:%s max_fails=0; "
+                     "server unix:%s max_fails=0; # pool servers"
+                     % (stack.path("gone.0"), stack.path("gone.1")), good)
+        self.assertNotEqual(bad, good)
+        try:
+            with open(conf, "w") as f:
+                f.write(bad)
+            reload_nginx()
+            u = uid()
+            self.assertEqual(shown(stack.get_popup(u, now=NOW)), 1)
+            r = stack.act(u, 1, "click", now=NOW, query_uid=True)
+            self.assertEqual(r.status, 202, r)
+            # Past the show cooldown (600 s), inside the click's (a day).
+            self.assertIsNone(shown(stack.get_popup(u, now=NOW + 1000)))
+            self.assertIn("gone.0", stack.log("nginx-error.log"))
+            self.assertTrue(stack.wait_drained())
+            self.assertEqual(stack.sql_int("SELECT COUNT(*) FROM popup_events WHERE uid='%s' "
+                                           "AND kind='click'" % u), 1)
+        finally:
+            r = stack.run_script("reload")  # renders the real servers again
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def test_more_users_than_the_memory_budget_stay_within_it(self):
         try:

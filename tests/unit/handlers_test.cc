@@ -95,9 +95,9 @@ class FakeNeighbours : public Neighbours {
   std::map<std::string, uint64_t> gens;
   int changed_count = 0, queued_count = 0, waits = 0;
   uint64_t generation(std::string_view uid) override { return gens[std::string(uid)]; }
-  void changed(std::string_view uid) override {
-    ++gens[std::string(uid)];
+  uint64_t changed(std::string_view uid) override {
     ++changed_count;
+    return ++gens[std::string(uid)];
   }
   void queued(std::string_view) override { ++queued_count; }
   void wait_stored(std::string_view) override {
@@ -368,6 +368,25 @@ BOOST_AUTO_TEST_CASE(without_a_configuration_a_get_refuses) {
   Response r = w.h.popup(Visit{"quin", Platform::web, std::nullopt, std::nullopt}, kNow, true);
   BOOST_TEST(r.status == 503);
   BOOST_TEST(r.body.find("configuration") != std::string::npos);
+}
+
+// nginx retried a request of the user on another worker's socket, which
+// then kept a copy; the owner's next impression makes that copy stale.
+BOOST_AUTO_TEST_CASE(a_second_processes_copy_goes_stale_when_the_owner_writes) {
+  World w;
+  w.redis.hashes["rae"] = {true, {}};
+  UserCache other_users(1 << 20, 30'000, 4);
+  Handlers other(w.s, w.cache, w.flusher, &other_users, nullptr,
+                 Ports{w.redis, w.mysql, w.neighbours, w.clock});
+  Visit v{"rae", Platform::web, std::nullopt, std::nullopt};
+  BOOST_TEST(other.popup(v, kNow, true).body != popup_answer(nullptr));  // the retried GET
+  BOOST_TEST(!w.get("rae", kNow + 599));  // the owner reads the stored impression
+  BOOST_TEST(w.get("rae", kNow + 600));   // and shows it again after the cooldown
+  int reads = w.redis.reads;
+  // The other worker's copy (next show at kNow + 600) is stale now: read
+  // again, it says kNow + 1200.
+  BOOST_TEST(other.popup(v, kNow + 601, true).body == popup_answer(nullptr));
+  BOOST_TEST(w.redis.reads == reads + 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
