@@ -21,7 +21,8 @@ constexpr size_t kBytes = kGenBytes + UserGenerations::kSlots * UserGenerations:
                                           sizeof(std::atomic<uint32_t>);
 }
 
-UserGenerations::UserGenerations(const std::string& state_dir) {
+UserGenerations::UserGenerations(const std::string& state_dir, int slots)
+    : slots_(slots < 1 ? 1 : slots > kSlots ? kSlots : slots) {
   void* p = MAP_FAILED;
   if (!state_dir.empty()) {
     std::string path = state_dir + "/users.shm";
@@ -54,7 +55,8 @@ bool UserGenerations::wait_stored(std::string_view uid, int max_ms) const {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_ms);
   for (;;) {
     bool any = false;
-    for (int slot = 0; slot < kSlots && !any; ++slot)
+    // Each slot's counts are a page apart: only the pool's slots are read.
+    for (int slot = 0; slot < slots_ && !any; ++slot)
       any = pending(slot, uid).load(std::memory_order_acquire) != 0;
     if (!any) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;

@@ -36,7 +36,8 @@ class UserGenerations {
   // Maps state_dir/users.shm (created when missing); with an empty
   // state_dir, or when it cannot be mapped, private memory (this process
   // only).
-  explicit UserGenerations(const std::string& state_dir);
+  // slots: how many worker slots the pool has (wait_stored looks at those).
+  UserGenerations(const std::string& state_dir, int slots);
   ~UserGenerations();
   UserGenerations(const UserGenerations&) = delete;
   UserGenerations& operator=(const UserGenerations&) = delete;
@@ -54,8 +55,15 @@ class UserGenerations {
   void pending_add(int slot, std::string_view uid) {
     if (slot >= 0 && slot < kSlots) pending(slot, uid).fetch_add(1, std::memory_order_acq_rel);
   }
+  // Never below zero: a reload's new worker resets the slot while the old
+  // one may still count down what it stored (a wrapped count would make
+  // every process wait the full bound for that bucket).
   void pending_done(int slot, std::string_view uid) {
-    if (slot >= 0 && slot < kSlots) pending(slot, uid).fetch_sub(1, std::memory_order_acq_rel);
+    if (slot < 0 || slot >= kSlots) return;
+    auto& a = pending(slot, uid);
+    uint32_t v = a.load(std::memory_order_acquire);
+    while (v > 0 && !a.compare_exchange_weak(v, v - 1, std::memory_order_acq_rel)) {
+    }
   }
   // A fresh worker in `slot`: its predecessor's counts are void.
   void reset_slot(int slot);
@@ -76,6 +84,7 @@ class UserGenerations {
   }
   std::atomic<uint64_t>* table_ = nullptr;
   std::atomic<uint32_t>* pending_ = nullptr;
+  int slots_ = kSlots;
   bool mapped_ = false;
 };
 

@@ -62,7 +62,7 @@ struct Shared {
   std::vector<Network> admin = parse_networks(s.admin_networks).value();
   CorsPolicy cors = parse_cors_origins(s.cors_origins).value();
   // The owned users' states and the write-behind (fcgi/service.h).
-  UserGenerations generations{s.state_dir};
+  UserGenerations generations{s.state_dir, s.workers};
   UserCache users{static_cast<size_t>(s.state_cache_mib) << 20,
                   static_cast<int64_t>(s.state_cache_stale_s) * 1000, 256};
   Recorder recorder{s, slot, &metrics.shm(), &redis_breaker, &redis_repairs};
