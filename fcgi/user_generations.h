@@ -73,7 +73,7 @@ class UserGenerations {
 
   // FNV-1a, the same in every process.
   static size_t index(std::string_view uid) {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = 14695981039346656037ULL;
     for (unsigned char c : uid) h = (h ^ c) * 1099511628211ULL;
     return h % kSize;
   }
