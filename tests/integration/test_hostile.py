@@ -197,5 +197,104 @@ class ThroughCgiFcgi(CoreCases, unittest.TestCase):
         return CgiFcgi()
 
 
+# -- slow clients against nginx -----------------------------------------------
+
+def open_files(n):
+    """Raises this process's descriptor limit to at least n (up to the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
+
+
+def connect_from(addr, port):
+    s = socket.socket()
+    s.bind((addr, 0))
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def closed_by_peer(socks, timeout):
+    """How many of `socks` the peer closed (EOF or reset) within `timeout` s."""
+    poller = select.poll()
+    by_fd = {s.fileno(): s for s in socks}
+    for fd in by_fd:
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    closed = 0
+    deadline = time.time() + timeout
+    while by_fd and time.time() < deadline:
+        for fd, _ in poller.poll(200):
+            try:
+                data = by_fd[fd].recv(4096)
+            except OSError:
+                data = b""
+            if not data:
+                poller.unregister(fd)
+                del by_fd[fd]
+                closed += 1
+    return closed
+
+
+class SlowClients(unittest.TestCase):
+    """One address (127.0.0.2) opens thousands of connections and trickles
+    headers (slowloris) or holds bodies; the rest of the world (127.0.0.1)
+    must still be answered, and nginx must shed the slow ones on its own."""
+
+    SLOW = 4500  # more than the 4,096 connections one nginx worker had
+
+    def test_thousands_of_slow_headers_do_not_starve_normal_requests(self):
+        open_files(self.SLOW + 1000)
+        slow = []
+        try:
+            for _ in range(self.SLOW):
+                s = connect_from("127.0.0.2", stack.port)
+                s.sendall(b"GET /api/popup?uid=slow HTTP/1.1\r\nHost: x\r\n")
+                slow.append(s)
+            answered = 0
+            for i in range(20):
+                try:
+                    r = Http(stack.port, timeout=10).request("GET", "/api/popup?uid=n%d" % i)
+                    answered += r.status == 200
+                except OSError:
+                    pass
+            self.assertEqual(answered, 20)
+            self.assertNotIn("worker_connections are not enough", stack.log("nginx-error.log"))
+            # client_header_timeout (5 s; nginx's default is 60 s): nginx
+            # closes every trickler by itself.
+            self.assertEqual(closed_by_peer(slow, timeout=30), self.SLOW)
+        finally:
+            for s in slow:
+                s.close()
+
+    def test_one_address_holds_at_most_64_requests(self):
+        held = []
+        try:
+            for _ in range(64):
+                s = connect_from("127.0.0.2", stack.port)
+                s.sendall(b"POST /api/popup/action HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                          b"Content-Type: application/x-www-form-urlencoded\r\n\r\nuid=")
+                held.append(s)
+            self.assertTrue(stack.wait_for(lambda: stack.in_flight() >= 64, timeout=30))
+            s = connect_from("127.0.0.2", stack.port)
+            held.append(s)
+            s.sendall(b"GET /api/healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            raw = b""
+            while b"}" not in raw:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                raw += chunk
+            self.assertTrue(raw.startswith(b"HTTP/1.1 429"), raw[:200])
+            self.assertEqual(json.loads(raw.split(b"\r\n\r\n", 1)[1])["error"], "too_many_requests")
+            # Another address is not affected.
+            self.assertEqual(stack.http().request("GET", "/api/healthz").status, 200)
+            # client_body_timeout (5 s; default 60 s): the held bodies are
+            # given up within seconds.
+            self.assertEqual(closed_by_peer(held[:64], timeout=30), 64)
+        finally:
+            for s in held:
+                s.close()
+
+
 if __name__ == "__main__":
     unittest.main()
