@@ -296,5 +296,93 @@ class SlowClients(unittest.TestCase):
                 s.close()
 
 
+# -- malformed FastCGI records on the pool's socket ----------------------------
+
+def record(rtype, content, request_id=1, padding=0):
+    """One FastCGI record (version 1)."""
+    return struct.pack(">BBHHBx", 1, rtype, request_id, len(content), padding) + content + b"\0" * padding
+
+
+def begin_request(keep=False):
+    return record(1, struct.pack(">HB5x", 1, 1 if keep else 0))
+
+
+def long_len(n):
+    return struct.pack(">I", n | 0x80000000)
+
+
+def send_and_wait_close(path, data, timeout=20):
+    """Sends raw bytes to a unix socket and returns what came back before the
+    peer closed (or `timeout` passed)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    got = b""
+    try:
+        s.connect(path)
+        s.sendall(data)
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    except OSError:
+        pass
+    finally:
+        s.close()
+    return got
+
+
+def vm_peak_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmPeak:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmPeak for %d" % pid)
+
+
+class MalformedRecords(unittest.TestCase):
+    """Only a process that can open the pool's socket can send these; each
+    must cost at most its own connection, never the worker process and the
+    requests its other threads are serving."""
+
+    CASES = {
+        # Name and value lengths whose sum overflows libfcgi's int (2^31 - 1
+        # each): the allocation fails and libfcgi asserts (SIGABRT).
+        "lengths_overflow": long_len(0x7fffffff) + long_len(0x7fffffff) + b"A" * 64,
+        # 2 GiB for one parameter's name, which nothing legitimate sends.
+        "huge_name": long_len(0x7ffffff0) + b"\x01" + b"B" * 64,
+        # A value length cut off by the end of the params stream.
+        "truncated_length": b"\x04\x80\x00",
+    }
+
+    def test_a_malformed_record_never_takes_a_worker_down(self):
+        sock = stack.path("popup.sock")
+        before = sorted(stack.worker_pids())
+        self.assertTrue(before)
+        c = stack.http()
+        for name, params in self.CASES.items():
+            for keep in (False, True):
+                data = begin_request(keep) + record(4, params)
+                if name == "truncated_length":
+                    data += record(4, b"")
+                t0 = time.time()
+                send_and_wait_close(sock, data)
+                # Refused at once, not read into a 4 GiB buffer while the
+                # connection pins a thread.
+                self.assertLess(time.time() - t0, 5, name)
+                r = c.request("GET", "/api/healthz")
+                self.assertEqual(r.status, 200, (name, r))
+        # Each worker's own socket too (user affinity).
+        for slot in range(len(before)):
+            send_and_wait_close(stack.path("popup.sock.%d" % slot),
+                                begin_request() + record(4, self.CASES["lengths_overflow"]))
+        for i in range(20):
+            self.assertEqual(stack.get_popup(uid("after")).status, 200)
+        self.assertEqual(sorted(stack.worker_pids()), before)
+        for pid in before:
+            self.assertLess(vm_peak_kib(pid), 3 * 1024 * 1024, "worker %d mapped gigabytes" % pid)
+        self.assertNotIn("signal", stack.log("popupd.log").split("supervisor: listening", 1)[-1])
+
+
 if __name__ == "__main__":
     unittest.main()
