@@ -384,5 +384,59 @@ class MalformedRecords(unittest.TestCase):
         self.assertNotIn("signal", stack.log("popupd.log").split("supervisor: listening", 1)[-1])
 
 
+# -- who may reach what -------------------------------------------------------
+
+def service_sql(query):
+    """A statement as the service's MariaDB account, its password from the
+    stack's 0600 file, handed over in the environment."""
+    with open(stack.path("mysql.password")) as f:
+        password = f.read().strip()
+    return subprocess.run(["mariadb", "--no-defaults", "-S", stack.path("mysql.sock"), "-u", "popup",
+                           "popup", "-N", "-B", "-e", query], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, MYSQL_PWD=password))
+
+
+class LeastPrivilege(unittest.TestCase):
+    def mode(self, *parts):
+        return os.stat(stack.path(*parts)).st_mode & 0o777
+
+    def test_the_stack_folder_and_its_secrets_are_private(self):
+        self.assertEqual(self.mode(), 0o700)
+        for name in ("popup.conf", "mysql.password", "redis.conf"):
+            self.assertEqual(self.mode(name), 0o600, name)
+        for name in ("mysql", "redis", "log"):
+            self.assertEqual(self.mode(name) & 0o077, 0, name)
+
+    def test_the_mysql_password_is_generated_and_never_on_a_command_line(self):
+        with open(stack.path("mysql.password")) as f:
+            password = f.read().strip()
+        self.assertGreaterEqual(len(password), 20)
+        self.assertNotEqual(password, "popup")
+        with open(stack.conf()) as f:
+            self.assertIn("mysql_password = " + password, f.read())
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    self.assertNotIn(password.encode(), f.read(), pid)
+            except OSError:
+                continue
+
+    def test_the_service_account_has_only_what_the_service_uses(self):
+        r = service_sql("SELECT COUNT(*) FROM popups")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for q in ("DELETE FROM popups", "UPDATE popups SET priority = 0",
+                  "CREATE TABLE x (i INT)", "DROP TABLE popup_events",
+                  "SELECT COUNT(*) FROM popup_events", "DELETE FROM user_state",
+                  "SELECT COUNT(*) FROM schema_migrations", "SELECT COUNT(*) FROM mysql.user"):
+            r = service_sql(q)
+            self.assertNotEqual(r.returncode, 0, q)
+            self.assertIn("denied", r.stderr, q)
+        # The wrong password is refused.
+        r = subprocess.run(["mariadb", "--no-defaults", "-S", stack.path("mysql.sock"), "-u", "popup",
+                            "popup", "-e", "SELECT 1"], capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, MYSQL_PWD="popup"))
+        self.assertNotEqual(r.returncode, 0)
+
+
 if __name__ == "__main__":
     unittest.main()
