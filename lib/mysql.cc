@@ -74,15 +74,19 @@ bool popup_from_row(sql::ResultSet* rs, Popup* p, std::string* why) {
   return true;
 }
 
-// Rows per multi-row INSERT for a batch of n: chunks of 128, then the
-// binary digits of the rest (500 = 3 x 128 + 64 + 32 + 16 + 4), so the
-// shapes a connection prepares are bounded (8 per table) while a batch still
-// takes a handful of statements, not one per event.
+// Rows per multi-row INSERT for a batch of n: as few statements as before
+// prepared statements (one per table up to 1,024 events), each of a power
+// of two rows, so a connection prepares at most 11 shapes per table. The
+// rows past the batch's end repeat its last event, which changes nothing:
+// INSERT IGNORE skips a known event id, and the state upsert keeps a row
+// whose (ev_order, event_id) is not newer.
 std::vector<size_t> chunk_rows(size_t n) {
-  constexpr size_t kMaxRows = 128;
+  constexpr size_t kMaxRows = 1024;
   std::vector<size_t> out(n / kMaxRows, kMaxRows);
-  for (size_t rows = kMaxRows / 2; rows > 0; rows /= 2) {
-    if (n & rows) out.push_back(rows);
+  if (size_t rest = n % kMaxRows) {
+    size_t rows = 1;
+    while (rows < rest) rows *= 2;
+    out.push_back(rows);
   }
   return out;
 }
@@ -271,8 +275,9 @@ bool Mysql::apply_events_once(const std::vector<Event>& events, std::string* err
       sql::PreparedStatement* ev = prepared(insert_sql(kEventInsert, kRow8, rows, ""));
       sql::PreparedStatement* us = prepared(insert_sql(kStateInsert, kRow8, rows, state_tail));
       for (size_t i = 0; i < rows; ++i) {
-        bind_event(ev, static_cast<unsigned>(8 * i + 1), events[at + i]);
-        bind_state(us, static_cast<unsigned>(8 * i + 1), events[at + i]);
+        const Event& e = events[std::min(at + i, events.size() - 1)];
+        bind_event(ev, static_cast<unsigned>(8 * i + 1), e);
+        bind_state(us, static_cast<unsigned>(8 * i + 1), e);
       }
       // Events first, then states, chunk by chunk in batch order: a later
       // event of the same (uid, popup) still reaches the upsert after an

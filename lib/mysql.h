@@ -47,8 +47,9 @@ class Mysql {
   // Applies a batch in one transaction: event rows with INSERT IGNORE (a
   // known event id adds nothing), state rows upserted only when the event is
   // newer (order, then id) than the stored one. Replaying changes nothing.
-  // Values are bound parameters; a batch goes out as multi-row INSERTs of
-  // at most 128 rows, so a connection prepares at most 8 shapes per table.
+  // Values are bound parameters; a batch goes out as one multi-row INSERT
+  // per table (per 1,024 events), its rows rounded up to a power of two with
+  // copies of the last event, so a connection prepares few shapes.
   bool apply_events(const std::vector<Event>& events, std::string* err);
 
   // Increments config_meta.version and returns the new value.
