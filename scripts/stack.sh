@@ -50,9 +50,9 @@
 # 077, so no other local user reaches its sockets, configuration, logs or
 # data. The service's MariaDB account `popup` has a password generated at
 # the first start (DIR/mysql.password, 0600; it reaches MariaDB on stdin,
-# never on a command line) and only the privileges the service uses:
-# SELECT on popups, SELECT and UPDATE on config_meta (popupctl publish),
-# SELECT, INSERT and UPDATE on user_state, INSERT on popup_events.
+# never on a command line) and only the row privileges that popupd, the
+# writer and popupctl (which share popup.conf) use, table by table
+# (grant_service): no DDL, no triggers, no schema_migrations, no mysql.*.
 # Migrations, the demo data and the tests' own queries use the datadir's
 # superuser, which MariaDB authenticates by the OS user on its socket.
 # The processes still run as the invoking user (root when root).
@@ -463,15 +463,23 @@ migrate() {
   grant_service
 }
 
-# The service account gets what the service uses and nothing else (table
-# grants need the tables: after the migrations). Earlier stacks granted ALL.
+# The service account gets what its programs use and nothing else (table
+# grants need the tables: after the migrations); earlier stacks granted ALL.
+# popupd reads popups and config_meta, reads and upserts user_state and
+# inserts events (the roll-up trigger runs with its definer's rights); the
+# writer inserts events and upserts states; popupctl also writes popups,
+# bumps config_meta, reads the roll-ups, writes and reads popup_audit and
+# deletes old events (retention).
 grant_service() {
   sql_admin 2>> "$dir/log/mariadb-setup.log" <<SQL ||
 REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'popup'@'localhost';
-GRANT SELECT ON popup.popups TO 'popup'@'localhost';
+GRANT SELECT, INSERT, UPDATE, DELETE ON popup.popups TO 'popup'@'localhost';
 GRANT SELECT, UPDATE ON popup.config_meta TO 'popup'@'localhost';
 GRANT SELECT, INSERT, UPDATE ON popup.user_state TO 'popup'@'localhost';
-GRANT INSERT ON popup.popup_events TO 'popup'@'localhost';
+GRANT SELECT, INSERT, DELETE ON popup.popup_events TO 'popup'@'localhost';
+GRANT SELECT ON popup.popup_daily TO 'popup'@'localhost';
+GRANT SELECT ON popup.popup_daily_users TO 'popup'@'localhost';
+GRANT SELECT, INSERT ON popup.popup_audit TO 'popup'@'localhost';
 SQL
     fail "cannot grant the service account its privileges" "$dir/log/mariadb-setup.log"
 }

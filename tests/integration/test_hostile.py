@@ -424,9 +424,10 @@ class LeastPrivilege(unittest.TestCase):
     def test_the_service_account_has_only_what_the_service_uses(self):
         r = service_sql("SELECT COUNT(*) FROM popups")
         self.assertEqual(r.returncode, 0, r.stderr)
-        for q in ("DELETE FROM popups", "UPDATE popups SET priority = 0",
-                  "CREATE TABLE x (i INT)", "DROP TABLE popup_events",
-                  "SELECT COUNT(*) FROM popup_events", "DELETE FROM user_state",
+        for q in ("CREATE TABLE x (i INT)", "DROP TABLE popup_events", "ALTER TABLE popups ADD x INT",
+                  "DROP TRIGGER popup_events_rollup", "DELETE FROM user_state",
+                  "UPDATE popup_events SET uid = 'x'", "DELETE FROM popup_audit",
+                  "INSERT INTO popup_daily (day, popup_id) VALUES ('2030-01-01', 1)",
                   "SELECT COUNT(*) FROM schema_migrations", "SELECT COUNT(*) FROM mysql.user"):
             r = service_sql(q)
             self.assertNotEqual(r.returncode, 0, q)
