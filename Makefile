@@ -10,6 +10,7 @@
 #   make bench-lua-check   the Lua alternative answers like the service
 #   make install|uninstall PREFIX=/usr/local DESTDIR=   programs, systemd
 #                   units, /etc/popup example (README.md, Deployment)
+#   make fuzz FUZZ_SECONDS=60   libFuzzer on core/'s parsers (tests/fuzz/README.md)
 OPTIMIZATION ?= -O2
 SANITIZER ?=
 CXX ?= g++
@@ -63,7 +64,7 @@ MALLOC := $(if $(SANITIZER),,-ljemalloc)
 LIBS_STORE := -lhiredis -lmysqlcppconn -lboost_json
 PROGRAMS := $(BUILD)/popupd $(BUILD)/popup-writer $(BUILD)/popupctl $(BUILD)/fcgi-floor
 
-.PHONY: all deps run stop test unit integration bench bench-writer bench-pool bench-lua-check locust clean install uninstall
+.PHONY: all deps run stop test unit integration fuzz fuzz-build bench bench-writer bench-pool bench-lua-check locust clean install uninstall
 all: $(PROGRAMS) $(BUILD)/unit_tests
 
 deps:
@@ -102,6 +103,23 @@ UNIT_EDGE_OBJ := $(BUILD)/lib/config_file.o $(BUILD)/lib/log.o \
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(CORE_OBJ) $(UNIT_EDGE_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) -lboost_json -lboost_unit_test_framework
 
+# The fuzz target: clang's libFuzzer with AddressSanitizer and UBSan over
+# core/ alone (pure, so it needs no server), in its own build folder.
+FUZZ_SECONDS ?= 60
+FUZZ_CXX ?= clang++
+FUZZ_BIN := build-fuzz/core_fuzz
+$(FUZZ_BIN): tests/fuzz/core_fuzz.cc $(CORE_SRC) $(wildcard core/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) -std=c++20 -O1 -g -I. -Wall -Wextra $(WERROR) \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    tests/fuzz/core_fuzz.cc $(CORE_SRC) -o $@ -lboost_json
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@./tests/fuzz/run.sh $(FUZZ_BIN) $(FUZZ_SECONDS)
+
 run: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) ./scripts/stack.sh start run
@@ -110,7 +128,7 @@ stop:
 	@./scripts/stack.sh stop run
 
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(FUZZ_BIN)
 	@BUILD=$(BUILD) ./tests/run_all.sh
 
 unit: deps
@@ -186,6 +204,6 @@ uninstall:
 	  $(DESTDIR)$(DATADIR)/deploy $(DESTDIR)$(DATADIR) 2>/dev/null || true
 
 clean:
-	rm -rf build build-address build-undefined
+	rm -rf build build-address build-undefined build-fuzz
 
 -include $(shell find build* -name '*.d' 2>/dev/null)

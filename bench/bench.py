@@ -21,6 +21,7 @@ FLOOR_WORKERS, FLOOR_THREADS.
 import datetime
 import json
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -32,6 +33,11 @@ import threading
 import time
 
 from benchlib import free_port, lua_includes, pool_metrics, stop_on_sigterm, wrk_result
+
+# The stack's MariaDB superuser: the OS user who started it, authenticated
+# on the socket (the service account `popup` may only do what the service
+# does; scripts/stack.sh).
+DB_ADMIN = pwd.getpwuid(os.getuid()).pw_name
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", "build")
@@ -181,8 +187,8 @@ class Stack:
     def mysql_status(self):
         """Questions (every statement, the writer's included) and Com_select
         (the pool's reads: the writer only inserts)."""
-        out = subprocess.run(["mariadb", "--no-defaults", "-S", self.path("mysql.sock"), "-u", "popup",
-                              "-ppopup", "-N", "-B", "-e",
+        out = subprocess.run(["mariadb", "--no-defaults", "-S", self.path("mysql.sock"),
+                              "-u", DB_ADMIN, "-N", "-B", "-e",
                               "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_select')"],
                              capture_output=True, text=True).stdout
         v = dict(line.split("\t") for line in out.splitlines())
@@ -193,8 +199,8 @@ class Stack:
         return pool_metrics(self.port)
 
     def enabled_ids(self):
-        out = subprocess.run(["mariadb", "--no-defaults", "-S", self.path("mysql.sock"), "-u", "popup",
-                              "-ppopup", "popup", "-N", "-B", "-e",
+        out = subprocess.run(["mariadb", "--no-defaults", "-S", self.path("mysql.sock"),
+                              "-u", DB_ADMIN, "popup", "-N", "-B", "-e",
                               "SELECT id FROM popups WHERE enabled = 1 AND (ends_at IS NULL OR "
                               "ends_at > UNIX_TIMESTAMP()) AND (starts_at IS NULL OR starts_at <= "
                               "UNIX_TIMESTAMP())"], capture_output=True, text=True).stdout

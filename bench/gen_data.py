@@ -9,10 +9,16 @@ Redis. The same seed gives the same data on every machine.
 
 import argparse
 import os
+import pwd
 import random
 import subprocess
 import sys
 import time
+
+# The stack's MariaDB superuser: the OS user who started it, authenticated
+# on the socket (the service account `popup` may only do what the service
+# does; scripts/stack.sh).
+DB_ADMIN = pwd.getpwuid(os.getuid()).pw_name
 
 PLATFORMS = ["", "", "", "web", "ios", "android", "ios,android", "web,android"]
 LANGS = ["", "", "", "", "en", "de,fr", "es", "it,pt", "ja"]
@@ -111,8 +117,8 @@ def main():
            " LOAD DATA LOCAL INFILE '%s' INTO TABLE user_state (uid, popup_id, next_show_at,"
            " impressions, last_action, updated_at, ev_order, event_id);"
            % (os.path.join(tmp, "popups.tsv"), state_path))
-    subprocess.run(["mariadb", "--no-defaults", "--local-infile=1", "-S", sock, "-u", "popup",
-                    "-ppopup", "popup", "-e", sql], check=True)
+    subprocess.run(["mariadb", "--no-defaults", "--local-infile=1", "-S", sock, "-u", DB_ADMIN,
+                    "popup", "-e", sql], check=True)
     redis = ["redis-cli", "-s", os.path.join(d, "redis.sock")]
     subprocess.run(redis + ["EVAL", "for _,k in ipairs(redis.call('KEYS','popup:u:*')) do "
                             "redis.call('UNLINK',k) end return 0", "0"], check=True,

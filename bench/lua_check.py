@@ -25,6 +25,7 @@ import http.client
 import json
 import math
 import os
+import pwd
 import random
 import subprocess
 import sys
@@ -32,6 +33,11 @@ import tempfile
 import time
 
 from benchlib import free_port, lua_includes, stop_on_sigterm
+
+# The stack's MariaDB superuser: the OS user who started it, authenticated
+# on the socket (the service account `popup` may only do what the service
+# does; scripts/stack.sh).
+DB_ADMIN = pwd.getpwuid(os.getuid()).pw_name
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -184,7 +190,7 @@ class Stack:
 
     def sql(self, query):
         return subprocess.run(["mariadb", "--no-defaults", "-S", os.path.join(self.dir, "mysql.sock"),
-                               "-u", "popup", "-ppopup", "popup", "-N", "-B", "-e", query],
+                               "-u", DB_ADMIN, "popup", "-N", "-B", "-e", query],
                               capture_output=True, text=True, check=True).stdout.split()
 
     def reset_users(self):

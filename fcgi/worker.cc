@@ -19,6 +19,7 @@
 #include "fcgi/listen_queue.h"
 #include "core/params.h"
 #include "lib/log.h"
+#include "fcgi/record_guard.h"
 #include "fcgi/router.h"
 #include "fcgi/service.h"
 #include "fcgi/flusher.h"
@@ -274,6 +275,15 @@ void thread_main(Shared& sh) {
   AcceptWait aw(listening);
   bool via_slot = false;  // of the connection in hand
   while (wait_for_connection(req, sh, aw, &via_slot)) {
+    // libfcgi allocates what a parameter's length claims and aborts the
+    // process when it cannot: look at the records first (fcgi/record_guard.h).
+    std::string why;
+    if (!next_request_is_sane(req.ipcFd, &why)) {
+      log_warn("closed a FastCGI connection before libfcgi read it: %s", why.c_str());
+      close(req.ipcFd);
+      req.ipcFd = -1;
+      continue;
+    }
     if (FCGX_Accept_r(&req) < 0) continue;
     if (stop_requested(sh)) req.keepConnection = 0;  // last request on it
     serve_one(req, svc, sh, via_slot);

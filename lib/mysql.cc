@@ -2,6 +2,7 @@
 
 #include <cppconn/driver.h>
 #include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 #include <cppconn/resultset_metadata.h>
 #include <cppconn/statement.h>
@@ -73,15 +74,77 @@ bool popup_from_row(sql::ResultSet* rs, Popup* p, std::string* why) {
   return true;
 }
 
-std::string quote(const std::string& s) {
-  // Only validated text reaches here (uid: [A-Za-z0-9._-], ids: hex), so
-  // escaping is a second line of defence, not the first.
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
+// Rows per multi-row INSERT for a batch of n: as few statements as before
+// prepared statements (one per table up to 1,024 events), each of a power
+// of two rows, so a connection prepares at most 11 shapes per table. The
+// rows past the batch's end repeat its last event, which changes nothing:
+// INSERT IGNORE skips a known event id, and the state upsert keeps a row
+// whose (ev_order, event_id) is not newer.
+std::vector<size_t> chunk_rows(size_t n) {
+  constexpr size_t kMaxRows = 1024;
+  std::vector<size_t> out(n / kMaxRows, kMaxRows);
+  if (size_t rest = n % kMaxRows) {
+    size_t rows = 1;
+    while (rows < rest) rows *= 2;
+    out.push_back(rows);
   }
-  return out + "'";
+  return out;
+}
+
+// "INSERT ... VALUES " + rows copies of `row` ("(?,?,...)") + `tail`.
+std::string insert_sql(const char* head, const char* row, size_t rows, const std::string& tail) {
+  std::string out = head;
+  for (size_t i = 0; i < rows; ++i) {
+    if (i) out += ',';
+    out += row;
+  }
+  return out + tail;
+}
+
+const char* kEventInsert =
+    "INSERT IGNORE INTO popup_events (event_id, uid, popup_id, kind, ts, ev_order,"
+    " next_show_at, impressions) VALUES ";
+const char* kStateInsert =
+    "INSERT INTO user_state (uid, popup_id, next_show_at, impressions, last_action,"
+    " updated_at, ev_order, event_id) VALUES ";
+const char* kRow8 = "(?,?,?,?,?,?,?,?)";
+
+// Assignments run left to right and later ones see earlier results, so the
+// comparison keys (event_id, ev_order) are assigned last; with equal
+// ev_order the event_id assignment makes the ev_order test false, which is
+// right because ev_order is then unchanged anyway.
+std::string state_upsert_tail() {
+  const std::string newer = "(VALUES(ev_order), VALUES(event_id)) > (ev_order, event_id)";
+  return " ON DUPLICATE KEY UPDATE next_show_at = IF(" + newer +
+         ", VALUES(next_show_at), next_show_at), impressions = IF(" + newer +
+         ", VALUES(impressions), impressions), last_action = IF(" + newer +
+         ", VALUES(last_action), last_action), updated_at = IF(" + newer +
+         ", VALUES(updated_at), updated_at), event_id = IF(" + newer +
+         ", VALUES(event_id), event_id),"
+         " ev_order = IF(VALUES(ev_order) > ev_order, VALUES(ev_order), ev_order)";
+}
+
+// Binds one event's 8 columns from parameter index `first` on.
+void bind_event(sql::PreparedStatement* st, unsigned first, const Event& e) {
+  st->setString(first, e.id);
+  st->setString(first + 1, e.uid);
+  st->setInt64(first + 2, e.popup_id);
+  st->setString(first + 3, to_string(e.kind));
+  st->setInt64(first + 4, e.ts);
+  st->setInt64(first + 5, e.order);
+  st->setInt64(first + 6, e.state.next_show_at);
+  st->setInt64(first + 7, e.state.impressions);
+}
+
+void bind_state(sql::PreparedStatement* st, unsigned first, const Event& e) {
+  st->setString(first, e.uid);
+  st->setInt64(first + 1, e.popup_id);
+  st->setInt64(first + 2, e.state.next_show_at);
+  st->setInt64(first + 3, e.state.impressions);
+  st->setString(first + 4, to_string(e.state.last_action));
+  st->setInt64(first + 5, e.ts);
+  st->setInt64(first + 6, e.order);
+  st->setString(first + 7, e.id);
 }
 
 }  // namespace
@@ -93,6 +156,7 @@ Mysql::~Mysql() = default;
 
 bool Mysql::fail(const std::string& what, std::string* err) {
   *err = "mysql: " + what;
+  prepared_.clear();
   conn_.reset();
   return false;
 }
@@ -123,6 +187,12 @@ bool Mysql::ensure_connected(std::string* err) {
   } catch (const sql::SQLException& e) {
     return fail(std::string("connect: ") + e.what(), err);
   }
+}
+
+sql::PreparedStatement* Mysql::prepared(const std::string& sql) {
+  auto& slot = prepared_[sql];
+  if (!slot) slot.reset(conn_->prepareStatement(sql));
+  return slot.get();
 }
 
 bool Mysql::load_config(ConfigSet* out, std::string* err) {
@@ -172,10 +242,11 @@ bool Mysql::load_config_once(ConfigSet* out, std::string* err) {
 bool Mysql::load_user_states_once(const std::string& uid, UserStates* out, std::string* err) {
   if (!ensure_connected(err)) return false;
   try {
-    std::unique_ptr<sql::Statement> st(conn_->createStatement());
-    std::unique_ptr<sql::ResultSet> rs(st->executeQuery(
+    sql::PreparedStatement* st = prepared(
         "SELECT popup_id, next_show_at, impressions, last_action, updated_at"
-        " FROM user_state WHERE uid = " + quote(uid)));
+        " FROM user_state WHERE uid = ?");
+    st->setString(1, uid);
+    std::unique_ptr<sql::ResultSet> rs(st->executeQuery());
     out->clear();
     while (rs->next()) {
       UserState s;
@@ -195,44 +266,26 @@ bool Mysql::load_user_states_once(const std::string& uid, UserStates* out, std::
 bool Mysql::apply_events_once(const std::vector<Event>& events, std::string* err) {
   if (events.empty()) return true;
   if (!ensure_connected(err)) return false;
-  std::string ev_sql =
-      "INSERT IGNORE INTO popup_events (event_id, uid, popup_id, kind, ts, ev_order,"
-      " next_show_at, impressions) VALUES ";
-  std::string st_sql =
-      "INSERT INTO user_state (uid, popup_id, next_show_at, impressions, last_action,"
-      " updated_at, ev_order, event_id) VALUES ";
-  ev_sql.reserve(events.size() * 120);
-  st_sql.reserve(events.size() * 120);
-  for (size_t i = 0; i < events.size(); ++i) {
-    const Event& e = events[i];
-    const char* sep = i ? "," : "";
-    ev_sql += sep + ("(" + quote(e.id) + "," + quote(e.uid) + "," + std::to_string(e.popup_id) +
-                     ",'" + to_string(e.kind) + "'," + std::to_string(e.ts) + "," +
-                     std::to_string(e.order) + "," + std::to_string(e.state.next_show_at) + "," +
-                     std::to_string(e.state.impressions) + ")");
-    st_sql += sep + ("(" + quote(e.uid) + "," + std::to_string(e.popup_id) + "," +
-                     std::to_string(e.state.next_show_at) + "," +
-                     std::to_string(e.state.impressions) + ",'" +
-                     to_string(e.state.last_action) + "'," + std::to_string(e.ts) + "," +
-                     std::to_string(e.order) + "," + quote(e.id) + ")");
-  }
-  // Assignments run left to right and later ones see earlier results, so the
-  // comparison keys (event_id, ev_order) are assigned last; with equal
-  // ev_order the event_id assignment makes the ev_order test false, which is
-  // right because ev_order is then unchanged anyway.
-  const char* newer = "(VALUES(ev_order), VALUES(event_id)) > (ev_order, event_id)";
-  st_sql += std::string(" ON DUPLICATE KEY UPDATE") +
-            " next_show_at = IF(" + newer + ", VALUES(next_show_at), next_show_at)," +
-            " impressions = IF(" + newer + ", VALUES(impressions), impressions)," +
-            " last_action = IF(" + newer + ", VALUES(last_action), last_action)," +
-            " updated_at = IF(" + newer + ", VALUES(updated_at), updated_at)," +
-            " event_id = IF(" + newer + ", VALUES(event_id), event_id)," +
-            " ev_order = IF(VALUES(ev_order) > ev_order, VALUES(ev_order), ev_order)";
   try {
     std::unique_ptr<sql::Statement> st(conn_->createStatement());
     st->execute("START TRANSACTION");
-    st->execute(ev_sql);
-    st->execute(st_sql);
+    static const std::string state_tail = state_upsert_tail();
+    size_t at = 0;
+    for (size_t rows : chunk_rows(events.size())) {
+      sql::PreparedStatement* ev = prepared(insert_sql(kEventInsert, kRow8, rows, ""));
+      sql::PreparedStatement* us = prepared(insert_sql(kStateInsert, kRow8, rows, state_tail));
+      for (size_t i = 0; i < rows; ++i) {
+        const Event& e = events[std::min(at + i, events.size() - 1)];
+        bind_event(ev, static_cast<unsigned>(8 * i + 1), e);
+        bind_state(us, static_cast<unsigned>(8 * i + 1), e);
+      }
+      // Events first, then states, chunk by chunk in batch order: a later
+      // event of the same (uid, popup) still reaches the upsert after an
+      // earlier one.
+      ev->executeUpdate();
+      us->executeUpdate();
+      at += rows;
+    }
     st->execute("COMMIT");
     return true;
   } catch (const sql::SQLException& e) {

@@ -1,4 +1,7 @@
-// The MySQL edge (Connector/C++ legacy API). Every Connector exception is
+// The MySQL edge (Connector/C++ legacy API). Every query that carries data
+// is a server-side prepared statement (sql::PreparedStatement) with its
+// values bound as parameters, prepared once per connection and kept with it;
+// no value is ever spliced into SQL text. Every Connector exception is
 // caught here and turned into `false` + an error string; after an error the
 // connection is dropped and the next call reconnects. The reads and
 // apply_events are safe to repeat: one that fails on a connection made
@@ -6,6 +9,7 @@
 // connection, so a MariaDB restart costs no request an error.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +21,7 @@
 
 namespace sql {
 class Connection;
+class PreparedStatement;
 }
 
 namespace popup {
@@ -42,17 +47,18 @@ class Mysql {
   // Applies a batch in one transaction: event rows with INSERT IGNORE (a
   // known event id adds nothing), state rows upserted only when the event is
   // newer (order, then id) than the stored one. Replaying changes nothing.
-  // Events must come from decode_event or be built by the service (validated
-  // uid and id), since values are written as literals.
+  // Values are bound parameters; a batch goes out as one multi-row INSERT
+  // per table (per 1,024 events), its rows rounded up to a power of two with
+  // copies of the last event, so a connection prepares few shapes.
   bool apply_events(const std::vector<Event>& events, std::string* err);
 
   // Increments config_meta.version and returns the new value.
   bool bump_version(int64_t* version, std::string* err);
 
-  // One integer from a query (for tests and tools), e.g. SELECT COUNT(*).
+  // One integer from a constant query (no data in it), e.g. SELECT 1.
   bool query_int(const std::string& q, int64_t* out, std::string* err);
 
-  // Runs a statement that returns no rows.
+  // Runs a constant statement (no data in it) that returns no rows.
   bool execute(const std::string& q, std::string* err);
 
   // Every row of a query, each column as text (nullopt = NULL); for popupctl.
@@ -79,9 +85,14 @@ class Mysql {
     return op(err) || (reused && op(err));
   }
   bool fail(const std::string& what, std::string* err);
+  // The statement for `sql`, prepared on the current connection at its first
+  // use; throws sql::SQLException like any Connector call.
+  sql::PreparedStatement* prepared(const std::string& sql);
 
   const Settings& s_;
   std::unique_ptr<sql::Connection> conn_;
+  // Statements of conn_, by SQL text; cleared before conn_ is dropped.
+  std::map<std::string, std::unique_ptr<sql::PreparedStatement>> prepared_;
 };
 
 }  // namespace popup

@@ -19,7 +19,8 @@ pkgs=(g++ make pkg-config curl procps iproute2 psmisc
       wrk python3 python3-locust gnuplot-nox
       libnginx-mod-http-lua lua-cjson
       nodejs chromium chromium-driver python3-yaml
-      systemd prometheus)
+      systemd prometheus
+      clang libclang-rt-14-dev lighttpd)
 
 missing=()
 for p in "${pkgs[@]}"; do

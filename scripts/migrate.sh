@@ -7,7 +7,8 @@
 #
 # Connects through the unix socket as MYSQL_ADMIN (default: the OS user, who
 # is the socket-authenticated superuser of a datadir made by stack.sh), or as
-# MYSQL_USER with MYSQL_PASSWORD when those are set.
+# MYSQL_USER with MYSQL_PASSWORD when those are set (handed to the client in
+# its environment as MYSQL_PWD, never on its command line, where ps shows it).
 #
 # Each file and the INSERT of its record go through one client session that
 # stops at the first error, so a failed file is not recorded and is applied
@@ -23,7 +24,8 @@ db=${2:-popup}
 [ -S "$sock" ] || { echo "migrate: $sock is not a socket (is MariaDB running?)" >&2; exit 1; }
 
 if [ -n "${MYSQL_USER:-}" ]; then
-  mysql=(mariadb --no-defaults -S "$sock" -u "$MYSQL_USER" "-p${MYSQL_PASSWORD:-}" --batch "$db")
+  export MYSQL_PWD=${MYSQL_PASSWORD:-}
+  mysql=(mariadb --no-defaults -S "$sock" -u "$MYSQL_USER" --batch "$db")
 else
   mysql=(mariadb --no-defaults -S "$sock" -u "${MYSQL_ADMIN:-$(id -un)}" --batch "$db")
 fi

@@ -46,6 +46,17 @@
 #                     at the main, http and server level; `make bench` loads
 #                     lua-nginx-module this way (bench/lua/). Empty: none
 #
+# Access (issue 12): DIR is 0700 and everything in it is made with umask
+# 077, so no other local user reaches its sockets, configuration, logs or
+# data. The service's MariaDB account `popup` has a password generated at
+# the first start (DIR/mysql.password, 0600; it reaches MariaDB on stdin,
+# never on a command line) and only the row privileges that popupd, the
+# writer and popupctl (which share popup.conf) use, table by table
+# (grant_service): no DDL, no triggers, no schema_migrations, no mysql.*.
+# Migrations, the demo data and the tests' own queries use the datadir's
+# superuser, which MariaDB authenticates by the OS user on its socket.
+# The processes still run as the invoking user (root when root).
+#
 # Every long-running process is started in a session of its own (setsid), so
 # it outlives the shell that ran `make run`, and `stop` can signal its whole
 # process group: workers of a supervisor that had to be killed go with it.
@@ -61,6 +72,7 @@
 # only when Redis holds none, so a restart changes neither what an operator
 # set nor the configuration version.
 set -euo pipefail
+umask 077
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 usage() { echo "usage: $0 start|stop|status|reload DIR" >&2; exit 2; }
@@ -378,7 +390,7 @@ redis = unix:$dir/redis.sock
 key_prefix = $KEY_PREFIX
 mysql_socket = $dir/mysql.sock
 mysql_user = popup
-mysql_password = popup
+mysql_password = $(cat "$dir/mysql.password")
 mysql_db = popup
 batch_size = $BATCH_SIZE
 batch_ms = $BATCH_MS
@@ -386,6 +398,19 @@ writer_id = w1
 test_clock = $TEST_CLOCK
 cors_origins = $CORS_ORIGINS
 CONF
+}
+
+# DIR/mysql.password: the service account's password, made once (20
+# letters and digits from /dev/urandom). A stack from before it kept the
+# password in popup.conf: that one is kept, so running pieces keep working.
+ensure_password() {
+  local f=$dir/mysql.password pw
+  [ -s "$f" ] && return 0
+  pw=$(sed -n 's/^mysql_password = \([A-Za-z0-9]\+\)$/\1/p' "$dir/popup.conf" 2>/dev/null | head -n 1 || true)
+  [ -n "$pw" ] && [ "$pw" != popup ] ||
+    pw=$(tr -dc 'A-Za-z0-9' < /dev/urandom | head -c 20 || true)
+  [ ${#pw} -ge 20 ] || fail "could not generate a MariaDB password"
+  printf '%s\n' "$pw" > "$f.tmp" && chmod 600 "$f.tmp" && mv "$f.tmp" "$f"
 }
 
 sql_admin() { mariadb --no-defaults -S "$dir/mysql.sock" -u "$admin" --batch "$@"; }
@@ -422,9 +447,12 @@ start_mariadb() {
   # Readiness: ping answers before the server takes queries; retry briefly.
   local i
   for ((i = 0; i < 50; i++)); do sql_admin -e 'SELECT 1' > /dev/null 2>&1 && break; sleep 0.1; done
-  sql_admin -e "CREATE DATABASE IF NOT EXISTS popup CHARACTER SET utf8mb4;
-    CREATE USER IF NOT EXISTS 'popup'@'localhost' IDENTIFIED BY 'popup';
-    GRANT ALL PRIVILEGES ON popup.* TO 'popup'@'localhost';" 2> "$dir/log/mariadb-setup.log" ||
+  # On stdin: a password in -e would show in ps.
+  sql_admin 2> "$dir/log/mariadb-setup.log" <<SQL ||
+CREATE DATABASE IF NOT EXISTS popup CHARACTER SET utf8mb4;
+CREATE USER IF NOT EXISTS 'popup'@'localhost';
+ALTER USER 'popup'@'localhost' IDENTIFIED BY '$(cat "$dir/mysql.password")';
+SQL
     fail "cannot set up database popup as MariaDB user '$admin' (socket authentication); was $dir/mysql made by another OS user?" \
       "$dir/log/mariadb-setup.log"
 }
@@ -432,6 +460,28 @@ start_mariadb() {
 migrate() {
   MYSQL_ADMIN=$admin "$top/scripts/migrate.sh" "$dir/mysql.sock" popup 2> "$dir/log/migrate.log" ||
     fail "migrations failed" "$dir/log/migrate.log"
+  grant_service
+}
+
+# The service account gets what its programs use and nothing else (table
+# grants need the tables: after the migrations); earlier stacks granted ALL.
+# popupd reads popups and config_meta, reads and upserts user_state and
+# inserts events (the roll-up trigger runs with its definer's rights); the
+# writer inserts events and upserts states; popupctl also writes popups,
+# bumps config_meta, reads the roll-ups, writes and reads popup_audit and
+# deletes old events (retention).
+grant_service() {
+  sql_admin 2>> "$dir/log/mariadb-setup.log" <<SQL ||
+REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'popup'@'localhost';
+GRANT SELECT, INSERT, UPDATE, DELETE ON popup.popups TO 'popup'@'localhost';
+GRANT SELECT, UPDATE ON popup.config_meta TO 'popup'@'localhost';
+GRANT SELECT, INSERT, UPDATE ON popup.user_state TO 'popup'@'localhost';
+GRANT SELECT, INSERT, DELETE ON popup.popup_events TO 'popup'@'localhost';
+GRANT SELECT ON popup.popup_daily TO 'popup'@'localhost';
+GRANT SELECT ON popup.popup_daily_users TO 'popup'@'localhost';
+GRANT SELECT, INSERT ON popup.popup_audit TO 'popup'@'localhost';
+SQL
+    fail "cannot grant the service account its privileges" "$dir/log/mariadb-setup.log"
 }
 
 redis_ping() { [ "$(redis-cli -s "$dir/redis.sock" ping 2>/dev/null)" = PONG ]; }
@@ -482,8 +532,7 @@ publish() {
 load_config() {
   if [ -e "$demo_marker" ]; then
     if [ "$DEMO" = 1 ]; then
-      MYSQL_PWD=popup mariadb --no-defaults -S "$dir/mysql.sock" -u popup --batch popup \
-        < "$top/sql/demo.sql" 2> "$dir/log/demo.log" || fail "loading sql/demo.sql failed" "$dir/log/demo.log"
+      sql_admin popup < "$top/sql/demo.sql" 2> "$dir/log/demo.log" || fail "loading sql/demo.sql failed" "$dir/log/demo.log"
       log "loaded the demo popups (sql/demo.sql) into the new database"
     fi
     publish
@@ -649,8 +698,10 @@ start() {
   check_dir
   check_programs
   mkdir -p "$dir"/{mysql,redis,nginx,log,state,tmp}
+  chmod 700 "$dir"
   exec 9> "$dir/.stack.lock"
   flock -w 120 9 || fail "another stack.sh is busy with $dir"
+  ensure_password
 
   local name file up=() down=()
   for name in "${pieces[@]}"; do

@@ -55,6 +55,17 @@ if [ "$what" = all ] || [ "$what" = web ]; then
   passed=$((passed + p)); failed=$((failed + f))
 fi
 
+if [ "$what" = all ] || [ "$what" = fuzz ]; then
+  echo "== fuzz (libFuzzer over core/'s parsers, ${FUZZ_TEST_SECONDS:-15} s)"
+  if [ ! -x build-fuzz/core_fuzz ]; then
+    echo "fuzz: build-fuzz/core_fuzz is missing (make test builds it)"; failed=$((failed + 1))
+  elif tests/fuzz/run.sh build-fuzz/core_fuzz "${FUZZ_TEST_SECONDS:-15}"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+fi
+
 if [ "$what" = all ] || [ "$what" = integration ]; then
   echo "== integration tests (real MariaDB, Redis, nginx)"
   BUILD="$BUILD" /usr/bin/python3 tests/integration/run.py --counts "$tmp/integration.counts"

@@ -6,6 +6,7 @@ HTTP, Redis and MySQL. Only loopback and unix sockets are used."""
 import http.client
 import json
 import os
+import pwd
 import random
 import shutil
 import signal
@@ -14,6 +15,11 @@ import subprocess
 import tempfile
 import time
 import urllib.parse
+
+# The stack's MariaDB superuser: the OS user who started it, authenticated
+# on the socket (the service account `popup` may only do what the service
+# does; scripts/stack.sh).
+DB_ADMIN = pwd.getpwuid(os.getuid()).pw_name
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("BUILD", "build")
@@ -209,8 +215,8 @@ class Stack:
         return r.stdout.strip()
 
     def sql(self, query):
-        r = subprocess.run(["mariadb", "--no-defaults", "-S", self.path("mysql.sock"), "-u", "popup",
-                            "-ppopup", "popup", "-N", "-B", "-e", query],
+        r = subprocess.run(["mariadb", "--no-defaults", "-S", self.path("mysql.sock"), "-u", DB_ADMIN,
+                            "popup", "-N", "-B", "-e", query],
                            capture_output=True, text=True, timeout=60)
         if r.returncode != 0:
             raise RuntimeError("sql failed: %s: %s" % (query[:200], r.stderr))
@@ -287,7 +293,7 @@ class Stack:
 
     def mariadb_answers(self):
         return subprocess.run(["mariadb-admin", "--no-defaults", "-S", self.path("mysql.sock"),
-                               "-u", "popup", "-ppopup", "ping"], capture_output=True,
+                               "-u", DB_ADMIN, "ping"], capture_output=True,
                               timeout=30).returncode == 0
 
     def health_problems(self):

@@ -1,0 +1,94 @@
+#include "core/fcgi_records.h"
+
+#include <cstdint>
+
+namespace popup {
+namespace {
+
+constexpr uint8_t kBeginRequest = 1, kParams = 4;
+
+struct Header {
+  uint8_t version, type;
+  unsigned id;
+  size_t content, padding;
+};
+
+Header header_at(std::string_view b, size_t at) {
+  auto u = [&](size_t i) { return static_cast<unsigned>(static_cast<uint8_t>(b[at + i])); };
+  return Header{static_cast<uint8_t>(u(0)), static_cast<uint8_t>(u(1)), (u(2) << 8) | u(3),
+                (u(4) << 8) | u(5), u(6)};
+}
+
+// One FastCGI name or value length at *at (1 byte, or 4 with the high bit
+// set). false when the bytes end first.
+bool read_length(std::string_view b, size_t* at, size_t* len) {
+  if (*at >= b.size()) return false;
+  auto u = [&](size_t i) { return static_cast<size_t>(static_cast<uint8_t>(b[*at + i])); };
+  if (!(u(0) & 0x80)) {
+    *len = u(0);
+    *at += 1;
+    return true;
+  }
+  if (*at + 4 > b.size()) return false;
+  *len = ((u(0) & 0x7f) << 24) | (u(1) << 16) | (u(2) << 8) | u(3);
+  *at += 4;
+  return true;
+}
+
+// Name-value pairs in `pairs`: "" when every complete length is at most
+// `max` (a pair cut off at the end is fine), else why not.
+std::string check_pairs(std::string_view pairs, size_t max) {
+  size_t at = 0, name = 0, value = 0;
+  while (read_length(pairs, &at, &name) && read_length(pairs, &at, &value)) {
+    if (name > max || value > max) {
+      return "a parameter claims " + std::to_string(name) + " + " + std::to_string(value) +
+             " bytes, more than " + std::to_string(max);
+    }
+    at += name + value;
+  }
+  if (name > max) return "a parameter name claims " + std::to_string(name) + " bytes";
+  return "";
+}
+
+RecordCheck bad(std::string why) { return {RecordVerdict::bad, std::move(why)}; }
+
+}  // namespace
+
+RecordCheck check_fcgi_records(std::string_view bytes, size_t max_params, size_t max_scan) {
+  size_t at = 0;
+  bool begun = false;
+  unsigned id = 0;
+  std::string params;
+  while (at + 8 <= bytes.size()) {
+    Header h = header_at(bytes, at);
+    if (h.version != 1) return {RecordVerdict::complete, ""};
+    size_t end = at + 8 + h.content + h.padding;
+    std::string_view content = bytes.substr(at + 8, h.content);
+    if (h.type == kBeginRequest) {
+      begun = true;
+      id = h.id;
+      params.clear();
+    } else if (h.id == 0) {
+      // A management record's pairs must fit in its own content, which
+      // libfcgi reads them from (each length is bounded by what is left).
+      std::string why = check_pairs(content, h.content);
+      if (!why.empty()) return bad("management record: " + why);
+    } else if (begun && h.id == id) {
+      if (h.type != kParams) return {RecordVerdict::complete, ""};
+      if (h.content == 0) return {RecordVerdict::complete, ""};
+      params.append(content);
+      if (params.size() > max_params) {
+        return bad("parameters longer than " + std::to_string(max_params) + " bytes");
+      }
+      std::string why = check_pairs(params, max_params);
+      if (!why.empty()) return bad(why);
+    }
+    at = end;
+    if (at > max_scan) {
+      return bad("no end of parameters within " + std::to_string(max_scan) + " bytes");
+    }
+  }
+  return {RecordVerdict::need_more, ""};
+}
+
+}  // namespace popup
