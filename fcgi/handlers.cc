@@ -30,8 +30,8 @@ Handlers::Handlers(const Settings& s, ConfigCache& cache, Flusher& flusher, User
                    WorkerSlot* slot, Ports ports)
     : s_(s), cache_(cache), flusher_(flusher), users_(users), slot_(slot), io_(ports) {}
 
-bool Handlers::owner_path(bool owner) const {
-  return owner && users_ && s_.state_cache_stale_s > 0 && cache_.get();
+bool Handlers::owner_path(bool owner, const ConfigSet* cfg) const {
+  return owner && users_ && s_.state_cache_stale_s > 0 && cfg;
 }
 
 Handlers::Read Handlers::read_user(const std::string& uid, bool cache_in_redis) {
@@ -83,7 +83,7 @@ CachedUser* Handlers::owned(UserCache::Handle& h, const std::string& uid,
 
 Response Handlers::popup(const Visit& v, int64_t now, bool owner) {
   auto cfg = cache_.get();
-  if (owner_path(owner)) return popup_owned(v, now, *cfg);
+  if (owner_path(owner, cfg.get())) return popup_owned(v, now, *cfg);
   return popup_shared(v, now);
 }
 
@@ -163,8 +163,8 @@ Response Handlers::popup_fallback(const Visit& v, int64_t now) {
 }
 
 Response Handlers::peek(const Visit& v, int64_t now, bool owner) {
-  if (owner_path(owner)) {
-    auto cfg = cache_.get();
+  auto cfg = cache_.get();
+  if (owner_path(owner, cfg.get())) {
     auto h = users_->lock(v.uid);
     CachedUser* u = h.find(io_.clock.steady_ms(), io_.neighbours.generation(v.uid));
     if (u) return Response{200, popup_answer(select_popup(*cfg, v, u->states, now))};
@@ -204,7 +204,8 @@ Response Handlers::action(const ActionRequest& a, const std::string& request_id,
     return error_response("unavailable", "the action cannot be recorded; retry later");
   };
   UserState next;
-  if (!owner_path(owner)) {
+  auto cfg = cache_.get();
+  if (!owner_path(owner, cfg.get())) {
     io_.neighbours.wait_stored(a.uid);
     Read r = read_user(a.uid, true);
     if (!r.cfg) return error_response("unavailable", "popup configuration is not available");
@@ -219,7 +220,7 @@ Response Handlers::action(const ActionRequest& a, const std::string& request_id,
     io_.neighbours.changed(a.uid);
     return Response{202, ok_answer()};
   }
-  const Popup* p = find_popup(*cache_.get(), a.popup_id);
+  const Popup* p = find_popup(*cfg, a.popup_id);
   if (!p) return not_found();
   auto h = users_->lock(a.uid);
   std::optional<UserStates> uncached;

@@ -76,7 +76,9 @@ class Handlers {
   // Records an action's event; *next is the state it leaves.
   Recorded record_action(const ActionRequest& a, const Popup& p, const UserStates& states,
                          const std::string& request_id, int64_t now, UserState* next);
-  bool owner_path(bool owner) const;
+  // Whether this request decides from memory: routed here, memory on, and a
+  // configuration in hand (cfg, read once per request).
+  bool owner_path(bool owner, const ConfigSet* cfg) const;
 
   const Settings& s_;
   ConfigCache& cache_;

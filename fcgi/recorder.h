@@ -15,7 +15,6 @@
 #include "fcgi/metrics.h"
 #include "lib/mysql.h"
 #include "lib/redis.h"
-#include "fcgi/stamper.h"
 #include "lib/store.h"
 
 namespace popup {
