@@ -1,5 +1,6 @@
 #include "writer/writer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -15,11 +16,17 @@ namespace {
 
 // Moves up to ARGV[1] items, oldest first, in one round trip and atomically.
 const char* kMoveScript =
-    "local n = tonumber(ARGV[1]) local moved = {} "
-    "for i = 1, n do "
-    "  local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') "
-    "  if not v then break end "
-    "  moved[#moved + 1] = v "
+    "local items = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1) "
+    "local n = #items "
+    "if n == 0 then return items end "
+    "redis.call('LTRIM', KEYS[1], 0, -n - 1) "
+    // LRANGE lists them newest first; the processing list takes them as n
+    // LMOVEs RIGHT LEFT would (oldest pushed first), in chunks that stay
+    // within Lua's unpack() limit.
+    "local moved = {} "
+    "for i = n, 1, -1 do moved[#moved + 1] = items[i] end "
+    "for i = 1, n, 1000 do "
+    "  redis.call('LPUSH', KEYS[2], unpack(moved, i, math.min(i + 999, n))) "
     "end return moved";
 
 // Puts a processing list back on the consumer end of the queue, oldest last
@@ -252,8 +259,10 @@ struct Writer {
                          &r, &err))
         break;
       for (auto& e : r.elements) items.push_back(std::move(e.str));
-      if (static_cast<int>(r.elements.size()) == want || now_ms() >= deadline || stopping()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      int64_t left = deadline - now_ms();
+      if (static_cast<int>(r.elements.size()) == want || left <= 0 || stopping()) break;
+      // Each look is a round trip: a few per batch_ms, not one per event.
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(left, 10)));
     }
     return items;
   }

@@ -18,13 +18,17 @@ function M.uid()
   return "u" .. i
 end
 
-function M.popup_path()
+function M.path_for(uid)
   local p = platforms[math.random(#platforms)]
-  local q = M.api .. "/popup?uid=" .. M.uid() .. "&platform=" .. p
+  local q = M.api .. "/popup?uid=" .. uid .. "&platform=" .. p
   if p ~= "web" then q = q .. "&version=" .. math.random(1, 6) .. "." .. math.random(0, 9) end
   local l = langs[math.random(#langs)]
   if l ~= "" then q = q .. "&lang=" .. l end
   return q
+end
+
+function M.popup_path()
+  return M.path_for(M.uid())
 end
 
 function M.done(summary, latency)
