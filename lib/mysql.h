@@ -46,7 +46,10 @@ class Mysql {
 
   // Applies a batch in one transaction: event rows with INSERT IGNORE (a
   // known event id adds nothing), state rows upserted only when the event is
-  // newer (order, then id) than the stored one. Replaying changes nothing.
+  // newer (order, then id) than the stored one, and the daily roll-ups of
+  // the events inserted (core/rollup.h). Replaying changes nothing: a batch
+  // in which an event was there before is redone event by event, so only
+  // new events are counted.
   // Values are bound parameters; a batch goes out as one multi-row INSERT
   // per table (per 1,024 events), its rows rounded up to a power of two with
   // copies of the last event, so a connection prepares few shapes.
@@ -73,10 +76,15 @@ class Mysql {
   bool execute_count(const std::string& q, int64_t* affected, std::string* err);
 
  private:
-  bool ensure_connected(std::string* err);
+  // batch: autocommit off (apply_events commits each batch itself); every
+  // other use turns it back on, so reads never sit in an old snapshot.
+  bool ensure_connected(std::string* err, bool batch = false);
+  bool connect(std::string* err);
   bool load_config_once(ConfigSet* out, std::string* err);
   bool load_user_states_once(const std::string& uid, UserStates* out, std::string* err);
   bool apply_events_once(const std::vector<Event>& events, std::string* err);
+  std::vector<Event> insert_one_by_one(const std::vector<Event>& events);
+  void apply_rollup(const std::vector<Event>& inserted);
   // op(err) and, when it failed on a connection that existed before, op(err)
   // once more on a new one.
   template <class Op>
@@ -91,6 +99,7 @@ class Mysql {
 
   const Settings& s_;
   std::unique_ptr<sql::Connection> conn_;
+  bool batch_ = false;  // conn_ has autocommit off
   // Statements of conn_, by SQL text; cleared before conn_ is dropped.
   std::map<std::string, std::unique_ptr<sql::PreparedStatement>> prepared_;
 };

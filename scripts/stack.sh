@@ -467,7 +467,8 @@ migrate() {
 # grants need the tables: after the migrations); earlier stacks granted ALL.
 # popupd reads popups and config_meta, reads and upserts user_state and
 # inserts events (the roll-up trigger runs with its definer's rights); the
-# writer inserts events and upserts states; popupctl also writes popups,
+# writer inserts events, upserts states and the daily roll-ups (lib/mysql.cc
+# apply_events); popupctl also writes popups,
 # bumps config_meta, reads the roll-ups, writes and reads popup_audit and
 # deletes old events (retention).
 grant_service() {
@@ -477,8 +478,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON popup.popups TO 'popup'@'localhost';
 GRANT SELECT, UPDATE ON popup.config_meta TO 'popup'@'localhost';
 GRANT SELECT, INSERT, UPDATE ON popup.user_state TO 'popup'@'localhost';
 GRANT SELECT, INSERT, DELETE ON popup.popup_events TO 'popup'@'localhost';
-GRANT SELECT ON popup.popup_daily TO 'popup'@'localhost';
-GRANT SELECT ON popup.popup_daily_users TO 'popup'@'localhost';
+GRANT SELECT, INSERT, UPDATE ON popup.popup_daily TO 'popup'@'localhost';
+GRANT SELECT, INSERT ON popup.popup_daily_users TO 'popup'@'localhost';
 GRANT SELECT, INSERT ON popup.popup_audit TO 'popup'@'localhost';
 SQL
     fail "cannot grant the service account its privileges" "$dir/log/mariadb-setup.log"

@@ -429,9 +429,10 @@ class LeastPrivilege(unittest.TestCase):
         r = service_sql("SELECT COUNT(*) FROM popups")
         self.assertEqual(r.returncode, 0, r.stderr)
         for q in ("CREATE TABLE x (i INT)", "DROP TABLE popup_events", "ALTER TABLE popups ADD x INT",
-                  "DROP TRIGGER popup_events_rollup", "DELETE FROM user_state",
+                  "CREATE TRIGGER t AFTER INSERT ON popup_events FOR EACH ROW SET @x = 1",
+                  "DELETE FROM user_state",
                   "UPDATE popup_events SET uid = 'x'", "DELETE FROM popup_audit",
-                  "INSERT INTO popup_daily (day, popup_id) VALUES ('2030-01-01', 1)",
+                  "DELETE FROM popup_daily", "UPDATE popup_daily_users SET uid = 'x'",
                   "SELECT COUNT(*) FROM schema_migrations", "SELECT COUNT(*) FROM mysql.user"):
             r = service_sql(q)
             self.assertNotEqual(r.returncode, 0, q)
