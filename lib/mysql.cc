@@ -1,5 +1,6 @@
 #include "lib/mysql.h"
 
+#include <boost/json.hpp>
 #include <cppconn/driver.h>
 #include <cppconn/exception.h>
 #include <cppconn/prepared_statement.h>
@@ -110,15 +111,20 @@ const char* kStateInsert =
     "INSERT INTO user_state (uid, popup_id, next_show_at, impressions, last_action,"
     " updated_at, ev_order, event_id) VALUES ";
 const char* kRow8 = "(?,?,?,?,?,?,?,?)";
-// The roll-ups (core/rollup.h; before migration 003, a trigger per event).
-const char* kDailyInsert =
-    "INSERT INTO popup_daily (day, popup_id, impressions, clicks, ignores) VALUES ";
-const char* kDailyRow = "(DATE('1970-01-01') + INTERVAL ? DAY,?,?,?,?)";
-const char* kDailyTail =
-    " ON DUPLICATE KEY UPDATE impressions = impressions + VALUES(impressions),"
-    " clicks = clicks + VALUES(clicks), ignores = ignores + VALUES(ignores)";
-const char* kDailyUserInsert = "INSERT IGNORE INTO popup_daily_users (popup_id, day, uid) VALUES ";
-const char* kDailyUserRow = "(?,DATE('1970-01-01') + INTERVAL ? DAY,?)";
+// The roll-ups (core/rollup.h; before migration 003, a trigger per event),
+// from a JSON array of rows in one parameter.
+const char* kDailyUpsert =
+    "INSERT INTO popup_daily (day, popup_id, impressions, clicks, ignores)"
+    " SELECT DATE('1970-01-01') + INTERVAL j.d DAY, j.p, j.n_show, j.n_click, j.n_ignore"
+    " FROM JSON_TABLE(?, '$[*]' COLUMNS (p INT UNSIGNED PATH '$[0]', d BIGINT PATH '$[1]',"
+    " n_show BIGINT PATH '$[2]', n_click BIGINT PATH '$[3]', n_ignore BIGINT PATH '$[4]')) AS j"
+    " ON DUPLICATE KEY UPDATE impressions = popup_daily.impressions + VALUES(impressions),"
+    " clicks = popup_daily.clicks + VALUES(clicks), ignores = popup_daily.ignores + VALUES(ignores)";
+const char* kDailyUsersInsert =
+    "INSERT IGNORE INTO popup_daily_users (popup_id, day, uid)"
+    " SELECT j.p, DATE('1970-01-01') + INTERVAL j.d DAY, j.u"
+    " FROM JSON_TABLE(?, '$[*]' COLUMNS (p INT UNSIGNED PATH '$[0]', d BIGINT PATH '$[1]',"
+    " u VARCHAR(64) CHARACTER SET ascii PATH '$[2]')) AS j";
 
 // The first event of each id, in order (a batch that holds one id twice).
 std::vector<Event> unique_by_id(const std::vector<Event>& events) {
@@ -295,39 +301,27 @@ bool Mysql::load_user_states_once(const std::string& uid, UserStates* out, std::
   }
 }
 
-// The roll-up rows of the events a batch inserted (core/rollup.h), padded
-// like the event rows: a (popup, day) row adding zero, or a repeated user
-// row, changes nothing.
+// The roll-up rows of the events a batch inserted (core/rollup.h), each
+// table's rows as one JSON array bound to one parameter and expanded by
+// JSON_TABLE: one statement and one prepared shape per table whatever the
+// batch holds (padding with repeated rows, as the event rows are, made
+// InnoDB handle a duplicate key for every padded user row).
 void Mysql::apply_rollup(const std::vector<Event>& inserted) {
   Rollup r = rollup(inserted);
-  size_t at = 0;
-  for (size_t rows : chunk_rows(r.counts.size())) {
-    sql::PreparedStatement* st = prepared(insert_sql(kDailyInsert, kDailyRow, rows, kDailyTail));
-    for (size_t i = 0; i < rows; ++i) {
-      DailyCount c = r.counts[std::min(at + i, r.counts.size() - 1)];
-      if (at + i >= r.counts.size()) c.impressions = c.clicks = c.ignores = 0;
-      unsigned k = static_cast<unsigned>(5 * i + 1);
-      st->setInt64(k, c.day);
-      st->setInt64(k + 1, c.popup_id);
-      st->setInt64(k + 2, c.impressions);
-      st->setInt64(k + 3, c.clicks);
-      st->setInt64(k + 4, c.ignores);
-    }
+  if (!r.counts.empty()) {
+    boost::json::array rows;
+    for (const DailyCount& c : r.counts)
+      rows.push_back(boost::json::array{c.popup_id, c.day, c.impressions, c.clicks, c.ignores});
+    sql::PreparedStatement* st = prepared(kDailyUpsert);
+    st->setString(1, boost::json::serialize(rows));
     st->executeUpdate();
-    at += rows;
   }
-  at = 0;
-  for (size_t rows : chunk_rows(r.users.size())) {
-    sql::PreparedStatement* st = prepared(insert_sql(kDailyUserInsert, kDailyUserRow, rows, ""));
-    for (size_t i = 0; i < rows; ++i) {
-      const DailyUser& u = r.users[std::min(at + i, r.users.size() - 1)];
-      unsigned k = static_cast<unsigned>(3 * i + 1);
-      st->setInt64(k, u.popup_id);
-      st->setInt64(k + 1, u.day);
-      st->setString(k + 2, u.uid);
-    }
+  if (!r.users.empty()) {
+    boost::json::array rows;
+    for (const DailyUser& u : r.users) rows.push_back(boost::json::array{u.popup_id, u.day, u.uid});
+    sql::PreparedStatement* st = prepared(kDailyUsersInsert);
+    st->setString(1, boost::json::serialize(rows));
     st->executeUpdate();
-    at += rows;
   }
 }
 
