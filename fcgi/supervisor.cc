@@ -108,9 +108,11 @@ void spawn(Pool& p, int slot) {
 }
 
 // Why a brake: a worker that dies at start (bad configuration, a crashing
-// dependency) would otherwise be forked in a tight loop.
-void note_crash(Pool& p, time_t now) {
-  if (!p.brake.note_crash(now, crash_storm_limits(p.s)).pause) return;
+// dependency) would otherwise be forked in a tight loop. One that died with
+// a request in hand is respawned at once instead (core/crash_brake.h): its
+// slot must not stay without a worker because of input.
+void note_crash(Pool& p, time_t now, CrashKind kind) {
+  if (!p.brake.note_crash(now, crash_storm_limits(p.s), kind).pause) return;
   p.metrics->shm().crash_brakes.fetch_add(1);
   log_error("supervisor: %d workers crashed within %d s; pausing respawn for %d s",
             p.s.crash_storm_count, p.s.crash_storm_window_s, p.s.crash_storm_pause_s);
@@ -133,9 +135,11 @@ void reap(Pool& p) {
     if (clean) {
       log_info("supervisor: worker %d %s (recycled); starting a fresh one", pid, why.c_str());
     } else {
-      log_warn("supervisor: worker %d %s; respawning", pid, why.c_str());
+      bool serving = p.metrics->died_in_request(pid);
+      log_warn("supervisor: worker %d %s%s; respawning", pid, why.c_str(),
+               serving ? " with a request in hand (not counted by the crash brake)" : "");
       p.metrics->shm().restarts.fetch_add(1);
-      note_crash(p, time(nullptr));
+      note_crash(p, time(nullptr), serving ? CrashKind::in_request : CrashKind::idle);
     }
   }
 }

@@ -267,6 +267,25 @@ bool overloaded(const Shared& sh) {
          ((p[0].revents & POLLIN) || (p[1].revents & POLLIN));
 }
 
+// Marks the work a thread took (WorkerSlot::in_hand) for as long as it is in
+// scope: from input waiting on a connection, through the record guard and
+// libfcgi's parsing, to the answer. A process that dies meanwhile died
+// serving input, which the supervisor respawns without braking.
+class InHand {
+ public:
+  explicit InHand(WorkerSlot* slot) : slot_(slot) {
+    if (slot_) slot_->in_hand.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~InHand() {
+    if (slot_) slot_->in_hand.fetch_sub(1, std::memory_order_relaxed);
+  }
+  InHand(const InHand&) = delete;
+  InHand& operator=(const InHand&) = delete;
+
+ private:
+  WorkerSlot* slot_;
+};
+
 void thread_main(Shared& sh) {
   Service svc(sh.context());
   svc.config().warm_up();
@@ -280,6 +299,7 @@ void thread_main(Shared& sh) {
   AcceptWait aw(listening);
   int came_on = -1;  // the listening socket of the connection in hand
   while (wait_for_connection(req, sh, aw, &came_on)) {
+    InHand in_hand(sh.slot);
     // libfcgi allocates what a parameter's length claims and aborts the
     // process when it cannot: look at the records first (fcgi/record_guard.h).
     std::string why;
