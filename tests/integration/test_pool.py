@@ -11,21 +11,11 @@ import threading
 import time
 import unittest
 
-from harness import BUILD, TOP, Proc, Stack, child_pids, popup_row, uid
+from harness import BUILD, TOP, Proc, module_stack, child_pids, popup_row, uid
 
 NOW = 1_800_000_000
-stack = None
-
-
-def setUpModule():
-    global stack
-    stack = Stack(MAX_REQUESTS=300).start()
-    stack.set_popups([popup_row(1, show_cooldown_s=0)])
-
-
-def tearDownModule():
-    if stack:
-        stack.stop()
+setUpModule, tearDownModule = module_stack(globals(), MAX_REQUESTS=300,
+    setup=lambda s: s.set_popups([popup_row(1, show_cooldown_s=0)]))
 
 
 class Load:
@@ -211,13 +201,11 @@ class Supervisor(unittest.TestCase):
     def test_status_and_a_second_start_name_the_port_the_stack_runs_on(self):
         # Whatever HTTP_PORT the caller has now, the stack answers where it
         # was started.
-        env = dict(stack.env, HTTP_PORT="1")
-        sh = os.path.join(TOP, "scripts/stack.sh")
         want = "http://127.0.0.1:%d" % stack.port
-        r = subprocess.run([sh, "status", stack.dir], env=env, capture_output=True, text=True)
+        r = stack.run_script("status", HTTP_PORT="1")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("url      " + want + "\n", r.stdout)
-        r = subprocess.run([sh, "start", stack.dir], env=env, capture_output=True, text=True)
+        r = stack.run_script("start", HTTP_PORT="1")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("already running in %s (%s)" % (stack.dir, want), r.stdout + r.stderr)
 
