@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import free_port, lua_includes, pool_metrics, stop_on_sigterm, wrk_result
+from benchlib import free_port, lua_includes, pool_metrics, stackctl, stop_on_sigterm, wrk_result
 
 # The stack's MariaDB superuser: the OS user who started it, authenticated
 # on the socket (the service account `popup` may only do what the service
@@ -137,8 +137,7 @@ class Stack:
                         NGINX_INCLUDE=lua_includes(self.dir, TOP))
 
     def start(self):
-        subprocess.run([os.path.join(TOP, "scripts/stack.sh"), "start", self.dir], env=self.env,
-                       cwd=TOP, check=True, stdout=subprocess.DEVNULL)
+        stackctl.start(self.dir, self.env)
         subprocess.run(["spawn-fcgi", "-s", self.path("floor.sock"), "-M", "0660", "-F",
                         str(FLOOR_WORKERS), "-P", self.path("floor.pid"), "--",
                         os.path.join(TOP, BUILD, "fcgi-floor"), "--threads", str(FLOOR_THREADS)],
@@ -149,8 +148,7 @@ class Stack:
                         "--redis", self.path("redis.sock")], check=True, stdout=subprocess.DEVNULL)
 
     def stop(self):
-        subprocess.run([os.path.join(TOP, "scripts/stack.sh"), "stop", self.dir], env=self.env,
-                       cwd=TOP, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stackctl.stop(self.dir, self.env)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def path(self, *p):

@@ -1,8 +1,14 @@
 """Small helpers shared by the bench scripts."""
 
+import os
 import re
 import socket
+import sys
 import urllib.request
+
+# scripts/stackctl.py: how every bench script starts and stops its stack.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+import stackctl  # noqa: E402,F401  (re-exported)
 
 
 def free_port():

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import free_port, lua_includes, stop_on_sigterm
+from benchlib import free_port, lua_includes, stackctl, stop_on_sigterm
 
 # The stack's MariaDB superuser: the OS user who started it, authenticated
 # on the socket (the service account `popup` may only do what the service
@@ -155,8 +155,7 @@ class Stack:
                         BUILD=build, NGINX_INCLUDE=lua_includes(self.dir, TOP))
 
     def start(self):
-        subprocess.run([os.path.join(TOP, "scripts/stack.sh"), "start", self.dir], env=self.env,
-                       cwd=TOP, check=True, stdout=subprocess.DEVNULL)
+        stackctl.start(self.dir, self.env)
         subprocess.run([sys.executable, os.path.join(TOP, "bench/gen_data.py"), "--dir", self.dir,
                         "--users", str(self.users), "--build", os.path.join(TOP, self.build)],
                        check=True)
@@ -180,8 +179,7 @@ class Stack:
         raise RuntimeError("the pool does not serve configuration version %d" % want)
 
     def stop(self):
-        subprocess.run([os.path.join(TOP, "scripts/stack.sh"), "stop", self.dir], env=self.env,
-                       cwd=TOP, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stackctl.stop(self.dir, self.env)
         subprocess.run(["rm", "-rf", self.dir])
 
     def redis(self, *args, stdin=None):

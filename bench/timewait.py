@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import free_port, pool_metrics, stop_on_sigterm, wrk_result
+from benchlib import free_port, pool_metrics, stackctl, stop_on_sigterm, wrk_result
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", "build")
@@ -83,9 +83,8 @@ def run(extra_env, seconds, connections, pool_port=None):
     port = free_port()
     env = dict(os.environ, HTTP_PORT=str(port), DEMO="0", TEST_CLOCK="off", ACCESS_LOG="off",
                BUILD=BUILD, **extra_env)
-    sh = os.path.join(TOP, "scripts/stack.sh")
     try:
-        subprocess.run([sh, "start", d], env=env, check=True, stdout=subprocess.DEVNULL)
+        stackctl.start(d, env)
         shape = pool_shape(d)
         if callable(connections):
             connections = connections(shape)
@@ -112,7 +111,7 @@ def run(extra_env, seconds, connections, pool_port=None):
         r["released"] = int(pool_metrics(port).get("popup_kept_connections_released_total", 0))
         return r
     finally:
-        subprocess.run([sh, "stop", d], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stackctl.stop(d, env)
         shutil.rmtree(d, ignore_errors=True)
 
 

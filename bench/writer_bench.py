@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import free_port, stop_on_sigterm
+from benchlib import free_port, stackctl, stop_on_sigterm
 
 # The stack's MariaDB superuser: the OS user who started it, authenticated
 # on the socket (the service account `popup` may only do what the service
@@ -40,8 +40,7 @@ def main():
     d = tempfile.mkdtemp(prefix="pw", dir="/tmp")
     env = dict(os.environ, WRITER="0", DEMO="1", BUILD=BUILD, BATCH_SIZE=str(a.batch_size),
                HTTP_PORT=str(free_port()))
-    sh = os.path.join(TOP, "scripts/stack.sh")
-    subprocess.run([sh, "start", d], env=env, check=True, stdout=subprocess.DEVNULL)
+    stackctl.start(d, env)
     redis = ["redis-cli", "-s", os.path.join(d, "redis.sock")]
     mysql = ["mariadb", "--no-defaults", "-S", os.path.join(d, "mysql.sock"), "-u", DB_ADMIN,
              "popup", "-N", "-B", "-e"]
@@ -110,7 +109,7 @@ def main():
         print("written:", path)
         return 0 if rows == a.events else 1
     finally:
-        subprocess.run([sh, "stop", d], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stackctl.stop(d, env)
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -74,6 +74,7 @@ const Setting kTable[] = {
     {"writer_heartbeat_ttl_ms", &Settings::writer_heartbeat_ttl_ms, 2000, kHourMs},
     {"queue_age_degraded_s", &Settings::queue_age_degraded_s, 1, kDay},
     {"admin_networks", &Settings::admin_networks, 0, 0, Text::networks},
+    {"admin_listen", &Settings::admin_listen, 0, 0, Text::address_or_empty},
     {"cors_origins", &Settings::cors_origins, 0, 0, Text::origins},
     {"retention_days", &Settings::retention_days, 0, 36500},
     {"queue_metrics", &Settings::queue_metrics},
@@ -237,6 +238,10 @@ std::optional<Address> slot_address(const Address& listen, int slot) {
 }
 
 std::optional<std::string> check_sizing(const Settings& s) {
+  if (!s.admin_listen.empty() && s.listen.empty())
+    return "admin_listen needs listen: the supervisor opens it (spawn-fcgi has none)";
+  if (!s.admin_listen.empty() && s.admin_listen == s.listen)
+    return "admin_listen must differ from listen";
   int64_t pool = static_cast<int64_t>(s.workers) * s.threads;
   int64_t pinned = static_cast<int64_t>(s.nginx_workers) * s.nginx_keepalive;
   if (s.user_affinity && !s.listen.empty()) {

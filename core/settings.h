@@ -93,6 +93,11 @@ struct Settings {
   // Peers (FastCGI REMOTE_ADDR) that may read /api/metrics: CIDR ranges,
   // comma-separated (core/netmask.h); "" = nobody.
   std::string admin_networks = "127.0.0.0/8,::1/128";
+  // The operator endpoints' own FastCGI socket (Address text; "" = none):
+  // when set, the supervisor opens it and every worker accepts on it, and
+  // /api/metrics is answered there only (404 on the public sockets).
+  // Needs `listen` (spawn-fcgi has no supervisor to open it).
+  std::string admin_listen;
   // Origins whose pages may read /api/popup, /api/popup/action and
   // /api/healthz from the browser (core/cors.h): "" = none (same origin
   // only), "*", or "https://shop.example,http://localhost:8081".
@@ -127,8 +132,9 @@ Result<Settings> parse_settings(std::string_view text);
 //   workers * threads >= 2 * nginx_workers * nginx_keepalive
 // leaving at least half the pool for peak concurrency. With user_affinity
 // every idle cached connection may be to one slot's socket, so each slot
-// must cover that alone: threads >= 2 * nginx_workers * nginx_keepalive. Returns the problem,
-// or nullopt when the settings obey it.
+// must cover that alone: threads >= 2 * nginx_workers * nginx_keepalive.
+// Also refuses an admin_listen without listen, or equal to it. Returns the
+// problem, or nullopt when the settings obey it.
 std::optional<std::string> check_sizing(const Settings& s);
 
 }  // namespace popup

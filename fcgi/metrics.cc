@@ -25,7 +25,7 @@
 namespace popup {
 namespace {
 
-constexpr uint64_t kMagic = 0x706f707570763038ULL;  // "popupv08"
+constexpr uint64_t kMagic = 0x706f707570763039ULL;  // "popupv09"
 
 const char* endpoint_name(int e) {
   static const char* names[] = {"popup", "action", "healthz", "metrics", "other"};
@@ -166,6 +166,7 @@ WorkerSlot* Metrics::claim_slot(pid_t pid, int threads) {
       s.started_at.store(time(nullptr));
       s.threads.store(threads);
       s.busy.store(0);
+      s.in_hand.store(0);
       s.redis_breaker_open_until_ms.store(0);
       s.config_version.store(0);
       s.memory_bytes.store(0);
@@ -181,6 +182,7 @@ WorkerSlot* Metrics::claim_slot(pid_t pid, int threads) {
 void Metrics::release_slot(WorkerSlot* slot) {
   if (!slot) return;
   slot->busy.store(0);
+  slot->in_hand.store(0);
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) == 0) {
     double cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
@@ -189,6 +191,12 @@ void Metrics::release_slot(WorkerSlot* slot) {
   }
   int32_t me = getpid();
   slot->pid.compare_exchange_strong(me, -1);  // -1: free, counters kept
+}
+
+bool Metrics::died_in_request(pid_t pid) const {
+  for (const auto& s : shm_->slots)
+    if (s.pid.load() == pid) return s.in_hand.load() > 0;
+  return false;
 }
 
 void record_request(WorkerSlot* slot, Endpoint ep, int status, uint64_t latency_us) {

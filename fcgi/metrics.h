@@ -92,6 +92,11 @@ struct WorkerSlot {
   std::atomic<int64_t> started_at;
   std::atomic<int32_t> threads;
   std::atomic<int32_t> busy;
+  // Connections a thread took work from and has not finished with (from
+  // the moment input is waiting, before libfcgi parses it, until the
+  // answer): > 0 in a process that died means it died serving a request,
+  // which the supervisor's crash brake does not count (core/crash_brake.h).
+  std::atomic<int32_t> in_hand;
   std::atomic<uint64_t> requests;
   std::atomic<uint64_t> by_status[kEndpoints][kStatusCount + 1];  // last: other
   std::atomic<uint64_t> buckets[kEndpoints][kBucketCount + 1];    // last: +Inf
@@ -154,6 +159,9 @@ class Metrics {
   // Claims a free (or dead owner's) slot for this process; nullptr when full.
   WorkerSlot* claim_slot(pid_t pid, int threads);
   void release_slot(WorkerSlot* slot);
+  // Whether the (dead, not yet replaced) process `pid` had work in hand
+  // (WorkerSlot::in_hand); false when no slot names it.
+  bool died_in_request(pid_t pid) const;
 
   // Prometheus text for the pool (requests, counters, workers, the pool's
   // process_* figures, popup_build_info) together with what `extra` holds

@@ -53,6 +53,22 @@ int run_pool(const Settings& s, const std::string& path) {
   return run_supervisor(s, path, fd, pid_fd);
 }
 
+// With admin_listen: the nginx pieces that reach the operator endpoints'
+// socket. Its own upstream (no keepalive: a scrape every few seconds), and a
+// location for a server{} that only operators reach; the public location
+// answers 404 for /api/metrics then (nginx/README.md).
+void print_admin_snippet(const Settings& s) {
+  if (s.admin_listen.empty()) return;
+  printf("# admin_listen: /api/metrics is served on this socket only (nginx/README.md)\n"
+         "upstream popup_admin {\n    server %s max_fails=0;\n}\n"
+         "# in a server{} that only operators (Prometheus) reach:\n"
+         "location = /api/metrics {\n"
+         "    fastcgi_pass popup_admin;\n"
+         "    include popup/fastcgi_params.conf;\n"
+         "}\n",
+         s.admin_listen.c_str());
+}
+
 // What --check says: the verdict, and the upstream block nginx needs for
 // this pool (scripts/stack.sh renders its server lines into nginx.conf).
 void print_check(const Settings& s, const std::string& path) {
@@ -79,6 +95,7 @@ void print_check(const Settings& s, const std::string& path) {
   printf("# the shared socket, for requests whose worker socket failed (nginx/popup.conf):\n"
          "upstream popup_shared {\n    server %s max_fails=0;\n}\n",
          s.listen.empty() ? "<the socket spawn-fcgi opens>" : s.listen.c_str());
+  print_admin_snippet(s);
 }
 
 }  // namespace

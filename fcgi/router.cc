@@ -36,7 +36,21 @@ std::optional<int64_t> parse_seconds(const std::string& s) {
   return v;
 }
 
+// Which endpoints a request may reach on the socket it came on, when the
+// operator endpoints have a socket of their own (admin_listen): the admin
+// socket serves those and healthz (for its monitor), the public ones the rest.
+std::optional<Response> wrong_listener(const Request& r, Endpoint ep, const RouteOptions& o) {
+  if (!o.admin_listener) return std::nullopt;
+  if (r.via_admin && !operator_endpoint(ep) && ep != Endpoint::healthz)
+    return error_response("not_found", "the admin listener serves /api/metrics and /api/healthz only");
+  if (!r.via_admin && operator_endpoint(ep))
+    return error_response("not_found", "no such endpoint here: operators read it on admin_listen");
+  return std::nullopt;
+}
+
 }  // namespace
+
+bool operator_endpoint(Endpoint ep) { return ep == Endpoint::metrics; }
 
 const char* allowed_methods(Endpoint ep) {
   switch (ep) {
@@ -69,6 +83,7 @@ Response route(const Request& r, Service& svc, const RouteOptions& o, int64_t no
   }
   bool get = r.method == "GET" || r.method == "HEAD";
   Endpoint ep = endpoint_of(r.path);
+  if (auto refused = wrong_listener(r, ep, o)) return *refused;
   if (r.method == "OPTIONS" && browser_facing(ep)) return options_response(ep);
   switch (ep) {
     case Endpoint::popup: {

@@ -31,6 +31,8 @@ struct Request {
   // It came on this process's slot socket, to which nginx sends the users
   // it hashes here (user affinity; false on the shared socket).
   bool via_slot = false;
+  // It came on the operator endpoints' socket (admin_listen).
+  bool via_admin = false;
   std::string origin;           // Origin header (browsers' cross-origin calls)
   std::string cors_method;      // Access-Control-Request-Method (a preflight)
 };
@@ -43,14 +45,24 @@ struct RouteOptions {
   bool test_clock = false;             // honour X-Popup-Now
   const std::vector<Network>* admin = nullptr;  // who may read /api/metrics
   const CorsPolicy* cors = nullptr;    // which origins' pages may read answers
+  // admin_listen is set: the operator endpoints answer on that socket only.
+  bool admin_listener = false;
 };
 
 // Answers one request. `now` is the wall clock; with test_clock on and an
 // X-Popup-Now header of decimal seconds, that value is used instead.
-// /api/metrics answers 403 unless REMOTE_ADDR is inside o.admin. OPTIONS on
+// /api/metrics answers 403 unless REMOTE_ADDR is inside o.admin. With
+// o.admin_listener, /api/metrics answers 404 unless r.via_admin, and the
+// admin socket answers 404 to everything but /api/metrics and /api/healthz
+// (operator_endpoint). OPTIONS on
 // a browser-facing endpoint answers 204 with Allow (CORS preflights; the
 // Access-Control-* lines come from cors_headers).
 Response route(const Request& r, Service& svc, const RouteOptions& o, int64_t now);
+
+// The endpoints only operators use (/api/metrics): with admin_listen set
+// they are served on that socket alone. /api/healthz is not one of them:
+// load balancers probe it through the public location.
+bool operator_endpoint(Endpoint ep);
 
 // The methods `ep` answers, for Allow and preflights ("GET, HEAD, OPTIONS").
 const char* allowed_methods(Endpoint ep);

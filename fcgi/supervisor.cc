@@ -57,6 +57,7 @@ struct Pool {
   // supervisor keeps them across respawns and reloads, so a respawned
   // worker takes over its slot's socket and nginx re-routes nobody.
   std::vector<int> slot_fds;
+  int admin_fd = -1;  // the operator endpoints' socket (admin_listen), -1 = none
   int pid_fd = -1;  // the locked pid file (fcgi/pid_file.h), -1 = none
   std::map<pid_t, Child> children;
   int generation = 1;
@@ -101,15 +102,17 @@ void spawn(Pool& p, int slot) {
       if (i == slot) own = OwnSocket{p.slot_fds[i], i};
       else close(p.slot_fds[i]);
     }
-    _exit(run_worker(p.s, p.listen_fd, own, *p.metrics));
+    _exit(run_worker(p.s, p.listen_fd, own, *p.metrics, p.admin_fd));
   }
   p.children[pid] = Child{p.generation, slot, time(nullptr)};
 }
 
 // Why a brake: a worker that dies at start (bad configuration, a crashing
-// dependency) would otherwise be forked in a tight loop.
-void note_crash(Pool& p, time_t now) {
-  if (!p.brake.note_crash(now, crash_storm_limits(p.s)).pause) return;
+// dependency) would otherwise be forked in a tight loop. One that died with
+// a request in hand is respawned at once instead (core/crash_brake.h): its
+// slot must not stay without a worker because of input.
+void note_crash(Pool& p, time_t now, CrashKind kind) {
+  if (!p.brake.note_crash(now, crash_storm_limits(p.s), kind).pause) return;
   p.metrics->shm().crash_brakes.fetch_add(1);
   log_error("supervisor: %d workers crashed within %d s; pausing respawn for %d s",
             p.s.crash_storm_count, p.s.crash_storm_window_s, p.s.crash_storm_pause_s);
@@ -132,9 +135,11 @@ void reap(Pool& p) {
     if (clean) {
       log_info("supervisor: worker %d %s (recycled); starting a fresh one", pid, why.c_str());
     } else {
-      log_warn("supervisor: worker %d %s; respawning", pid, why.c_str());
+      bool serving = p.metrics->died_in_request(pid);
+      log_warn("supervisor: worker %d %s%s; respawning", pid, why.c_str(),
+               serving ? " with a request in hand (not counted by the crash brake)" : "");
       p.metrics->shm().restarts.fetch_add(1);
-      note_crash(p, time(nullptr));
+      note_crash(p, time(nullptr), serving ? CrashKind::in_request : CrashKind::idle);
     }
   }
 }
@@ -170,6 +175,25 @@ bool resize_slots(Pool& p, int workers) {
   return true;
 }
 
+// The operator endpoints' socket (admin_listen), kept like the slot sockets
+// for the supervisor's life. Returns false (logged) when it cannot be opened.
+bool open_admin(Pool& p) {
+  if (p.s.admin_listen.empty()) return true;
+  std::string err;
+  p.admin_fd = open_listener(p.s.admin_listen, p.s.backlog, &err);
+  if (p.admin_fd < 0) log_error("supervisor: admin_listen: %s", err.c_str());
+  else log_info("supervisor: operator endpoints on %s only", p.s.admin_listen.c_str());
+  return p.admin_fd >= 0;
+}
+
+void close_admin(Pool& p) {
+  if (p.admin_fd < 0) return;
+  close(p.admin_fd);
+  auto a = parse_address(p.s.admin_listen);
+  if (a && a->is_unix) unlink(a->path.c_str());
+  p.admin_fd = -1;
+}
+
 void signal_generation(Pool& p, int sig, bool old_only) {
   for (const auto& [pid, c] : p.children)
     if (!old_only || c.generation != p.generation) kill(pid, sig);
@@ -198,8 +222,12 @@ void reload(Pool& p) {
   if (parsed.value().pid_file != p.s.pid_file)
     log_warn("supervisor: pid_file changed in %s; a reload keeps the locked one, restart to "
              "move it", p.config_path.c_str());
+  if (parsed.value().admin_listen != p.s.admin_listen)
+    log_warn("supervisor: admin_listen changed in %s; a reload keeps the socket, restart to "
+             "move it", p.config_path.c_str());
   Settings next = parsed.value();
   next.listen = p.s.listen;
+  next.admin_listen = p.s.admin_listen;
   next.pid_file = p.s.pid_file;
   next.user_affinity = p.s.user_affinity;
   if (!resize_slots(p, std::max(next.workers, static_cast<int>(p.slot_fds.size())))) {
@@ -332,7 +360,8 @@ int run_supervisor(const Settings& s, const std::string& config_path, int listen
   metrics.shm().supervisor_pid.store(getpid());
   metrics.shm().listen_backlog.store(s.backlog);
   metrics.shm().target_workers.store(s.workers);
-  if (!resize_slots(p, s.workers)) {
+  if (!resize_slots(p, s.workers) || !open_admin(p)) {
+    resize_slots(p, 0);
     release_pid_file(p.pid_fd);
     return 1;
   }
@@ -369,6 +398,7 @@ int run_supervisor(const Settings& s, const std::string& config_path, int listen
   }
   if (p.listen_unix) unlink(parse_address(s.listen)->path.c_str());
   resize_slots(p, 0);
+  close_admin(p);
   log_info("supervisor: stopped");
   release_pid_file(p.pid_fd);
   return 0;

@@ -41,11 +41,13 @@ void on_stop_signal(int) {
 }
 
 struct Shared {
-  Shared(const Settings& settings, int fd, OwnSocket own, Metrics& m, WorkerSlot* ws)
-      : s(settings), listen_fd(fd), slot_fd(own.fd), owner_slot(own.slot), metrics(m), slot(ws) {}
+  Shared(const Settings& settings, int fd, OwnSocket own, int admin, Metrics& m, WorkerSlot* ws)
+      : s(settings), listen_fd(fd), slot_fd(own.fd), admin_fd(admin), owner_slot(own.slot),
+        metrics(m), slot(ws) {}
   const Settings& s;
   int listen_fd;
   int slot_fd;     // this process's own socket (user affinity), -1: none
+  int admin_fd;    // the operator endpoints' socket (admin_listen), -1: none
   int owner_slot;  // its slot number, -1: none
   Metrics& metrics;
   WorkerSlot* slot;
@@ -129,14 +131,16 @@ uint64_t now_us() {
       .count();
 }
 
-void serve_one(FCGX_Request& req, Service& svc, Shared& sh, bool via_slot) {
+// came_on: the listening socket the connection was accepted on.
+void serve_one(FCGX_Request& req, Service& svc, Shared& sh, int came_on) {
   uint64_t t0 = now_us();
   if (sh.slot) sh.slot->busy.fetch_add(1, std::memory_order_relaxed);
   Request r = read_request(req);
-  r.via_slot = via_slot;
+  r.via_slot = came_on == sh.slot_fd && sh.slot_fd >= 0;
+  r.via_admin = came_on == sh.admin_fd && sh.admin_fd >= 0;
   Endpoint ep = endpoint_of(r.path);
   Response resp;
-  RouteOptions opts{sh.s.test_clock, &sh.admin, &sh.cors};
+  RouteOptions opts{sh.s.test_clock, &sh.admin, &sh.cors, sh.admin_fd >= 0};
   try {
     resp = route(r, svc, opts, time(nullptr));
   } catch (const std::exception& e) {
@@ -206,9 +210,9 @@ struct AcceptWait {
   }
 };
 
-// Waits for work: returns false when the thread should leave. *via_slot
-// says which socket the connection came on.
-bool wait_for_connection(FCGX_Request& req, Shared& sh, AcceptWait& aw, bool* via_slot) {
+// Waits for work: returns false when the thread should leave. *came_on
+// says which listening socket the connection came on.
+bool wait_for_connection(FCGX_Request& req, Shared& sh, AcceptWait& aw, int* came_on) {
   for (;;) {
     if (stop_requested(sh) && req.ipcFd < 0) return false;
     if (req.ipcFd >= 0) {
@@ -231,7 +235,7 @@ bool wait_for_connection(FCGX_Request& req, Shared& sh, AcceptWait& aw, bool* vi
     int fd = accept4(w, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;  // another thread or process took it (EAGAIN)
     req.ipcFd = fd;
-    *via_slot = w == sh.slot_fd;
+    *came_on = w;
     // FCGX_Accept_r starts by finishing the previous request and closes the
     // connection unless keepConnection is set; the real value comes from the
     // BEGIN_REQUEST record it then reads.
@@ -263,6 +267,25 @@ bool overloaded(const Shared& sh) {
          ((p[0].revents & POLLIN) || (p[1].revents & POLLIN));
 }
 
+// Marks the work a thread took (WorkerSlot::in_hand) for as long as it is in
+// scope: from input waiting on a connection, through the record guard and
+// libfcgi's parsing, to the answer. A process that dies meanwhile died
+// serving input, which the supervisor respawns without braking.
+class InHand {
+ public:
+  explicit InHand(WorkerSlot* slot) : slot_(slot) {
+    if (slot_) slot_->in_hand.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~InHand() {
+    if (slot_) slot_->in_hand.fetch_sub(1, std::memory_order_relaxed);
+  }
+  InHand(const InHand&) = delete;
+  InHand& operator=(const InHand&) = delete;
+
+ private:
+  WorkerSlot* slot_;
+};
+
 void thread_main(Shared& sh) {
   Service svc(sh.context());
   svc.config().warm_up();
@@ -272,9 +295,11 @@ void thread_main(Shared& sh) {
   FCGX_InitRequest(&req, -1, 0);
   std::vector<int> listening{sh.listen_fd};
   if (sh.slot_fd >= 0) listening.push_back(sh.slot_fd);
+  if (sh.admin_fd >= 0) listening.push_back(sh.admin_fd);
   AcceptWait aw(listening);
-  bool via_slot = false;  // of the connection in hand
-  while (wait_for_connection(req, sh, aw, &via_slot)) {
+  int came_on = -1;  // the listening socket of the connection in hand
+  while (wait_for_connection(req, sh, aw, &came_on)) {
+    InHand in_hand(sh.slot);
     // libfcgi allocates what a parameter's length claims and aborts the
     // process when it cannot: look at the records first (fcgi/record_guard.h).
     std::string why;
@@ -286,7 +311,7 @@ void thread_main(Shared& sh) {
     }
     if (FCGX_Accept_r(&req) < 0) continue;
     if (stop_requested(sh)) req.keepConnection = 0;  // last request on it
-    serve_one(req, svc, sh, via_slot);
+    serve_one(req, svc, sh, came_on);
     bool release = req.keepConnection && overloaded(sh);
     FCGX_Finish_r(&req);
     if (release && req.ipcFd >= 0 && !request_waiting(req.ipcFd)) {
@@ -355,19 +380,19 @@ void install_handlers() {
 
 }  // namespace
 
-int run_worker(const Settings& s, int listen_fd, OwnSocket own, Metrics& metrics) {
+int run_worker(const Settings& s, int listen_fd, OwnSocket own, Metrics& metrics, int admin_fd) {
   if (pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
     log_error("worker: pipe: %s", strerror(errno));
     return 1;
   }
   // Several threads and processes poll the same socket; the losers of an
   // accept race must get EAGAIN, not block.
-  for (int fd : {listen_fd, own.fd})
+  for (int fd : {listen_fd, own.fd, admin_fd})
     if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   FCGX_Init();
   install_handlers();  // after FCGX_Init, which installs handlers of its own
   WorkerSlot* slot = metrics.claim_slot(getpid(), s.threads);
-  Shared sh(s, listen_fd, own, metrics, slot);
+  Shared sh(s, listen_fd, own, admin_fd, metrics, slot);
   // This slot's earlier process is gone (or leaving): its counts are void.
   sh.generations.reset_slot(own.slot);
   sh.redis_breaker.mirror_to(slot ? &slot->redis_breaker_open_until_ms : nullptr);

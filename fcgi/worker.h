@@ -27,7 +27,9 @@ struct OwnSocket {
   int slot = -1;
 };
 
-int run_worker(const Settings& s, int listen_fd, OwnSocket own, Metrics& metrics);
+// admin_fd: the operator endpoints' socket (admin_listen), -1 for none.
+int run_worker(const Settings& s, int listen_fd, OwnSocket own, Metrics& metrics,
+               int admin_fd = -1);
 
 // Exit code of a worker that left because of max_requests.
 inline constexpr int kExitRecycled = 0;

@@ -39,9 +39,13 @@
 #   CORS_ORIGINS=     popup.conf's cors_origins: origins whose pages may
 #                     call the API from the browser ("*", or
 #                     "http://127.0.0.1:8081,https://shop.example"); empty: none
+#   ADMIN_LISTEN=     popup.conf's admin_listen: the operator endpoints'
+#                     own socket (unix:/path or host:port); empty: none.
+#                     nginx reaches it only through what NGINX_INCLUDE adds
+#                     (popupd --check prints the pieces; nginx/README.md)
 #   ACCESS_LOG=on|off nginx's access log in DIR/log/nginx-access.log (the
 #                     benchmarks turn it off)
-#   NGINX_INCLUDE=DIR  bench/ only: nginx.conf includes DIR/main.conf,
+#   NGINX_INCLUDE=DIR  bench/ and tests: nginx.conf includes DIR/main.conf,
 #                     DIR/http.conf and DIR/server.conf (each that exists)
 #                     at the main, http and server level; `make bench` loads
 #                     lua-nginx-module this way (bench/lua/). Empty: none
@@ -102,6 +106,7 @@ POOL_TCP_PORT=${POOL_TCP_PORT:-}
 UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-on}
 NGINX_INCLUDE=${NGINX_INCLUDE:-}
 CORS_ORIGINS=${CORS_ORIGINS:-}
+ADMIN_LISTEN=${ADMIN_LISTEN:-}
 ACCESS_LOG=${ACCESS_LOG:-on}
 case "$BUILD" in /*) bin=$BUILD ;; *) bin=$top/$BUILD ;; esac
 
@@ -397,6 +402,7 @@ batch_ms = $BATCH_MS
 writer_id = w1
 test_clock = $TEST_CLOCK
 cors_origins = $CORS_ORIGINS
+admin_listen = $ADMIN_LISTEN
 CONF
 }
 

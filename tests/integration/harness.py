@@ -12,9 +12,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "scripts"))
+import stackctl  # noqa: E402  scripts/stackctl.py: the one way to drive scripts/stack.sh
 
 # The stack's MariaDB superuser: the OS user who started it, authenticated
 # on the socket (the service account `popup` may only do what the service
@@ -93,23 +98,22 @@ class Stack:
 
     # -- lifecycle -------------------------------------------------------
     def start(self):
-        r = subprocess.run([os.path.join(TOP, "scripts/stack.sh"), "start", self.dir],
-                           env=self.env, cwd=TOP, capture_output=True, text=True, timeout=180)
         self.started = True
-        if r.returncode != 0:
+        try:
+            stackctl.start(self.dir, self.env)
+        except RuntimeError:
             self.stop()
-            raise RuntimeError("stack start failed:\n" + r.stdout[-3000:] + r.stderr[-3000:])
+            raise
         return self
 
-    def run_script(self, command):
-        """scripts/stack.sh COMMAND DIR with this stack's settings."""
-        return subprocess.run([os.path.join(TOP, "scripts/stack.sh"), command, self.dir],
-                              env=self.env, cwd=TOP, capture_output=True, text=True, timeout=180)
+    def run_script(self, command, **env):
+        """scripts/stack.sh COMMAND DIR with this stack's settings (and
+        `env` over them); the finished process, whatever its exit code."""
+        return stackctl.run(command, self.dir, dict(self.env, **env))
 
     def stop(self, keep=False):
         if self.started:
-            subprocess.run([os.path.join(TOP, "scripts/stack.sh"), "stop", self.dir],
-                           env=self.env, cwd=TOP, capture_output=True, text=True, timeout=120)
+            stackctl.stop(self.dir, self.env)
             self.started = False
         reports = self.sanitizer_reports()
         if not keep:
@@ -350,6 +354,28 @@ class Stack:
                 pids.append((int(p), ppid))
         parents = {p for p, _ in pids}
         return [p for p, ppid in pids if ppid in parents] or [p for p, _ in pids]
+
+
+def module_stack(namespace, setup=None, **env):
+    """A test module's stack in one line:
+
+        setUpModule, tearDownModule = module_stack(globals(), BATCH_SIZE=50)
+
+    setUpModule starts Stack(**env) as the module's global `stack`, then
+    calls setup(stack) when given (popups to publish, ...); tearDownModule
+    stops it. `stack` is None until then."""
+    namespace["stack"] = None
+
+    def set_up():
+        namespace["stack"] = Stack(**env).start()
+        if setup:
+            setup(namespace["stack"])
+
+    def tear_down():
+        if namespace["stack"]:
+            namespace["stack"].stop()
+
+    return set_up, tear_down
 
 
 def sql_literal(v):

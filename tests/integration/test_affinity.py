@@ -12,20 +12,10 @@ import threading
 import time
 import unittest
 
-from harness import Stack, child_pids, popup_row, uid, shown
+from harness import module_stack, child_pids, popup_row, uid, shown
 
 NOW = 1_800_000_000
-stack = None
-
-
-def setUpModule():
-    global stack
-    stack = Stack().start()
-
-
-def tearDownModule():
-    if stack:
-        stack.stop()
+setUpModule, tearDownModule = module_stack(globals())
 
 
 def supervisor_pid():

@@ -32,20 +32,10 @@ import tempfile
 import time
 import unittest
 
-from harness import BUILD, TOP, Http, Stack, child_pids, free_port, uid
+from harness import BUILD, TOP, Http, module_stack, child_pids, free_port, uid
 
-stack = None
+setUpModule, tearDownModule = module_stack(globals(), DEMO=1)
 LOGFMT = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
-
-
-def setUpModule():
-    global stack
-    stack = Stack(DEMO=1).start()
-
-
-def tearDownModule():
-    if stack:
-        stack.stop()
 
 
 # -- helpers ---------------------------------------------------------------

@@ -14,20 +14,10 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Http, Stack, free_port, popup_row, uid
+from harness import Http, module_stack, free_port, popup_row, uid
 
 NOW = 1_800_000_000
-stack = None
-
-
-def setUpModule():
-    global stack
-    stack = Stack().start()
-
-
-def tearDownModule():
-    if stack:
-        stack.stop()
+setUpModule, tearDownModule = module_stack(globals())
 
 
 class PreparedStatements(unittest.TestCase):

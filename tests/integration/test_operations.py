@@ -19,20 +19,10 @@ import subprocess
 import time
 import unittest
 
-from harness import BUILD, TOP, Stack, uid
+from harness import BUILD, TOP, module_stack, uid
 
 VERSION_KEY = "popup:config:version"
-stack = None
-
-
-def setUpModule():
-    global stack
-    stack = Stack(DEMO=1).start()
-
-
-def tearDownModule():
-    if stack:
-        stack.stop()
+setUpModule, tearDownModule = module_stack(globals(), DEMO=1)
 
 
 # -- helpers ---------------------------------------------------------------
@@ -57,8 +47,7 @@ def run_program(argv, timeout=20):
 
 
 def stack_sh(cmd):
-    return subprocess.run([os.path.join(TOP, "scripts/stack.sh"), cmd, stack.dir], env=stack.env,
-                          cwd=TOP, capture_output=True, text=True, timeout=180)
+    return stack.run_script(cmd)
 
 
 def supervisor():

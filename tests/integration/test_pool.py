@@ -4,26 +4,18 @@ configuration check (SPEC "Processes and nginx")."""
 
 import os
 import signal
+import socket
+import struct
 import subprocess
 import threading
 import time
 import unittest
 
-from harness import BUILD, TOP, Proc, Stack, child_pids, popup_row, uid
+from harness import BUILD, TOP, Proc, module_stack, child_pids, popup_row, uid
 
 NOW = 1_800_000_000
-stack = None
-
-
-def setUpModule():
-    global stack
-    stack = Stack(MAX_REQUESTS=300).start()
-    stack.set_popups([popup_row(1, show_cooldown_s=0)])
-
-
-def tearDownModule():
-    if stack:
-        stack.stop()
+setUpModule, tearDownModule = module_stack(globals(), MAX_REQUESTS=300,
+    setup=lambda s: s.set_popups([popup_row(1, show_cooldown_s=0)]))
 
 
 class Load:
@@ -102,6 +94,28 @@ def children():
         return sorted(child_pids(supervisor_pid()))
     except (OSError, ValueError, IndexError):
         return []
+
+
+def fcgi_record(kind, content):
+    """One FastCGI record of request 1 (version 1, no padding)."""
+    return struct.pack("!BBHHBx", 1, kind, 1, len(content), 0) + content
+
+
+def stalled_action(path):
+    """A POST on the FastCGI socket `path` whose body never ends: the worker
+    that takes it parses the parameters and then waits inside the request
+    for the rest of the body, a request in hand for as long as the
+    connection stays open. Returns the connection."""
+    params = b""
+    for k, v in {"REQUEST_METHOD": "POST", "DOCUMENT_URI": "/api/popup/action",
+                 "CONTENT_TYPE": "application/x-www-form-urlencoded",
+                 "CONTENT_LENGTH": "100", "REMOTE_ADDR": "127.0.0.1"}.items():
+        params += bytes([len(k), len(v)]) + k.encode() + v.encode()
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(path)
+    c.sendall(fcgi_record(1, struct.pack("!HB5x", 1, 1)) + fcgi_record(4, params) +
+              fcgi_record(4, b"") + fcgi_record(5, b"uid=x"))
+    return c
 
 
 class Supervisor(unittest.TestCase):
@@ -187,13 +201,11 @@ class Supervisor(unittest.TestCase):
     def test_status_and_a_second_start_name_the_port_the_stack_runs_on(self):
         # Whatever HTTP_PORT the caller has now, the stack answers where it
         # was started.
-        env = dict(stack.env, HTTP_PORT="1")
-        sh = os.path.join(TOP, "scripts/stack.sh")
         want = "http://127.0.0.1:%d" % stack.port
-        r = subprocess.run([sh, "status", stack.dir], env=env, capture_output=True, text=True)
+        r = stack.run_script("status", HTTP_PORT="1")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("url      " + want + "\n", r.stdout)
-        r = subprocess.run([sh, "start", stack.dir], env=env, capture_output=True, text=True)
+        r = stack.run_script("start", HTTP_PORT="1")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("already running in %s (%s)" % (stack.dir, want), r.stdout + r.stderr)
 
@@ -257,6 +269,40 @@ class Supervisor(unittest.TestCase):
         self.assertTrue(stack.wait_for(lambda: len(children()) == 3, timeout=12))
         self.assertTrue(stack.wait_for(lambda: stack.get_popup(uid(), now=NOW).status == 200, timeout=5))
         self.assertEqual(stack.metrics().get("popup_crash_brakes_total", 0), brakes + 1)
+
+    def test_workers_crashing_in_requests_are_respawned_at_once_without_a_brake(self):
+        # Crashes caused by input (issue 12): each round holds one request
+        # in every worker (a body that never ends), then SIGKILLs every
+        # worker, 12 crashes within seconds. The brake (10 in 10 s) would
+        # pause respawning for 5 s and leave the slots without a worker;
+        # crashes with a request in hand are respawned at once instead.
+        brakes = stack.metrics().get("popup_crash_brakes_total", 0)
+        pauses = stack.log("popupd.log").count("pausing respawn")
+        slowest = 0.0
+        for _ in range(4):
+            held = [stalled_action(stack.path("popup.sock.%d" % i)) for i in range(3)]
+            try:
+                # Three held, plus the metrics request itself.
+                self.assertTrue(stack.wait_for(
+                    lambda: stack.metrics().get("popup_threads_active", 0) >= 4, timeout=10))
+                victims = children()
+                for k in victims:
+                    os.kill(k, signal.SIGKILL)
+                killed = time.time()
+                self.assertTrue(stack.wait_for(
+                    lambda: len(children()) == 3 and not set(victims) & set(children()),
+                    timeout=10, interval=0.01))
+                # Every slot answers again: users hashed to each of them.
+                replies = [stack.get_popup(uid(), now=NOW) for _ in range(12)]
+                self.assertEqual([r.status for r in replies], [200] * 12, replies)
+                slowest = max(slowest, time.time() - killed)
+            finally:
+                [c.close() for c in held]
+        self.assertIn("with a request in hand", stack.log("popupd.log"))
+        self.assertEqual(stack.log("popupd.log").count("pausing respawn"), pauses)
+        self.assertEqual(stack.metrics().get("popup_crash_brakes_total", 0), brakes)
+        # Respawned and serving well within the brake's 5 s pause.
+        self.assertLess(slowest, 3.0)
 
     def test_sigterm_lets_in_flight_requests_finish(self):
         redis = Proc(stack, "redis-server", "redis.log", pidfile="redis.pid")

@@ -10,20 +10,10 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Stack, popup_row, uid, shown
+from harness import module_stack, popup_row, uid, shown
 
 NOW = 1_800_000_000
-stack = None
-
-
-def setUpModule():
-    global stack
-    stack = Stack().start()
-
-
-def tearDownModule():
-    if stack:
-        stack.stop()
+setUpModule, tearDownModule = module_stack(globals())
 
 
 def worker_sockets():

@@ -26,20 +26,10 @@ import tempfile
 import time
 import unittest
 
-from harness import BUILD, TOP, Stack, uid, shown
+from harness import BUILD, TOP, module_stack, uid, shown
 
-stack = None
+setUpModule, tearDownModule = module_stack(globals())
 DAY = 86400
-
-
-def setUpModule():
-    global stack
-    stack = Stack().start()
-
-
-def tearDownModule():
-    if stack:
-        stack.stop()
 
 
 def ctl(*args, stdin=None):

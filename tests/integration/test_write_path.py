@@ -11,22 +11,11 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Proc, Stack, child_pids, popup_row, uid
+from harness import Proc, module_stack, child_pids, popup_row, uid
 
 NOW = 1_800_000_000
-stack = None
-
-
-def setUpModule():
-    global stack
-    stack = Stack(BATCH_SIZE=50).start()
-    stack.set_popups([popup_row(1, show_cooldown_s=0, ignore_cooldown_s=60,
-                                click_cooldown_s=120)])
-
-
-def tearDownModule():
-    if stack:
-        stack.stop()
+setUpModule, tearDownModule = module_stack(globals(), BATCH_SIZE=50, setup=lambda s: s.set_popups(
+    [popup_row(1, show_cooldown_s=0, ignore_cooldown_s=60, click_cooldown_s=120)]))
 
 
 class Traffic:

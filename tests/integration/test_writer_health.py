@@ -11,20 +11,10 @@ import signal
 import time
 import unittest
 
-from harness import Proc, Stack, child_pids, find_pids, popup_row, uid
+from harness import Proc, module_stack, child_pids, find_pids, popup_row, uid
 
-stack = None
-
-
-def setUpModule():
-    global stack
-    stack = Stack(BATCH_SIZE=50).start()
-    stack.set_popups([popup_row(1, show_cooldown_s=0)])
-
-
-def tearDownModule():
-    if stack:
-        stack.stop()
+setUpModule, tearDownModule = module_stack(globals(), BATCH_SIZE=50,
+    setup=lambda s: s.set_popups([popup_row(1, show_cooldown_s=0)]))
 
 
 def health():

@@ -67,4 +67,27 @@ BOOST_AUTO_TEST_CASE(holding_until_the_pause_ends) {
   BOOST_TEST(!b.holding(106));
 }
 
+BOOST_AUTO_TEST_CASE(crashes_with_a_request_in_hand_never_pause) {
+  CrashBrake b;
+  CrashStormLimits lim{3, 10, 5};
+  for (int64_t t = 0; t < 10; ++t)
+    BOOST_TEST(!b.note_crash(t, lim, CrashKind::in_request).pause);
+  BOOST_TEST(b.recent() == 0);
+  BOOST_TEST(b.in_request_crashes() == 10);
+  BOOST_TEST(!b.holding(5));
+}
+
+BOOST_AUTO_TEST_CASE(input_crashes_between_start_up_crashes_neither_add_nor_reset_the_storm) {
+  CrashBrake b;
+  CrashStormLimits lim{3, 10, 5};
+  BOOST_TEST(!b.note_crash(0, lim).pause);
+  BOOST_TEST(!b.note_crash(1, lim, CrashKind::in_request).pause);
+  BOOST_TEST(!b.note_crash(2, lim).pause);
+  BOOST_TEST(!b.note_crash(3, lim, CrashKind::in_request).pause);
+  BOOST_TEST(b.recent() == 2);
+  auto v = b.note_crash(4, lim);  // the third idle crash: the storm
+  BOOST_TEST(v.pause);
+  BOOST_TEST(v.until == 9);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

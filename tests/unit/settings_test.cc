@@ -290,6 +290,21 @@ BOOST_AUTO_TEST_CASE(affine_sizing_counts_each_slot_alone) {
   BOOST_TEST(!check_sizing(s).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(admin_listen_parses_and_needs_a_supervisor_pool) {
+  auto r = parse_settings("listen = unix:/run/p.sock\nadmin_listen = 127.0.0.1:9101\n");
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(r.value().admin_listen == "127.0.0.1:9101");
+  BOOST_TEST(!check_sizing(r.value()).has_value());
+  BOOST_TEST(!parse_settings("admin_listen = nowhere\n").ok());
+  Settings s;  // spawn-fcgi: nobody would open it
+  s.admin_listen = "unix:/run/popup-admin.sock";
+  BOOST_REQUIRE(check_sizing(s).has_value());
+  BOOST_TEST(check_sizing(s)->find("admin_listen needs listen") != std::string::npos);
+  s.listen = s.admin_listen;
+  BOOST_TEST(check_sizing(s).has_value());
+  BOOST_TEST(Settings{}.admin_listen.empty());  // off by default
+}
+
 BOOST_AUTO_TEST_CASE(affine_tcp_pool_needs_ports_above_listen) {
   Settings s;
   s.listen = "127.0.0.1:65534";
