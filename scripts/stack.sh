@@ -55,7 +55,11 @@
 # (grant_service): no DDL, no triggers, no schema_migrations, no mysql.*.
 # Migrations, the demo data and the tests' own queries use the datadir's
 # superuser, which MariaDB authenticates by the OS user on its socket.
-# The processes still run as the invoking user (root when root).
+# Started as root, MariaDB, Redis, the writer, the pool and nginx's workers
+# run as an unprivileged account (SUDO_USER, else the system user popup,
+# made on first use) and its group, which alone reaches the 0660 sockets;
+# only nginx's master stays root (service_account, prepare_dir). Started
+# as another user, everything runs as that user in a 0700 DIR.
 #
 # Every long-running process is started in a session of its own (setsid), so
 # it outlives the shell that ran `make run`, and `stop` can signal its whole
@@ -123,6 +127,84 @@ pieces=(mariadb:mysql.pid redis:redis.pid writer:writer.pid pool:popupd.pid
 
 log() { echo "stack: $*"; }
 is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# ------------------------------------------------------- the service account
+
+# svc_user/svc_group: who runs MariaDB, Redis, the writer, the pool and
+# nginx's workers. As root: SUDO_USER when sudo started us (and it is not
+# root), else the system user `popup` (made on first use); svc_group is that
+# user's primary group, the only group the stack's sockets are shared with.
+# Otherwise the invoking user, as before. as_svc: the command prefix that
+# drops to that account (empty when not root).
+svc_user=$(id -un)
+svc_group=$(id -gn)
+as_svc=()
+service_account() {
+  is_root || return 0
+  if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] && id -u "$SUDO_USER" > /dev/null 2>&1; then
+    svc_user=$SUDO_USER
+  else
+    svc_user=popup
+    if ! id -u popup > /dev/null 2>&1; then
+      command -v useradd > /dev/null || fail "useradd is missing: cannot create the system user popup"
+      # Two stacks starting at once may both try: the loser finds the user.
+      useradd --system --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin popup 2> /dev/null || id -u popup > /dev/null 2>&1 ||
+        fail "could not create the system user popup (useradd --system popup)"
+      log "created the system user popup for the stack's services"
+    fi
+  fi
+  [ "$(id -u "$svc_user")" -ne 0 ] || fail "the service account $svc_user is root"
+  svc_group=$(id -gn "$svc_user")
+  command -v setpriv > /dev/null || fail "setpriv (util-linux) is not installed"
+  # No supplementary groups: the account's own group is the only one.
+  as_svc=(setpriv --reuid="$svc_user" --regid="$svc_group" --clear-groups --)
+}
+
+# give_svc FILE...: as root, FILE belongs to the service account (its data,
+# logs it opens by name); no-op otherwise.
+give_svc() { if is_root; then chown "$svc_user:$svc_group" "$@"; fi; }
+
+# share_svc FILE...: as root, root-owned, readable by the service's group
+# (0640, 0750 for folders): what the services read but must not change,
+# because root reads it too (popup.conf goes through popupd --check into
+# nginx.conf, which nginx's root master loads). No-op otherwise.
+share_svc() {
+  is_root || return 0
+  chown "root:$svc_group" "$@"
+  local f
+  for f in "$@"; do if [ -d "$f" ]; then chmod 750 "$f"; else chmod 640 "$f"; fi; done
+}
+
+# new_log NAME: DIR/log/NAME exists, owned by the service account, for a
+# service that opens its log by name (Redis, MariaDB) or whose output the
+# dropped shell appends to it. log/ is root's (0750), so the service can
+# write its logs but not swap one for a link that root would follow.
+new_log() {
+  local f=$dir/log/$1
+  [ -f "$f" ] && [ ! -L "$f" ] || { rm -f "$f"; : > "$f"; }
+  give_svc "$f"
+}
+
+# The run folder when started as root: DIR and log/ and nginx/ are root's,
+# shared with the service's group; DIR is 1770 (sticky), so the services
+# make their sockets and pid files in it but cannot rename or remove what
+# root made (nginx/, log/, popup.conf). Their data folders are theirs (0700).
+prepare_dir() {
+  mkdir -p "$dir"/{mysql,redis,nginx,log,state,tmp}
+  if ! is_root; then chmod 700 "$dir"; return 0; fi
+  chown "root:$svc_group" "$dir" && chmod 1770 "$dir"
+  share_svc "$dir/log" "$dir/nginx"
+  # A folder of an earlier stack that ran everything as root: its data and
+  # the service logs go to the account (chown -R does not follow links).
+  chown -R "$svc_user:$svc_group" "$dir"/{mysql,redis,state,tmp}
+  chmod 700 "$dir"/{mysql,redis,state,tmp}
+  local f
+  for f in "$dir"/*.pid; do [ ! -e "$f" ] || give_svc "$f"; done
+  # The programs and the demo page must be reachable by the account.
+  "${as_svc[@]}" test -x "$bin/popupd" -a -r "$top/web" -a -x "$top/web" ||
+    fail "the service account $svc_user cannot run $bin/popupd or read $top/web; put the checkout where $svc_user can read it (or sudo from a user who can)"
+}
 
 # ---------------------------------------------------------------- processes
 
@@ -235,10 +317,15 @@ stop_stack() {
 # would leave that popupd's lock on a file nobody can find).
 launch() {
   local pidfile=$1 logfile=$2 i pid; shift 2
-  setsid bash -c 'exec 8>> "$0" || exit 1
+  # As root the shell itself runs as the service account (as_svc), so the
+  # pid file and the log are the account's and the program never is root.
+  new_log "${logfile##*/}"
+  [ ! -e "$pidfile" ] || give_svc "$pidfile"
+  setsid "${as_svc[@]}" bash -c 'exec >> "$1" 2>&1 || exit 1
+    exec 8>> "$0" || exit 1
     flock -n 8 || { echo "stack: $0 is locked by a running process" >&2; exit 1; }
-    echo $$ > "$0" && exec "$@" 8>&-' "$pidfile" "$@" \
-    < /dev/null >> "$logfile" 2>&1 9>&- &
+    echo $$ > "$0" && shift && exec "$@" 8>&-' "$pidfile" "$logfile" "$@" \
+    < /dev/null 9>&- &
   for ((i = 0; i < 50; i++)); do
     pid=$(cat "$pidfile" 2>/dev/null || true)
     if [ -n "$pid" ] && ours "$pid"; then return 0; fi
@@ -398,6 +485,7 @@ writer_id = w1
 test_clock = $TEST_CLOCK
 cors_origins = $CORS_ORIGINS
 CONF
+  share_svc "$dir/popup.conf"
 }
 
 # DIR/mysql.password: the service account's password, made once (20
@@ -426,24 +514,29 @@ start_mariadb() {
     # in the shared /tmp, two stacks installing at once collide on the
     # bootstrap's temporary table names ("Unknown table
     # 'mysql.tmp_user_sys'", 2 of 4 parallel installs failed).
-    mariadb-install-db --no-defaults --datadir="$dir/mysql" --tmpdir="$dir/tmp" --user="$admin" \
-      --auth-root-authentication-method=socket --skip-test-db \
+    # --user: the datadir's owner (the service account); the second
+    # superuser stays the admin ($admin), not that account.
+    mariadb-install-db --no-defaults --datadir="$dir/mysql" --tmpdir="$dir/tmp" --user="$svc_user" \
+      --auth-root-authentication-method=socket --auth-root-socket-user="$admin" --skip-test-db \
       > "$dir/log/mariadb-install.log" 2>&1 9>&- ||
       fail "mariadb-install-db failed" "$dir/log/mariadb-install.log"
     # Inside the datadir, so that it goes with a datadir that is made again.
     : > "$demo_marker"
+    if is_root; then chown -R "$svc_user:$svc_group" "$dir/mysql"; fi
   fi
   [ -O "$dir/mysql" ] || is_root ||
     fail "$dir/mysql belongs to another user; start the stack as that user or use another DIR"
-  local as_user=()
-  is_root && as_user=(--user=root)
+  # launch runs it as the service account (as_svc), so no --user.
   launch "$dir/mysql.pid" "$dir/log/mariadb.log" mariadbd --no-defaults \
     --datadir="$dir/mysql" --tmpdir="$dir/tmp" --socket="$dir/mysql.sock" --skip-networking \
     --pid-file="$dir/mysql.pid" --log-error="$dir/log/mariadb.log" \
     --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 \
-    --innodb-log-file-size=128M --max-connections=1000 --skip-name-resolve "${as_user[@]}" ||
+    --innodb-log-file-size=128M --max-connections=1000 --skip-name-resolve ||
     fail "mariadbd did not start" "$dir/log/mariadb.log"
   wait_up 60 mysql.pid mariadb_ping || fail "MariaDB did not come up within 60s" "$dir/log/mariadb.log"
+  # mariadbd binds its socket with umask 0 (0777); DIR already keeps others
+  # out, and the socket itself is for the service's group only.
+  chmod 660 "$dir/mysql.sock"
   # Readiness: ping answers before the server takes queries; retry briefly.
   local i
   for ((i = 0; i < 50; i++)); do sql_admin -e 'SELECT 1' > /dev/null 2>&1 && break; sleep 0.1; done
@@ -492,7 +585,8 @@ start_redis() {
 # Written by scripts/stack.sh; \`redis-server $dir/redis.conf\` restarts it.
 port 0
 unixsocket $dir/redis.sock
-unixsocketperm 700
+# The service's group: popupd and the writer (the service account).
+unixsocketperm 660
 dir $dir/redis
 pidfile $dir/redis.pid
 logfile $dir/log/redis.log
@@ -505,6 +599,7 @@ maxmemory $REDIS_MAXMEMORY
 # volatile-lru never evicts them.
 maxmemory-policy volatile-lru
 CONF
+  share_svc "$dir/redis.conf"
   launch "$dir/redis.pid" "$dir/log/redis.log" redis-server "$dir/redis.conf" ||
     fail "redis-server did not start" "$dir/log/redis.log"
   wait_up 30 redis.pid redis_ping || fail "Redis did not come up within 30s" "$dir/log/redis.log"
@@ -584,12 +679,15 @@ start_pool() {
   rm -f "$dir/state/metrics.shm"
   if [ "$POOL" = spawn-fcgi ]; then
     rm -f "$dir/popup.sock" "$dir/popupd.pid"
-    local where=(-s "$dir/popup.sock" -M 0600)
+    local where=(-s "$dir/popup.sock" -M 0660) drop=()
+    # spawn-fcgi drops to the account itself; the socket is the account's.
+    is_root && drop=(-u "$svc_user" -g "$svc_group" -U "$svc_user" -G "$svc_group")
     [ -z "$POOL_TCP_PORT" ] || where=(-a 127.0.0.1 -p "$POOL_TCP_PORT")
     # -F N with -P: spawn-fcgi 1.6.4 writes every child's pid, one a line;
     # each child runs in a session of its own. -b: the same backlog as
     # popup.conf (spawn-fcgi's own default is 1024).
-    spawn-fcgi "${where[@]}" -b "$BACKLOG" -F "$WORKERS" -P "$dir/popupd.pid" \
+    new_log popupd.log
+    spawn-fcgi "${where[@]}" "${drop[@]}" -b "$BACKLOG" -F "$WORKERS" -P "$dir/popupd.pid" \
       -- "$bin/popupd" --config "$dir/popup.conf" \
       < /dev/null >> "$dir/log/popupd.log" 2>&1 9>&- ||
       fail "spawn-fcgi failed" "$dir/log/popupd.log"
@@ -631,9 +729,9 @@ pool_shared() {
 
 render_nginx_conf() {
   local user_line="" servers keepalive="keepalive $NGINX_KEEPALIVE;" keep_conn=on
-  # As root the workers would run as nobody and could not reach the 0600
-  # sockets in DIR.
-  is_root && user_line="user root;"
+  # As root the master stays root (the port, its logs) and the workers run
+  # as the service account, which reaches the pool's 0660 sockets.
+  is_root && user_line="user $svc_user $svc_group;"
   servers=$(pool_servers)
   [[ $servers == *server* ]] || fail "popupd --check printed no upstream servers for $dir/popup.conf"
   if [ "$UPSTREAM_KEEPALIVE" = off ]; then keepalive=""; keep_conn=off; fi
@@ -697,8 +795,8 @@ start() {
   check_settings
   check_dir
   check_programs
-  mkdir -p "$dir"/{mysql,redis,nginx,log,state,tmp}
-  chmod 700 "$dir"
+  service_account
+  prepare_dir
   exec 9> "$dir/.stack.lock"
   flock -w 120 9 || fail "another stack.sh is busy with $dir"
   ensure_password

@@ -419,6 +419,18 @@ def find_pids(stack, program):
     return out
 
 
+def proc_ids(pid):
+    """(real uid, real gid) of a process, from /proc."""
+    uid = gid = None
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                uid = int(line.split()[1])
+            elif line.startswith("Gid:"):
+                gid = int(line.split()[1])
+    return uid, gid
+
+
 def child_pids(pid):
     """Live processes whose parent is `pid` (popup-writer's supervisor forks
     the writer itself: writer.pid names the supervisor)."""
@@ -453,6 +465,9 @@ class Proc:
             self.pid = min(pids)
         # Redis rewrites its process title, so its command is given.
         self.argv = argv or _cmdline(self.pid)
+        # A stack started as root runs its servers as the service account
+        # (scripts/stack.sh): a restart runs as the same account.
+        self.uid, self.gid = proc_ids(self.pid)
 
     def kill(self, sig=signal.SIGKILL, wait=30):
         try:
@@ -466,9 +481,12 @@ class Proc:
             raise RuntimeError("%s %d did not exit" % (self.program, self.pid))
 
     def start(self):
+        drop = {}
+        if os.getuid() == 0 and self.uid != 0:
+            drop = {"user": self.uid, "group": self.gid, "extra_groups": []}
         with open(self.stack.path("log", self.log), "ab") as log:
             p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                 start_new_session=True, cwd=self.stack.dir)
+                                 start_new_session=True, cwd=self.stack.dir, **drop)
         self.pid = p.pid
         pidfile = {"popup-writer": "writer.pid"}.get(self.program)
         if pidfile:
