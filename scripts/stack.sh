@@ -50,9 +50,11 @@
 # 077, so no other local user reaches its sockets, configuration, logs or
 # data. The service's MariaDB account `popup` has a password generated at
 # the first start (DIR/mysql.password, 0600; it reaches MariaDB on stdin,
-# never on a command line) and only the row privileges that popupd, the
-# writer and popupctl (which share popup.conf) use, table by table
-# (grant_service): no DDL, no triggers, no schema_migrations, no mysql.*.
+# never on a command line) and only the row privileges that popupd and the
+# writer use, table by table (grant_service): no DDL, no triggers, no
+# schema_migrations, no mysql.*, no write to popups. popupctl has its own
+# account `popupctl` (DIR/popupctl.password, DIR/popupctl.conf, both 0600)
+# with the authoring privileges: `popupctl --config DIR/popupctl.conf`.
 # Migrations, the demo data and the tests' own queries use the datadir's
 # superuser, which MariaDB authenticates by the OS user on its socket.
 # Started as root, MariaDB, Redis, the writer, the pool and nginx's workers
@@ -491,14 +493,38 @@ CONF
 # DIR/mysql.password: the service account's password, made once (20
 # letters and digits from /dev/urandom). A stack from before it kept the
 # password in popup.conf: that one is kept, so running pieces keep working.
+# DIR/popupctl.password: popupctl's account's, made the same way.
 ensure_password() {
   local f=$dir/mysql.password pw
+  new_password "$dir/popupctl.password" ""
   [ -s "$f" ] && return 0
   pw=$(sed -n 's/^mysql_password = \([A-Za-z0-9]\+\)$/\1/p' "$dir/popup.conf" 2>/dev/null | head -n 1 || true)
-  [ -n "$pw" ] && [ "$pw" != popup ] ||
-    pw=$(tr -dc 'A-Za-z0-9' < /dev/urandom | head -c 20 || true)
+  [ -n "$pw" ] && [ "$pw" != popup ] || pw=""
+  new_password "$f" "$pw"
+}
+
+# new_password FILE [PASSWORD]: FILE (0600, the invoking user's) holds
+# PASSWORD, or 20 random letters and digits, unless it exists already.
+new_password() {
+  local f=$1 pw=$2
+  [ -s "$f" ] && return 0
+  [ -n "$pw" ] || pw=$(tr -dc 'A-Za-z0-9' < /dev/urandom | head -c 20 || true)
   [ ${#pw} -ge 20 ] || fail "could not generate a MariaDB password"
+  rm -f "$f.tmp"
   printf '%s\n' "$pw" > "$f.tmp" && chmod 600 "$f.tmp" && mv "$f.tmp" "$f"
+}
+
+# DIR/popupctl.conf: popup.conf with popupctl's own MariaDB account (the
+# authoring privileges, grant_popupctl), 0600 and the invoking user's: the
+# service account cannot read it. Made again on every start from popup.conf.
+write_ctl_conf() {
+  local f=$dir/popupctl.conf
+  rm -f "$f.tmp"
+  { echo "# Written by scripts/stack.sh: popup.conf with popupctl's MariaDB account."
+    grep -v '^\(mysql_user\|mysql_password\) = \|^# Written by' "$dir/popup.conf"
+    echo "mysql_user = popupctl"
+    echo "mysql_password = $(cat "$dir/popupctl.password")"
+  } > "$f.tmp" && chmod 600 "$f.tmp" && mv "$f.tmp" "$f"
 }
 
 sql_admin() { mariadb --no-defaults -S "$dir/mysql.sock" -u "$admin" --batch "$@"; }
@@ -545,6 +571,8 @@ start_mariadb() {
 CREATE DATABASE IF NOT EXISTS popup CHARACTER SET utf8mb4;
 CREATE USER IF NOT EXISTS 'popup'@'localhost';
 ALTER USER 'popup'@'localhost' IDENTIFIED BY '$(cat "$dir/mysql.password")';
+CREATE USER IF NOT EXISTS 'popupctl'@'localhost';
+ALTER USER 'popupctl'@'localhost' IDENTIFIED BY '$(cat "$dir/popupctl.password")';
 SQL
     fail "cannot set up database popup as MariaDB user '$admin' (socket authentication); was $dir/mysql made by another OS user?" \
       "$dir/log/mariadb-setup.log"
@@ -556,25 +584,33 @@ migrate() {
   grant_service
 }
 
-# The service account gets what its programs use and nothing else (table
-# grants need the tables: after the migrations); earlier stacks granted ALL.
-# popupd reads popups and config_meta, reads and upserts user_state and
-# inserts events (the roll-up trigger runs with its definer's rights); the
-# writer inserts events and upserts states; popupctl also writes popups,
-# bumps config_meta, reads the roll-ups, writes and reads popup_audit and
-# deletes old events (retention).
+# Each account gets what its programs use and nothing else (table grants
+# need the tables: after the migrations); earlier stacks granted more. The
+# same lists are in README.md, Deployment.
+# popup (popupd, popup-writer): reads popups and config_meta, reads and
+# upserts user_state (INSERT ... ON DUPLICATE KEY UPDATE) and inserts
+# events (INSERT IGNORE; the roll-up trigger runs with its definer's
+# rights). Nothing else: no write to popups, no DELETE, no audit.
+# popupctl: writes popups, bumps config_meta, reads user_state (explain
+# when Redis has no copy), reads and deletes events (delete's check,
+# retention), reads the roll-ups, writes and reads popup_audit.
 grant_service() {
   sql_admin 2>> "$dir/log/mariadb-setup.log" <<SQL ||
 REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'popup'@'localhost';
-GRANT SELECT, INSERT, UPDATE, DELETE ON popup.popups TO 'popup'@'localhost';
-GRANT SELECT, UPDATE ON popup.config_meta TO 'popup'@'localhost';
+GRANT SELECT ON popup.popups TO 'popup'@'localhost';
+GRANT SELECT ON popup.config_meta TO 'popup'@'localhost';
 GRANT SELECT, INSERT, UPDATE ON popup.user_state TO 'popup'@'localhost';
-GRANT SELECT, INSERT, DELETE ON popup.popup_events TO 'popup'@'localhost';
-GRANT SELECT ON popup.popup_daily TO 'popup'@'localhost';
-GRANT SELECT ON popup.popup_daily_users TO 'popup'@'localhost';
-GRANT SELECT, INSERT ON popup.popup_audit TO 'popup'@'localhost';
+GRANT INSERT ON popup.popup_events TO 'popup'@'localhost';
+REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'popupctl'@'localhost';
+GRANT SELECT, INSERT, UPDATE, DELETE ON popup.popups TO 'popupctl'@'localhost';
+GRANT SELECT, UPDATE ON popup.config_meta TO 'popupctl'@'localhost';
+GRANT SELECT ON popup.user_state TO 'popupctl'@'localhost';
+GRANT SELECT, DELETE ON popup.popup_events TO 'popupctl'@'localhost';
+GRANT SELECT ON popup.popup_daily TO 'popupctl'@'localhost';
+GRANT SELECT ON popup.popup_daily_users TO 'popupctl'@'localhost';
+GRANT SELECT, INSERT ON popup.popup_audit TO 'popupctl'@'localhost';
 SQL
-    fail "cannot grant the service account its privileges" "$dir/log/mariadb-setup.log"
+    fail "cannot grant the service accounts their privileges" "$dir/log/mariadb-setup.log"
 }
 
 redis_ping() { [ "$(redis-cli -s "$dir/redis.sock" ping 2>/dev/null)" = PONG ]; }
@@ -615,7 +651,7 @@ config_published() {
 }
 
 publish() {
-  "$bin/popupctl" --config "$dir/popup.conf" publish >> "$dir/log/popupctl.log" 2>&1 ||
+  "$bin/popupctl" --config "$dir/popupctl.conf" publish >> "$dir/log/popupctl.log" 2>&1 ||
     fail "popupctl publish failed" "$dir/log/popupctl.log"
 }
 
@@ -820,6 +856,7 @@ start() {
   fi
   "$bin/popupd" --check --config "$dir/popup.conf" > "$dir/log/popupd-check.log" 2>&1 ||
     fail "popupd --check refused $dir/popup.conf" "$dir/log/popupd-check.log"
+  write_ctl_conf
 
   starting=1
   trap 'fail "interrupted"' INT TERM

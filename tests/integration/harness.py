@@ -138,6 +138,10 @@ class Stack:
     def conf(self):
         return self.path("popup.conf")
 
+    def ctl_conf(self):
+        """popupctl's configuration: popup.conf with its own MariaDB account."""
+        return self.path("popupctl.conf")
+
     def log(self, name):
         try:
             with open(self.path("log", name), errors="replace") as f:
@@ -232,7 +236,7 @@ class Stack:
     def publish(self, wait=True):
         """popupctl publish; with wait, returns once every live worker serves
         the published version. Returns that version."""
-        r = subprocess.run([os.path.join(TOP, BUILD, "popupctl"), "--config", self.conf(), "publish"],
+        r = subprocess.run([os.path.join(TOP, BUILD, "popupctl"), "--config", self.ctl_conf(), "publish"],
                            capture_output=True, text=True, timeout=30)
         if r.returncode != 0:
             raise RuntimeError("publish failed: " + r.stderr)

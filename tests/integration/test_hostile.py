@@ -390,14 +390,18 @@ class MalformedRecords(unittest.TestCase):
 
 # -- who may reach what -------------------------------------------------------
 
-def service_sql(query):
-    """A statement as the service's MariaDB account, its password from the
-    stack's 0600 file, handed over in the environment."""
-    with open(stack.path("mysql.password")) as f:
+def service_sql(query, account="popup", password_file="mysql.password"):
+    """A statement as the service's MariaDB account (or popupctl's), its
+    password from the stack's 0600 file, handed over in the environment."""
+    with open(stack.path(password_file)) as f:
         password = f.read().strip()
-    return subprocess.run(["mariadb", "--no-defaults", "-S", stack.path("mysql.sock"), "-u", "popup",
+    return subprocess.run(["mariadb", "--no-defaults", "-S", stack.path("mysql.sock"), "-u", account,
                            "popup", "-N", "-B", "-e", query], capture_output=True, text=True,
                           timeout=60, env=dict(os.environ, MYSQL_PWD=password))
+
+
+def ctl_sql(query):
+    return service_sql(query, "popupctl", "popupctl.password")
 
 
 class LeastPrivilege(unittest.TestCase):
@@ -445,13 +449,22 @@ class LeastPrivilege(unittest.TestCase):
                 continue
 
     def test_the_service_account_has_only_what_the_service_uses(self):
-        r = service_sql("SELECT COUNT(*) FROM popups")
-        self.assertEqual(r.returncode, 0, r.stderr)
+        for q in ("SELECT COUNT(*) FROM popups", "SELECT version FROM config_meta",
+                  "SELECT COUNT(*) FROM user_state"):
+            r = service_sql(q)
+            self.assertEqual(r.returncode, 0, (q, r.stderr))
         for q in ("CREATE TABLE x (i INT)", "DROP TABLE popup_events", "ALTER TABLE popups ADD x INT",
                   "DROP TRIGGER popup_events_rollup", "DELETE FROM user_state",
                   "UPDATE popup_events SET uid = 'x'", "DELETE FROM popup_audit",
                   "INSERT INTO popup_daily (day, popup_id) VALUES ('2030-01-01', 1)",
-                  "SELECT COUNT(*) FROM schema_migrations", "SELECT COUNT(*) FROM mysql.user"):
+                  "SELECT COUNT(*) FROM schema_migrations", "SELECT COUNT(*) FROM mysql.user",
+                  # popupctl's privileges, not the service's (issue 12)
+                  "INSERT INTO popups (id, name, title, body) VALUES (999, 'x', 'x', 'x')",
+                  "UPDATE popups SET enabled = 0", "DELETE FROM popups",
+                  "UPDATE config_meta SET version = version + 1", "DELETE FROM popup_events",
+                  "SELECT COUNT(*) FROM popup_events", "SELECT COUNT(*) FROM popup_audit",
+                  "INSERT INTO popup_audit (at, os_user, command) VALUES (1, 'x', 'x')",
+                  "SELECT COUNT(*) FROM popup_daily"):
             r = service_sql(q)
             self.assertNotEqual(r.returncode, 0, q)
             self.assertIn("denied", r.stderr, q)
@@ -460,6 +473,35 @@ class LeastPrivilege(unittest.TestCase):
                             "popup", "-e", "SELECT 1"], capture_output=True, text=True, timeout=60,
                            env=dict(os.environ, MYSQL_PWD="popup"))
         self.assertNotEqual(r.returncode, 0)
+
+    def test_popupctl_has_an_account_of_its_own_without_ddl(self):
+        """popupctl.conf names the account popupctl with its own password
+        (0600 files the service account cannot read); it may author but
+        has no DDL and no write to user states or events."""
+        self.assertEqual(self.mode("popupctl.password"), 0o600)
+        self.assertEqual(self.mode("popupctl.conf"), 0o600)
+        self.assertEqual(os.stat(stack.ctl_conf()).st_uid, os.getuid())
+        with open(stack.path("popupctl.password")) as f:
+            password = f.read().strip()
+        with open(stack.path("mysql.password")) as f:
+            self.assertNotEqual(password, f.read().strip())
+        with open(stack.ctl_conf()) as f:
+            text = f.read()
+        self.assertIn("\nmysql_user = popupctl\n", text)
+        self.assertIn("\nmysql_password = %s\n" % password, text)
+        with open(stack.conf()) as f:
+            self.assertNotIn(password, f.read())
+        for q in ("SELECT COUNT(*) FROM popups", "SELECT COUNT(*) FROM popup_audit",
+                  "SELECT COUNT(*) FROM popup_daily_users", "SELECT COUNT(*) FROM user_state"):
+            r = ctl_sql(q)
+            self.assertEqual(r.returncode, 0, (q, r.stderr))
+        for q in ("CREATE TABLE x (i INT)", "DROP TABLE popups", "ALTER TABLE popups ADD x INT",
+                  "DELETE FROM user_state", "INSERT INTO user_state (uid, popup_id) VALUES ('x', 1)",
+                  "INSERT INTO popup_events (event_id, uid, popup_id, kind, ts) VALUES ('x', 'x', 1, 'show', 1)",
+                  "DELETE FROM popup_audit", "SELECT COUNT(*) FROM schema_migrations"):
+            r = ctl_sql(q)
+            self.assertNotEqual(r.returncode, 0, q)
+            self.assertIn("denied", r.stderr, q)
 
 
 def status_ids(pid):

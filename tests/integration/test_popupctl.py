@@ -44,7 +44,7 @@ def tearDownModule():
 
 def ctl(*args, stdin=None):
     """Runs popupctl with the stack's configuration; (rc, stdout, stderr)."""
-    r = subprocess.run([os.path.join(TOP, BUILD, "popupctl"), "--config", stack.conf()] +
+    r = subprocess.run([os.path.join(TOP, BUILD, "popupctl"), "--config", stack.ctl_conf()] +
                        [str(a) for a in args], input=stdin, capture_output=True, text=True,
                        timeout=60)
     return r.returncode, r.stdout, r.stderr
