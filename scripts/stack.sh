@@ -203,7 +203,13 @@ prepare_dir() {
   chmod 700 "$dir"/{mysql,redis,state,tmp}
   local f
   for f in "$dir"/*.pid; do [ ! -e "$f" ] || give_svc "$f"; done
-  # The programs and the demo page must be reachable by the account.
+  # What an earlier start wrote as root's 0600 (it may be kept when some
+  # pieces still run).
+  for f in "$dir/popup.conf" "$dir/redis.conf"; do [ ! -e "$f" ] || share_svc "$f"; done
+  # The account must reach DIR (every folder above it), the programs and
+  # the demo page.
+  "${as_svc[@]}" test -w "$dir" -a -x "$dir" ||
+    fail "the service account $svc_user cannot reach $dir: a folder above it is closed to it; use a DIR it can reach"
   "${as_svc[@]}" test -x "$bin/popupd" -a -r "$top/web" -a -x "$top/web" ||
     fail "the service account $svc_user cannot run $bin/popupd or read $top/web; put the checkout where $svc_user can read it (or sudo from a user who can)"
 }

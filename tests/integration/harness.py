@@ -494,6 +494,13 @@ class Proc:
         self.pid = p.pid
         pidfile = {"popup-writer": "writer.pid"}.get(self.program)
         if pidfile:
+            # A new file: the old one may be the service account's, in a
+            # sticky folder where fs.protected_regular=2 refuses root's
+            # O_CREAT of another user's file.
+            try:
+                os.unlink(self.stack.path(pidfile))
+            except FileNotFoundError:
+                pass
             with open(self.stack.path(pidfile), "w") as f:
                 f.write("%d\n" % p.pid)
         return p
