@@ -19,6 +19,7 @@ FLOOR_WORKERS, FLOOR_THREADS.
 """
 
 import datetime
+import grp
 import json
 import os
 import pwd
@@ -138,11 +139,19 @@ class Stack:
 
     def start(self):
         stackctl.start(self.dir, self.env)
-        subprocess.run(["spawn-fcgi", "-s", self.path("floor.sock"), "-M", "0660", "-F",
+        # As root the stack's services (nginx's workers too) run as an
+        # unprivileged account (scripts/stack.sh); the floors run as it, with
+        # sockets of its group, like the pool's.
+        drop = []
+        if os.getuid() == 0:
+            st = os.stat(self.path("popup.sock"))
+            user, group = pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name
+            drop = ["-u", user, "-g", group, "-U", user, "-G", group]
+        subprocess.run(["spawn-fcgi", "-s", self.path("floor.sock"), "-M", "0660"] + drop + ["-F",
                         str(FLOOR_WORKERS), "-P", self.path("floor.pid"), "--",
                         os.path.join(TOP, BUILD, "fcgi-floor"), "--threads", str(FLOOR_THREADS)],
                        check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["spawn-fcgi", "-s", self.path("floor-redis.sock"), "-M", "0660", "-F",
+        subprocess.run(["spawn-fcgi", "-s", self.path("floor-redis.sock"), "-M", "0660"] + drop + ["-F",
                         str(FLOOR_WORKERS), "-P", self.path("floor-redis.pid"), "--",
                         os.path.join(TOP, BUILD, "fcgi-floor"), "--threads", str(FLOOR_THREADS),
                         "--redis", self.path("redis.sock")], check=True, stdout=subprocess.DEVNULL)

@@ -125,7 +125,7 @@ def main():
                    stdout=subprocess.DEVNULL)
     with open(resp_path, "rb") as f:
         subprocess.run(redis + ["--pipe"], stdin=f, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([os.path.join(a.build, "popupctl"), "--config", os.path.join(d, "popup.conf"),
+    subprocess.run([os.path.join(a.build, "popupctl"), "--config", os.path.join(d, "popupctl.conf"),
                     "publish"], check=True, stdout=subprocess.DEVNULL)
     print("gen_data: %d users (%d state rows), %d popups loaded and warmed in %.1f s"
           % (a.users, n_state, a.popups, time.time() - t0))

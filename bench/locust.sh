@@ -23,6 +23,9 @@ if [ "${LOCUST_SMOKE:-0}" = 1 ]; then suffix=-smoke; fi
 out=${LOCUST_OUT:-bench/results/locust-$(date +%Y%m%d-%H%M%S)$suffix}
 mkdir -p "$(dirname "$out")"
 run=$(mktemp -d /tmp/pl.XXXXXX)
+# Started as root, the stack's services run as an unprivileged account
+# (scripts/stack.sh), which must get through to $run/stack (itself private).
+chmod 711 "$run"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done

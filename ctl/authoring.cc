@@ -54,7 +54,7 @@ int cmd_apply(Ctl& c) {
   auto changes = diff_popups(current, parsed.popups);
   fputs(c.args.json ? (diff_json(changes) + "\n").c_str() : format_diff(changes).c_str(), stdout);
   if (c.args.has("--dry-run")) return 0;
-  std::vector<std::string> stmts;
+  std::vector<Mysql::Statement> stmts;
   for (const auto& ch : changes) {
     if (ch.kind == PopupChange::unchanged) continue;
     const Popup* want = find(parsed.popups, ch.id);

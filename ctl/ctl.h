@@ -36,21 +36,19 @@ bool load_popups(Ctl& c, std::vector<Popup>* out, std::string* err);
 bool load_popup(Ctl& c, int64_t id, Popup* out, std::string* err);
 
 // INSERT ... ON DUPLICATE KEY UPDATE of every column: creates or replaces.
-std::string upsert_sql(const Popup& p);
+// Every value is a bound parameter (Mysql::Statement), never SQL text.
+Mysql::Statement upsert_sql(const Popup& p);
 
 // The audit row of one change: `before`/`after` are popup_json text or "".
-std::string audit_sql(const Ctl& c, const std::string& command, int64_t popup_id,
-                      const std::string& before, const std::string& after);
-
-// MySQL text literal of any UTF-8 text.
-std::string sql_text(const std::string& s);
+Mysql::Statement audit_sql(const Ctl& c, const std::string& command, int64_t popup_id,
+                           const std::string& before, const std::string& after);
 
 // Bumps the version, loads the set and copies it into Redis; prints
 // "popupctl: published version N ..." (or JSON) unless quiet. 0 or 1.
 int publish(Ctl& c, bool quiet = false);
 
 // Writes `stmts` and the audit rows in one transaction, then publishes.
-int commit_and_publish(Ctl& c, const std::vector<std::string>& stmts);
+int commit_and_publish(Ctl& c, const std::vector<Mysql::Statement>& stmts);
 
 // A popup id from a word; false on anything but 1..4294967295.
 bool parse_id(const std::string& word, int64_t* id);

@@ -42,18 +42,19 @@ boost::json::value json_or_null(const std::optional<std::string>& text) {
 }  // namespace
 
 int cmd_history(Ctl& c) {
-  std::string where;
+  Mysql::Statement q("SELECT id, at, os_user, command, popup_id, before_json, after_json"
+                     " FROM popup_audit ORDER BY id");
   if (!c.args.words.empty()) {
     int64_t id = 0;
     if (!parse_id(c.args.words[0], &id))
       return fprintf(stderr, "popupctl: %s: not a popup id\n", c.args.words[0].c_str()), 2;
-    where = " WHERE popup_id = " + std::to_string(id);
+    q = {"SELECT id, at, os_user, command, popup_id, before_json, after_json"
+         " FROM popup_audit WHERE popup_id = ? ORDER BY id",
+         {id}};
   }
   std::vector<Mysql::Row> rows;
   std::string err;
-  if (!c.mysql->query_rows("SELECT id, at, os_user, command, popup_id, before_json, after_json"
-                           " FROM popup_audit" + where + " ORDER BY id",
-                           &rows, &err))
+  if (!c.mysql->query_rows(q, &rows, &err))
     return fail(err);
   boost::json::array out;
   for (const auto& r : rows) {

@@ -1,7 +1,6 @@
-// The popups table as popupctl reads and writes it. Values are written as
-// SQL literals built here: text through sql_text (every byte MySQL treats
-// specially is escaped; the connection speaks utf8mb4, which has no
-// multi-byte sequence ending in a backslash), numbers from integers.
+// The popups table as popupctl reads and writes it. Every value goes to
+// MySQL as a bound parameter of a prepared statement (Mysql::Statement):
+// no text, number or NULL is ever spliced into SQL.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -17,10 +16,13 @@
 namespace popup {
 namespace {
 
-std::string opt_num(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "NULL"; }
-std::string opt_version(const std::optional<Version>& v) {
-  return v ? sql_text(format_version(*v)) : "NULL";
+Mysql::Param opt_num(const std::optional<int64_t>& v) {
+  return v ? Mysql::Param(*v) : Mysql::Param(nullptr);
 }
+Mysql::Param opt_version(const std::optional<Version>& v) {
+  return v ? Mysql::Param(format_version(*v)) : Mysql::Param(nullptr);
+}
+Mysql::Param opt_text(const std::string& s) { return s.empty() ? Mysql::Param(nullptr) : Mysql::Param(s); }
 
 std::string join_list(const std::vector<std::string>& v) {
   std::string out;
@@ -33,22 +35,6 @@ std::string join_list(const std::vector<std::string>& v) {
 int fail(const std::string& msg) {
   fprintf(stderr, "popupctl: %s\n", msg.c_str());
   return 1;
-}
-
-std::string sql_text(const std::string& s) {
-  std::string out = "'";
-  for (char ch : s) {
-    switch (ch) {
-      case '\0': out += "\\0"; break;
-      case '\'': out += "\\'"; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\x1a': out += "\\Z"; break;
-      default: out += ch;
-    }
-  }
-  return out + "'";
 }
 
 bool load_popups(Ctl& c, std::vector<Popup>* out, std::string* err) {
@@ -68,46 +54,48 @@ bool load_popup(Ctl& c, int64_t id, Popup* out, std::string* err) {
   return false;
 }
 
-std::string upsert_sql(const Popup& p) {
+Mysql::Statement upsert_sql(const Popup& p) {
   std::vector<std::string> platforms;
   for (auto pl : p.platforms) platforms.emplace_back(to_string(pl));
-  const std::vector<std::pair<const char*, std::string>> cols = {
-      {"id", std::to_string(p.id)},
-      {"name", sql_text(p.name)},
-      {"priority", std::to_string(p.priority)},
-      {"enabled", p.enabled ? "1" : "0"},
+  std::vector<std::pair<const char*, Mysql::Param>> cols = {
+      {"id", p.id},
+      {"name", p.name},
+      {"priority", p.priority},
+      {"enabled", int64_t{p.enabled ? 1 : 0}},
       {"starts_at", opt_num(p.starts_at)},
       {"ends_at", opt_num(p.ends_at)},
-      {"platforms", sql_text(join_list(platforms))},
+      {"platforms", join_list(platforms)},
       {"min_version", opt_version(p.min_version)},
       {"max_version", opt_version(p.max_version)},
-      {"langs", sql_text(join_list(p.langs))},
-      {"rollout_percent", std::to_string(p.rollout_percent)},
+      {"langs", join_list(p.langs)},
+      {"rollout_percent", int64_t{p.rollout_percent}},
       {"max_impressions", opt_num(p.max_impressions)},
-      {"show_cooldown_s", std::to_string(p.show_cooldown_s)},
-      {"ignore_cooldown_s", std::to_string(p.ignore_cooldown_s)},
+      {"show_cooldown_s", p.show_cooldown_s},
+      {"ignore_cooldown_s", p.ignore_cooldown_s},
       {"click_cooldown_s", opt_num(p.click_cooldown_s)},
-      {"title", sql_text(p.title)},
-      {"body", sql_text(p.body)},
-      {"image_url", sql_text(p.image_url)},
-      {"link_url", sql_text(p.link_url)}};
+      {"title", p.title},
+      {"body", p.body},
+      {"image_url", p.image_url},
+      {"link_url", p.link_url}};
   std::string names, values, update;
-  for (const auto& [col, v] : cols) {
+  std::vector<Mysql::Param> params;
+  for (auto& [col, v] : cols) {
     names += std::string(names.empty() ? "" : ", ") + col;
-    values += (values.empty() ? "" : ", ") + v;
+    values += values.empty() ? "?" : ", ?";
+    params.push_back(std::move(v));
     if (std::string(col) != "id")
       update += std::string(update.empty() ? "" : ", ") + col + " = VALUES(" + col + ")";
   }
-  return "INSERT INTO popups (" + names + ") VALUES (" + values + ") ON DUPLICATE KEY UPDATE " + update;
+  return {"INSERT INTO popups (" + names + ") VALUES (" + values + ") ON DUPLICATE KEY UPDATE " + update,
+          std::move(params)};
 }
 
-std::string audit_sql(const Ctl& c, const std::string& command, int64_t popup_id,
-                      const std::string& before, const std::string& after) {
-  return "INSERT INTO popup_audit (at, os_user, command, popup_id, before_json, after_json) VALUES (" +
-         std::to_string(c.now) + ", " + sql_text(c.os_user) + ", " + sql_text(command) + ", " +
-         (popup_id > 0 ? std::to_string(popup_id) : "NULL") + ", " +
-         (before.empty() ? "NULL" : sql_text(before)) + ", " +
-         (after.empty() ? "NULL" : sql_text(after)) + ")";
+Mysql::Statement audit_sql(const Ctl& c, const std::string& command, int64_t popup_id,
+                           const std::string& before, const std::string& after) {
+  return {"INSERT INTO popup_audit (at, os_user, command, popup_id, before_json, after_json)"
+          " VALUES (?, ?, ?, ?, ?, ?)",
+          {c.now, c.os_user, command, popup_id > 0 ? Mysql::Param(popup_id) : Mysql::Param(nullptr),
+           opt_text(before), opt_text(after)}};
 }
 
 int publish(Ctl& c, bool quiet) {
@@ -131,7 +119,7 @@ int publish(Ctl& c, bool quiet) {
   return 0;
 }
 
-int commit_and_publish(Ctl& c, const std::vector<std::string>& stmts) {
+int commit_and_publish(Ctl& c, const std::vector<Mysql::Statement>& stmts) {
   std::string err;
   if (!c.mysql->transaction(stmts, &err)) return fail(err + " (nothing was written)");
   return publish(c);

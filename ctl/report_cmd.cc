@@ -15,16 +15,23 @@
 namespace popup {
 namespace {
 
-// The SQL condition for --from/--until (UTC dates, inclusive) and --popup.
-bool range_where(const Ctl& c, int64_t popup, std::string* where, std::string* err) {
+// The SQL condition for --from/--until (UTC dates, inclusive) and --popup,
+// with `?` for each value, which goes to *params in order.
+bool range_where(const Ctl& c, int64_t popup, std::string* where, std::vector<Mysql::Param>* params,
+                 std::string* err) {
   *where = "1";
+  params->clear();
   for (const char* opt : {"--from", "--until"}) {
     if (!c.args.has(opt)) continue;
     auto day = parse_iso_date(c.args.get(opt));
     if (!day) return *err = std::string(opt) + " must be a date (2026-12-01)", false;
-    *where += std::string(" AND day ") + (opt[2] == 'f' ? ">= " : "<= ") + "'" + format_iso_date(*day) + "'";
+    *where += std::string(" AND day ") + (opt[2] == 'f' ? ">= ?" : "<= ?");
+    params->emplace_back(format_iso_date(*day));
   }
-  if (popup > 0) *where += " AND popup_id = " + std::to_string(popup);
+  if (popup > 0) {
+    *where += " AND popup_id = ?";
+    params->emplace_back(popup);
+  }
   return true;
 }
 
@@ -32,25 +39,28 @@ int64_t num(const std::optional<std::string>& v) { return v ? std::atoll(v->c_st
 
 bool load_report(Ctl& c, int64_t popup, Report* out, std::string* err) {
   std::string where;
-  if (!range_where(c, popup, &where, err)) return false;
+  std::vector<Mysql::Param> params;
+  if (!range_where(c, popup, &where, &params, err)) return false;
   std::vector<Mysql::Row> rows;
   if (!c.mysql->query_rows(
-          "SELECT d.popup_id, TO_DAYS(d.day) - TO_DAYS('1970-01-01'), d.impressions, d.clicks,"
-          " d.ignores, (SELECT COUNT(*) FROM popup_daily_users u WHERE u.popup_id = d.popup_id"
-          " AND u.day = d.day) FROM popup_daily d WHERE " + where,
+          {"SELECT d.popup_id, TO_DAYS(d.day) - TO_DAYS('1970-01-01'), d.impressions, d.clicks,"
+           " d.ignores, (SELECT COUNT(*) FROM popup_daily_users u WHERE u.popup_id = d.popup_id"
+           " AND u.day = d.day) FROM popup_daily d WHERE " + where,
+           params},
           &rows, err))
     return false;
   std::vector<DayRow> days;
   for (const auto& r : rows)
     days.push_back(DayRow{num(r[0]), num(r[1]), Counts{num(r[2]), num(r[5]), num(r[3]), num(r[4])}});
-  if (!c.mysql->query_rows("SELECT popup_id, COUNT(DISTINCT uid) FROM popup_daily_users WHERE " +
-                               where + " GROUP BY popup_id",
+  if (!c.mysql->query_rows({"SELECT popup_id, COUNT(DISTINCT uid) FROM popup_daily_users WHERE " +
+                                where + " GROUP BY popup_id",
+                            params},
                            &rows, err))
     return false;
   std::map<int64_t, int64_t> users;
   for (const auto& r : rows) users[num(r[0])] = num(r[1]);
   int64_t total_users = 0;
-  if (!c.mysql->query_int("SELECT COUNT(DISTINCT uid) FROM popup_daily_users WHERE " + where,
+  if (!c.mysql->query_int({"SELECT COUNT(DISTINCT uid) FROM popup_daily_users WHERE " + where, params},
                           &total_users, err))
     return false;
   *out = build_report(std::move(days), users, total_users);

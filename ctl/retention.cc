@@ -25,8 +25,8 @@ int cmd_retention(Ctl& c) {
   int64_t cutoff = c.now - days * 86400, deleted = 0, n = 0;
   std::string err;
   do {
-    if (!c.mysql->execute_count("DELETE FROM popup_events WHERE ts < " + std::to_string(cutoff) +
-                                    " ORDER BY ts LIMIT " + std::to_string(batch),
+    if (!c.mysql->execute_count({"DELETE FROM popup_events WHERE ts < ? ORDER BY ts LIMIT ?",
+                                 {cutoff, batch}},
                                 &n, &err))
       return fail(err + " (after deleting " + std::to_string(deleted) + " events)");
     deleted += n;

@@ -145,13 +145,14 @@ int cmd_delete(Ctl& c) {
   if (!load_popup(c, id, &p, &err)) return fail(err);
   int64_t used = 0;
   std::string sid = std::to_string(id);
-  if (!c.mysql->query_int("SELECT EXISTS(SELECT 1 FROM popup_events WHERE popup_id = " + sid +
-                              ") OR EXISTS(SELECT 1 FROM popup_daily WHERE popup_id = " + sid + ")",
+  if (!c.mysql->query_int({"SELECT EXISTS(SELECT 1 FROM popup_events WHERE popup_id = ?)"
+                           " OR EXISTS(SELECT 1 FROM popup_daily WHERE popup_id = ?)",
+                           {id, id}},
                           &used, &err))
     return fail(err);
   if (used)
     return fail("popup " + sid + " has recorded events, so its reports need it: disable it instead (popupctl disable " + sid + ")");
-  return commit_and_publish(c, {"DELETE FROM popups WHERE id = " + sid,
+  return commit_and_publish(c, {Mysql::Statement("DELETE FROM popups WHERE id = ?", {id}),
                                 audit_sql(c, "delete", id, popup_json(p), "")});
 }
 

@@ -1,6 +1,7 @@
 #include "lib/mysql.h"
 
 #include <boost/json.hpp>
+#include <cppconn/datatype.h>
 #include <cppconn/driver.h>
 #include <cppconn/exception.h>
 #include <cppconn/prepared_statement.h>
@@ -393,11 +394,39 @@ bool Mysql::bump_version(int64_t* version, std::string* err) {
   return query_int("SELECT version FROM config_meta WHERE id = 1", version, err);
 }
 
-bool Mysql::query_int(const std::string& q, int64_t* out, std::string* err) {
+sql::PreparedStatement* Mysql::bound(const Statement& q) {
+  sql::PreparedStatement* st = prepared(q.sql);
+  st->clearParameters();
+  unsigned i = 1;
+  for (const Param& p : q.params) {
+    if (const auto* n = std::get_if<int64_t>(&p))
+      st->setInt64(i, *n);
+    else if (const auto* t = std::get_if<std::string>(&p))
+      st->setString(i, *t);
+    else
+      st->setNull(i, sql::DataType::VARCHAR);
+    ++i;
+  }
+  return st;
+}
+
+int64_t Mysql::run_update(const Statement& q) {
+  if (!q.params.empty()) return bound(q)->executeUpdate();
+  std::unique_ptr<sql::Statement> st(conn_->createStatement());
+  return st->executeUpdate(q.sql);
+}
+
+bool Mysql::query_int(const Statement& q, int64_t* out, std::string* err) {
   if (!ensure_connected(err)) return false;
   try {
-    std::unique_ptr<sql::Statement> st(conn_->createStatement());
-    std::unique_ptr<sql::ResultSet> rs(st->executeQuery(q));
+    std::unique_ptr<sql::Statement> text;
+    std::unique_ptr<sql::ResultSet> rs;
+    if (!q.params.empty()) {
+      rs.reset(bound(q)->executeQuery());
+    } else {
+      text.reset(conn_->createStatement());
+      rs.reset(text->executeQuery(q.sql));
+    }
     *out = rs->next() ? rs->getInt64(1) : 0;
     return true;
   } catch (const sql::SQLException& e) {
@@ -405,22 +434,32 @@ bool Mysql::query_int(const std::string& q, int64_t* out, std::string* err) {
   }
 }
 
-bool Mysql::execute(const std::string& q, std::string* err) {
+bool Mysql::execute(const Statement& q, std::string* err) {
   if (!ensure_connected(err)) return false;
   try {
-    std::unique_ptr<sql::Statement> st(conn_->createStatement());
-    st->execute(q);
+    if (!q.params.empty()) {
+      bound(q)->execute();
+    } else {
+      std::unique_ptr<sql::Statement> st(conn_->createStatement());
+      st->execute(q.sql);
+    }
     return true;
   } catch (const sql::SQLException& e) {
     return fail(e.what(), err);
   }
 }
 
-bool Mysql::query_rows(const std::string& q, std::vector<Row>* out, std::string* err) {
+bool Mysql::query_rows(const Statement& q, std::vector<Row>* out, std::string* err) {
   if (!ensure_connected(err)) return false;
   try {
-    std::unique_ptr<sql::Statement> st(conn_->createStatement());
-    std::unique_ptr<sql::ResultSet> rs(st->executeQuery(q));
+    std::unique_ptr<sql::Statement> text;
+    std::unique_ptr<sql::ResultSet> rs;
+    if (!q.params.empty()) {
+      rs.reset(bound(q)->executeQuery());
+    } else {
+      text.reset(conn_->createStatement());
+      rs.reset(text->executeQuery(q.sql));
+    }
     unsigned cols = rs->getMetaData()->getColumnCount();
     out->clear();
     while (rs->next()) {
@@ -436,12 +475,12 @@ bool Mysql::query_rows(const std::string& q, std::vector<Row>* out, std::string*
   }
 }
 
-bool Mysql::transaction(const std::vector<std::string>& stmts, std::string* err) {
+bool Mysql::transaction(const std::vector<Statement>& stmts, std::string* err) {
   if (!ensure_connected(err)) return false;
   try {
     std::unique_ptr<sql::Statement> st(conn_->createStatement());
     st->execute("START TRANSACTION");
-    for (const auto& q : stmts) st->execute(q);
+    for (const auto& q : stmts) run_update(q);
     st->execute("COMMIT");
     return true;
   } catch (const sql::SQLException& e) {
@@ -449,11 +488,10 @@ bool Mysql::transaction(const std::vector<std::string>& stmts, std::string* err)
   }
 }
 
-bool Mysql::execute_count(const std::string& q, int64_t* affected, std::string* err) {
+bool Mysql::execute_count(const Statement& q, int64_t* affected, std::string* err) {
   if (!ensure_connected(err)) return false;
   try {
-    std::unique_ptr<sql::Statement> st(conn_->createStatement());
-    *affected = st->executeUpdate(q);
+    *affected = run_update(q);
     return true;
   } catch (const sql::SQLException& e) {
     return fail(e.what(), err);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/event.h"
@@ -58,22 +59,37 @@ class Mysql {
   // Increments config_meta.version and returns the new value.
   bool bump_version(int64_t* version, std::string* err);
 
-  // One integer from a constant query (no data in it), e.g. SELECT 1.
-  bool query_int(const std::string& q, int64_t* out, std::string* err);
+  // One value for one `?` of a Statement: NULL, an integer or text.
+  using Param = std::variant<std::nullptr_t, int64_t, std::string>;
 
-  // Runs a constant statement (no data in it) that returns no rows.
-  bool execute(const std::string& q, std::string* err);
+  // SQL text with `?` placeholders and the values bound to them, in order
+  // (popupctl's statements). One with values runs as a prepared statement
+  // (kept with the connection, like the service's); the values never
+  // become SQL text. One without values is a constant and runs as text.
+  struct Statement {
+    Statement(const char* q) : sql(q) {}  // NOLINT: a constant converts implicitly
+    Statement(std::string q) : sql(std::move(q)) {}  // NOLINT
+    Statement(std::string q, std::vector<Param> p) : sql(std::move(q)), params(std::move(p)) {}
+    std::string sql;
+    std::vector<Param> params;
+  };
+
+  // One integer from a query (the first column of its first row; 0 when none).
+  bool query_int(const Statement& q, int64_t* out, std::string* err);
+
+  // Runs a statement that returns no rows.
+  bool execute(const Statement& q, std::string* err);
 
   // Every row of a query, each column as text (nullopt = NULL); for popupctl.
   using Row = std::vector<std::optional<std::string>>;
-  bool query_rows(const std::string& q, std::vector<Row>* out, std::string* err);
+  bool query_rows(const Statement& q, std::vector<Row>* out, std::string* err);
 
   // Runs the statements in one transaction; on any failure nothing is
   // committed (the connection is dropped, which rolls back).
-  bool transaction(const std::vector<std::string>& stmts, std::string* err);
+  bool transaction(const std::vector<Statement>& stmts, std::string* err);
 
   // Runs one statement (autocommit) and returns the rows it changed.
-  bool execute_count(const std::string& q, int64_t* affected, std::string* err);
+  bool execute_count(const Statement& q, int64_t* affected, std::string* err);
 
  private:
   // batch: autocommit off (apply_events commits each batch itself); every
@@ -96,6 +112,10 @@ class Mysql {
   // The statement for `sql`, prepared on the current connection at its first
   // use; throws sql::SQLException like any Connector call.
   sql::PreparedStatement* prepared(const std::string& sql);
+  // q's prepared statement with q's values bound; q must have values.
+  sql::PreparedStatement* bound(const Statement& q);
+  // Runs q (prepared when it has values) and returns the rows it changed.
+  int64_t run_update(const Statement& q);
 
   const Settings& s_;
   std::unique_ptr<sql::Connection> conn_;

@@ -54,12 +54,18 @@
 # 077, so no other local user reaches its sockets, configuration, logs or
 # data. The service's MariaDB account `popup` has a password generated at
 # the first start (DIR/mysql.password, 0600; it reaches MariaDB on stdin,
-# never on a command line) and only the row privileges that popupd, the
-# writer and popupctl (which share popup.conf) use, table by table
-# (grant_service): no DDL, no triggers, no schema_migrations, no mysql.*.
+# never on a command line) and only the row privileges that popupd and the
+# writer use, table by table (grant_service): no DDL, no triggers, no
+# schema_migrations, no mysql.*, no write to popups. popupctl has its own
+# account `popupctl` (DIR/popupctl.password, DIR/popupctl.conf, both 0600)
+# with the authoring privileges: `popupctl --config DIR/popupctl.conf`.
 # Migrations, the demo data and the tests' own queries use the datadir's
 # superuser, which MariaDB authenticates by the OS user on its socket.
-# The processes still run as the invoking user (root when root).
+# Started as root, MariaDB, Redis, the writer, the pool and nginx's workers
+# run as an unprivileged account (SUDO_USER, else the system user popup,
+# made on first use) and its group, which alone reaches the 0660 sockets;
+# only nginx's master stays root (service_account, prepare_dir). Started
+# as another user, everything runs as that user in a 0700 DIR.
 #
 # Every long-running process is started in a session of its own (setsid), so
 # it outlives the shell that ran `make run`, and `stop` can signal its whole
@@ -128,6 +134,90 @@ pieces=(mariadb:mysql.pid redis:redis.pid writer:writer.pid pool:popupd.pid
 
 log() { echo "stack: $*"; }
 is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# ------------------------------------------------------- the service account
+
+# svc_user/svc_group: who runs MariaDB, Redis, the writer, the pool and
+# nginx's workers. As root: SUDO_USER when sudo started us (and it is not
+# root), else the system user `popup` (made on first use); svc_group is that
+# user's primary group, the only group the stack's sockets are shared with.
+# Otherwise the invoking user, as before. as_svc: the command prefix that
+# drops to that account (empty when not root).
+svc_user=$(id -un)
+svc_group=$(id -gn)
+as_svc=()
+service_account() {
+  is_root || return 0
+  if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] && id -u "$SUDO_USER" > /dev/null 2>&1; then
+    svc_user=$SUDO_USER
+  else
+    svc_user=popup
+    if ! id -u popup > /dev/null 2>&1; then
+      command -v useradd > /dev/null || fail "useradd is missing: cannot create the system user popup"
+      # Two stacks starting at once may both try: the loser finds the user.
+      useradd --system --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin popup 2> /dev/null || id -u popup > /dev/null 2>&1 ||
+        fail "could not create the system user popup (useradd --system popup)"
+      log "created the system user popup for the stack's services"
+    fi
+  fi
+  [ "$(id -u "$svc_user")" -ne 0 ] || fail "the service account $svc_user is root"
+  svc_group=$(id -gn "$svc_user")
+  command -v setpriv > /dev/null || fail "setpriv (util-linux) is not installed"
+  # No supplementary groups: the account's own group is the only one.
+  as_svc=(setpriv --reuid="$svc_user" --regid="$svc_group" --clear-groups --)
+}
+
+# give_svc FILE...: as root, FILE belongs to the service account (its data,
+# logs it opens by name); no-op otherwise.
+give_svc() { if is_root; then chown "$svc_user:$svc_group" "$@"; fi; }
+
+# share_svc FILE...: as root, root-owned, readable by the service's group
+# (0640, 0750 for folders): what the services read but must not change,
+# because root reads it too (popup.conf goes through popupd --check into
+# nginx.conf, which nginx's root master loads). No-op otherwise.
+share_svc() {
+  is_root || return 0
+  chown "root:$svc_group" "$@"
+  local f
+  for f in "$@"; do if [ -d "$f" ]; then chmod 750 "$f"; else chmod 640 "$f"; fi; done
+}
+
+# new_log NAME: DIR/log/NAME exists, owned by the service account, for a
+# service that opens its log by name (Redis, MariaDB) or whose output the
+# dropped shell appends to it. log/ is root's (0750), so the service can
+# write its logs but not swap one for a link that root would follow.
+new_log() {
+  local f=$dir/log/$1
+  [ -f "$f" ] && [ ! -L "$f" ] || { rm -f "$f"; : > "$f"; }
+  give_svc "$f"
+}
+
+# The run folder when started as root: DIR and log/ and nginx/ are root's,
+# shared with the service's group; DIR is 1770 (sticky), so the services
+# make their sockets and pid files in it but cannot rename or remove what
+# root made (nginx/, log/, popup.conf). Their data folders are theirs (0700).
+prepare_dir() {
+  mkdir -p "$dir"/{mysql,redis,nginx,log,state,tmp}
+  if ! is_root; then chmod 700 "$dir"; return 0; fi
+  chown "root:$svc_group" "$dir" && chmod 1770 "$dir"
+  share_svc "$dir/log" "$dir/nginx"
+  # A folder of an earlier stack that ran everything as root: its data and
+  # the service logs go to the account (chown -R does not follow links).
+  chown -R "$svc_user:$svc_group" "$dir"/{mysql,redis,state,tmp}
+  chmod 700 "$dir"/{mysql,redis,state,tmp}
+  local f
+  for f in "$dir"/*.pid; do [ ! -e "$f" ] || give_svc "$f"; done
+  # What an earlier start wrote as root's 0600 (it may be kept when some
+  # pieces still run).
+  for f in "$dir/popup.conf" "$dir/redis.conf"; do [ ! -e "$f" ] || share_svc "$f"; done
+  # The account must reach DIR (every folder above it), the programs and
+  # the demo page.
+  "${as_svc[@]}" test -w "$dir" -a -x "$dir" ||
+    fail "the service account $svc_user cannot reach $dir: a folder above it is closed to it; use a DIR it can reach"
+  "${as_svc[@]}" test -x "$bin/popupd" -a -r "$top/web" -a -x "$top/web" ||
+    fail "the service account $svc_user cannot run $bin/popupd or read $top/web; put the checkout where $svc_user can read it (or sudo from a user who can)"
+}
 
 # ---------------------------------------------------------------- processes
 
@@ -240,10 +330,15 @@ stop_stack() {
 # would leave that popupd's lock on a file nobody can find).
 launch() {
   local pidfile=$1 logfile=$2 i pid; shift 2
-  setsid bash -c 'exec 8>> "$0" || exit 1
+  # As root the shell itself runs as the service account (as_svc), so the
+  # pid file and the log are the account's and the program never is root.
+  new_log "${logfile##*/}"
+  [ ! -e "$pidfile" ] || give_svc "$pidfile"
+  setsid "${as_svc[@]}" bash -c 'exec >> "$1" 2>&1 || exit 1
+    exec 8>> "$0" || exit 1
     flock -n 8 || { echo "stack: $0 is locked by a running process" >&2; exit 1; }
-    echo $$ > "$0" && exec "$@" 8>&-' "$pidfile" "$@" \
-    < /dev/null >> "$logfile" 2>&1 9>&- &
+    echo $$ > "$0" && shift && exec "$@" 8>&-' "$pidfile" "$logfile" "$@" \
+    < /dev/null 9>&- &
   for ((i = 0; i < 50; i++)); do
     pid=$(cat "$pidfile" 2>/dev/null || true)
     if [ -n "$pid" ] && ours "$pid"; then return 0; fi
@@ -404,19 +499,44 @@ test_clock = $TEST_CLOCK
 cors_origins = $CORS_ORIGINS
 admin_listen = $ADMIN_LISTEN
 CONF
+  share_svc "$dir/popup.conf"
 }
 
 # DIR/mysql.password: the service account's password, made once (20
 # letters and digits from /dev/urandom). A stack from before it kept the
 # password in popup.conf: that one is kept, so running pieces keep working.
+# DIR/popupctl.password: popupctl's account's, made the same way.
 ensure_password() {
   local f=$dir/mysql.password pw
+  new_password "$dir/popupctl.password" ""
   [ -s "$f" ] && return 0
   pw=$(sed -n 's/^mysql_password = \([A-Za-z0-9]\+\)$/\1/p' "$dir/popup.conf" 2>/dev/null | head -n 1 || true)
-  [ -n "$pw" ] && [ "$pw" != popup ] ||
-    pw=$(tr -dc 'A-Za-z0-9' < /dev/urandom | head -c 20 || true)
+  [ -n "$pw" ] && [ "$pw" != popup ] || pw=""
+  new_password "$f" "$pw"
+}
+
+# new_password FILE [PASSWORD]: FILE (0600, the invoking user's) holds
+# PASSWORD, or 20 random letters and digits, unless it exists already.
+new_password() {
+  local f=$1 pw=$2
+  [ -s "$f" ] && return 0
+  [ -n "$pw" ] || pw=$(tr -dc 'A-Za-z0-9' < /dev/urandom | head -c 20 || true)
   [ ${#pw} -ge 20 ] || fail "could not generate a MariaDB password"
+  rm -f "$f.tmp"
   printf '%s\n' "$pw" > "$f.tmp" && chmod 600 "$f.tmp" && mv "$f.tmp" "$f"
+}
+
+# DIR/popupctl.conf: popup.conf with popupctl's own MariaDB account (the
+# authoring privileges, grant_popupctl), 0600 and the invoking user's: the
+# service account cannot read it. Made again on every start from popup.conf.
+write_ctl_conf() {
+  local f=$dir/popupctl.conf
+  rm -f "$f.tmp"
+  { echo "# Written by scripts/stack.sh: popup.conf with popupctl's MariaDB account."
+    grep -v '^\(mysql_user\|mysql_password\) = \|^# Written by' "$dir/popup.conf"
+    echo "mysql_user = popupctl"
+    echo "mysql_password = $(cat "$dir/popupctl.password")"
+  } > "$f.tmp" && chmod 600 "$f.tmp" && mv "$f.tmp" "$f"
 }
 
 sql_admin() { mariadb --no-defaults -S "$dir/mysql.sock" -u "$admin" --batch "$@"; }
@@ -432,24 +552,29 @@ start_mariadb() {
     # in the shared /tmp, two stacks installing at once collide on the
     # bootstrap's temporary table names ("Unknown table
     # 'mysql.tmp_user_sys'", 2 of 4 parallel installs failed).
-    mariadb-install-db --no-defaults --datadir="$dir/mysql" --tmpdir="$dir/tmp" --user="$admin" \
-      --auth-root-authentication-method=socket --skip-test-db \
+    # --user: the datadir's owner (the service account); the second
+    # superuser stays the admin ($admin), not that account.
+    mariadb-install-db --no-defaults --datadir="$dir/mysql" --tmpdir="$dir/tmp" --user="$svc_user" \
+      --auth-root-authentication-method=socket --auth-root-socket-user="$admin" --skip-test-db \
       > "$dir/log/mariadb-install.log" 2>&1 9>&- ||
       fail "mariadb-install-db failed" "$dir/log/mariadb-install.log"
     # Inside the datadir, so that it goes with a datadir that is made again.
     : > "$demo_marker"
+    if is_root; then chown -R "$svc_user:$svc_group" "$dir/mysql"; fi
   fi
   [ -O "$dir/mysql" ] || is_root ||
     fail "$dir/mysql belongs to another user; start the stack as that user or use another DIR"
-  local as_user=()
-  is_root && as_user=(--user=root)
+  # launch runs it as the service account (as_svc), so no --user.
   launch "$dir/mysql.pid" "$dir/log/mariadb.log" mariadbd --no-defaults \
     --datadir="$dir/mysql" --tmpdir="$dir/tmp" --socket="$dir/mysql.sock" --skip-networking \
     --pid-file="$dir/mysql.pid" --log-error="$dir/log/mariadb.log" \
     --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 \
-    --innodb-log-file-size=128M --max-connections=1000 --skip-name-resolve "${as_user[@]}" ||
+    --innodb-log-file-size=128M --max-connections=1000 --skip-name-resolve ||
     fail "mariadbd did not start" "$dir/log/mariadb.log"
   wait_up 60 mysql.pid mariadb_ping || fail "MariaDB did not come up within 60s" "$dir/log/mariadb.log"
+  # mariadbd binds its socket with umask 0 (0777); DIR already keeps others
+  # out, and the socket itself is for the service's group only.
+  chmod 660 "$dir/mysql.sock"
   # Readiness: ping answers before the server takes queries; retry briefly.
   local i
   for ((i = 0; i < 50; i++)); do sql_admin -e 'SELECT 1' > /dev/null 2>&1 && break; sleep 0.1; done
@@ -458,6 +583,8 @@ start_mariadb() {
 CREATE DATABASE IF NOT EXISTS popup CHARACTER SET utf8mb4;
 CREATE USER IF NOT EXISTS 'popup'@'localhost';
 ALTER USER 'popup'@'localhost' IDENTIFIED BY '$(cat "$dir/mysql.password")';
+CREATE USER IF NOT EXISTS 'popupctl'@'localhost';
+ALTER USER 'popupctl'@'localhost' IDENTIFIED BY '$(cat "$dir/popupctl.password")';
 SQL
     fail "cannot set up database popup as MariaDB user '$admin' (socket authentication); was $dir/mysql made by another OS user?" \
       "$dir/log/mariadb-setup.log"
@@ -469,26 +596,36 @@ migrate() {
   grant_service
 }
 
-# The service account gets what its programs use and nothing else (table
-# grants need the tables: after the migrations); earlier stacks granted ALL.
-# popupd reads popups and config_meta, reads and upserts user_state and
-# inserts events (the roll-up trigger runs with its definer's rights); the
-# writer inserts events, upserts states and the daily roll-ups (lib/mysql.cc
-# apply_events); popupctl also writes popups,
-# bumps config_meta, reads the roll-ups, writes and reads popup_audit and
-# deletes old events (retention).
+# Each account gets what its programs use and nothing else (table grants
+# need the tables: after the migrations); earlier stacks granted more. The
+# same lists are in README.md, Deployment.
+# popup (popupd, popup-writer): reads popups and config_meta, reads and
+# upserts user_state (INSERT ... ON DUPLICATE KEY UPDATE), inserts events
+# (INSERT IGNORE) and adds them to the daily roll-ups (lib/mysql.cc
+# apply_events). Nothing else: no
+# write to popups, no DELETE, no audit.
+# popupctl: writes popups, bumps config_meta, reads user_state (explain
+# when Redis has no copy), reads and deletes events (delete's check,
+# retention), reads the roll-ups, writes and reads popup_audit.
 grant_service() {
   sql_admin 2>> "$dir/log/mariadb-setup.log" <<SQL ||
 REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'popup'@'localhost';
-GRANT SELECT, INSERT, UPDATE, DELETE ON popup.popups TO 'popup'@'localhost';
-GRANT SELECT, UPDATE ON popup.config_meta TO 'popup'@'localhost';
+GRANT SELECT ON popup.popups TO 'popup'@'localhost';
+GRANT SELECT ON popup.config_meta TO 'popup'@'localhost';
 GRANT SELECT, INSERT, UPDATE ON popup.user_state TO 'popup'@'localhost';
-GRANT SELECT, INSERT, DELETE ON popup.popup_events TO 'popup'@'localhost';
-GRANT SELECT, INSERT, UPDATE ON popup.popup_daily TO 'popup'@'localhost';
-GRANT SELECT, INSERT ON popup.popup_daily_users TO 'popup'@'localhost';
-GRANT SELECT, INSERT ON popup.popup_audit TO 'popup'@'localhost';
+GRANT INSERT ON popup.popup_events TO 'popup'@'localhost';
+GRANT INSERT, UPDATE ON popup.popup_daily TO 'popup'@'localhost';
+GRANT INSERT ON popup.popup_daily_users TO 'popup'@'localhost';
+REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'popupctl'@'localhost';
+GRANT SELECT, INSERT, UPDATE, DELETE ON popup.popups TO 'popupctl'@'localhost';
+GRANT SELECT, UPDATE ON popup.config_meta TO 'popupctl'@'localhost';
+GRANT SELECT ON popup.user_state TO 'popupctl'@'localhost';
+GRANT SELECT, DELETE ON popup.popup_events TO 'popupctl'@'localhost';
+GRANT SELECT ON popup.popup_daily TO 'popupctl'@'localhost';
+GRANT SELECT ON popup.popup_daily_users TO 'popupctl'@'localhost';
+GRANT SELECT, INSERT ON popup.popup_audit TO 'popupctl'@'localhost';
 SQL
-    fail "cannot grant the service account its privileges" "$dir/log/mariadb-setup.log"
+    fail "cannot grant the service accounts their privileges" "$dir/log/mariadb-setup.log"
 }
 
 redis_ping() { [ "$(redis-cli -s "$dir/redis.sock" ping 2>/dev/null)" = PONG ]; }
@@ -499,7 +636,8 @@ start_redis() {
 # Written by scripts/stack.sh; \`redis-server $dir/redis.conf\` restarts it.
 port 0
 unixsocket $dir/redis.sock
-unixsocketperm 700
+# The service's group: popupd and the writer (the service account).
+unixsocketperm 660
 dir $dir/redis
 pidfile $dir/redis.pid
 logfile $dir/log/redis.log
@@ -512,6 +650,7 @@ maxmemory $REDIS_MAXMEMORY
 # volatile-lru never evicts them.
 maxmemory-policy volatile-lru
 CONF
+  share_svc "$dir/redis.conf"
   launch "$dir/redis.pid" "$dir/log/redis.log" redis-server "$dir/redis.conf" ||
     fail "redis-server did not start" "$dir/log/redis.log"
   wait_up 30 redis.pid redis_ping || fail "Redis did not come up within 30s" "$dir/log/redis.log"
@@ -527,7 +666,7 @@ config_published() {
 }
 
 publish() {
-  "$bin/popupctl" --config "$dir/popup.conf" publish >> "$dir/log/popupctl.log" 2>&1 ||
+  "$bin/popupctl" --config "$dir/popupctl.conf" publish >> "$dir/log/popupctl.log" 2>&1 ||
     fail "popupctl publish failed" "$dir/log/popupctl.log"
 }
 
@@ -591,12 +730,15 @@ start_pool() {
   rm -f "$dir/state/metrics.shm"
   if [ "$POOL" = spawn-fcgi ]; then
     rm -f "$dir/popup.sock" "$dir/popupd.pid"
-    local where=(-s "$dir/popup.sock" -M 0600)
+    local where=(-s "$dir/popup.sock" -M 0660) drop=()
+    # spawn-fcgi drops to the account itself; the socket is the account's.
+    is_root && drop=(-u "$svc_user" -g "$svc_group" -U "$svc_user" -G "$svc_group")
     [ -z "$POOL_TCP_PORT" ] || where=(-a 127.0.0.1 -p "$POOL_TCP_PORT")
     # -F N with -P: spawn-fcgi 1.6.4 writes every child's pid, one a line;
     # each child runs in a session of its own. -b: the same backlog as
     # popup.conf (spawn-fcgi's own default is 1024).
-    spawn-fcgi "${where[@]}" -b "$BACKLOG" -F "$WORKERS" -P "$dir/popupd.pid" \
+    new_log popupd.log
+    spawn-fcgi "${where[@]}" "${drop[@]}" -b "$BACKLOG" -F "$WORKERS" -P "$dir/popupd.pid" \
       -- "$bin/popupd" --config "$dir/popup.conf" \
       < /dev/null >> "$dir/log/popupd.log" 2>&1 9>&- ||
       fail "spawn-fcgi failed" "$dir/log/popupd.log"
@@ -638,9 +780,9 @@ pool_shared() {
 
 render_nginx_conf() {
   local user_line="" servers keepalive="keepalive $NGINX_KEEPALIVE;" keep_conn=on
-  # As root the workers would run as nobody and could not reach the 0600
-  # sockets in DIR.
-  is_root && user_line="user root;"
+  # As root the master stays root (the port, its logs) and the workers run
+  # as the service account, which reaches the pool's 0660 sockets.
+  is_root && user_line="user $svc_user $svc_group;"
   servers=$(pool_servers)
   [[ $servers == *server* ]] || fail "popupd --check printed no upstream servers for $dir/popup.conf"
   if [ "$UPSTREAM_KEEPALIVE" = off ]; then keepalive=""; keep_conn=off; fi
@@ -704,8 +846,8 @@ start() {
   check_settings
   check_dir
   check_programs
-  mkdir -p "$dir"/{mysql,redis,nginx,log,state,tmp}
-  chmod 700 "$dir"
+  service_account
+  prepare_dir
   exec 9> "$dir/.stack.lock"
   flock -w 120 9 || fail "another stack.sh is busy with $dir"
   ensure_password
@@ -729,6 +871,7 @@ start() {
   fi
   "$bin/popupd" --check --config "$dir/popup.conf" > "$dir/log/popupd-check.log" 2>&1 ||
     fail "popupd --check refused $dir/popup.conf" "$dir/log/popupd-check.log"
+  write_ctl_conf
 
   starting=1
   trap 'fail "interrupted"' INT TERM

@@ -142,6 +142,10 @@ class Stack:
     def conf(self):
         return self.path("popup.conf")
 
+    def ctl_conf(self):
+        """popupctl's configuration: popup.conf with its own MariaDB account."""
+        return self.path("popupctl.conf")
+
     def log(self, name):
         try:
             with open(self.path("log", name), errors="replace") as f:
@@ -236,7 +240,7 @@ class Stack:
     def publish(self, wait=True):
         """popupctl publish; with wait, returns once every live worker serves
         the published version. Returns that version."""
-        r = subprocess.run([os.path.join(TOP, BUILD, "popupctl"), "--config", self.conf(), "publish"],
+        r = subprocess.run([os.path.join(TOP, BUILD, "popupctl"), "--config", self.ctl_conf(), "publish"],
                            capture_output=True, text=True, timeout=30)
         if r.returncode != 0:
             raise RuntimeError("publish failed: " + r.stderr)
@@ -445,6 +449,18 @@ def find_pids(stack, program):
     return out
 
 
+def proc_ids(pid):
+    """(real uid, real gid) of a process, from /proc."""
+    uid = gid = None
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                uid = int(line.split()[1])
+            elif line.startswith("Gid:"):
+                gid = int(line.split()[1])
+    return uid, gid
+
+
 def child_pids(pid):
     """Live processes whose parent is `pid` (popup-writer's supervisor forks
     the writer itself: writer.pid names the supervisor)."""
@@ -479,6 +495,9 @@ class Proc:
             self.pid = min(pids)
         # Redis rewrites its process title, so its command is given.
         self.argv = argv or _cmdline(self.pid)
+        # A stack started as root runs its servers as the service account
+        # (scripts/stack.sh): a restart runs as the same account.
+        self.uid, self.gid = proc_ids(self.pid)
 
     def kill(self, sig=signal.SIGKILL, wait=30):
         try:
@@ -492,12 +511,22 @@ class Proc:
             raise RuntimeError("%s %d did not exit" % (self.program, self.pid))
 
     def start(self):
+        drop = {}
+        if os.getuid() == 0 and self.uid != 0:
+            drop = {"user": self.uid, "group": self.gid, "extra_groups": []}
         with open(self.stack.path("log", self.log), "ab") as log:
             p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                 start_new_session=True, cwd=self.stack.dir)
+                                 start_new_session=True, cwd=self.stack.dir, **drop)
         self.pid = p.pid
         pidfile = {"popup-writer": "writer.pid"}.get(self.program)
         if pidfile:
+            # A new file: the old one may be the service account's, in a
+            # sticky folder where fs.protected_regular=2 refuses root's
+            # O_CREAT of another user's file.
+            try:
+                os.unlink(self.stack.path(pidfile))
+            except FileNotFoundError:
+                pass
             with open(self.stack.path(pidfile), "w") as f:
                 f.write("%d\n" % p.pid)
         return p

@@ -5,6 +5,7 @@ straight to the pool's socket."""
 
 import json
 import os
+import pwd
 import resource
 import select
 import socket
@@ -14,7 +15,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Http, module_stack, free_port, popup_row, uid
+from harness import Http, child_pids, free_port, module_stack, popup_row, uid
 
 NOW = 1_800_000_000
 setUpModule, tearDownModule = module_stack(globals())
@@ -380,14 +381,18 @@ class MalformedRecords(unittest.TestCase):
 
 # -- who may reach what -------------------------------------------------------
 
-def service_sql(query):
-    """A statement as the service's MariaDB account, its password from the
-    stack's 0600 file, handed over in the environment."""
-    with open(stack.path("mysql.password")) as f:
+def service_sql(query, account="popup", password_file="mysql.password"):
+    """A statement as the service's MariaDB account (or popupctl's), its
+    password from the stack's 0600 file, handed over in the environment."""
+    with open(stack.path(password_file)) as f:
         password = f.read().strip()
-    return subprocess.run(["mariadb", "--no-defaults", "-S", stack.path("mysql.sock"), "-u", "popup",
+    return subprocess.run(["mariadb", "--no-defaults", "-S", stack.path("mysql.sock"), "-u", account,
                            "popup", "-N", "-B", "-e", query], capture_output=True, text=True,
                           timeout=60, env=dict(os.environ, MYSQL_PWD=password))
+
+
+def ctl_sql(query):
+    return service_sql(query, "popupctl", "popupctl.password")
 
 
 class LeastPrivilege(unittest.TestCase):
@@ -395,11 +400,30 @@ class LeastPrivilege(unittest.TestCase):
         return os.stat(stack.path(*parts)).st_mode & 0o777
 
     def test_the_stack_folder_and_its_secrets_are_private(self):
-        self.assertEqual(self.mode(), 0o700)
-        for name in ("popup.conf", "mysql.password", "redis.conf"):
-            self.assertEqual(self.mode(name), 0o600, name)
-        for name in ("mysql", "redis", "log"):
-            self.assertEqual(self.mode(name) & 0o077, 0, name)
+        self.assertEqual(self.mode("mysql.password"), 0o600)
+        if os.getuid() != 0:
+            self.assertEqual(self.mode(), 0o700)
+            for name in ("popup.conf", "redis.conf"):
+                self.assertEqual(self.mode(name), 0o600, name)
+            for name in ("mysql", "redis", "log"):
+                self.assertEqual(self.mode(name) & 0o077, 0, name)
+            return
+        # As root (scripts/stack.sh, "the service account"): DIR, log/ and
+        # the configuration are root's and shared with the service's group
+        # only; DIR is sticky so the account cannot replace root's files.
+        svc_uid, svc_gid = service_ids()
+        st = os.stat(stack.dir)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (0, svc_gid, 0o1770))
+        for name in ("popup.conf", "redis.conf"):
+            st = os.stat(stack.path(name))
+            self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, svc_gid, 0o640), name)
+        self.assertEqual(os.stat(stack.path("mysql.password")).st_uid, 0)
+        for name in ("mysql", "redis", "state"):
+            st = os.stat(stack.path(name))
+            self.assertEqual((st.st_uid, st.st_mode & 0o777), (svc_uid, 0o700), name)
+        for name in ("log", "nginx"):
+            st = os.stat(stack.path(name))
+            self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, svc_gid, 0o750), name)
 
     def test_the_mysql_password_is_generated_and_never_on_a_command_line(self):
         with open(stack.path("mysql.password")) as f:
@@ -416,14 +440,23 @@ class LeastPrivilege(unittest.TestCase):
                 continue
 
     def test_the_service_account_has_only_what_the_service_uses(self):
-        r = service_sql("SELECT COUNT(*) FROM popups")
-        self.assertEqual(r.returncode, 0, r.stderr)
+        for q in ("SELECT COUNT(*) FROM popups", "SELECT version FROM config_meta",
+                  "SELECT COUNT(*) FROM user_state"):
+            r = service_sql(q)
+            self.assertEqual(r.returncode, 0, (q, r.stderr))
         for q in ("CREATE TABLE x (i INT)", "DROP TABLE popup_events", "ALTER TABLE popups ADD x INT",
                   "CREATE TRIGGER t AFTER INSERT ON popup_events FOR EACH ROW SET @x = 1",
                   "DELETE FROM user_state",
                   "UPDATE popup_events SET uid = 'x'", "DELETE FROM popup_audit",
                   "DELETE FROM popup_daily", "UPDATE popup_daily_users SET uid = 'x'",
-                  "SELECT COUNT(*) FROM schema_migrations", "SELECT COUNT(*) FROM mysql.user"):
+                  "SELECT COUNT(*) FROM schema_migrations", "SELECT COUNT(*) FROM mysql.user",
+                  # popupctl's privileges, not the service's (issue 12)
+                  "INSERT INTO popups (id, name, title, body) VALUES (999, 'x', 'x', 'x')",
+                  "UPDATE popups SET enabled = 0", "DELETE FROM popups",
+                  "UPDATE config_meta SET version = version + 1", "DELETE FROM popup_events",
+                  "SELECT COUNT(*) FROM popup_events", "SELECT COUNT(*) FROM popup_audit",
+                  "INSERT INTO popup_audit (at, os_user, command) VALUES (1, 'x', 'x')",
+                  "SELECT COUNT(*) FROM popup_daily"):
             r = service_sql(q)
             self.assertNotEqual(r.returncode, 0, q)
             self.assertIn("denied", r.stderr, q)
@@ -432,6 +465,146 @@ class LeastPrivilege(unittest.TestCase):
                             "popup", "-e", "SELECT 1"], capture_output=True, text=True, timeout=60,
                            env=dict(os.environ, MYSQL_PWD="popup"))
         self.assertNotEqual(r.returncode, 0)
+
+    def test_popupctl_has_an_account_of_its_own_without_ddl(self):
+        """popupctl.conf names the account popupctl with its own password
+        (0600 files the service account cannot read); it may author but
+        has no DDL and no write to user states or events."""
+        self.assertEqual(self.mode("popupctl.password"), 0o600)
+        self.assertEqual(self.mode("popupctl.conf"), 0o600)
+        self.assertEqual(os.stat(stack.ctl_conf()).st_uid, os.getuid())
+        with open(stack.path("popupctl.password")) as f:
+            password = f.read().strip()
+        with open(stack.path("mysql.password")) as f:
+            self.assertNotEqual(password, f.read().strip())
+        with open(stack.ctl_conf()) as f:
+            text = f.read()
+        self.assertIn("\nmysql_user = popupctl\n", text)
+        self.assertIn("\nmysql_password = %s\n" % password, text)
+        with open(stack.conf()) as f:
+            self.assertNotIn(password, f.read())
+        for q in ("SELECT COUNT(*) FROM popups", "SELECT COUNT(*) FROM popup_audit",
+                  "SELECT COUNT(*) FROM popup_daily_users", "SELECT COUNT(*) FROM user_state"):
+            r = ctl_sql(q)
+            self.assertEqual(r.returncode, 0, (q, r.stderr))
+        for q in ("CREATE TABLE x (i INT)", "DROP TABLE popups", "ALTER TABLE popups ADD x INT",
+                  "DELETE FROM user_state", "INSERT INTO user_state (uid, popup_id) VALUES ('x', 1)",
+                  "INSERT INTO popup_events (event_id, uid, popup_id, kind, ts) VALUES ('x', 'x', 1, 'show', 1)",
+                  "DELETE FROM popup_audit", "SELECT COUNT(*) FROM schema_migrations"):
+            r = ctl_sql(q)
+            self.assertNotEqual(r.returncode, 0, q)
+            self.assertIn("denied", r.stderr, q)
+
+
+def status_ids(pid):
+    """{"Uid": [real, effective, saved, fs], "Gid": [...], "Groups": [...]}."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("Uid", "Gid", "Groups"):
+                out[key] = [int(v) for v in value.split()]
+    return out
+
+
+def stack_processes():
+    """(name, pid) of every process of the stack: the pid files' processes
+    and their children (the writer, popupd's workers, nginx's workers)."""
+    procs = []
+    for name, pidfile in (("mariadb", "mysql.pid"), ("redis", "redis.pid"), ("writer", "writer.pid"),
+                          ("pool", "popupd.pid"), ("nginx", "nginx/nginx.pid")):
+        pid = int(open(stack.path(pidfile)).read().split()[0])
+        procs.append((name, pid))
+        procs += [(name + " child", c) for c in child_pids(pid)]
+    return procs
+
+
+def service_ids():
+    """The uid and gid the stack's services run as (popupd's supervisor)."""
+    ids = status_ids(stack.pid("popupd"))
+    return ids["Uid"][0], ids["Gid"][0]
+
+
+PROBE = r"""
+import socket, sys
+for path in sys.argv[1:]:
+    try:
+        if path.endswith(".sock") or ".sock." in path:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(path)
+            s.close()
+        else:
+            open(path).read(1)
+        print(path, "ok")
+    except PermissionError:
+        print(path, "denied")
+    except OSError as e:
+        print(path, "error", e)
+"""
+
+
+def probe_as(user, group, paths):
+    """{path: "ok" | "denied" | "error ..."}: what `user` gets when it
+    connects to each socket or reads each file, without any other group."""
+    r = subprocess.run(["setpriv", "--reuid=" + str(user), "--regid=" + str(group), "--clear-groups",
+                        "--", "/usr/bin/python3", "-c", PROBE] + paths,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return dict(line.split(" ", 1) for line in r.stdout.splitlines())
+
+
+class ServiceAccount(unittest.TestCase):
+    """Started as root, the stack runs every service as an unprivileged
+    account (scripts/stack.sh): only nginx's master keeps uid 0."""
+
+    def setUp(self):
+        if os.getuid() != 0:
+            self.skipTest("the stack runs as the invoking user when not started as root")
+
+    def sockets(self):
+        names = ["mysql.sock", "redis.sock", "popup.sock"]
+        names += sorted(n for n in os.listdir(stack.dir) if n.startswith("popup.sock."))
+        self.assertGreater(len(names), 3)  # the workers' own sockets
+        return [stack.path(n) for n in names]
+
+    def test_no_stack_process_but_nginx_master_runs_as_root(self):
+        svc_uid, svc_gid = service_ids()
+        self.assertNotEqual(svc_uid, 0)
+        procs = stack_processes()
+        self.assertGreaterEqual(len([p for p in procs if p[0] == "pool child"]), 3)
+        self.assertGreaterEqual(len([p for p in procs if p[0] == "nginx child"]), 1)
+        for name, pid in procs:
+            ids = status_ids(pid)
+            if name == "nginx":  # the master: binds the port, loads the configuration
+                self.assertEqual(ids["Uid"][0], 0)
+                continue
+            self.assertEqual(ids["Uid"], [svc_uid] * 4, (name, pid))
+            self.assertEqual(ids["Gid"], [svc_gid] * 4, (name, pid))
+            # setpriv --clear-groups: none; nginx's workers get the account's
+            # own (initgroups): the dedicated user has only its group.
+            allowed = {svc_gid}
+            if name == "nginx child":
+                allowed |= set(os.getgrouplist(pwd.getpwuid(svc_uid).pw_name, svc_gid))
+            self.assertLessEqual(set(ids["Groups"]), allowed, (name, pid))
+            self.assertNotIn(0, ids["Groups"], (name, pid))
+
+    def test_sockets_belong_to_the_service_group_only(self):
+        svc_uid, svc_gid = service_ids()
+        for path in self.sockets():
+            st = os.stat(path)
+            self.assertEqual((st.st_uid, st.st_gid), (svc_uid, svc_gid), path)
+            self.assertIn(st.st_mode & 0o777, (0o660, 0o600), path)
+
+    def test_nobody_reaches_no_socket_and_no_configuration(self):
+        secrets = [stack.conf(), stack.path("mysql.password"), stack.path("redis.conf")]
+        got = probe_as("nobody", "nogroup", self.sockets() + secrets)
+        self.assertEqual(set(got.values()), {"denied"}, got)
+        # The service account itself gets through: the refusals above are
+        # permissions, not dead sockets. mysql.password stays root's.
+        svc_uid, svc_gid = service_ids()
+        got = probe_as(svc_uid, svc_gid, self.sockets() + secrets)
+        self.assertEqual(got.pop(stack.path("mysql.password")), "denied")
+        self.assertEqual(set(got.values()), {"ok"}, got)
 
 
 if __name__ == "__main__":

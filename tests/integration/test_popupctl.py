@@ -34,7 +34,7 @@ DAY = 86400
 
 def ctl(*args, stdin=None):
     """Runs popupctl with the stack's configuration; (rc, stdout, stderr)."""
-    r = subprocess.run([os.path.join(TOP, BUILD, "popupctl"), "--config", stack.conf()] +
+    r = subprocess.run([os.path.join(TOP, BUILD, "popupctl"), "--config", stack.ctl_conf()] +
                        [str(a) for a in args], input=stdin, capture_output=True, text=True,
                        timeout=60)
     return r.returncode, r.stdout, r.stderr
@@ -200,6 +200,70 @@ class Authoring(unittest.TestCase):
         self.assertEqual(stack.sql("SELECT * FROM popups"), before)
         self.assertEqual(row_count("popup_audit"), audit)
         self.assertEqual(stack.sql_int("SELECT version FROM config_meta"), version)
+
+
+# Text that breaks SQL built by hand: quotes, backslashes, a comment, a
+# statement of its own, a Ctrl-Z and non-ASCII.
+HOSTILE = "x'; DROP TABLE popups; -- \\' \\\\ \" \x1a é"
+
+
+class BoundParameters(unittest.TestCase):
+    """popupctl's statements carry their values as bound parameters of
+    prepared statements (lib/mysql Statement), never as SQL text."""
+
+    def setUp(self):
+        reset()
+
+    def general_log(self, on):
+        if on:
+            stack.sql("TRUNCATE mysql.general_log; SET GLOBAL log_output = 'TABLE';"
+                      " SET GLOBAL general_log = 1")
+        else:
+            stack.sql("SET GLOBAL general_log = 0")
+
+    def test_hostile_text_round_trips_and_reaches_mysql_only_as_bound_values(self):
+        popup = {"id": 7, "name": HOSTILE, "title": HOSTILE, "body": HOSTILE + "\nline 2",
+                 "link_url": "https://example.com/?q=" + HOSTILE}
+        before = stack.status_counter("Com_stmt_execute")
+        self.general_log(True)
+        try:
+            apply([popup])
+            disabled = published(ctl_ok("disable", "7"))
+            ctl_ok("history", "7")
+            ctl_ok("report", "--popup", "7", "--from", "2026-01-01", "--until", "2030-01-01")
+            ctl_ok("retention", "--days", "1")
+        finally:
+            self.general_log(False)
+        # The upsert and the audit row (apply), the same for disable, the
+        # history, three report queries, retention's DELETE and its audit.
+        self.assertGreaterEqual(stack.status_counter("Com_stmt_execute") - before, 10)
+        # Every statement popupctl sent as text is free of the values: they
+        # reached the server only with Execute (bound parameters).
+        rows = stack.sql("SELECT command_type, argument FROM mysql.general_log"
+                         " WHERE argument LIKE '%DROP TABLE popups%'")
+        self.assertTrue(rows)
+        self.assertEqual({r[0] for r in rows}, {"Execute"}, rows[:5])
+        for text in ("INSERT INTO popups", "INSERT INTO popup_audit", "DELETE FROM popup_events",
+                     "FROM popup_audit WHERE popup_id", "FROM popup_daily d WHERE"):
+            kinds = {r[0] for r in stack.sql("SELECT command_type FROM mysql.general_log"
+                                             " WHERE argument LIKE '%%%s%%'" % text)}
+            self.assertIn("Prepare", kinds, text)
+            self.assertNotIn("Query", kinds, text)
+        stack.sql("TRUNCATE mysql.general_log")
+        # Nothing was dropped, and the text round-trips byte for byte.
+        self.assertEqual(row_count("popups"), 1)
+        got = json.loads(ctl_ok("export"))["popups"][0]
+        for field in ("name", "title", "body", "link_url"):
+            self.assertEqual(got[field], popup[field], field)
+        self.assertFalse(got["enabled"])
+        stack.wait_config(disabled)
+        self.assertEqual(shown(stack.get_popup(uid("hostile"))), None)
+        stack.wait_config(published(ctl_ok("enable", "7")))
+        r = stack.get_popup(uid("hostile"))
+        self.assertEqual(r.json()["popup"]["title"], HOSTILE)
+        history = ctl_json("history", "7")
+        self.assertEqual([h["command"] for h in history], ["apply", "disable", "enable"])
+        self.assertEqual(history[0]["after"]["title"], HOSTILE)
 
 
 class Verbs(unittest.TestCase):
