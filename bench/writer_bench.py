@@ -5,7 +5,7 @@ until the queue is drained, plus MySQL statements per 1,000 events (from
 the server's Questions counter). Goal: >= 20,000 events/s and <= 10
 statements per 1,000 events.
 
-  bench/writer_bench.py [--events 200000] [--batch-size 500]
+  bench/writer_bench.py [--events 200000] [--batch-size 1000]
 """
 
 import argparse
@@ -35,7 +35,7 @@ def main():
     stop_on_sigterm()
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=50_000 if os.environ.get("BENCH_QUICK") else 200_000)
-    ap.add_argument("--batch-size", type=int, default=500)
+    ap.add_argument("--batch-size", type=int, default=1000)  # the writer's default
     a = ap.parse_args()
     d = tempfile.mkdtemp(prefix="pw", dir="/tmp")
     env = dict(os.environ, WRITER="0", DEMO="1", BUILD=BUILD, BATCH_SIZE=str(a.batch_size),

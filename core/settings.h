@@ -80,7 +80,7 @@ struct Settings {
   std::string mysql_password;
   std::string mysql_db = "popup";
   // Writer
-  int batch_size = 500;
+  int batch_size = 1000;  // 5 MySQL statements per batch (lib/mysql.cc apply_events)
   int batch_ms = 50;
   std::string writer_id = "w1";
   // The writer's heartbeat key expires this long after its last refresh

@@ -27,7 +27,7 @@
 #                                        spawn-fcgi, one shared socket:
 #                                        WORKERS*THREADS/(2*NGINX_WORKERS)),
 #                                        nginx/README.md
-#   TEST_CLOCK=off DEMO=1 WRITER=1 BATCH_SIZE=500 BATCH_MS=50
+#   TEST_CLOCK=off DEMO=1 WRITER=1 BATCH_SIZE=1000 BATCH_MS=50
 #   REDIS_MAXMEMORY=512mb BUILD=build
 #   POOL_TCP_PORT=N   the pool listens on 127.0.0.1:N and nginx reaches it
 #                     over TCP (how a pool on another host is reached); the
@@ -103,7 +103,7 @@ BACKLOG=4096   # the pool's listen backlog, whoever opens the socket
 TEST_CLOCK=${TEST_CLOCK:-off}
 DEMO=${DEMO:-1}
 WRITER=${WRITER:-1}
-BATCH_SIZE=${BATCH_SIZE:-500}
+BATCH_SIZE=${BATCH_SIZE:-1000}
 BATCH_MS=${BATCH_MS:-50}
 REDIS_MAXMEMORY=${REDIS_MAXMEMORY:-512mb}
 BUILD=${BUILD:-build}
@@ -614,7 +614,7 @@ GRANT SELECT ON popup.popups TO 'popup'@'localhost';
 GRANT SELECT ON popup.config_meta TO 'popup'@'localhost';
 GRANT SELECT, INSERT, UPDATE ON popup.user_state TO 'popup'@'localhost';
 GRANT INSERT ON popup.popup_events TO 'popup'@'localhost';
-GRANT INSERT, UPDATE ON popup.popup_daily TO 'popup'@'localhost';
+GRANT SELECT (impressions, clicks, ignores), INSERT, UPDATE ON popup.popup_daily TO 'popup'@'localhost';
 GRANT INSERT ON popup.popup_daily_users TO 'popup'@'localhost';
 REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'popupctl'@'localhost';
 GRANT SELECT, INSERT, UPDATE, DELETE ON popup.popups TO 'popupctl'@'localhost';
