@@ -75,6 +75,23 @@ bool popup_from_row(sql::ResultSet* rs, Popup* p, std::string* why) {
   return true;
 }
 
+// A query's rows, from its prepared statement when it carries values, else
+// from plain text; the text statement lives as long as its rows.
+struct QueryRows {
+  std::unique_ptr<sql::Statement> text;
+  std::unique_ptr<sql::ResultSet> rs;
+};
+QueryRows run_query(sql::Connection* conn, sql::PreparedStatement* bound, const std::string& sql) {
+  QueryRows r;
+  if (bound) {
+    r.rs.reset(bound->executeQuery());
+  } else {
+    r.text.reset(conn->createStatement());
+    r.rs.reset(r.text->executeQuery(sql));
+  }
+  return r;
+}
+
 }  // namespace
 
 void mysql_global_init() { driver(); }
@@ -229,14 +246,8 @@ int64_t Mysql::run_update(const Statement& q) {
 bool Mysql::query_int(const Statement& q, int64_t* out, std::string* err) {
   if (!ensure_connected(err)) return false;
   try {
-    std::unique_ptr<sql::Statement> text;
-    std::unique_ptr<sql::ResultSet> rs;
-    if (!q.params.empty()) {
-      rs.reset(bound(q)->executeQuery());
-    } else {
-      text.reset(conn_->createStatement());
-      rs.reset(text->executeQuery(q.sql));
-    }
+    QueryRows r = run_query(conn_.get(), q.params.empty() ? nullptr : bound(q), q.sql);
+    sql::ResultSet* rs = r.rs.get();
     *out = rs->next() ? rs->getInt64(1) : 0;
     return true;
   } catch (const sql::SQLException& e) {
@@ -262,14 +273,8 @@ bool Mysql::execute(const Statement& q, std::string* err) {
 bool Mysql::query_rows(const Statement& q, std::vector<Row>* out, std::string* err) {
   if (!ensure_connected(err)) return false;
   try {
-    std::unique_ptr<sql::Statement> text;
-    std::unique_ptr<sql::ResultSet> rs;
-    if (!q.params.empty()) {
-      rs.reset(bound(q)->executeQuery());
-    } else {
-      text.reset(conn_->createStatement());
-      rs.reset(text->executeQuery(q.sql));
-    }
+    QueryRows r = run_query(conn_.get(), q.params.empty() ? nullptr : bound(q), q.sql);
+    sql::ResultSet* rs = r.rs.get();
     unsigned cols = rs->getMetaData()->getColumnCount();
     out->clear();
     while (rs->next()) {
