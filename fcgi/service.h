@@ -12,6 +12,7 @@
 #include "core/user_cache.h"
 #include "fcgi/adapters.h"
 #include "fcgi/config_loader.h"
+#include "fcgi/config_source.h"
 #include "fcgi/flusher.h"
 #include "fcgi/handlers.h"
 #include "fcgi/metrics.h"
@@ -65,6 +66,7 @@ class Service {
   Keys keys_;
   Redis redis_;
   Mysql mysql_;
+  RedisConfigSource config_source_;
   ConfigLoader config_;
   RedisUserStore user_store_;
   MysqlDurable durable_;
