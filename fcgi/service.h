@@ -13,6 +13,7 @@
 #include "fcgi/adapters.h"
 #include "fcgi/config_loader.h"
 #include "fcgi/config_source.h"
+#include "fcgi/endpoints.h"
 #include "fcgi/flusher.h"
 #include "fcgi/handlers.h"
 #include "fcgi/metrics.h"
@@ -40,16 +41,17 @@ struct WorkerContext {
   int owner_slot = -1;  // the worker slot whose users this process owns, -1: none
 };
 
-class Service {
+class Service : public Endpoints {
  public:
   explicit Service(const WorkerContext& c);
 
   // The endpoints (fcgi/handlers.h); owner: routed here by the uid.
-  Response popup(const Visit& v, int64_t now, bool owner);
-  Response peek(const Visit& v, int64_t now, bool owner);
-  Response action(const ActionRequest& a, const std::string& request_id, int64_t now, bool owner);
-  Response healthz();
-  Response metrics();
+  Response popup(const Visit& v, int64_t now, bool owner) override;
+  Response peek(const Visit& v, int64_t now, bool owner) override;
+  Response action(const ActionRequest& a, const std::string& request_id, int64_t now,
+                  bool owner) override;
+  Response healthz() override;
+  Response metrics() override;
 
   ConfigLoader& config() { return config_; }
   // Copies the process's direct MySQL writes into Redis (kRepairScript);
