@@ -2,58 +2,56 @@
 
 #include <unistd.h>
 
-#include <chrono>
-#include <thread>
-
 #include "core/config_json.h"
 #include "lib/log.h"
 
 namespace popup {
 
-bool count_redis_failure(WorkerSlot* slot, const Redis& r) {
-  bool skipped = r.last_skipped();
-  bump(slot, skipped ? Counter::redis_skips : Counter::redis_errors);
-  return !skipped;
-}
-
 ConfigLoader::ConfigLoader(const Settings& s, ConfigCache& cache, WorkerSlot* slot,
-                           Redis& redis, Mysql& mysql)
-    : s_(s), keys_{s.key_prefix}, cache_(cache), slot_(slot), redis_(redis), mysql_(mysql),
+                           ConfigSource& source)
+    : s_(s), cache_(cache), slot_(slot), source_(source),
       rng_(std::random_device{}() ^ static_cast<uint64_t>(getpid())) {}
+
+void ConfigLoader::count_failure() {
+  bump(slot_, source_.skipped() ? Counter::redis_skips : Counter::redis_errors);
+}
 
 void ConfigLoader::warm_up() {
   if (!cache_.get()) refresh();
 }
 
 void ConfigLoader::refresh() {
-  RedisReply v;
-  std::string err;
-  if (!redis_.command({"GET", keys_.config_version()}, &v, &err)) {
-    count_redis_failure(slot_, redis_);
+  KeyRead v = source_.version();
+  if (v.kind == KeyRead::failed) {
+    count_failure();
     return;
   }
   if (auto cfg = after_version(v)) cache_.set(cfg);
 }
 
 std::shared_ptr<const ConfigSet> ConfigLoader::after_version(const RedisReply& version) {
+  if (version.type != RedisReply::kString) return after_version(KeyRead{KeyRead::missing, ""});
+  return after_version(KeyRead{KeyRead::found, version.str});
+}
+
+std::shared_ptr<const ConfigSet> ConfigLoader::after_version(const KeyRead& version) {
   auto cur = cache_.get();
-  if (version.type != RedisReply::kString) return reload_from_mysql(cur);
-  if (cur && std::to_string(cur->version) == version.str) return cur;
-  RedisReply set;
-  std::string err;
-  if (!redis_.command({"GET", keys_.config_set()}, &set, &err)) {
-    count_redis_failure(slot_, redis_);
+  if (version.kind != KeyRead::found) return reload_from_mysql(cur);
+  if (cur && std::to_string(cur->version) == version.text) return cur;
+  KeyRead set = source_.set();
+  if (set.kind == KeyRead::failed) {
+    count_failure();
     return cur;
   }
-  if (set.type != RedisReply::kString) return reload_from_mysql(cur);
-  auto fresh = adopt_set(set.str);
+  if (set.kind == KeyRead::missing) return reload_from_mysql(cur);
+  auto fresh = adopt_set(set.text);
   return fresh ? fresh : cur;
 }
 
 std::shared_ptr<const ConfigSet> ConfigLoader::from_mysql_only() {
   ConfigSet fresh;
   std::string err;
-  if (!mysql_.load_config(&fresh, &err)) return nullptr;
+  if (!source_.load(&fresh, &err)) return nullptr;
   auto cfg = std::make_shared<const ConfigSet>(std::move(fresh));
   cache_.set(cfg);
   return cfg;
@@ -71,51 +69,29 @@ std::shared_ptr<const ConfigSet> ConfigLoader::adopt_set(const std::string& text
   return fresh;
 }
 
-// Why look again under the lock: this process read "no version" before
-// another process published and released the lock; loading MySQL now would
-// be a second load (seen in the suite as 2 loads after one FLUSHALL).
-std::shared_ptr<const ConfigSet> ConfigLoader::published_meanwhile() {
-  std::vector<RedisReply> replies;
-  std::string err;
-  if (!redis_.pipeline({{"GET", keys_.config_version()}, {"GET", keys_.config_set()}}, &replies,
-                       &err) ||
-      replies[0].type != RedisReply::kString || replies[1].type != RedisReply::kString)
-    return nullptr;
-  return adopt_set(replies[1].str);
-}
-
-void ConfigLoader::unlock(const std::string& token) {
-  RedisReply r;
-  std::string err;
-  if (!redis_.command({"EVAL",
-                       "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-                       "return redis.call('DEL', KEYS[1]) end return 0",
-                       "1", keys_.config_lock(), token},
-                      &r, &err))
-    log_warn("config: cannot release %s (%s); it expires after %d ms",
-             keys_.config_lock().c_str(), err.c_str(), s_.config_lock_ms);
-}
-
 // Why a lock: when Redis loses the set (flush, restart), every worker notices
 // within a second; only the lock holder reads MySQL, the others keep their
 // last copy, so MySQL sees one load instead of a stampede.
+// Why look again under the lock (published()): this process read "no
+// version" before another process published and released the lock; loading
+// MySQL now would be a second load (seen in the suite as 2 loads after one
+// FLUSHALL).
 std::shared_ptr<const ConfigSet> ConfigLoader::reload_from_mysql(
     std::shared_ptr<const ConfigSet> cur) {
   std::string token = std::to_string(getpid()) + ":" + std::to_string(rng_());
-  RedisReply r;
-  std::string err;
-  if (!redis_.command({"SET", keys_.config_lock(), token, "NX", "PX",
-                       std::to_string(s_.config_lock_ms)},
-                      &r, &err)) {
-    count_redis_failure(slot_, redis_);
+  ConfigSource::Lock lock = source_.lock(token, s_.config_lock_ms);
+  if (lock == ConfigSource::Lock::failed) {
+    count_failure();
     return cur;
   }
-  if (r.type != RedisReply::kStatus) return cur ? cur : wait_for_config();
-  auto meanwhile = published_meanwhile();
+  if (lock == ConfigSource::Lock::held) return cur ? cur : wait_for_config();
+  auto text = source_.published();
+  std::shared_ptr<const ConfigSet> meanwhile = text ? adopt_set(*text) : nullptr;
   ConfigSet cfg;
-  bool ok = meanwhile || mysql_.load_config(&cfg, &err);
-  if (ok && !meanwhile) ok = publish_config(redis_, keys_, cfg, &err);
-  unlock(token);
+  std::string err;
+  bool ok = meanwhile || source_.load(&cfg, &err);
+  if (ok && !meanwhile) ok = source_.publish(cfg, &err);
+  source_.unlock(token);
   if (meanwhile) return meanwhile;
   if (!ok) {
     log_error("config: reload from MySQL failed: %s", err.c_str());
@@ -133,11 +109,10 @@ std::shared_ptr<const ConfigSet> ConfigLoader::reload_from_mysql(
 // A process with no copy at all waits for the lock holder to publish.
 std::shared_ptr<const ConfigSet> ConfigLoader::wait_for_config() {
   for (int i = 0; i < 40; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    RedisReply v;
-    std::string err;
-    if (!redis_.command({"GET", keys_.config_version()}, &v, &err)) return nullptr;
-    if (v.type == RedisReply::kString) return after_version(v);
+    source_.pause(50);
+    KeyRead v = source_.version();
+    if (v.kind == KeyRead::failed) return nullptr;
+    if (v.kind == KeyRead::found) return after_version(v);
   }
   return nullptr;
 }

@@ -1,6 +1,7 @@
 // The configuration set of one process (SPEC "Configuration cache"): the
 // published version in Redis, the set itself, and MySQL behind a loader
 // lock when Redis lost it, so that one process reloads and the others wait.
+// It sees Redis and MySQL through a ConfigSource (fcgi/config_source.h).
 #pragma once
 
 #include <memory>
@@ -9,23 +10,17 @@
 
 #include "core/popup.h"
 #include "core/settings.h"
+#include "fcgi/config_source.h"
 #include "fcgi/metrics.h"
-#include "lib/mysql.h"
+#include "lib/config_cache.h"
 #include "lib/redis.h"
-#include "lib/store.h"
 
 namespace popup {
 
-// Counts a failed Redis call on `r`: skipped by the breaker, or an error.
-// Returns true for an error, which is worth a log line (an open breaker
-// said so once when it opened).
-bool count_redis_failure(WorkerSlot* slot, const Redis& r);
-
 class ConfigLoader {
  public:
-  // Uses (does not own) one thread's connections.
-  ConfigLoader(const Settings& s, ConfigCache& cache, WorkerSlot* slot, Redis& redis,
-               Mysql& mysql);
+  // Uses (does not own) one thread's source.
+  ConfigLoader(const Settings& s, ConfigCache& cache, WorkerSlot* slot, ConfigSource& source);
 
   // One version check: reads the version key and, when it changed, the set
   // (or, when Redis lost it, reloads MySQL under the lock).
@@ -35,6 +30,7 @@ class ConfigLoader {
   // What to do with a version read elsewhere (a request that read the
   // version key in its own pipeline): the set to use from now on.
   std::shared_ptr<const ConfigSet> after_version(const RedisReply& version);
+  std::shared_ptr<const ConfigSet> after_version(const KeyRead& version);
   // Redis and MySQL: the last resort of a request while Redis is down and
   // the process has no set (nullptr when MySQL fails too).
   std::shared_ptr<const ConfigSet> from_mysql_only();
@@ -45,17 +41,12 @@ class ConfigLoader {
   // Decodes a published set and makes it this process's; nullptr (logged)
   // when it does not decode.
   std::shared_ptr<const ConfigSet> adopt_set(const std::string& text);
-  // Under the loader lock: the set another process published since this
-  // one saw none (nullptr: none, load MySQL).
-  std::shared_ptr<const ConfigSet> published_meanwhile();
-  void unlock(const std::string& token);
+  void count_failure();
 
   const Settings& s_;
-  Keys keys_;
   ConfigCache& cache_;
   WorkerSlot* slot_;
-  Redis& redis_;
-  Mysql& mysql_;
+  ConfigSource& source_;
   std::mt19937_64 rng_;
 };
 

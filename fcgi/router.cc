@@ -75,7 +75,7 @@ Endpoint endpoint_of(const std::string& path) {
   return Endpoint::other;
 }
 
-Response route(const Request& r, Service& svc, const RouteOptions& o, int64_t now) {
+Response route(const Request& r, Endpoints& svc, const RouteOptions& o, int64_t now) {
   if (o.test_clock && !r.test_now.empty()) {
     auto t = parse_seconds(r.test_now);
     if (!t) return error_response("bad_request", "X-Popup-Now must be unix seconds");

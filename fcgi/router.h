@@ -11,7 +11,7 @@
 #include "core/netmask.h"
 #include "fcgi/metrics.h"
 #include "fcgi/response.h"
-#include "fcgi/service.h"
+#include "fcgi/endpoints.h"
 
 namespace popup {
 
@@ -57,7 +57,7 @@ struct RouteOptions {
 // (operator_endpoint). OPTIONS on
 // a browser-facing endpoint answers 204 with Allow (CORS preflights; the
 // Access-Control-* lines come from cors_headers).
-Response route(const Request& r, Service& svc, const RouteOptions& o, int64_t now);
+Response route(const Request& r, Endpoints& svc, const RouteOptions& o, int64_t now);
 
 // The endpoints only operators use (/api/metrics): with admin_listen set
 // they are served on that socket alone. /api/healthz is not one of them:

@@ -12,6 +12,8 @@
 #include "core/user_cache.h"
 #include "fcgi/adapters.h"
 #include "fcgi/config_loader.h"
+#include "fcgi/config_source.h"
+#include "fcgi/endpoints.h"
 #include "fcgi/flusher.h"
 #include "fcgi/handlers.h"
 #include "fcgi/metrics.h"
@@ -39,16 +41,17 @@ struct WorkerContext {
   int owner_slot = -1;  // the worker slot whose users this process owns, -1: none
 };
 
-class Service {
+class Service : public Endpoints {
  public:
   explicit Service(const WorkerContext& c);
 
   // The endpoints (fcgi/handlers.h); owner: routed here by the uid.
-  Response popup(const Visit& v, int64_t now, bool owner);
-  Response peek(const Visit& v, int64_t now, bool owner);
-  Response action(const ActionRequest& a, const std::string& request_id, int64_t now, bool owner);
-  Response healthz();
-  Response metrics();
+  Response popup(const Visit& v, int64_t now, bool owner) override;
+  Response peek(const Visit& v, int64_t now, bool owner) override;
+  Response action(const ActionRequest& a, const std::string& request_id, int64_t now,
+                  bool owner) override;
+  Response healthz() override;
+  Response metrics() override;
 
   ConfigLoader& config() { return config_; }
   // Copies the process's direct MySQL writes into Redis (kRepairScript);
@@ -65,6 +68,7 @@ class Service {
   Keys keys_;
   Redis redis_;
   Mysql mysql_;
+  RedisConfigSource config_source_;
   ConfigLoader config_;
   RedisUserStore user_store_;
   MysqlDurable durable_;
