@@ -440,27 +440,23 @@ class LeastPrivilege(unittest.TestCase):
                 continue
 
     def test_the_service_account_has_only_what_the_service_uses(self):
-        for q in ("SELECT COUNT(*) FROM popups", "SELECT version FROM config_meta",
-                  "SELECT COUNT(*) FROM user_state"):
-            r = service_sql(q)
-            self.assertEqual(r.returncode, 0, (q, r.stderr))
-        for q in ("CREATE TABLE x (i INT)", "DROP TABLE popup_events", "ALTER TABLE popups ADD x INT",
-                  "CREATE TRIGGER t AFTER INSERT ON popup_events FOR EACH ROW SET @x = 1",
-                  "DELETE FROM user_state",
-                  "UPDATE popup_events SET uid = 'x'", "DELETE FROM popup_audit",
-                  "DELETE FROM popup_daily", "UPDATE popup_daily_users SET uid = 'x'",
-                  "SELECT COUNT(*) FROM schema_migrations", "SELECT COUNT(*) FROM mysql.user",
-                  # popupctl's privileges, not the service's (issue 12)
-                  "INSERT INTO popups (id, name, title, body) VALUES (999, 'x', 'x', 'x')",
-                  "UPDATE popups SET enabled = 0", "DELETE FROM popups",
-                  "UPDATE config_meta SET version = version + 1", "DELETE FROM popup_events",
-                  "SELECT COUNT(*) FROM popup_events", "SELECT COUNT(*) FROM popup_audit",
-                  "INSERT INTO popup_audit (at, os_user, command) VALUES (1, 'x', 'x')",
-                  # the roll-up upsert reads only the counts it adds to
-                  "SELECT popup_id, day FROM popup_daily", "SELECT * FROM popup_daily_users"):
-            r = service_sql(q)
-            self.assertNotEqual(r.returncode, 0, q)
-            self.assertIn("denied", r.stderr, q)
+        self.assert_account(service_sql, allowed=(
+            "SELECT COUNT(*) FROM popups", "SELECT version FROM config_meta",
+            "SELECT COUNT(*) FROM user_state"), denied=(
+            "CREATE TABLE x (i INT)", "DROP TABLE popup_events", "ALTER TABLE popups ADD x INT",
+            "CREATE TRIGGER t AFTER INSERT ON popup_events FOR EACH ROW SET @x = 1",
+            "DELETE FROM user_state",
+            "UPDATE popup_events SET uid = 'x'", "DELETE FROM popup_audit",
+            "DELETE FROM popup_daily", "UPDATE popup_daily_users SET uid = 'x'",
+            "SELECT COUNT(*) FROM schema_migrations", "SELECT COUNT(*) FROM mysql.user",
+            # popupctl's privileges, not the service's (issue 12)
+            "INSERT INTO popups (id, name, title, body) VALUES (999, 'x', 'x', 'x')",
+            "UPDATE popups SET enabled = 0", "DELETE FROM popups",
+            "UPDATE config_meta SET version = version + 1", "DELETE FROM popup_events",
+            "SELECT COUNT(*) FROM popup_events", "SELECT COUNT(*) FROM popup_audit",
+            "INSERT INTO popup_audit (at, os_user, command) VALUES (1, 'x', 'x')",
+            # the roll-up upsert reads only the counts it adds to
+            "SELECT popup_id, day FROM popup_daily", "SELECT * FROM popup_daily_users"))
         # The wrong password is refused.
         r = subprocess.run(["mariadb", "--no-defaults", "-S", stack.path("mysql.sock"), "-u", "popup",
                             "popup", "-e", "SELECT 1"], capture_output=True, text=True, timeout=60,
@@ -484,15 +480,22 @@ class LeastPrivilege(unittest.TestCase):
         self.assertIn("\nmysql_password = %s\n" % password, text)
         with open(stack.conf()) as f:
             self.assertNotIn(password, f.read())
-        for q in ("SELECT COUNT(*) FROM popups", "SELECT COUNT(*) FROM popup_audit",
-                  "SELECT COUNT(*) FROM popup_daily_users", "SELECT COUNT(*) FROM user_state"):
-            r = ctl_sql(q)
+        self.assert_account(ctl_sql, allowed=(
+            "SELECT COUNT(*) FROM popups", "SELECT COUNT(*) FROM popup_audit",
+            "SELECT COUNT(*) FROM popup_daily_users", "SELECT COUNT(*) FROM user_state"), denied=(
+            "CREATE TABLE x (i INT)", "DROP TABLE popups", "ALTER TABLE popups ADD x INT",
+            "DELETE FROM user_state", "INSERT INTO user_state (uid, popup_id) VALUES ('x', 1)",
+            "INSERT INTO popup_events (event_id, uid, popup_id, kind, ts) VALUES ('x', 'x', 1, 'show', 1)",
+            "DELETE FROM popup_audit", "SELECT COUNT(*) FROM schema_migrations"))
+
+    def assert_account(self, run_sql, allowed, denied):
+        """Each statement of `allowed` runs as the account; each of
+        `denied` is refused for lack of a privilege."""
+        for q in allowed:
+            r = run_sql(q)
             self.assertEqual(r.returncode, 0, (q, r.stderr))
-        for q in ("CREATE TABLE x (i INT)", "DROP TABLE popups", "ALTER TABLE popups ADD x INT",
-                  "DELETE FROM user_state", "INSERT INTO user_state (uid, popup_id) VALUES ('x', 1)",
-                  "INSERT INTO popup_events (event_id, uid, popup_id, kind, ts) VALUES ('x', 'x', 1, 'show', 1)",
-                  "DELETE FROM popup_audit", "SELECT COUNT(*) FROM schema_migrations"):
-            r = ctl_sql(q)
+        for q in denied:
+            r = run_sql(q)
             self.assertNotEqual(r.returncode, 0, q)
             self.assertIn("denied", r.stderr, q)
 
