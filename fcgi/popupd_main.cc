@@ -12,6 +12,7 @@
 #include "fcgi/metrics.h"
 #include "lib/mysql.h"
 #include "fcgi/pid_file.h"
+#include "fcgi/listener.h"
 #include "fcgi/supervisor.h"
 #include "fcgi/worker.h"
 

@@ -10,12 +10,6 @@
 
 namespace popup {
 
-// Opens the listening socket described by `listen` with `backlog`. A stale
-// unix socket file (nobody accepts on it) is replaced; one that another
-// process accepts on, or a path that is not a socket, is refused. Returns
-// the fd, or -1 with *err set.
-int open_listener(const std::string& listen, int backlog, std::string* err);
-
 // Runs until SIGTERM/SIGINT and every worker has left. `config_path` is
 // re-read on SIGHUP; a file that no longer parses is refused (logged) and
 // the running pool is kept. `pid_fd` is the locked pid file

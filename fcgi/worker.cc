@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "fcgi/accept_wait.h"
 #include "fcgi/listen_queue.h"
 #include "core/params.h"
 #include "lib/log.h"
@@ -157,59 +157,6 @@ void serve_one(FCGX_Request& req, Service& svc, Shared& sh, int came_on) {
   if (sh.slot) sh.slot->busy.fetch_sub(1, std::memory_order_relaxed);
 }
 
-// Per-thread epoll set for the listening sockets (the shared one and the
-// process's slot socket) and the stop pipe. EPOLLEXCLUSIVE wakes one idle
-// thread per new connection instead of every thread of every process (the
-// thundering herd a plain poll() causes when nginx opens connections beyond
-// its keepalive cache).
-struct AcceptWait {
-  int ep = -1;
-  std::vector<int> fds;  // listening sockets
-  explicit AcceptWait(std::vector<int> listening) : fds(std::move(listening)) {
-    ep = epoll_create1(EPOLL_CLOEXEC);
-    bool ok = ep >= 0;
-    for (int fd : fds) {
-      epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-      ev.data.fd = fd;
-      ok = ok && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0;
-    }
-    epoll_event sev{};
-    sev.events = EPOLLIN;
-    sev.data.fd = g_stop_pipe[0];
-    ok = ok && epoll_ctl(ep, EPOLL_CTL_ADD, g_stop_pipe[0], &sev) == 0;
-    if (!ok && ep >= 0) {
-      close(ep);
-      ep = -1;
-    }
-  }
-  ~AcceptWait() {
-    if (ep >= 0) close(ep);
-  }
-  static constexpr int kStop = -1, kAgain = -2;
-  // A listening socket with a connection waiting, kStop or kAgain.
-  int wait() {
-    if (ep < 0) {  // no epoll: plain poll, correct but herd-prone
-      std::vector<pollfd> p{{g_stop_pipe[0], POLLIN, 0}};
-      for (int fd : fds) p.push_back({fd, POLLIN, 0});
-      if (poll(p.data(), p.size(), -1) < 0) return errno == EINTR ? kAgain : kStop;
-      if (p[0].revents & POLLIN) return kStop;
-      for (size_t i = 1; i < p.size(); ++i)
-        if (p[i].revents) return p[i].fd;
-      return kAgain;
-    }
-    epoll_event evs[4];
-    int n = epoll_wait(ep, evs, 4, -1);
-    if (n < 0) return errno == EINTR ? kAgain : kStop;
-    int ready = kAgain;
-    for (int i = 0; i < n; ++i) {
-      if (evs[i].data.fd == g_stop_pipe[0]) return kStop;
-      ready = evs[i].data.fd;
-    }
-    return ready;
-  }
-};
-
 // Waits for work: returns false when the thread should leave. *came_on
 // says which listening socket the connection came on.
 bool wait_for_connection(FCGX_Request& req, Shared& sh, AcceptWait& aw, int* came_on) {
@@ -296,7 +243,7 @@ void thread_main(Shared& sh) {
   std::vector<int> listening{sh.listen_fd};
   if (sh.slot_fd >= 0) listening.push_back(sh.slot_fd);
   if (sh.admin_fd >= 0) listening.push_back(sh.admin_fd);
-  AcceptWait aw(listening);
+  AcceptWait aw(listening, g_stop_pipe[0]);
   int came_on = -1;  // the listening socket of the connection in hand
   while (wait_for_connection(req, sh, aw, &came_on)) {
     InHand in_hand(sh.slot);
