@@ -78,15 +78,16 @@ std::vector<Event> unique_by_id(const std::vector<Event>& events) {
 // comparison keys (event_id, ev_order) are assigned last; with equal
 // ev_order the event_id assignment makes the ev_order test false, which is
 // right because ev_order is then unchanged anyway.
-std::string state_upsert_tail() {
-  const std::string newer = "(VALUES(ev_order), VALUES(event_id)) > (ev_order, event_id)";
-  return " ON DUPLICATE KEY UPDATE next_show_at = IF(" + newer +
+const std::string& state_upsert_tail() {
+  static const std::string newer = "(VALUES(ev_order), VALUES(event_id)) > (ev_order, event_id)";
+  static const std::string tail = " ON DUPLICATE KEY UPDATE next_show_at = IF(" + newer +
          ", VALUES(next_show_at), next_show_at), impressions = IF(" + newer +
          ", VALUES(impressions), impressions), last_action = IF(" + newer +
          ", VALUES(last_action), last_action), updated_at = IF(" + newer +
          ", VALUES(updated_at), updated_at), event_id = IF(" + newer +
          ", VALUES(event_id), event_id),"
          " ev_order = IF(VALUES(ev_order) > ev_order, VALUES(ev_order), ev_order)";
+  return tail;
 }
 
 // Binds one event's 8 columns from parameter index `first` on.
@@ -146,9 +147,8 @@ void Mysql::apply_rollup(const std::vector<Event>& inserted) {
 // are counted in the roll-ups.
 std::vector<Event> Mysql::insert_one_by_one(const std::vector<Event>& events) {
   std::vector<Event> inserted;
-  static const std::string state_tail = state_upsert_tail();
   sql::PreparedStatement* ev = prepared(insert_sql(kEventInsert, kRow8, 1, ""));
-  sql::PreparedStatement* us = prepared(insert_sql(kStateInsert, kRow8, 1, state_tail));
+  sql::PreparedStatement* us = prepared(insert_sql(kStateInsert, kRow8, 1, state_upsert_tail()));
   for (const Event& e : events) {
     bind_event(ev, 1, e);
     if (ev->executeUpdate() == 1) inserted.push_back(e);
@@ -165,13 +165,13 @@ bool Mysql::apply_events_once(const std::vector<Event>& events, std::string* err
   // per 1,000 events; the roll-ups add two per batch).
   if (!ensure_connected(err, true)) return false;
   try {
-    static const std::string state_tail = state_upsert_tail();
     std::set<std::string> ids;  // of the rows sent so far
     bool replay = false;
     size_t at = 0;
     for (size_t rows : chunk_rows(events.size())) {
       sql::PreparedStatement* ev = prepared(insert_sql(kEventInsert, kRow8, rows, ""));
-      sql::PreparedStatement* us = prepared(insert_sql(kStateInsert, kRow8, rows, state_tail));
+      sql::PreparedStatement* us =
+          prepared(insert_sql(kStateInsert, kRow8, rows, state_upsert_tail()));
       size_t fresh = 0;  // distinct ids new to this batch, each inserted at most once
       for (size_t i = 0; i < rows; ++i) {
         const Event& e = events[std::min(at + i, events.size() - 1)];

@@ -382,6 +382,19 @@ def module_stack(namespace, setup=None, **env):
     return set_up, tear_down
 
 
+def raw_json_reply(sock):
+    """Reads one small HTTP answer with a JSON body from a raw socket (for
+    requests http.client cannot send): the bytes up to the body's closing
+    brace, or up to EOF."""
+    raw = b""
+    while b"}" not in raw:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        raw += chunk
+    return raw
+
+
 def sql_literal(v):
     if v is None:
         return "NULL"

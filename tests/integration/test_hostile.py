@@ -15,7 +15,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Http, child_pids, free_port, module_stack, popup_row, uid
+from harness import Http, child_pids, free_port, module_stack, popup_row, raw_json_reply, uid
 
 NOW = 1_800_000_000
 setUpModule, tearDownModule = module_stack(globals())
@@ -269,12 +269,7 @@ class SlowClients(unittest.TestCase):
             s = connect_from("127.0.0.2", stack.port)
             held.append(s)
             s.sendall(b"GET /api/healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            raw = b""
-            while b"}" not in raw:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                raw += chunk
+            raw = raw_json_reply(s)
             self.assertTrue(raw.startswith(b"HTTP/1.1 429"), raw[:200])
             self.assertEqual(json.loads(raw.split(b"\r\n\r\n", 1)[1])["error"], "too_many_requests")
             # Another address is not affected.

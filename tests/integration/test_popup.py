@@ -10,7 +10,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import module_stack, popup_row, uid, shown
+from harness import module_stack, popup_row, raw_json_reply, uid, shown
 
 NOW = 1_800_000_000
 setUpModule, tearDownModule = module_stack(globals())
@@ -338,12 +338,7 @@ class Errors(unittest.TestCase):
         s = socket.create_connection(("127.0.0.1", stack.port), timeout=10)
         try:
             s.sendall(b"GET /api/healthz HTTP/3.0\r\nHost: x\r\n\r\n")
-            raw = b""
-            while b"}" not in raw:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                raw += chunk
+            raw = raw_json_reply(s)
         finally:
             s.close()
         self.assertTrue(raw.startswith(b"HTTP/1.1 505"), raw[:100])
