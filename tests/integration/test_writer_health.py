@@ -127,12 +127,16 @@ class WriterHealth(unittest.TestCase):
                 stack.log("writer.log")[-2000:])
             back = wait_child(sup.pid, not_pid=child)
             self.assertNotEqual(back, child)
+            started_line = (r"^ts=(\S+?)\.\d+Z level=info component=popup-writer pid=%d "
+                            r'msg="supervisor: started writer %d"$' % (sup.pid, back))
+            # The child exists before its supervisor logs it: wait for the line.
+            stack.wait_for(lambda: re.search(started_line, stack.log("writer.log"), re.M),
+                           timeout=30)
             log = stack.log("writer.log")
             braked = re.search(r"^ts=(\S+?)\.\d+Z level=error component=popup-writer pid=%d "
                                r'msg="supervisor: the writer died 3 times within 60 s; pausing '
                                r"respawn" % sup.pid, log, re.M)
-            started = re.search(r"^ts=(\S+?)\.\d+Z level=info component=popup-writer pid=%d "
-                                r'msg="supervisor: started writer %d"$' % (sup.pid, back), log, re.M)
+            started = re.search(started_line, log, re.M)
             self.assertTrue(braked and started, log[-2000:])
             pause = (time.mktime(time.strptime(started.group(1), "%Y-%m-%dT%H:%M:%S")) -
                      time.mktime(time.strptime(braked.group(1), "%Y-%m-%dT%H:%M:%S")))
