@@ -117,6 +117,25 @@ def cpu_ticks(pids):
     return total
 
 
+def ctx_switches(pids):
+    """Voluntary and involuntary context switches of every thread of pids:
+    on a virtual machine a switch costs tens of microseconds, so this is
+    where a thread-per-connection process spends much of its time."""
+    total = 0
+    for p in pids:
+        try:
+            tasks = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open("/proc/%d/task/%s/status" % (p, t)) as f:
+                    total += sum(int(m) for m in re.findall(r"ctxt_switches:\s+(\d+)", f.read()))
+            except OSError:
+                pass
+    return total
+
+
 def rss_hwm_kb(pids):
     best = 0
     for p in pids:
@@ -203,6 +222,47 @@ class Stack:
                              capture_output=True, text=True).stdout
         return {m.group(1): int(m.group(2)) for m in re.finditer(r"cmdstat_(\w+):calls=(\d+)", out)}
 
+    def redis_info(self, section, keys):
+        out = subprocess.run(["redis-cli", "-s", self.path("redis.sock"), "INFO", section],
+                             capture_output=True, text=True).stdout
+        return {k: v.strip() for k, v in (l.split(":", 1) for l in out.splitlines() if ":" in l)
+                if k in keys}
+
+    def settle_aof(self, deadline_s=300):
+        """Rewrites the append-only file once, waits for it, and turns the
+        automatic rewrite off for the measured rounds. Loading a million
+        users leaves an AOF that doubles within two or three rounds, and a
+        rewrite is a forked child copying the whole data set: seconds of CPU
+        on a 2-core machine, landing on whichever row runs then (its CPU is
+        even counted as Redis' own when the child is reaped). That cost
+        belongs to the data set's size and the operator's
+        auto-aof-rewrite-percentage, not to a request; the table says how
+        many rewrites ran during the rounds (none, unless one was already
+        due)."""
+        cli = ["redis-cli", "-s", self.path("redis.sock")]
+        keys = ("aof_rewrite_in_progress", "aof_rewrite_scheduled")
+        busy = lambda: any(v != "0" for v in self.redis_info("persistence", keys).values())  # noqa: E731
+        end = time.time() + deadline_s
+        while busy() and time.time() < end:
+            time.sleep(0.2)
+        subprocess.run(cli + ["BGREWRITEAOF"], capture_output=True)
+        time.sleep(0.2)
+        while busy() and time.time() < end:
+            time.sleep(0.2)
+        subprocess.run(cli + ["CONFIG", "SET", "auto-aof-rewrite-percentage", "0"], check=True,
+                       capture_output=True)
+
+    def aof_rewrites(self):
+        return int(self.redis_info("persistence", ("aof_rewrites",)).get("aof_rewrites", 0))
+
+    def redis_usec(self):
+        """{command: microseconds} from INFO commandstats: where Redis' own
+        time goes (the event loop's reads and writes are not in it)."""
+        out = subprocess.run(["redis-cli", "-s", self.path("redis.sock"), "INFO", "commandstats"],
+                             capture_output=True, text=True).stdout
+        return {m.group(1): int(m.group(2))
+                for m in re.finditer(r"cmdstat_(\w+):calls=\d+,usec=(\d+)", out)}
+
     def mysql_status(self):
         """Questions (every statement, the writer's included) and Com_select
         (the pool's reads: the writer only inserts)."""
@@ -243,9 +303,10 @@ def run_wrk(stack, name, path, script, prefix, seconds, env):
     if prefix:
         env = dict(env, API_PREFIX=prefix)
     before = {"cpu": {g: cpu_ticks(p) for g, p in stack.groups().items()},
+              "ctx": {g: ctx_switches(p) for g, p in stack.groups().items()},
               "redis": stack.redis_commands(), "mysql": stack.mysql_status(),
               "metrics": stack.metrics() if name in SERVICE else {},
-              "calls": stack.redis_calls() if name in LUA else {}}
+              "calls": stack.redis_calls() if name in LUA else {}, "usec": stack.redis_usec(), "all_calls": stack.redis_calls()}
     stop, samples = threading.Event(), []
     sampler = threading.Thread(target=timewait_sampler, args=(stop, samples, stack.port))
     sampler.start()
@@ -267,7 +328,14 @@ def run_wrk(stack, name, path, script, prefix, seconds, env):
         "select_per_req": (selects - before["mysql"][1]) / n,
         "cpu_per_1k": {g: (after_cpu[g] - before["cpu"][g]) / TICK / n * 1000 for g in after_cpu},
         "worker_rss_kb": rss_hwm_kb(groups["workers"]),
+        "ctx_per_req": {g: (ctx_switches(p) - before["ctx"][g]) / n for g, p in groups.items()},
     }
+    usec = stack.redis_usec()
+    res["redis_cmd_us_per_req"] = {k: round((v - before["usec"].get(k, 0)) / n, 2)
+                                   for k, v in usec.items() if v > before["usec"].get(k, 0)}
+    calls = stack.redis_calls()
+    res["redis_cmd_calls_per_req"] = {k: round((v - before["all_calls"].get(k, 0)) / n, 3)
+                                      for k, v in calls.items() if v > before["all_calls"].get(k, 0)}
     if before["metrics"]:
         m_after = stack.metrics()
         gets = m_after.get("popup_get_requests_total", 0) - before["metrics"].get("popup_get_requests_total", 0)
@@ -316,9 +384,10 @@ def table(summary, meta):
         "Machine: %s, %d cores, load average %s before the run; wrk -t2 -c%d, %d rounds x %d s per "
         "workload (interleaved, medians); %d users (warm rows: the %d most frequent, each visited "
         "once before the round), pool %d workers x %d threads, floors %d x %d; "
-        "command: `%s`." % (meta["host"], os.cpu_count(), meta["loadavg"], CONNECTIONS, ROUNDS,
+        "command: `%s`. Redis AOF rewrites during the rounds: %d (one ran before them; see "
+        "bench/README.md)." % (meta["host"], os.cpu_count(), meta["loadavg"], CONNECTIONS, ROUNDS,
                              SECONDS, USERS, WARM_USERS, WORKERS, THREADS, FLOOR_WORKERS, FLOOR_THREADS,
-                             meta["command"]), "",
+                             meta["command"], meta["aof_rewrites_in_rounds"]), "",
         "| workload | req/s | p50 ms | p99 ms | max ms | errors | x floor | x floor+RT | x static | "
         "TIME_WAIT | Redis cmd/req | Redis RT/GET | memory hits/GET | events/req | MySQL q/req | MySQL SELECT/req | "
         "CPU s/1k nginx | workers | floors | Redis | MariaDB | writer | worker RSS MiB |",
@@ -337,6 +406,18 @@ def table(summary, meta):
                          s["mysql_per_req"],
                          s["select_per_req"], c["nginx"], c["workers"], c["floors"], c["redis"],
                          c["mariadb"], c["writer"], s["worker_rss_kb"] / 1024))
+    lines += ["", "Where the time goes (medians per request): context switches of each process group, "
+              "and Redis' own time per command (INFO commandstats; EXEC and EVAL include the commands "
+              "they run).", "",
+              "| workload | switches nginx | workers | floors | Redis | MariaDB | writer | Redis µs/req by command |",
+              "|---" * 8 + "|"]
+    for name, _, _, _ in WORKLOADS:
+        s = summary[name]
+        x = s["ctx_per_req"]
+        top = sorted(s["redis_cmd_us_per_req"].items(), key=lambda kv: -kv[1])[:5]
+        lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |" % (
+            name, x["nginx"], x["workers"], x["floors"], x["redis"], x["mariadb"], x["writer"],
+            ", ".join("%s %.1f" % kv for kv in top if kv[1] >= 0.1) or "-"))
     ratio = lua_ratios(summary)
     lines += ["", "popup x lua (the service's req/s over the Lua alternative's, bench/lua/): "
               "GET %s, warm GET %s, visit mix %s. The Lua rows run inside nginx: their CPU is in "
@@ -373,6 +454,8 @@ def main():
         stack.start()
         subprocess.run([sys.executable, os.path.join(TOP, "bench/gen_data.py"), "--dir", stack.dir,
                         "--users", str(USERS), "--build", os.path.join(TOP, BUILD)], check=True)
+        stack.settle_aof()
+        rewrites = stack.aof_rewrites()
         env = dict(os.environ, USERS=str(USERS), WRK_DIR=os.path.join(TOP, "bench/wrk"),
                    POPUP_IDS=stack.enabled_ids())
         env["WARM_USERS"] = str(WARM_USERS)
@@ -401,8 +484,13 @@ def main():
                 if k in rs[0]:
                     s[k] = median_of(rs, k)
             s["cpu_per_1k"] = {g: median_of(rs, "cpu_per_1k", g) for g in rs[0]["cpu_per_1k"]}
+            s["ctx_per_req"] = {g: median_of(rs, "ctx_per_req", g) for g in rs[0]["ctx_per_req"]}
+            for key in ("redis_cmd_us_per_req", "redis_cmd_calls_per_req"):
+                cmds = sorted({c for r in rs for c in r[key]})
+                s[key] = {c: statistics.median(r[key].get(c, 0) for r in rs) for c in cmds}
             summary[name] = s
         meta = {"stamp": stamp, "host": host, "loadavg": loadavg, "popup_x_lua": lua_ratios(summary),
+                "aof_rewrites_in_rounds": stack.aof_rewrites() - rewrites,
                 "command": ("BENCH_QUICK=1 " if QUICK else "") + "make bench",
                 "rounds": {n: [r["rps"] for r in rs] for n, rs in results.items()}}
         md = table(summary, meta)
