@@ -54,7 +54,7 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 64))
 # connections starve its queue (2 x 8 in one run: p99 115 ms); they keep
 # the 4 x 32 shape they were always measured with.
 WORKERS = int(os.environ.get("WORKERS") or os.cpu_count())
-THREADS = int(os.environ.get("THREADS") or 16)
+THREADS = int(os.environ.get("THREADS") or 8)
 FLOOR_WORKERS = int(os.environ.get("FLOOR_WORKERS") or 4)
 FLOOR_THREADS = int(os.environ.get("FLOOR_THREADS") or 32)
 # floor+RT: the floor plus one Redis round trip (PING) per request, the

@@ -36,7 +36,7 @@ struct Settings {
   std::string listen;          // Address text; empty = inherited fd 0
   int backlog = 1024;
   int workers = 2;             // processes (about one per core)
-  int threads = 16;            // accept threads per process
+  int threads = 8;             // accept threads per process
   // User affinity (nginx/README.md): with `listen` set, the supervisor also
   // opens one socket per worker slot (slot_address), and nginx sends each
   // user to one slot (`hash $arg_uid consistent`), whose process then
@@ -57,7 +57,7 @@ struct Settings {
   std::string pid_file;        // supervisor's pid, flock'ed while it runs; "" = none
   // nginx sizing (the pool must outnumber what keepalive caches can pin)
   int nginx_workers = 2;
-  int nginx_keepalive = 4;     // keepalive connections per nginx worker
+  int nginx_keepalive = 2;     // keepalive connections per nginx worker
   // Redis
   std::string redis = "127.0.0.1:6379";
   int redis_timeout_ms = 500;

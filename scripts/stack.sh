@@ -19,7 +19,7 @@
 # Settings (environment, with defaults):
 #   HTTP_ADDR=127.0.0.1 HTTP_PORT=8080   where nginx listens
 #   POOL=supervisor|spawn-fcgi           who runs the popupd processes
-#   WORKERS=nproc THREADS=16 MAX_REQUESTS=0  pool size, recycling (0 =
+#   WORKERS=nproc THREADS=8 MAX_REQUESTS=0   pool size, recycling (0 =
 #                                        never); 4 x 64 with POOL_TCP_PORT
 #   NGINX_WORKERS=2
 #   NGINX_KEEPALIVE=THREADS/(2*NGINX_WORKERS)   the sizing rule per worker
@@ -396,7 +396,7 @@ check_settings() {
     THREADS=${THREADS:-64}
   else
     WORKERS=${WORKERS:-$(nproc)}
-    THREADS=${THREADS:-16}
+    THREADS=${THREADS:-8}
   fi
   for v in HTTP_PORT WORKERS THREADS NGINX_WORKERS MAX_REQUESTS BATCH_SIZE BATCH_MS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || fail "$v must be a number, not '${!v}'"
