@@ -1,7 +1,8 @@
 // The queue writer: drains <p>:events into MySQL in batches.
 //
-// Reliable-queue pattern: items are moved atomically (BLMOVE, then a Lua
-// loop of LMOVE) into this writer's own processing list and deleted from it
+// Reliable-queue pattern: items are moved atomically (BLMOVE, then one Lua
+// script: RENAME of the whole queue when it fits in the batch, else a copy
+// of the oldest) into this writer's own processing list and deleted from it
 // only after the MySQL transaction that applies them has committed. A crash
 // at any point leaves them either in the queue or in the processing list;
 // on start the processing list is applied first. Applying is idempotent
