@@ -215,12 +215,14 @@ class Stack:
                              capture_output=True, text=True).stdout
         return int(re.search(r"total_commands_processed:(\d+)", out).group(1))
 
-    def redis_calls(self):
-        """{command: calls} from INFO commandstats: what the Lua rows count
-        instead of the pool's metrics."""
+    def redis_commandstats(self):
+        """{command: (calls, microseconds)} from INFO commandstats: what the
+        Lua rows count instead of the pool's metrics, and where Redis' own
+        time goes (the event loop's reads and writes are not in it)."""
         out = subprocess.run(["redis-cli", "-s", self.path("redis.sock"), "INFO", "commandstats"],
                              capture_output=True, text=True).stdout
-        return {m.group(1): int(m.group(2)) for m in re.finditer(r"cmdstat_(\w+):calls=(\d+)", out)}
+        return {m.group(1): (int(m.group(2)), int(m.group(3)))
+                for m in re.finditer(r"cmdstat_(\w+):calls=(\d+),usec=(\d+)", out)}
 
     def redis_info(self, section, keys):
         out = subprocess.run(["redis-cli", "-s", self.path("redis.sock"), "INFO", section],
@@ -254,14 +256,6 @@ class Stack:
 
     def aof_rewrites(self):
         return int(self.redis_info("persistence", ("aof_rewrites",)).get("aof_rewrites", 0))
-
-    def redis_usec(self):
-        """{command: microseconds} from INFO commandstats: where Redis' own
-        time goes (the event loop's reads and writes are not in it)."""
-        out = subprocess.run(["redis-cli", "-s", self.path("redis.sock"), "INFO", "commandstats"],
-                             capture_output=True, text=True).stdout
-        return {m.group(1): int(m.group(2))
-                for m in re.finditer(r"cmdstat_(\w+):calls=\d+,usec=(\d+)", out)}
 
     def mysql_status(self):
         """Questions (every statement, the writer's included) and Com_select
@@ -302,11 +296,12 @@ def run_wrk(stack, name, path, script, prefix, seconds, env):
            "-s", os.path.join(TOP, "bench/wrk", script), url]
     if prefix:
         env = dict(env, API_PREFIX=prefix)
-    before = {"cpu": {g: cpu_ticks(p) for g, p in stack.groups().items()},
-              "ctx": {g: ctx_switches(p) for g, p in stack.groups().items()},
+    groups = stack.groups()
+    before = {"cpu": {g: cpu_ticks(p) for g, p in groups.items()},
+              "ctx": {g: ctx_switches(p) for g, p in groups.items()},
               "redis": stack.redis_commands(), "mysql": stack.mysql_status(),
               "metrics": stack.metrics() if name in SERVICE else {},
-              "calls": stack.redis_calls() if name in LUA else {}, "usec": stack.redis_usec(), "all_calls": stack.redis_calls()}
+              "commands": stack.redis_commandstats()}
     stop, samples = threading.Event(), []
     sampler = threading.Thread(target=timewait_sampler, args=(stop, samples, stack.port))
     sampler.start()
@@ -330,12 +325,11 @@ def run_wrk(stack, name, path, script, prefix, seconds, env):
         "worker_rss_kb": rss_hwm_kb(groups["workers"]),
         "ctx_per_req": {g: (ctx_switches(p) - before["ctx"][g]) / n for g, p in groups.items()},
     }
-    usec = stack.redis_usec()
-    res["redis_cmd_us_per_req"] = {k: round((v - before["usec"].get(k, 0)) / n, 2)
-                                   for k, v in usec.items() if v > before["usec"].get(k, 0)}
-    calls = stack.redis_calls()
-    res["redis_cmd_calls_per_req"] = {k: round((v - before["all_calls"].get(k, 0)) / n, 3)
-                                      for k, v in calls.items() if v > before["all_calls"].get(k, 0)}
+    # Per command: (calls, microseconds) during the run.
+    commands = {k: (c - before["commands"].get(k, (0, 0))[0], u - before["commands"].get(k, (0, 0))[1])
+                for k, (c, u) in stack.redis_commandstats().items()}
+    res["redis_cmd_us_per_req"] = {k: round(u / n, 2) for k, (c, u) in commands.items() if u > 0}
+    res["redis_cmd_calls_per_req"] = {k: round(c / n, 3) for k, (c, u) in commands.items() if c > 0}
     if before["metrics"]:
         m_after = stack.metrics()
         gets = m_after.get("popup_get_requests_total", 0) - before["metrics"].get("popup_get_requests_total", 0)
@@ -348,13 +342,12 @@ def run_wrk(stack, name, path, script, prefix, seconds, env):
         shows = (m_after.get("popup_events_queued_total", 0)
                  - before["metrics"].get("popup_events_queued_total", 0))
         res["events_per_req"] = shows / n
-    if before["calls"]:
+    if name in LUA:
         # Every event is one LPUSH; a GET's round trips are its HGETALL and,
         # when it shows, the write pipeline (LPUSH): the config timer's GETs
         # are off the request path, as the pool's refresher thread is. The
         # mix's GETs cannot be told apart from its actions here.
-        calls = stack.redis_calls()
-        delta = {k: calls.get(k, 0) - before["calls"].get(k, 0) for k in ("hgetall", "lpush")}
+        delta = {k: commands.get(k, (0, 0))[0] for k in ("hgetall", "lpush")}
         res["events_per_req"] = delta["lpush"] / n
         if name in ("lua", "lua warm"):
             res["redis_rt_per_get"] = (delta["hgetall"] + delta["lpush"]) / n

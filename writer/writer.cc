@@ -169,13 +169,21 @@ struct Writer {
                 alive.c_str(), err.c_str(), s.writer_heartbeat_ttl_ms);
   }
 
+  // LRANGE of a list whose right end is the oldest: the items, oldest first.
+  static std::vector<std::string> oldest_first(RedisReply& range) {
+    std::vector<std::string> items;
+    items.reserve(range.elements.size());
+    for (auto it = range.elements.rbegin(); it != range.elements.rend(); ++it)
+      items.push_back(std::move(it->str));
+    return items;
+  }
+
   // The items of the processing list (oldest first), or false on error.
   bool in_hand(std::vector<std::string>* items) {
     RedisReply r;
     std::string err;
     if (!redis.command({"LRANGE", processing, "0", "-1"}, &r, &err)) return false;
-    items->clear();
-    for (auto it = r.elements.rbegin(); it != r.elements.rend(); ++it) items->push_back(it->str);
+    *items = oldest_first(r);
     return true;
   }
 
@@ -294,12 +302,8 @@ struct Writer {
       }
       return items;
     }
-    // The list holds the one in hand at its right end and the moved ones
-    // before it, newest first.
-    items.clear();
-    for (auto e = rs[1].elements.rbegin(); e != rs[1].elements.rend(); ++e)
-      items.push_back(std::move(e->str));
-    return items;
+    // The list holds the one in hand at its right end, the moved ones before it.
+    return oldest_first(rs[1]);
   }
 
   void publish_stats() {
