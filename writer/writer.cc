@@ -14,20 +14,23 @@
 namespace popup {
 namespace {
 
-// Moves up to ARGV[1] items, oldest first, in one round trip and atomically,
-// and replies with how many it moved. The processing list ends up as n
-// LMOVEs RIGHT LEFT would leave it (oldest moved at its right end); the
-// writer reads it with a native LRANGE in the same pipeline. When the whole
-// queue fits, the few items already in hand go back to the queue's consumer
-// end and the queue is taken over by RENAME: O(1) however long it is. Every
-// item passed through Lua costs Redis microseconds (interned, copied twice):
-// the script was a fifth of Redis' time per warm GET in bench/bench.py's
-// per-command table while it copied and returned them.
+// Moves the oldest ARGV[1] items, or the whole queue when it holds at most
+// ARGV[2], in one round trip and atomically, and replies with how many it
+// moved. The processing list ends up as n LMOVEs RIGHT LEFT would leave it
+// (oldest moved at its right end); the writer reads it with a native LRANGE
+// in the same pipeline and commits it in batches of ARGV[1] + 1. Taking the
+// whole queue is a RENAME (the few items already in hand go back to the
+// queue's consumer end first): O(1) however long it is. Copying is O(n) in
+// Lua: every item passed through it costs Redis microseconds (interned,
+// copied twice); the copy was 1.7 µs of Redis' time per warm GET in
+// bench/bench.py's per-command table when a busy queue held more than one
+// batch. ARGV[2] bounds what one writer takes, so that several writers
+// (different writer_ids) still share a long backlog.
 const char* kMoveScript =
     "local want = tonumber(ARGV[1]) "
     "local n = redis.call('LLEN', KEYS[1]) "
     "if n == 0 then return 0 end "
-    "if n <= want and redis.call('LLEN', KEYS[2]) <= 64 then "
+    "if n <= tonumber(ARGV[2]) and redis.call('LLEN', KEYS[2]) <= 64 then "
     "  while redis.call('LMOVE', KEYS[2], KEYS[1], 'LEFT', 'RIGHT') do end "
     "  redis.call('RENAME', KEYS[1], KEYS[2]) "
     "  return n "
@@ -64,6 +67,11 @@ const char* kHeartbeatScript =
 const char* kReleaseScript =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
     "return 0";
+
+// At most this many batches are taken over at once (kMoveScript's ARGV[2]):
+// a queue that a busy minute left a few batches long moves by RENAME, and a
+// long backlog is still shared by several writers.
+constexpr int kTakeBatches = 4;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -212,8 +220,25 @@ struct Writer {
     return out;
   }
 
-  // Applies the batch in hand until it commits; false when stopped first.
-  bool commit(const std::vector<Event>& batch) {
+  // Applies the items in hand (oldest first) in batches of batch_size, each
+  // until it commits. A committed batch leaves the processing list (LTRIM of
+  // its right end); the list is deleted after the last. False when stopped
+  // first: the rest stays in the processing list.
+  bool commit_all(const std::vector<std::string>& items) {
+    size_t chunk = static_cast<size_t>(std::max(1, s.batch_size));
+    for (size_t at = 0; at < items.size(); at += chunk) {
+      size_t n = std::min(chunk, items.size() - at);
+      std::vector<std::string> part(items.begin() + static_cast<std::ptrdiff_t>(at),
+                                    items.begin() + static_cast<std::ptrdiff_t>(at + n));
+      if (!commit(decode(part), at + n == items.size() ? 0 : n)) return false;
+    }
+    return true;
+  }
+
+  // Applies one batch until it commits; false when stopped first. Then
+  // forgets it: trim > 0 drops that many items from the processing list's
+  // right end (more batches follow), 0 deletes the list.
+  bool commit(const std::vector<Event>& batch, size_t trim) {
     int backoff = 100;
     int64_t t0 = now_ms();
     std::string err;
@@ -227,8 +252,14 @@ struct Writer {
       if (stopping()) return false;
     }
     RedisReply r;
+    if (trim > 0 &&
+        !redis.command({"LTRIM", processing, "0", std::to_string(-static_cast<int64_t>(trim) - 1)},
+                       &r, &err))
+      // Still in the list: the DEL after the last batch drops it, and a
+      // replay before that is harmless.
+      log_error("writer: cannot trim %s (%s)", processing.c_str(), err.c_str());
     int del_backoff = 100;
-    while (!redis.command({"DEL", processing}, &r, &err)) {
+    while (trim == 0 && !redis.command({"DEL", processing}, &r, &err)) {
       // Committed but not yet forgotten: a replay later is harmless.
       log_error("writer: cannot clear %s (%s)", processing.c_str(), err.c_str());
       if (stopping()) return true;
@@ -277,7 +308,8 @@ struct Writer {
     items.push_back(r.str);
     // The batch fills in the queue while the writer looks at its length (a
     // native command, a few looks per batch_ms); then one script moves it,
-    // by RENAME when all of it fits (the processing list holds one item).
+    // by RENAME when all of it fits in kTakeBatches batches (the processing
+    // list holds one item), and commit_all() applies it a batch at a time.
     int want = s.batch_size - 1;
     int64_t deadline = now_ms() + s.batch_ms;
     for (int64_t left = s.batch_ms; want > 0 && left > 0 && !stopping();
@@ -287,7 +319,8 @@ struct Writer {
     }
     if (want <= 0) return items;
     std::vector<RedisReply> rs;
-    if (!redis.pipeline({{"EVAL", kMoveScript, "2", keys.events(), processing, std::to_string(want)},
+    if (!redis.pipeline({{"EVAL", kMoveScript, "2", keys.events(), processing, std::to_string(want),
+                          std::to_string(kTakeBatches * s.batch_size - 1)},
                          {"LRANGE", processing, "0", "-1"}},
                         &rs, &err) ||
         rs.size() != 2 || rs[1].type != RedisReply::kArray) {
@@ -344,7 +377,7 @@ struct Writer {
     if (items.empty() || stopping()) return;
     log_info("writer: re-applying %zu events left in %s by a previous run", items.size(),
              processing.c_str());
-    if (!commit(decode(items))) give_back();
+    if (!commit_all(items)) give_back();
   }
 
   int run() {
@@ -355,7 +388,7 @@ struct Writer {
     int64_t stats_at = 0;
     while (!stopping()) {
       auto items = gather();
-      if (!items.empty() && !commit(decode(items))) {
+      if (!items.empty() && !commit_all(items)) {
         if (!lost_lease) give_back();  // else its batch is the new owner's
         break;
       }

@@ -1,13 +1,14 @@
 // The queue writer: drains <p>:events into MySQL in batches.
 //
 // Reliable-queue pattern: items are moved atomically (BLMOVE, then one Lua
-// script: RENAME of the whole queue when it fits in the batch, else a copy
-// of the oldest) into this writer's own processing list and deleted from it
-// only after the MySQL transaction that applies them has committed. A crash
-// at any point leaves them either in the queue or in the processing list;
-// on start the processing list is applied first. Applying is idempotent
+// script: RENAME of the whole queue when it fits in four batches, else a
+// copy of the oldest batch) into this writer's own processing list and
+// applied a batch at a time; a batch leaves the processing list only after
+// the MySQL transaction that applies it has committed. A crash at any point
+// leaves the events either in the queue or in the processing list; on start
+// the processing list is applied first. Applying is idempotent
 // (Mysql::apply_events), so the one window that repeats work, a crash
-// between COMMIT and DEL, duplicates nothing.
+// between COMMIT and LTRIM or DEL, duplicates nothing.
 //
 // Heartbeat: <p>:writer:<id>:alive holds the owner (its supervisor,
 // "<host>:<pid>") and expires writer_heartbeat_ttl_ms after the last

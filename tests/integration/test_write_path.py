@@ -205,6 +205,40 @@ class WritePath(unittest.TestCase):
                          [[str(NOW + 120), "2", "click", ev["id"]]])
 
 
+    def test_a_backlog_of_several_batches_moves_at_once_and_commits_a_batch_at_a_time(self):
+        """170 events wait while the writer is stopped (BATCH_SIZE is 50).
+        The writer takes the queue over in one move (it fits in four batches)
+        and applies what it holds in MySQL batches of 50, trimming each from
+        its processing list: 4 batches, every event once, none left in hand,
+        the users' last states."""
+        ensure_writer()
+        u = uid("backlog")
+        order = int(time.time() * 1e6)
+        events = [{"id": "%032x" % random.getrandbits(128), "uid": "%s-%d" % (u, i % 7),
+                   "popup_id": 1, "kind": "show", "ts": NOW + i, "order": order + i,
+                   "next_show_at": NOW + i, "impressions": i // 7 + 1, "last_action": "show"}
+                  for i in range(170)]
+        w = Proc(stack, "popup-writer", "writer.log", pidfile="writer.pid")
+        w.kill(signal.SIGTERM, wait=60)
+        try:
+            # The oldest first: LPUSH puts each argument at the head in turn.
+            stack.redis("LPUSH", "popup:events", *[json.dumps(e) for e in events])
+        finally:
+            w.start()
+        ensure_writer()
+        # The new writer's counters start at 0 and are published once it idles.
+        stats = lambda: stack.redis_raw("HMGET", "popup:writer:w1", "batches_total",
+                                        "events_total").split()
+        self.assertTrue(stack.wait_for(lambda: stats() == ["4", "170"], timeout=60), stats())
+        self.assertEqual(stack.sql_int("SELECT COUNT(*) FROM popup_events WHERE uid LIKE '%s-%%'"
+                                       % u), 170)
+        self.assertEqual(stack.sql_int("SELECT COUNT(DISTINCT event_id) FROM popup_events "
+                                       "WHERE uid LIKE '%s-%%'" % u), 170)
+        self.assertEqual(stack.redis_raw("KEYS", "popup:events:processing:*"), "")
+        self.assertEqual(stack.sql_int("SELECT MAX(impressions) FROM user_state WHERE uid LIKE "
+                                       "'%s-%%'" % u), 170 // 7 + 1)
+
+
 def mariadb():
     return Proc(stack, "mariadbd", "mariadb.log")
 
