@@ -28,6 +28,7 @@
 #                                        WORKERS*THREADS/(2*NGINX_WORKERS)),
 #                                        nginx/README.md
 #   TEST_CLOCK=off DEMO=1 WRITER=1 BATCH_SIZE=1000 BATCH_MS=50
+#   FLUSH_MS=5 FLUSH_EVENTS=200          the workers' write-behind
 #   REDIS_MAXMEMORY=512mb BUILD=build
 #   POOL_TCP_PORT=N   the pool listens on 127.0.0.1:N and nginx reaches it
 #                     over TCP (how a pool on another host is reached); the
@@ -105,6 +106,8 @@ DEMO=${DEMO:-1}
 WRITER=${WRITER:-1}
 BATCH_SIZE=${BATCH_SIZE:-1000}
 BATCH_MS=${BATCH_MS:-50}
+FLUSH_MS=${FLUSH_MS:-5}
+FLUSH_EVENTS=${FLUSH_EVENTS:-200}
 REDIS_MAXMEMORY=${REDIS_MAXMEMORY:-512mb}
 BUILD=${BUILD:-build}
 KEY_PREFIX=popup   # popup.conf's key_prefix; load_config reads its version key
@@ -398,7 +401,8 @@ check_settings() {
     WORKERS=${WORKERS:-$(nproc)}
     THREADS=${THREADS:-8}
   fi
-  for v in HTTP_PORT WORKERS THREADS NGINX_WORKERS MAX_REQUESTS BATCH_SIZE BATCH_MS; do
+  for v in HTTP_PORT WORKERS THREADS NGINX_WORKERS MAX_REQUESTS BATCH_SIZE BATCH_MS FLUSH_MS \
+           FLUSH_EVENTS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || fail "$v must be a number, not '${!v}'"
   done
   [ -z "$NGINX_KEEPALIVE" ] || [[ $NGINX_KEEPALIVE =~ ^[0-9]+$ ]] ||
@@ -483,6 +487,8 @@ pid_file = $pid_file
 workers = $WORKERS
 threads = $THREADS
 max_requests = $MAX_REQUESTS
+flush_ms = $FLUSH_MS
+flush_events = $FLUSH_EVENTS
 state_dir = $dir/state
 nginx_workers = $NGINX_WORKERS
 nginx_keepalive = $NGINX_KEEPALIVE
