@@ -24,6 +24,7 @@ import json
 import os
 import pwd
 import re
+import shlex
 import shutil
 import socket
 import statistics
@@ -354,6 +355,18 @@ def run_wrk(stack, name, path, script, prefix, seconds, env):
     return res
 
 
+# The settings a run was given through the environment (bench.py's own and
+# scripts/stack.sh's), so that a report says how it was made.
+ENV_KNOBS = ("BENCH_QUICK", "BENCH_USERS", "BENCH_ROUNDS", "BENCH_SECONDS", "BENCH_CONNECTIONS",
+             "BENCH_ONLY", "WORKERS", "THREADS", "FLOOR_WORKERS", "FLOOR_THREADS", "WARM_USERS",
+             "NGINX_WORKERS", "NGINX_KEEPALIVE", "FLUSH_MS", "FLUSH_EVENTS", "BATCH_SIZE", "BATCH_MS")
+
+
+def command_line():
+    env = ["%s=%s" % (k, shlex.quote(os.environ[k])) for k in ENV_KNOBS if os.environ.get(k)]
+    return " ".join(env + ["make bench"])
+
+
 def median_of(results, key, sub=None):
     vals = [(r[key][sub] if sub else r[key]) for r in results if key in r]
     return statistics.median(vals) if vals else 0
@@ -484,7 +497,7 @@ def main():
             summary[name] = s
         meta = {"stamp": stamp, "host": host, "loadavg": loadavg, "popup_x_lua": lua_ratios(summary),
                 "aof_rewrites_in_rounds": stack.aof_rewrites() - rewrites,
-                "command": ("BENCH_QUICK=1 " if QUICK else "") + "make bench",
+                "command": command_line(),
                 "rounds": {n: [r["rps"] for r in rs] for n, rs in results.items()}}
         md = table(summary, meta)
         md += "\nTotal time %.0f s.\n" % (time.time() - t0)
