@@ -69,9 +69,12 @@ const char* kReleaseScript =
     "return 0";
 
 // At most this many batches are taken over at once (kMoveScript's ARGV[2]):
-// a queue that a busy minute left a few batches long moves by RENAME, and a
-// long backlog is still shared by several writers.
-constexpr int kTakeBatches = 4;
+// a writer a second or two behind (MariaDB busy) still moves its backlog by
+// RENAME (with 4, bench/results/20261126-202833 still spent 1.3 µs of Redis
+// per warm GET copying), and a long backlog (after an outage) is still
+// shared by several writers. Only the batch being applied is replayed after
+// a crash: committed batches leave the processing list at once.
+constexpr int kTakeBatches = 16;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -1,7 +1,7 @@
 // The queue writer: drains <p>:events into MySQL in batches.
 //
 // Reliable-queue pattern: items are moved atomically (BLMOVE, then one Lua
-// script: RENAME of the whole queue when it fits in four batches, else a
+// script: RENAME of the whole queue when it fits in 16 batches, else a
 // copy of the oldest batch) into this writer's own processing list and
 // applied a batch at a time; a batch leaves the processing list only after
 // the MySQL transaction that applies it has committed. A crash at any point

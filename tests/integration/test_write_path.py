@@ -207,7 +207,7 @@ class WritePath(unittest.TestCase):
 
     def test_a_backlog_of_several_batches_moves_at_once_and_commits_a_batch_at_a_time(self):
         """170 events wait while the writer is stopped (BATCH_SIZE is 50).
-        The writer takes the queue over in one move (it fits in four batches)
+        The writer takes the queue over in one move (it fits in 16 batches)
         and applies what it holds in MySQL batches of 50, trimming each from
         its processing list: 4 batches, every event once, none left in hand,
         the users' last states."""
