@@ -375,7 +375,7 @@ def run_wrk(stack, name, path, script, prefix, seconds, env):
 
 # The settings a run was given through the environment (bench.py's own and
 # scripts/stack.sh's), so that a report says how it was made.
-ENV_KNOBS = ("BENCH_QUICK", "BENCH_USERS", "BENCH_ROUNDS", "BENCH_SECONDS", "BENCH_CONNECTIONS",
+ENV_KNOBS = ("BUILD", "BENCH_QUICK", "BENCH_USERS", "BENCH_ROUNDS", "BENCH_SECONDS", "BENCH_CONNECTIONS",
              "BENCH_ONLY", "WORKERS", "THREADS", "FLOOR_WORKERS", "FLOOR_THREADS", "WARM_USERS",
              "NGINX_WORKERS", "NGINX_KEEPALIVE", "FLUSH_MS", "FLUSH_EVENTS", "BATCH_SIZE", "BATCH_MS")
 

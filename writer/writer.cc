@@ -17,8 +17,8 @@ namespace {
 // Moves the oldest ARGV[1] items, or the whole queue when it holds at most
 // ARGV[2], in one round trip and atomically, and replies with how many it
 // moved. The processing list ends up as n LMOVEs RIGHT LEFT would leave it
-// (oldest moved at its right end); the writer reads it with a native LRANGE
-// in the same pipeline and commits it in batches of ARGV[1] + 1. Taking the
+// (oldest moved at its right end); the writer reads its oldest batch with a
+// native LRANGE in the same pipeline and the rest a batch at a time. Taking the
 // whole queue is a RENAME (the few items already in hand go back to the
 // queue's consumer end first): O(1) however long it is. Copying is O(n) in
 // Lua: every item passed through it costs Redis microseconds (interned,
@@ -189,12 +189,26 @@ struct Writer {
     return items;
   }
 
-  // The items of the processing list (oldest first), or false on error.
+  // The oldest batch_size items of the processing list (its right end),
+  // oldest first, or false on error.
   bool in_hand(std::vector<std::string>* items) {
     RedisReply r;
     std::string err;
-    if (!redis.command({"LRANGE", processing, "0", "-1"}, &r, &err)) return false;
+    if (!redis.command({"LRANGE", processing, batch_start(), "-1"}, &r, &err)) return false;
     *items = oldest_first(r);
+    return true;
+  }
+
+  // LRANGE's start for the oldest batch_size items.
+  std::string batch_start() const { return std::to_string(-std::max(1, s.batch_size)); }
+
+  // in_hand() until it answers; false when stopped first.
+  bool read_in_hand(std::vector<std::string>* items) {
+    int backoff = 200;
+    while (!in_hand(items)) {
+      if (stopping()) return false;
+      sleep_backoff(&backoff);
+    }
     return true;
   }
 
@@ -223,25 +237,24 @@ struct Writer {
     return out;
   }
 
-  // Applies the items in hand (oldest first) in batches of batch_size, each
-  // until it commits. A committed batch leaves the processing list (LTRIM of
-  // its right end); the list is deleted after the last. False when stopped
-  // first: the rest stays in the processing list.
-  bool commit_all(const std::vector<std::string>& items) {
-    size_t chunk = static_cast<size_t>(std::max(1, s.batch_size));
-    for (size_t at = 0; at < items.size(); at += chunk) {
-      size_t n = std::min(chunk, items.size() - at);
-      std::vector<std::string> part(items.begin() + static_cast<std::ptrdiff_t>(at),
-                                    items.begin() + static_cast<std::ptrdiff_t>(at + n));
-      if (!commit(decode(part), at + n == items.size() ? 0 : n)) return false;
+  // Applies the processing list a batch at a time, oldest first, starting
+  // with `batch` (its oldest items, in_hand()), until the list is empty. Each
+  // batch is read when the one before has left the list, so neither Redis
+  // nor the writer handles more than batch_size events at once however much
+  // the move took over. False when stopped first: the rest stays in the
+  // processing list (the caller gives it back to the queue).
+  bool apply_in_hand(std::vector<std::string> batch) {
+    while (!batch.empty()) {
+      if (!commit(decode(batch), batch.size()) || stopping()) return false;
+      if (!read_in_hand(&batch)) return false;
     }
     return true;
   }
 
-  // Applies one batch until it commits; false when stopped first. Then
-  // forgets it: trim > 0 drops that many items from the processing list's
-  // right end (more batches follow), 0 deletes the list.
-  bool commit(const std::vector<Event>& batch, size_t trim) {
+  // Applies one batch until it commits, then drops its `taken` items from
+  // the processing list's right end (the last batch empties the list, and
+  // Redis deletes it); false when stopped before it committed.
+  bool commit(const std::vector<Event>& batch, size_t taken) {
     int backoff = 100;
     int64_t t0 = now_ms();
     std::string err;
@@ -255,18 +268,14 @@ struct Writer {
       if (stopping()) return false;
     }
     RedisReply r;
-    if (trim > 0 &&
-        !redis.command({"LTRIM", processing, "0", std::to_string(-static_cast<int64_t>(trim) - 1)},
-                       &r, &err))
-      // Still in the list: the DEL after the last batch drops it, and a
-      // replay before that is harmless.
-      log_error("writer: cannot trim %s (%s)", processing.c_str(), err.c_str());
-    int del_backoff = 100;
-    while (trim == 0 && !redis.command({"DEL", processing}, &r, &err)) {
+    int trim_backoff = 100;
+    std::string keep = std::to_string(-static_cast<int64_t>(taken) - 1);
+    while (!redis.command({"LTRIM", processing, "0", keep}, &r, &err)) {
       // Committed but not yet forgotten: a replay later is harmless.
-      log_error("writer: cannot clear %s (%s)", processing.c_str(), err.c_str());
+      log_error("writer: cannot drop a committed batch from %s (%s)", processing.c_str(),
+                err.c_str());
       if (stopping()) return true;
-      sleep_backoff(&del_backoff);
+      sleep_backoff(&trim_backoff);
     }
     ++st.batches;
     st.events += static_cast<int64_t>(batch.size());
@@ -288,8 +297,8 @@ struct Writer {
 
   // Fills the processing list: blocks up to 1 s for the first event, then
   // waits until batch_size events are queued or batch_ms has passed and
-  // moves them. Returns the items (oldest first) or an empty vector on
-  // timeout or error.
+  // moves them. Returns the processing list's oldest batch (oldest first)
+  // or an empty vector on timeout or error.
   std::vector<std::string> gather() {
     std::vector<std::string> items;
     RedisReply r;
@@ -312,7 +321,7 @@ struct Writer {
     // The batch fills in the queue while the writer looks at its length (a
     // native command, a few looks per batch_ms); then one script moves it,
     // by RENAME when all of it fits in kTakeBatches batches (the processing
-    // list holds one item), and commit_all() applies it a batch at a time.
+    // list holds one item), and apply_in_hand() applies it a batch at a time.
     int want = s.batch_size - 1;
     int64_t deadline = now_ms() + s.batch_ms;
     for (int64_t left = s.batch_ms; want > 0 && left > 0 && !stopping();
@@ -324,21 +333,18 @@ struct Writer {
     std::vector<RedisReply> rs;
     if (!redis.pipeline({{"EVAL", kMoveScript, "2", keys.events(), processing, std::to_string(want),
                           std::to_string(kTakeBatches * s.batch_size - 1)},
-                         {"LRANGE", processing, "0", "-1"}},
+                         {"LRANGE", processing, batch_start(), "-1"}},
                         &rs, &err) ||
         rs.size() != 2 || rs[1].type != RedisReply::kArray) {
       // The script may have run all the same: the batch is what the list
       // holds, never just the one in hand (committing that and deleting the
       // list would lose the rest). Stopped first: the next start's recover().
       log_error("writer: moving a batch: %s", err.c_str());
-      int backoff = 200;
-      while (!in_hand(&items)) {
-        if (stopping()) return {};
-        sleep_backoff(&backoff);
-      }
+      if (!read_in_hand(&items)) return {};
       return items;
     }
-    // The list holds the one in hand at its right end, the moved ones before it.
+    // The list holds the one in hand at its right end, the moved ones before
+    // it: the reply is its oldest batch.
     return oldest_first(rs[1]);
   }
 
@@ -375,12 +381,13 @@ struct Writer {
   // On start: whatever a previous run left in the processing list.
   void recover() {
     std::vector<std::string> items;
-    int backoff = 200;
-    while (!stopping() && !in_hand(&items)) sleep_backoff(&backoff);
-    if (items.empty() || stopping()) return;
-    log_info("writer: re-applying %zu events left in %s by a previous run", items.size(),
+    if (!read_in_hand(&items) || items.empty() || stopping()) return;
+    RedisReply r;
+    std::string err;
+    long long n = redis.command({"LLEN", processing}, &r, &err) ? r.integer : -1;
+    log_info("writer: re-applying %lld events left in %s by a previous run", n,
              processing.c_str());
-    if (!commit_all(items)) give_back();
+    if (!apply_in_hand(std::move(items))) give_back();
   }
 
   int run() {
@@ -391,11 +398,12 @@ struct Writer {
     int64_t stats_at = 0;
     while (!stopping()) {
       auto items = gather();
-      if (!items.empty() && !commit_all(items)) {
+      bool idle = items.empty();
+      if (!idle && !apply_in_hand(std::move(items))) {
         if (!lost_lease) give_back();  // else its batch is the new owner's
         break;
       }
-      if (now_ms() - stats_at >= 500 || items.empty()) {
+      if (now_ms() - stats_at >= 500 || idle) {
         publish_stats();
         stats_at = now_ms();
       }

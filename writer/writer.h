@@ -8,7 +8,7 @@
 // leaves the events either in the queue or in the processing list; on start
 // the processing list is applied first. Applying is idempotent
 // (Mysql::apply_events), so the one window that repeats work, a crash
-// between COMMIT and LTRIM or DEL, duplicates nothing.
+// between COMMIT and LTRIM, duplicates nothing.
 //
 // Heartbeat: <p>:writer:<id>:alive holds the owner (its supervisor,
 // "<host>:<pid>") and expires writer_heartbeat_ttl_ms after the last
