@@ -189,26 +189,20 @@ struct Writer {
     return items;
   }
 
-  // The oldest batch_size items of the processing list (its right end),
-  // oldest first, or false on error.
-  bool in_hand(std::vector<std::string>* items) {
-    RedisReply r;
-    std::string err;
-    if (!redis.command({"LRANGE", processing, batch_start(), "-1"}, &r, &err)) return false;
-    *items = oldest_first(r);
-    return true;
-  }
-
   // LRANGE's start for the oldest batch_size items.
   std::string batch_start() const { return std::to_string(-std::max(1, s.batch_size)); }
 
-  // in_hand() until it answers; false when stopped first.
+  // The oldest batch_size items of the processing list (its right end),
+  // oldest first, read until Redis answers; false when stopped first.
   bool read_in_hand(std::vector<std::string>* items) {
     int backoff = 200;
-    while (!in_hand(items)) {
+    RedisReply r;
+    std::string err;
+    while (!redis.command({"LRANGE", processing, batch_start(), "-1"}, &r, &err)) {
       if (stopping()) return false;
       sleep_backoff(&backoff);
     }
+    *items = oldest_first(r);
     return true;
   }
 
@@ -238,10 +232,10 @@ struct Writer {
   }
 
   // Applies the processing list a batch at a time, oldest first, starting
-  // with `batch` (its oldest items, in_hand()), until the list is empty. Each
-  // batch is read when the one before has left the list, so neither Redis
-  // nor the writer handles more than batch_size events at once however much
-  // the move took over. False when stopped first: the rest stays in the
+  // with `batch` (its oldest items, read_in_hand()), until the list is
+  // empty. Each batch is read when the one before has left the list, so
+  // neither Redis nor the writer handles more than batch_size events at once
+  // however much the move took over. False when stopped first: the rest stays in the
   // processing list (the caller gives it back to the queue).
   bool apply_in_hand(std::vector<std::string> batch) {
     while (!batch.empty()) {
