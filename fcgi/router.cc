@@ -127,9 +127,10 @@ std::string http_frame(const Response& r, Endpoint ep, const std::string& extra)
   std::string out;
   out.reserve(r.body.size() + 160);
   out += "Status: " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
-  out += ep == Endpoint::metrics && r.status == 200
-             ? "Content-Type: text/plain; version=0.0.4\r\n"
-             : "Content-Type: application/json\r\n";
+  // A 204 (OPTIONS) has no body, so no type either.
+  if (r.status != 204)
+    out += ep == Endpoint::metrics && r.status == 200 ? "Content-Type: text/plain; version=0.0.4\r\n"
+                                                      : "Content-Type: application/json\r\n";
   out += "Cache-Control: no-store\r\n";
   if (r.allow) out += std::string("Allow: ") + r.allow + "\r\n";
   out += extra;

@@ -350,6 +350,12 @@ BOOST_AUTO_TEST_CASE(the_frame_says_the_status_type_and_length) {
                      refused.body;
   BOOST_TEST(f.size() >= tail.size());
   BOOST_TEST(f.compare(f.size() - tail.size(), tail.size(), tail) == 0);
+  Response none{204, ""};
+  none.allow = "POST, OPTIONS";
+  std::string n = http_frame(none, Endpoint::action);
+  BOOST_TEST(n.rfind("Status: 204 No Content\r\nCache-Control: no-store\r\n", 0) == 0);
+  BOOST_TEST(n.find("Content-Type") == std::string::npos);
+  BOOST_TEST(n.find("Content-Length: 0\r\n\r\n") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
