@@ -83,6 +83,13 @@ BAD = [
     ("POST", "/popup/action", "", JSON, '{"uid":"u1","popup_id":1,"action":null}'),
     ("POST", "/popup/action", "", {"Content-Type": "Application/JSON; charset=utf-8"},
      '{"uid":"u1","popup_id":999999,"action":"click"}'),
+    # navigator.sendBeacon's text/plain, holding either encoding
+    ("POST", "/popup/action", "", {"Content-Type": "text/plain;charset=UTF-8"},
+     ' {"uid":"u1","popup_id":999999,"action":"click"}'),
+    ("POST", "/popup/action", "", {"Content-Type": "text/plain"}, "uid=u1&popup_id=999999&action=ignore"),
+    ("POST", "/popup/action", "", {"Content-Type": "text/plain"}, "uid=u1&popup_id=1"),
+    ("OPTIONS", "/popup", "uid=u1", {}, None),
+    ("OPTIONS", "/popup/action", "", {}, None),
 ]
 
 

@@ -33,7 +33,8 @@ std::string encode_event(const Event& e);
 // invalid JSON, a missing field, an invalid id or uid, an unknown kind.
 Result<Event> decode_event(std::string_view text);
 
-// 32 lower-case hex digits from two 64-bit random words.
+// 32 lower-case hex digits of two 64-bit words, high first (an
+// impression's: its order stamp, then a random word; fcgi/stamper.h).
 std::string format_event_id(uint64_t hi, uint64_t lo);
 
 // The event id of an action sent with an idempotency key: the first 128 bits

@@ -19,13 +19,18 @@ EventStamper::EventStamper()
 Event EventStamper::make(const std::string& uid, int64_t popup_id, LastAction kind,
                          const UserState& st, int64_t now) {
   Event e;
-  e.id = format_event_id(rng_(), rng_());
+  last_order_ = std::max(last_order_ + 1, wall_us());
+  e.order = last_order_;
+  // The order stamp first, then 64 random bits: ids of one moment sort
+  // together, so MariaDB appends to popup_events' primary key instead of
+  // splitting pages all over it (bench/writer_bench.py: about 30% less
+  // MariaDB CPU per event than fully random ids). The random half keeps
+  // ids of different threads and hosts apart within one microsecond.
+  e.id = format_event_id(static_cast<uint64_t>(e.order), rng_());
   e.uid = uid;
   e.popup_id = popup_id;
   e.kind = kind;
   e.ts = now;
-  last_order_ = std::max(last_order_ + 1, wall_us());
-  e.order = last_order_;
   e.state = st;
   return e;
 }

@@ -12,8 +12,9 @@ namespace popup {
 // The wall clock in microseconds (event order stamps, queue ages).
 int64_t wall_us();
 
-// The events of one thread: random ids, order stamps strictly increasing
-// within the thread even when the clock repeats a value.
+// The events of one thread: order stamps strictly increasing within the
+// thread even when the clock repeats a value, ids of the stamp and 64
+// random bits.
 class EventStamper {
  public:
   EventStamper();

@@ -368,6 +368,14 @@ local function fail(status, code, message, allow)
   answer(status, '{"error":"' .. code .. '","message":' .. json_string(message) .. '}')
 end
 
+-- OPTIONS (fcgi/router.cc, no CORS origins configured): what the endpoint
+-- allows, no body.
+local function options(allow)
+  ngx.header["Allow"] = allow
+  ngx.status = 204
+  return ngx.exit(204)
+end
+
 local function unavailable(what)
   ngx.log(ngx.WARN, "popup_bench: ", what)
   return fail(503, "unavailable", "Redis is unavailable; retry later")
@@ -546,9 +554,10 @@ local function next_order()
   return last_order
 end
 
-local function random_id()
-  return format("%08x%08x%08x%08x", random(0, 0xffffffff), random(0, 0xffffffff),
-                random(0, 0xffffffff), random(0, 0xffffffff))
+-- fcgi/stamper.cc: the order stamp, then 64 random bits, so MariaDB
+-- appends to popup_events' primary key instead of splitting its pages.
+local function stamped_id(order)
+  return format("%016x%08x%08x", order, random(0, 0xffffffff), random(0, 0xffffffff))
 end
 
 -- core/event.cc action_event_id: the first 16 bytes of
@@ -567,8 +576,10 @@ local EVENT = '{"id":"%s","uid":"%s","popup_id":%d,"kind":"%s","ts":%d,"order":%
               '"next_show_at":%d,"impressions":%d,"last_action":"%s"}'
 
 -- README "Event encoding"; uid is valid_uid, so it needs no escaping.
+-- id nil: an impression's (stamped_id).
 local function event_json(id, uid, popup_id, kind, now, nxt, imp)
-  return format(EVENT, id, uid, popup_id, kind, now, next_order(), nxt, imp, kind)
+  local order = next_order()
+  return format(EVENT, id or stamped_id(order), uid, popup_id, kind, now, order, nxt, imp, kind)
 end
 
 -- ---------------------------------------------------------------- handlers
@@ -581,8 +592,10 @@ end
 -- GET|HEAD /lua/popup
 function M.get()
   local method = ngx.req.get_method()
+  if method == "OPTIONS" then return options("GET, HEAD, OPTIONS") end
   if method ~= "GET" and method ~= "HEAD" then
-    return fail(405, "method_not_allowed", "this endpoint accepts GET only", "GET")
+    return fail(405, "method_not_allowed", "this endpoint accepts GET, HEAD, OPTIONS only",
+                "GET, HEAD, OPTIONS")
   end
   local uid, platform, lang, v1, v2, v3, v4, err = parse_visit(ngx.var.args)
   if err then return fail(400, "bad_request", err) end
@@ -623,7 +636,7 @@ function M.get()
   local key = user_prefix .. uid
   add_command("HSET", key, chosen.idstr, format("%d,%d,show,%d", nxt, count, now))
   add_command("EXPIRE", key, opt.state_ttl)
-  add_command("LPUSH", events_key, event_json(random_id(), uid, chosen.id, "show", now, nxt, count))
+  add_command("LPUSH", events_key, event_json(nil, uid, chosen.id, "show", now, nxt, count))
   local ok
   ok, err = flush(sock)
   if ok then ok, err = read_ok(sock, 3) end
@@ -718,9 +731,17 @@ local function parse_action()
   ngx.req.read_body()
   local body = ngx.req.get_body_data() or ""
   local f, err
+  -- core/params.cc: navigator.sendBeacon's text/plain holds either
+  -- encoding, and a JSON object is the only one starting with '{'.
+  if ct == "text/plain" then
+    ct = find(body, "^[ \t\r\n]*{") and "application/json" or "application/x-www-form-urlencoded"
+  end
   if ct == "application/x-www-form-urlencoded" then f, err = form_fields(body)
   elseif ct == "application/json" then f, err = json_fields(body)
-  else err = "Content-Type must be application/x-www-form-urlencoded or application/json" end
+  else
+    err = "Content-Type must be application/x-www-form-urlencoded, application/json or text/plain" ..
+          " holding either"
+  end
   if not f then return nil, err end
   err = check_action(f, ngx.var.args, ngx.var.http_idempotency_key)
   if err then return nil, err end
@@ -729,8 +750,10 @@ end
 
 -- POST /lua/popup/action: 202 once the state and the event are in Redis.
 function M.action()
-  if ngx.req.get_method() ~= "POST" then
-    return fail(405, "method_not_allowed", "this endpoint accepts POST only", "POST")
+  local method = ngx.req.get_method()
+  if method == "OPTIONS" then return options("POST, OPTIONS") end
+  if method ~= "POST" then
+    return fail(405, "method_not_allowed", "this endpoint accepts POST, OPTIONS only", "POST, OPTIONS")
   end
   local a, err = parse_action()
   if not a then return fail(400, "bad_request", err) end
@@ -740,7 +763,7 @@ function M.action()
   if not p then return fail(404, "not_found", format("popup %d does not exist", a.popup_id)) end
   local now = ngx.time()
   local key = user_prefix .. a.uid
-  local id = a.key and keyed_id(a.uid, a.key) or random_id()
+  local id = a.key and keyed_id(a.uid, a.key) or nil
   local sock
   sock, err = connect()
   if not sock then return unavailable(err) end
