@@ -54,7 +54,9 @@ def main():
             for i in range(a.events):
                 order += 1
                 kind = rng.choice(["show", "show", "show", "ignore", "click"])
-                ev = {"id": "%032x" % rng.getrandbits(128), "uid": "w%d" % rng.randrange(a.events // 4),
+                # ids as fcgi/stamper.cc makes them: the order stamp, then 64 random bits
+                ev = {"id": "%016x%016x" % (order, rng.getrandbits(64)),
+                      "uid": "w%d" % rng.randrange(a.events // 4),
                       "popup_id": rng.randint(1, 7), "kind": kind, "ts": now, "order": order,
                       "next_show_at": now + 3600, "impressions": rng.randint(1, 5), "last_action": kind}
                 chunk.append(json.dumps(ev, separators=(",", ":")).encode())
