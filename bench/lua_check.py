@@ -217,7 +217,7 @@ class Stack:
                 if field == "_":
                     h[field] = value
                     continue
-                nxt, imp, act, upd = value.split(",")
+                nxt, imp, act, upd = value.split(",")[:4]  # then the order stamp, if any
                 h[field] = (-1 if nxt == "-1" else int(nxt) - int(upd), int(imp), act)
             out[uid] = h
         return out

@@ -77,6 +77,7 @@ Result<Event> decode_event(std::string_view text) {
   e.kind = *parse_last_action(kind);
   e.state.last_action = *parse_last_action(last);
   e.state.updated_at = e.ts;
+  e.state.order = e.order;
   return e;
 }
 

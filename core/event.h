@@ -23,7 +23,7 @@ struct Event {
   LastAction kind = LastAction::show;
   int64_t ts = 0;
   int64_t order = 0;
-  UserState state;  // the state after the event; state.updated_at == ts
+  UserState state;  // the state after the event; state.updated_at == ts, state.order == order
   friend bool operator==(const Event&, const Event&) = default;
 };
 

@@ -57,6 +57,12 @@ struct UserState {
   int64_t impressions = 0;
   LastAction last_action = LastAction::show;
   int64_t updated_at = 0;
+  // The order stamp (wall-clock microseconds, fcgi/stamper.h) of the event
+  // that produced this state: its version. Every store keeps, per (uid,
+  // popup), the state with the larger order, so a late write of an older
+  // decision never takes the user back. 0: unknown (a state stored before
+  // orders were kept, or one that no event produced yet).
+  int64_t order = 0;
   friend bool operator==(const UserState&, const UserState&) = default;
 };
 

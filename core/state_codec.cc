@@ -1,5 +1,5 @@
 // The state codec is read on every visit, so it is a hand-written, strict
-// parser: exactly four comma-separated fields, plain decimal numbers (no sign
+// parser: four or five comma-separated fields, plain decimal numbers (no sign
 // except next_show_at's "-1" for never, no spaces), a known action name.
 // Anything else is treated as "no usable state" by the caller.
 #include "core/state_codec.h"
@@ -24,19 +24,25 @@ bool parse_show_at(std::string_view s, int64_t* out) {
 }  // namespace
 
 std::string encode_state(const UserState& s) {
-  return std::to_string(s.next_show_at) + "," + std::to_string(s.impressions) + "," +
-         to_string(s.last_action) + "," + std::to_string(s.updated_at);
+  std::string out = std::to_string(s.next_show_at) + "," + std::to_string(s.impressions) + "," +
+                    to_string(s.last_action) + "," + std::to_string(s.updated_at);
+  if (s.order != 0) out += "," + std::to_string(s.order);
+  return out;
 }
 
 std::optional<UserState> decode_state(std::string_view text) {
-  std::string_view parts[4];
-  for (int i = 0; i < 4; ++i) {
+  std::string_view parts[5];
+  int n = 0;
+  for (;;) {
+    if (n == 5) return std::nullopt;
     auto comma = text.find(',');
-    if ((i < 3) == (comma == std::string_view::npos)) return std::nullopt;
-    parts[i] = text.substr(0, comma);
-    text = i < 3 ? text.substr(comma + 1) : std::string_view{};
+    parts[n++] = text.substr(0, comma);
+    if (comma == std::string_view::npos) break;
+    text = text.substr(comma + 1);
   }
+  if (n < 4) return std::nullopt;
   UserState st;
+  if (n == 5 && (!parse_count(parts[4], &st.order) || st.order == 0)) return std::nullopt;
   auto action = parse_last_action(parts[2]);
   if (!parse_show_at(parts[0], &st.next_show_at) || !parse_count(parts[1], &st.impressions) ||
       !action || !parse_count(parts[3], &st.updated_at))

@@ -50,20 +50,26 @@ class MysqlDurable : public DurableStore {
 // worker slot (-1: it owns nobody).
 class HostNeighbours : public Neighbours {
  public:
-  HostNeighbours(UserGenerations* g, int slot) : g_(g), slot_(slot) {}
+  // wait_ms: how long wait_stored waits at most.
+  HostNeighbours(UserGenerations* g, int slot, int wait_ms)
+      : g_(g), slot_(slot), wait_ms_(wait_ms) {}
   uint64_t generation(std::string_view uid) override { return g_ ? g_->get(uid) : 0; }
   uint64_t changed(std::string_view uid) override { return g_ ? g_->bump(uid) : 0; }
   void queued(std::string_view uid) override {
     if (g_) g_->pending_add(slot_, uid);
   }
-  // A few flushes at most.
-  void wait_stored(std::string_view uid) override {
-    if (g_) g_->wait_stored(uid, 50);
+  bool wait_stored(std::string_view uid) override {
+    return g_ ? g_->wait_stored(uid, wait_ms_) : true;
   }
+  // An owner stores a queued impression within a flush interval, or within
+  // its Redis timeout when Redis stalls (then MySQL takes it): twice that,
+  // so that only a hung store makes a wait run out.
+  static int bound_ms(const Settings& s) { return 2 * (s.flush_ms + s.redis_timeout_ms) + 50; }
 
  private:
   UserGenerations* g_;
   int slot_;
+  int wait_ms_;
 };
 
 class SteadyClock : public Clock {

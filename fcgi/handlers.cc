@@ -24,6 +24,10 @@ constexpr int kSharedAttempts = 4;
 
 Response nothing() { return Response{200, popup_answer(nullptr)}; }
 
+// The user's state cannot be known now (README "Failure modes"): no popup,
+// and no impression recorded, rather than a decision as if there were none.
+Response unknown_state() { return nothing(); }
+
 }  // namespace
 
 Handlers::Handlers(const Settings& s, ConfigCache& cache, Flusher& flusher, UserCache* users,
@@ -47,10 +51,11 @@ Handlers::Read Handlers::read_user(const std::string& uid, bool cache_in_redis) 
   }
   auto durable = io_.mysql.user_states(uid);
   if (!durable) {
-    // MySQL is down and Redis has no complete copy of this user: with Redis
-    // up, what it holds is the best copy there is; with neither, showing
-    // something could break a cooldown nobody can see.
-    if (h.ok) r.states = std::move(h.states);
+    // MySQL is down and Redis has no complete copy of this user: the state
+    // is unknown, not empty. Deciding without it could show a popup the
+    // user clicked away for good, and the impression would then overwrite
+    // that click in MySQL.
+    r.unknown = h.ok;
     return r;
   }
   // Fields already in Redis are newer than MySQL's copy (the writer lags).
@@ -61,7 +66,7 @@ Handlers::Read Handlers::read_user(const std::string& uid, bool cache_in_redis) 
 }
 
 CachedUser* Handlers::owned(UserCache::Handle& h, const std::string& uid,
-                            std::optional<UserStates>* uncached) {
+                            std::optional<UserStates>* uncached, bool* unknown) {
   int64_t now_ms = io_.clock.steady_ms();
   uint64_t gen = io_.neighbours.generation(uid);
   if (CachedUser* u = h.find(now_ms, gen)) {
@@ -72,9 +77,13 @@ CachedUser* Handlers::owned(UserCache::Handle& h, const std::string& uid,
   // The user may have had another owner a moment ago (a reload, a request
   // sent to this socket directly), or this process's own impressions of an
   // evicted entry may still be on their way: Redis is read once they are
-  // stored.
-  io_.neighbours.wait_stored(uid);
+  // stored. Until then what Redis holds may lack them: unknown.
+  if (!io_.neighbours.wait_stored(uid)) {
+    *unknown = true;
+    return nullptr;
+  }
   Read r = read_user(uid, true);
+  *unknown = r.unknown;
   // Only a copy Redis vouched for is kept: MySQL's alone lags the queue.
   if (r.states && r.from_redis) return &h.fill(std::move(*r.states), now_ms, gen);
   *uncached = std::move(r.states);
@@ -91,13 +100,17 @@ Response Handlers::popup_owned(const Visit& v, int64_t now, const ConfigSet& cfg
   bump(slot_, Counter::config_hits);
   auto h = users_->lock(v.uid);
   std::optional<UserStates> uncached;
-  CachedUser* u = owned(h, v.uid, &uncached);
+  bool unknown = false;
+  CachedUser* u = owned(h, v.uid, &uncached, &unknown);
+  if (unknown) return unknown_state();
   if (!u && !uncached) return error_response("unavailable", "neither Redis nor MySQL answers");
   UserStates& states = u ? u->states : *uncached;
   const Popup* p = select_popup(cfg, v, states, now);
   if (!p) return nothing();
-  UserState next = after_impression(*p, find_state(states, p->id), now);
-  states[p->id] = next;
+  const UserState* base = find_state(states, p->id);
+  Event ev = stamper_.make(v.uid, p->id, LastAction::show, after_impression(*p, base, now), now,
+                           base);
+  states[p->id] = ev.state;
   if (u) {
     // Any other process that kept a copy of this user (a request nginx
     // retried on another worker's socket) reads it again.
@@ -105,7 +118,7 @@ Response Handlers::popup_owned(const Visit& v, int64_t now, const ConfigSet& cfg
     h.changed();
   }
   io_.neighbours.queued(v.uid);
-  flusher_.queue(Pending{stamper_.make(v.uid, p->id, LastAction::show, next, now), 0});
+  flusher_.queue(Pending{std::move(ev), 0});
   return Response{200, popup_answer(p)};
 }
 
@@ -124,8 +137,9 @@ std::optional<Response> Handlers::try_shared(const Visit& v, int64_t now, bool* 
   bump(slot_, Counter::state_hits);
   const Popup* p = select_popup(*h.cfg, v, h.states, now);
   if (!p) return nothing();
-  UserState next = after_impression(*p, find_state(h.states, p->id), now);
-  switch (io_.redis.commit(stamper_.make(v.uid, p->id, LastAction::show, next, now))) {
+  const UserState* base = find_state(h.states, p->id);
+  switch (io_.redis.commit(
+      stamper_.make(v.uid, p->id, LastAction::show, after_impression(*p, base, now), now, base))) {
     case UserStore::Commit::stored:
       bump(slot_, Counter::events_queued);
       io_.neighbours.changed(v.uid);
@@ -141,7 +155,9 @@ std::optional<Response> Handlers::try_shared(const Visit& v, int64_t now, bool* 
 
 Response Handlers::popup_shared(const Visit& v, int64_t now) {
   bump(slot_, Counter::shared_gets);
-  io_.neighbours.wait_stored(v.uid);
+  // The owner's impressions not yet stored are not in Redis: deciding
+  // without them could show the popup again.
+  if (!io_.neighbours.wait_stored(v.uid)) return unknown_state();
   bool failed = false;
   for (int i = 0; i < kSharedAttempts && !failed; ++i)
     if (auto r = try_shared(v, now, &failed)) return *r;
@@ -151,11 +167,14 @@ Response Handlers::popup_shared(const Visit& v, int64_t now) {
 Response Handlers::popup_fallback(const Visit& v, int64_t now) {
   Read r = read_user(v.uid, true);
   if (!r.cfg) return error_response("unavailable", "popup configuration is not available");
+  if (r.unknown) return unknown_state();
   if (!r.states) return error_response("unavailable", "neither Redis nor MySQL answers");
   const Popup* p = select_popup(*r.cfg, v, *r.states, now);
   if (!p) return nothing();
-  UserState next = after_impression(*p, find_state(*r.states, p->id), now);
-  Pending ev{stamper_.make(v.uid, p->id, LastAction::show, next, now), 0};
+  const UserState* base = find_state(*r.states, p->id);
+  Pending ev{stamper_.make(v.uid, p->id, LastAction::show, after_impression(*p, base, now), now,
+                           base),
+             0};
   if (flusher_.record(ev) == Recorded::failed)
     return error_response("unavailable", "the impression cannot be recorded; retry later");
   io_.neighbours.changed(v.uid);
@@ -171,15 +190,17 @@ Response Handlers::peek(const Visit& v, int64_t now, bool owner) {
   }
   Read r = read_user(v.uid, false);
   if (!r.cfg) return error_response("unavailable", "popup configuration is not available");
+  if (r.unknown) return unknown_state();
   if (!r.states) return error_response("unavailable", "neither Redis nor MySQL answers");
   return Response{200, popup_answer(select_popup(*r.cfg, v, *r.states, now))};
 }
 
 Recorded Handlers::record_action(const ActionRequest& a, const Popup& p, const UserStates& states,
                                  const std::string& request_id, int64_t now, UserState* next) {
-  *next = after_action(p, find_state(states, p.id), a.action, now);
+  const UserState* base = find_state(states, p.id);
   LastAction kind = a.action == Action::click ? LastAction::click : LastAction::ignore;
-  Pending ev{stamper_.make(a.uid, p.id, kind, *next, now), 0};
+  Pending ev{stamper_.make(a.uid, p.id, kind, after_action(p, base, a.action, now), now, base), 0};
+  *next = ev.event.state;
   // A key makes the event id a function of (uid, key), so a resend is the
   // same event. Without the client's key, nginx's $request_id covers the
   // resends nginx itself makes (fastcgi_next_upstream), which come within
@@ -206,6 +227,8 @@ Response Handlers::action(const ActionRequest& a, const std::string& request_id,
   UserState next;
   auto cfg = cache_.get();
   if (!owner_path(owner, cfg.get())) {
+    // Only for the impression count the action's state carries: the owner's
+    // late impressions cannot overwrite it, as they are older (lib/store.h).
     io_.neighbours.wait_stored(a.uid);
     Read r = read_user(a.uid, true);
     if (!r.cfg) return error_response("unavailable", "popup configuration is not available");
@@ -224,7 +247,8 @@ Response Handlers::action(const ActionRequest& a, const std::string& request_id,
   if (!p) return not_found();
   auto h = users_->lock(a.uid);
   std::optional<UserStates> uncached;
-  CachedUser* u = owned(h, a.uid, &uncached);
+  bool unknown = false;  // the action is recorded all the same (its cooldown needs no state)
+  CachedUser* u = owned(h, a.uid, &uncached, &unknown);
   static const UserStates kNone;
   const UserStates& states = u ? u->states : uncached ? *uncached : kNone;
   Recorded how = record_action(a, *p, states, request_id, now, &next);

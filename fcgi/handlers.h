@@ -54,16 +54,21 @@ class Handlers {
  private:
   // The user's states: Redis, with MySQL's copy merged in (and cached in
   // Redis when cache_in_redis) when Redis lacks it. states nullopt: neither
-  // answered. from_redis: Redis vouched for them, so memory may keep them.
+  // answered, or (unknown) Redis answered with an incomplete copy and MySQL
+  // did not. from_redis: Redis vouched for them, so memory may keep them.
   struct Read {
     std::shared_ptr<const ConfigSet> cfg;
     std::optional<UserStates> states;
     bool from_redis = false;
+    bool unknown = false;
   };
   Read read_user(const std::string& uid, bool cache_in_redis);
   // The owner's entry for the user, read on a miss; nullptr when Redis did
-  // not answer (then *uncached holds what MySQL gave, if anything).
-  CachedUser* owned(UserCache::Handle& h, const std::string& uid, std::optional<UserStates>* uncached);
+  // not answer (then *uncached holds what MySQL gave, if anything) or when
+  // the state cannot be known now (*unknown: another owner's impressions
+  // were not stored in time, or Redis's copy is incomplete and MySQL fails).
+  CachedUser* owned(UserCache::Handle& h, const std::string& uid,
+                    std::optional<UserStates>* uncached, bool* unknown);
   Response popup_owned(const Visit& v, int64_t now, const ConfigSet& cfg);
   Response popup_shared(const Visit& v, int64_t now);
   // One try of the shared GET's transaction; nullopt: try again (another

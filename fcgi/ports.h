@@ -68,7 +68,9 @@ class Neighbours {
   // it down when stored).
   virtual void queued(std::string_view uid) = 0;
   // Waits (bounded) until no owner has an unstored impression of the user.
-  virtual void wait_stored(std::string_view uid) = 0;
+  // false: some were still unstored when the bound ran out, so Redis's copy
+  // of the user may lack them.
+  virtual bool wait_stored(std::string_view uid) = 0;
 };
 
 // A monotonic clock in milliseconds (memory entries' ages).

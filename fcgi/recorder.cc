@@ -1,7 +1,6 @@
 #include "fcgi/recorder.h"
 
 #include <algorithm>
-#include <set>
 
 #include "core/state_codec.h"
 #include "lib/log.h"
@@ -20,8 +19,11 @@ bool Recorder::to_redis(const std::vector<Pending>& batch, bool past_breaker,
   std::vector<RedisCommand> cmds{{"MULTI"}};
   std::vector<int> once_at(batch.size(), -1);  // index in EXEC's reply
   RedisCommand lpush{"LPUSH", keys_.events()};
-  std::set<std::string> expired;
   std::string ttl = std::to_string(s_.state_ttl_s);
+  // The states go through one script that keeps the newer state (a late
+  // impression never overwrites an action decided after it): its keys, then
+  // its arguments.
+  RedisCommand keys, args{ttl};
   int queued = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     const Event& ev = batch[i].event;
@@ -33,13 +35,17 @@ bool Recorder::to_redis(const std::vector<Pending>& batch, bool past_breaker,
       once_at[i] = queued++;
       continue;
     }
-    cmds.push_back({"HSET", key, field, encode_state(ev.state)});
-    ++queued;
-    if (expired.insert(key).second) {
-      cmds.push_back({"EXPIRE", key, ttl});
-      ++queued;
-    }
+    keys.push_back(std::move(key));
+    args.push_back(std::move(field));
+    args.push_back(encode_state(ev.state));
     lpush.push_back(encode_event(ev));
+  }
+  if (!keys.empty()) {
+    RedisCommand eval{"EVAL", kStoreStatesScript, std::to_string(keys.size())};
+    eval.insert(eval.end(), std::make_move_iterator(keys.begin()), std::make_move_iterator(keys.end()));
+    eval.insert(eval.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
+    cmds.push_back(std::move(eval));
+    ++queued;
   }
   if (lpush.size() > 2) cmds.push_back(std::move(lpush));
   cmds.push_back({"EXEC"});

@@ -17,7 +17,7 @@ Service::Service(const WorkerContext& c)
       config_(c.s, c.cache, c.slot, config_source_),
       user_store_(c.s, redis_, config_, c.cache, c.slot, &c.metrics.shm()),
       durable_(mysql_, config_, c.slot),
-      neighbours_(c.generations, c.owner_slot) {
+      neighbours_(c.generations, c.owner_slot, HostNeighbours::bound_ms(c.s)) {
   redis_.set_breaker(c.breaker);
   if (c.flusher)
     handlers_.emplace(c.s, c.cache, *c.flusher, c.users, c.slot,

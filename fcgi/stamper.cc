@@ -17,9 +17,9 @@ EventStamper::EventStamper()
     : rng_(std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32) ^ wall_us()) {}
 
 Event EventStamper::make(const std::string& uid, int64_t popup_id, LastAction kind,
-                         const UserState& st, int64_t now) {
+                         const UserState& st, int64_t now, const UserState* base) {
   Event e;
-  last_order_ = std::max(last_order_ + 1, wall_us());
+  last_order_ = std::max({last_order_ + 1, wall_us(), base ? base->order + 1 : 0});
   e.order = last_order_;
   // The order stamp first, then 64 random bits: ids of one moment sort
   // together, so MariaDB appends to popup_events' primary key instead of
@@ -32,6 +32,7 @@ Event EventStamper::make(const std::string& uid, int64_t popup_id, LastAction ki
   e.kind = kind;
   e.ts = now;
   e.state = st;
+  e.state.order = e.order;
   return e;
 }
 

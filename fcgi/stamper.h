@@ -18,8 +18,13 @@ int64_t wall_us();
 class EventStamper {
  public:
   EventStamper();
+  // The event of a decision that produced `st` from the state `base` (null:
+  // none). Its order is above base's too, whatever this host's clock says
+  // (a hybrid logical clock): a state decided from another host's write is
+  // newer than that write even when this clock lags. The event's state
+  // carries the order (UserState::order).
   Event make(const std::string& uid, int64_t popup_id, LastAction kind, const UserState& st,
-             int64_t now);
+             int64_t now, const UserState* base = nullptr);
 
  private:
   std::mt19937_64 rng_;

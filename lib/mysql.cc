@@ -196,7 +196,7 @@ bool Mysql::load_user_states_once(const std::string& uid, UserStates* out, std::
   if (!ensure_connected(err)) return false;
   try {
     sql::PreparedStatement* st = prepared(
-        "SELECT popup_id, next_show_at, impressions, last_action, updated_at"
+        "SELECT popup_id, next_show_at, impressions, last_action, updated_at, ev_order"
         " FROM user_state WHERE uid = ?");
     st->setString(1, uid);
     std::unique_ptr<sql::ResultSet> rs(st->executeQuery());
@@ -208,6 +208,7 @@ bool Mysql::load_user_states_once(const std::string& uid, UserStates* out, std::
       s.last_action = parse_last_action(std::string(rs->getString("last_action")))
                           .value_or(LastAction::show);
       s.updated_at = rs->getInt64("updated_at");
+      s.order = rs->getInt64("ev_order");
       (*out)[rs->getInt64("popup_id")] = s;
     }
     return true;

@@ -7,25 +7,65 @@
 
 namespace popup {
 
-const char* const kRepairScript = R"lua(
+namespace {
+
+// The one rule every write of a user's state follows (UserState::order): a
+// state replaces the stored one only when its order is larger; a state of
+// unknown order (0: stored before orders were kept) is replaced by any, and
+// replaces any, as before.
+const char* const kNewestLua = R"lua(
+local function order_of(text)
+  local o = string.match(text, '^%-?%d+,%d+,%a+,%d+,(%d+)$')
+  return o and tonumber(o) or 0
+end
+local function store_newest(key, field, text)
+  local cur = redis.call('HGET', key, field)
+  if cur then
+    local had, new = order_of(cur), order_of(text)
+    if had > 0 and new > 0 and had >= new then return 0 end
+  end
+  redis.call('HSET', key, field, text)
+  return 1
+end
+)lua";
+
+}  // namespace
+
+const std::string kStoreStatesScript = std::string(kNewestLua) + R"lua(
+local stored, touched = 0, {}
+for i = 1, #KEYS do
+  stored = stored + store_newest(KEYS[i], ARGV[2 * i], ARGV[2 * i + 1])
+  if not touched[KEYS[i]] then
+    touched[KEYS[i]] = true
+    redis.call('EXPIRE', KEYS[i], ARGV[1])
+  end
+end
+return stored
+)lua";
+
+const std::string kRepairScript = std::string(kNewestLua) + R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur then
-  local upd = string.match(cur, '^%-?%d+,%d+,%a+,(%d+)$')
-  if upd and #upd <= 15 and tonumber(upd) >= tonumber(ARGV[3]) then return 0 end
+  local had, new = order_of(cur), order_of(ARGV[2])
+  if had > 0 and new > 0 then
+    if had >= new then return 0 end
+  else
+    local upd = string.match(cur, '^%-?%d+,%d+,%a+,(%d+)')
+    if upd and #upd <= 15 and tonumber(upd) >= tonumber(ARGV[3]) then return 0 end
+  end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 )lua";
 
-const char* const kRecordOnceScript = R"lua(
+const std::string kRecordOnceScript = std::string(kNewestLua) + R"lua(
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+store_newest(KEYS[2], ARGV[2], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 redis.call('LPUSH', KEYS[3], ARGV[5])
 return 1
 )lua";
-
 
 const char* const kQueueHealthScript = R"lua(
 local per = {}

@@ -47,25 +47,40 @@ struct Keys {
 // The hash field that marks "MySQL's copy of this user was loaded".
 inline const char* kLoadedField = "_";
 
+// Every script that writes a user's state keeps the newer one: a state
+// replaces the stored one only when its order (UserState::order, the fifth
+// field of core/state_codec's text) is larger, so a late write of an older
+// decision (an owner's impression flushed after another process stored an
+// action decided later) changes nothing. States of unknown order (0) are
+// written as they come.
+//
+// The write-behind's states: stores each state unless its field holds a
+// newer one, and sets each hash's TTL.
+//   KEYS: the user's hash of each state
+//   ARGV: hash TTL s, then per state: popup id, core/state_codec text
+// Reply: how many states were stored.
+extern const std::string kStoreStatesScript;
+
 // Copies one state written straight to MySQL into Redis (core/repair.h):
 // only into a user hash that exists (a missing one is loaded from MySQL on
-// the next read anyway), and only over a state with an older updated_at, or
-// none, or one that does not decode. A state of the same second stays: it
-// may be newer (written through Redis after it came back), and a repair must
-// never take a user back.
+// the next read anyway), and only over an older state, or none, or one that
+// does not decode. Older: a smaller order; between states of which one has
+// no order, an older updated_at (a state of the same second stays: it may
+// be newer, and a repair must never take a user back).
 //   KEYS: the user's hash   ARGV: popup id, core/state_codec text, updated_at
 // Reply: 1 copied, 0 left alone.
-extern const char* const kRepairScript;
+extern const std::string kRepairScript;
 
 // Records an action that carries an idempotency key, once: when the marker
-// key is new (SET NX EX), stores the user's state, refreshes the hash's TTL
+// key is new (SET NX EX), stores the user's state (unless a newer one is
+// stored), refreshes the hash's TTL
 // and queues the event, all atomically; when the marker exists, changes
 // nothing. A retry that nginx or the client sends after the first try was
 // recorded (its answer lost) therefore changes neither state nor queue.
 //   KEYS: the marker, the user's hash, the queue
 //   ARGV: marker TTL s, popup id, core/state_codec text, hash TTL s, event
 // Reply: 1 recorded, 0 recorded before.
-extern const char* const kRecordOnceScript;
+extern const std::string kRecordOnceScript;
 
 // What /api/healthz and /api/metrics need to know about the queue, in one
 // round trip: the queue's depth, the events that wait longest (the item at

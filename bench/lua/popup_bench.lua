@@ -516,11 +516,15 @@ local function targets(p, now, uid, v1, v2, v3, v4)
   return true
 end
 
--- core/state_codec: next_show_at (-1 = never), impressions; nil when the
--- text is not a state (then treated as none, as decode_user_hash does).
+-- core/state_codec (four fields, or five with the order stamp): next_show_at
+-- (-1 = never), impressions; nil when the text is not a state (then treated
+-- as none, as decode_user_hash does).
 local function decode_state(s)
   if type(s) ~= "string" then return nil end
   local nxt, imp, act, upd = match(s, "^(%-?%d+),(%d+),(%a+),(%d+)$")
+  if not nxt then  -- popupd's states carry their order stamp as a fifth field
+    nxt, imp, act, upd = match(s, "^(%-?%d+),(%d+),(%a+),(%d+),[1-9]%d*$")
+  end
   if not nxt or (byte(nxt) == 45 and nxt ~= "-1") then return nil end
   if act ~= "show" and act ~= "ignore" and act ~= "click" then return nil end
   return tonumber(nxt), tonumber(imp)

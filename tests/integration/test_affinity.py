@@ -92,8 +92,9 @@ class Affinity(unittest.TestCase):
         u = uid()
         self.assertEqual(shown(stack.get_popup(u, now=NOW)), 1)
         self.assertTrue(stack.wait_drained())
-        self.assertEqual(stack.redis_raw("HGET", "popup:u:" + u, "1"),
-                         "%d,1,show,%d" % (NOW + 600, NOW))
+        # The fifth field is the state's order stamp (its version).
+        self.assertEqual(stack.redis_raw("HGET", "popup:u:" + u, "1").split(",")[:4],
+                         ["%d" % (NOW + 600), "1", "show", "%d" % NOW])
         self.assertEqual(stack.sql("SELECT impressions, last_action FROM user_state "
                                    "WHERE uid='%s' AND popup_id=1" % u), [["1", "show"]])
 

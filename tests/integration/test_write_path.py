@@ -405,7 +405,8 @@ class Failures(unittest.TestCase):
         come from those, not from the repair."""
         u = uid("repair")
         self.assertIsNotNone(stack.get_popup(u, now=NOW).json()["popup"])
-        self.assertTrue(stack.redis_raw("HGET", "popup:u:" + u, "1"))
+        # The owner stores the impression behind its answer.
+        self.assertTrue(stack.wait_for(lambda: stack.redis_raw("HGET", "popup:u:" + u, "1"), timeout=30))
         ensure_writer()
         repairs = stack.metrics().get("popup_redis_repairs_total", 0)
         redis = redis_server()

@@ -15,7 +15,7 @@ Event sample() {
   e.kind = LastAction::ignore;
   e.ts = 1700000000;
   e.order = 1700000000123456;
-  e.state = UserState{1700001200, 2, LastAction::ignore, 1700000000};
+  e.state = UserState{1700001200, 2, LastAction::ignore, 1700000000, 1700000000123456};
   return e;
 }
 
@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_every_field) {
 BOOST_AUTO_TEST_CASE(round_trip_of_a_never_again_click) {
   Event e = sample();
   e.kind = LastAction::click;
-  e.state = UserState{kNever, 0, LastAction::click, e.ts};
+  e.state = UserState{kNever, 0, LastAction::click, e.ts, e.order};
   BOOST_TEST(encode_event(e).find("\"next_show_at\":-1") != std::string::npos);
   auto back = decode_event(encode_event(e));
   BOOST_REQUIRE(back.ok());

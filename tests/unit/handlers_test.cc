@@ -12,6 +12,7 @@
 
 #include "core/answer.h"
 #include "fcgi/handlers.h"
+#include "fcgi/stamper.h"
 
 using namespace popup;
 
@@ -100,9 +101,12 @@ class FakeNeighbours : public Neighbours {
     return ++gens[std::string(uid)];
   }
   void queued(std::string_view) override { ++queued_count; }
-  void wait_stored(std::string_view) override {
+  bool stuck = false;  // an owner's impressions never get stored
+  bool wait_stored(std::string_view) override {
     ++waits;
+    if (stuck) return false;
     while (flusher && flusher->waiting() > 0) std::this_thread::yield();
+    return true;
   }
 };
 
@@ -132,7 +136,9 @@ class FakeSink : public EventSink {
       got.push_back(p);
       if (!redis) continue;
       std::lock_guard<std::mutex> r(redis->mu);
-      redis->hashes[p.event.uid].second[p.event.popup_id] = p.event.state;
+      // The newer state stays, as lib/store.h's kStoreStatesScript keeps it.
+      UserState& st = redis->hashes[p.event.uid].second[p.event.popup_id];
+      if (st.order == 0 || st.order < p.event.state.order) st = p.event.state;
     }
     return out;
   }
@@ -166,6 +172,10 @@ struct World {
     sink.redis = &redis;
     neighbours.flusher = &flusher;
     mysql.cfg = config();
+  }
+  // Until the write-behind recorded everything queued.
+  void drain() {
+    while (flusher.waiting() > 0) std::this_thread::yield();
   }
   // Whether the GET showed the popup.
   bool get(const std::string& uid, int64_t now, bool owner = true) {
@@ -231,12 +241,59 @@ BOOST_AUTO_TEST_CASE(with_redis_and_mysql_down_nothing_is_shown_blind) {
   BOOST_TEST(r.status == 503);
 }
 
-BOOST_AUTO_TEST_CASE(redis_up_and_mysql_down_uses_what_redis_has) {
+BOOST_AUTO_TEST_CASE(an_incomplete_redis_copy_with_mysql_down_is_unknown_not_empty) {
+  // MySQL may hold a "never again" click Redis has not loaded: no popup and
+  // no impression, on every path, until MySQL answers.
   World w;
   w.mysql.up = false;
   w.redis.hashes["erin"] = {false, {{1, UserState{kNow + 10, 1, LastAction::show, kNow}}}};
-  BOOST_TEST(!w.get("erin", kNow));
+  w.redis.hashes["fred"] = {false, {}};
+  for (bool owner : {true, false}) {
+    BOOST_TEST(!w.get("erin", kNow + 10, owner));
+    BOOST_TEST(!w.get("fred", kNow, owner));
+  }
+  w.drain();
+  BOOST_TEST(w.sink.events().empty());
+  BOOST_TEST(w.redis.committed.empty());
+  BOOST_TEST(w.users.entries() == 0u);
+  w.mysql.up = true;
+  w.mysql.users["fred"] = {{1, UserState{kNever, 0, LastAction::click, kNow - 5, 1}}};
+  BOOST_TEST(!w.get("fred", kNow));
   BOOST_TEST(w.get("erin", kNow + 10));
+}
+
+BOOST_AUTO_TEST_CASE(impressions_of_another_owner_not_yet_stored_make_the_state_unknown) {
+  World w;
+  w.redis.hashes["gus"] = {true, {}};
+  w.neighbours.stuck = true;
+  BOOST_TEST(!w.get("gus", kNow, false));  // the shared GET
+  BOOST_TEST(!w.get("gus", kNow, true));   // the owner's first read
+  w.drain();
+  BOOST_TEST(w.sink.events().empty());
+  BOOST_TEST(w.redis.committed.empty());
+  // An action is recorded all the same: its cooldown needs no earlier state,
+  // and it is newer than any impression still on its way.
+  BOOST_TEST(w.act("gus", Action::click, kNow, false) == 202);
+  BOOST_TEST(w.act("gus", Action::click, kNow, true) == 202);
+  w.neighbours.stuck = false;
+  BOOST_TEST(!w.get("gus", kNow + 10'000));
+}
+
+BOOST_AUTO_TEST_CASE(every_decision_is_ordered_after_the_state_it_was_made_from) {
+  // A state stored by a host whose clock runs ahead: what is decided from it
+  // is still newer, so keeping the newer state keeps this one.
+  World w;
+  const int64_t ahead = wall_us() + 3'600'000'000LL;
+  w.redis.hashes["hal"] = {true, {{1, UserState{kNow - 1, 1, LastAction::show, kNow - 700, ahead}}}};
+  BOOST_TEST(w.get("hal", kNow));
+  BOOST_TEST(w.act("hal", Action::ignore, kNow + 1) == 202);
+  w.drain();
+  auto got = w.sink.events();
+  BOOST_REQUIRE(got.size() == 2u);
+  BOOST_TEST(got[0].event.order > ahead);
+  BOOST_TEST(got[0].event.state.order == got[0].event.order);
+  BOOST_TEST(got[1].event.order > got[0].event.order);
+  BOOST_TEST(w.redis.hashes["hal"].second[1].order == got[1].event.order);
 }
 
 BOOST_AUTO_TEST_CASE(another_process_writing_the_user_makes_the_owner_read_again) {

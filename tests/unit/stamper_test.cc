@@ -59,4 +59,15 @@ BOOST_AUTO_TEST_CASE(ids_sort_as_their_stamps_and_never_repeat) {
   BOOST_TEST(ids.size() == 40000u);
 }
 
+BOOST_AUTO_TEST_CASE(an_event_is_ordered_after_the_state_it_was_decided_from) {
+  EventStamper s;
+  UserState base;
+  base.order = wall_us() + 60'000'000;  // written by a host whose clock is a minute ahead
+  Event e = s.make("alice", 7, LastAction::click, UserState{}, kNow, &base);
+  BOOST_TEST(e.order > base.order);
+  BOOST_TEST(e.state.order == e.order);
+  Event next = make(s);  // and the thread's later events after it
+  BOOST_TEST(next.order > e.order);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

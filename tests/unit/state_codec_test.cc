@@ -26,6 +26,17 @@ BOOST_AUTO_TEST_CASE(decode_inverts_encode) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(the_order_is_a_fifth_field_when_known) {
+  UserState s{1700003600, 2, LastAction::ignore, 1700000000, 1700000000123456};
+  BOOST_TEST(encode_state(s) == "1700003600,2,ignore,1700000000,1700000000123456");
+  auto back = decode_state(encode_state(s));
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST((*back == s));
+  auto old = decode_state("1700003600,2,ignore,1700000000");  // stored before orders were kept
+  BOOST_REQUIRE(old.has_value());
+  BOOST_TEST(old->order == 0);
+}
+
 BOOST_AUTO_TEST_CASE(decode_reads_never_as_minus_one) {
   auto s = decode_state("-1,0,click,5");
   BOOST_REQUIRE(s.has_value());
@@ -36,11 +47,11 @@ BOOST_AUTO_TEST_CASE(decode_reads_never_as_minus_one) {
 
 BOOST_AUTO_TEST_CASE(decode_is_strict) {
   for (const char* bad :
-       {"", ",,,", "1,2,show", "1,2,show,3,4", "x,2,show,3", "1,2,shown,3", "1,2,SHOW,3",
+       {"", ",,,", "1,2,show", "x,2,show,3", "1,2,shown,3", "1,2,SHOW,3",
         "1,-2,show,3", "-2,1,show,3", "-0,1,show,3", "1,-0,show,3", "1,2,show,-3", "1,2,show,",
         ",2,show,3", "1 ,2,show,3", "1, 2,show,3", "+1,2,show,3", "1,+2,show,3",
         "1,2,show,3\n", "1.5,2,show,3", "1,2,,3", "99999999999999999999,1,show,3",
-        "1,99999999999999999999,show,3", "0x10,1,show,3", "1,2,show,3,"})
+        "1,99999999999999999999,show,3", "0x10,1,show,3", "1,2,show,3,", "1,2,show,3,0", "1,2,show,3,-4", "1,2,show,3,4,5", "1,2,show,3,4,"})
     BOOST_TEST(!decode_state(bad).has_value(), bad);
   BOOST_TEST(!decode_state(std::string_view("1,2,show,3\0", 11)).has_value());
 }
