@@ -37,10 +37,14 @@ class MysqlDurable : public DurableStore {
  public:
   MysqlDurable(Mysql& mysql, ConfigLoader& config, WorkerSlot* slot)
       : mysql_(mysql), config_(config), slot_(slot) {}
+  // nullopt at once for a second after a failed read: while MariaDB hangs,
+  // each visit of a user Redis lacks would otherwise wait out a timeout.
   std::optional<UserStates> user_states(const std::string& uid) override;
   std::shared_ptr<const ConfigSet> config() override { return config_.from_mysql_only(); }
 
  private:
+  static constexpr int64_t kPauseMs = 1000;
+  int64_t paused_until_ms_ = 0;
   Mysql& mysql_;
   ConfigLoader& config_;
   WorkerSlot* slot_;

@@ -12,7 +12,7 @@ Service::Service(const WorkerContext& c)
       c_(c),
       keys_{c.s.key_prefix},
       redis_(redis_address(c.s), c.s.redis_timeout_ms),
-      mysql_(c.s),
+      mysql_(c.s, Mysql::kRequestTimeoutS),
       config_source_(keys_, redis_, mysql_),
       config_(c.s, c.cache, c.slot, config_source_),
       user_store_(c.s, redis_, config_, c.cache, c.slot, &c.metrics.shm()),

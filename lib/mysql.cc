@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 
 #include "core/select.h"
 #include "core/version.h"
@@ -96,7 +97,13 @@ QueryRows run_query(sql::Connection* conn, sql::PreparedStatement* bound, const 
 
 void mysql_global_init() { driver(); }
 
-Mysql::Mysql(const Settings& s) : s_(s) {}
+Mysql::Mysql(const Settings& s, int read_timeout_s) : s_(s), read_timeout_s_(read_timeout_s) {}
+
+int64_t Mysql::now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 Mysql::~Mysql() = default;
 
 bool Mysql::fail(const std::string& what, std::string* err) {
@@ -132,9 +139,9 @@ bool Mysql::connect(std::string* err) {
       opts["hostName"] = sql::SQLString(s_.mysql_host);
       opts["port"] = s_.mysql_port;
     }
-    opts["OPT_CONNECT_TIMEOUT"] = 2;
-    opts["OPT_READ_TIMEOUT"] = 10;
-    opts["OPT_WRITE_TIMEOUT"] = 10;
+    opts["OPT_CONNECT_TIMEOUT"] = std::min(2, read_timeout_s_);
+    opts["OPT_READ_TIMEOUT"] = read_timeout_s_;
+    opts["OPT_WRITE_TIMEOUT"] = read_timeout_s_;
     opts["OPT_RECONNECT"] = false;
     opts["CLIENT_MULTI_STATEMENTS"] = false;
     conn_.reset(driver()->connect(opts));

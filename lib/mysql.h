@@ -33,7 +33,11 @@ void mysql_global_init();
 
 class Mysql {
  public:
-  explicit Mysql(const Settings& s);
+  // read_timeout_s: how long one read or write may wait for the server
+  // (the request path passes kRequestTimeoutS: a hung MariaDB must cost a
+  // visit about a second, not the writer's ten).
+  explicit Mysql(const Settings& s, int read_timeout_s = 10);
+  static constexpr int kRequestTimeoutS = 1;
   ~Mysql();
   Mysql(const Mysql&) = delete;
   Mysql& operator=(const Mysql&) = delete;
@@ -103,11 +107,16 @@ class Mysql {
   void apply_rollup(const std::vector<Event>& inserted);
   // op(err) and, when it failed on a connection that existed before, op(err)
   // once more on a new one.
+  // A failure that took most of the read timeout is a hung server, not a
+  // stale connection: it is not tried again, so a call waits one timeout.
   template <class Op>
   bool again_if_stale(Op op, std::string* err) {
     bool reused = conn_ != nullptr;
-    return op(err) || (reused && op(err));
+    int64_t start = now_ms();
+    if (op(err)) return true;
+    return reused && now_ms() - start < read_timeout_s_ * 500 && op(err);
   }
+  static int64_t now_ms();
   bool fail(const std::string& what, std::string* err);
   // The statement for `sql`, prepared on the current connection at its first
   // use; throws sql::SQLException like any Connector call.
@@ -118,6 +127,7 @@ class Mysql {
   int64_t run_update(const Statement& q);
 
   const Settings& s_;
+  int read_timeout_s_;
   std::unique_ptr<sql::Connection> conn_;
   bool batch_ = false;  // conn_ has autocommit off
   // Statements of conn_, by SQL text; cleared before conn_ is dropped.
