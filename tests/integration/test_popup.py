@@ -343,6 +343,23 @@ class Errors(unittest.TestCase):
             s.close()
         self.assertTrue(raw.startswith(b"HTTP/1.1 505"), raw[:100])
         self.assertEqual(json.loads(raw.split(b"\r\n\r\n", 1)[1])["error"], "bad_request")
+        self.check(c.request("POST", "/api"), 404, "not_found")
+        self.check(c.request("GET", "/api"), 404, "not_found")
+        # Bodies nginx cannot read: a chunk size that is not hex, or one too
+        # large for any integer.
+        for size in (b"zz", b"ffffffffffffffff"):
+            s = socket.create_connection(("127.0.0.1", stack.port), timeout=10)
+            try:
+                s.sendall(b"POST /api/popup/action HTTP/1.1\r\nHost: x\r\n"
+                          b"Content-Type: application/x-www-form-urlencoded\r\n"
+                          b"Transfer-Encoding: chunked\r\n\r\n" + size + b"\r\nuid=a\r\n0\r\n\r\n")
+                raw = raw_json_reply(s)
+            finally:
+                s.close()
+            head, _, body = raw.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 400"), raw[:200])
+            self.assertIn(b"content-type: application/json", head.lower(), raw[:300])
+            self.assertEqual(json.loads(body)["error"], "bad_request", raw)
 
     def test_an_unknown_path_is_never_echoed_as_invalid_utf8(self):
         r = stack.http().request("GET", "/api/%FF%FE%C3")
