@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs the unit tests (Boost.Test), popup.js's unit tests (node --test), the
 # integration tests (Python unittest against real nginx, Redis and MariaDB,
-# and headless Chromium for the demo page) and a short distributed Locust
-# run, and ends with one line "N passed, N failed" counting every test. Exit
+# and headless Chromium for the demo page), the ordering-sensitive modules
+# again with a slow write-behind, and a short distributed Locust run, and ends with one line "N passed, N failed" counting every test. Exit
 # status 1 when anything failed.
-#   tests/run_all.sh [unit|web|integration|smoke]     (default: all four)
+#   tests/run_all.sh [unit|web|fuzz|integration|slow|smoke]   (default: all)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -77,6 +77,25 @@ if [ "$what" = all ] || [ "$what" = integration ]; then
   fi
   if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   echo "integration: $p passed, $f failed"
+  passed=$((passed + p)); failed=$((failed + f))
+fi
+
+# The modules whose tests depend on write ordering, again with a write-behind
+# that stores every impression long after its answer (FLUSH_MS=250): a test
+# that reads a store before waiting for it, or a late write that overwrites
+# a newer one, fails here.
+if [ "$what" = all ] || [ "$what" = slow ]; then
+  echo "== ordering-sensitive integration tests with FLUSH_MS=250"
+  FLUSH_MS=250 BUILD="$BUILD" /usr/bin/python3 tests/integration/run.py --counts "$tmp/slow.counts" \
+      -k test_affinity. -k test_ordering. -k test_write_path. -k test_popup.
+  rc=$?
+  if [ -f "$tmp/slow.counts" ]; then
+    read -r p f < "$tmp/slow.counts"
+  else
+    p=0; f=1
+  fi
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  echo "slow write-behind: $p passed, $f failed"
   passed=$((passed + p)); failed=$((failed + f))
 fi
 

@@ -13,16 +13,17 @@ sys.path.insert(0, here)
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--counts")
-    ap.add_argument("-k", dest="pattern", help="only test ids containing this text")
+    ap.add_argument("-k", dest="patterns", action="append",
+                    help="only test ids containing this text (repeatable: any of them)")
     args = ap.parse_args()
     suite = unittest.defaultTestLoader.discover(here, pattern="test_*.py", top_level_dir=here)
-    if args.pattern:
+    if args.patterns:
         def filt(s):
             out = unittest.TestSuite()
             for t in s:
                 if isinstance(t, unittest.TestSuite):
                     out.addTest(filt(t))
-                elif args.pattern in t.id():
+                elif any(p in t.id() for p in args.patterns):
                     out.addTest(t)
             return out
         suite = filt(suite)
