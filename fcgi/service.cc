@@ -48,7 +48,9 @@ Response Service::action(const ActionRequest& a, const std::string& request_id, 
   return handlers_->action(a, request_id, now, owner);
 }
 
-Response Service::healthz() { return health_page(s_, keys_, redis_, mysql_, c_.cache, config_); }
+Response Service::healthz() {
+  return health_page(s_, keys_, redis_, mysql_, c_.mysql_probe, c_.cache, config_);
+}
 
 Response Service::metrics() { return metrics_page(s_, keys_, redis_, c_.metrics); }
 

@@ -17,6 +17,7 @@
 #include "fcgi/flusher.h"
 #include "fcgi/handlers.h"
 #include "fcgi/metrics.h"
+#include "fcgi/store_probe.h"
 #include "lib/mysql.h"
 #include "lib/redis.h"
 #include "fcgi/response.h"
@@ -39,6 +40,7 @@ struct WorkerContext {
   UserCache* users = nullptr;  // nullptr: no owner path
   UserGenerations* generations = nullptr;
   int owner_slot = -1;  // the worker slot whose users this process owns, -1: none
+  MysqlProbe* mysql_probe = nullptr;  // healthz's MySQL verdict; nullptr: a query per call
 };
 
 class Service : public Endpoints {

@@ -10,7 +10,7 @@ namespace popup {
 
 // One Redis round trip (PING and kQueueHealthScript) and one MySQL query.
 Response health_page(const Settings& s, const Keys& keys, Redis& redis, Mysql& mysql,
-                     ConfigCache& cache, ConfigLoader& config) {
+                     MysqlProbe* probe, ConfigCache& cache, ConfigLoader& config) {
   std::vector<RedisReply> replies;
   std::string err;
   // The health check always asks Redis itself, past an open breaker (and
@@ -21,7 +21,11 @@ Response health_page(const Settings& s, const Keys& keys, Redis& redis, Mysql& m
   QueueHealth q;
   bool queue_known = redis_ok && parse_queue_health(replies[1], &q);
   int64_t one = 0;
-  bool mysql_ok = mysql.query_int("SELECT 1", &one, &err);
+  MysqlProbe::Verdict mysql_state =
+      probe ? probe->verdict()
+            : mysql.query_int("SELECT 1", &one, &err) ? MysqlProbe::Verdict::ok
+                                                       : MysqlProbe::Verdict::down;
+  bool mysql_ok = mysql_state == MysqlProbe::Verdict::ok;
   auto cfg = cache.get();
   if (!cfg && redis_ok) {
     config.warm_up();
@@ -37,7 +41,7 @@ Response health_page(const Settings& s, const Keys& keys, Redis& redis, Mysql& m
   boost::json::object o;
   o["status"] = v.status;
   o["redis"] = redis_ok ? "ok" : "down";
-  o["mysql"] = mysql_ok ? "ok" : "down";
+  o["mysql"] = to_string(mysql_state);
   o["queue_depth"] = queue_known ? q.depth : -1;
   o["queue_oldest_age_s"] = f.queue_oldest_age_s;
   o["writers_alive"] = f.writers_alive;

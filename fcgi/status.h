@@ -1,5 +1,5 @@
-// The operator pages: /api/healthz (SPEC: one Redis round trip, one MySQL
-// query) and /api/metrics (the pool's shared counters plus the queue and
+// The operator pages: /api/healthz (one Redis round trip and the MySQL
+// probe's latest verdict, fcgi/store_probe.h) and /api/metrics (the pool's shared counters plus the queue and
 // writer figures read from Redis).
 #pragma once
 
@@ -9,12 +9,14 @@
 #include "lib/mysql.h"
 #include "lib/redis.h"
 #include "fcgi/response.h"
+#include "fcgi/store_probe.h"
 #include "lib/store.h"
 
 namespace popup {
 
+// probe: the process's MySQL probe; null: one query on `mysql` instead.
 Response health_page(const Settings& s, const Keys& keys, Redis& redis, Mysql& mysql,
-                     ConfigCache& cache, ConfigLoader& config);
+                     MysqlProbe* probe, ConfigCache& cache, ConfigLoader& config);
 
 // The pool's figures (Metrics::render) and, with s.queue_metrics, the
 // queue's and writers' read from Redis.

@@ -70,6 +70,7 @@ struct Shared {
                   static_cast<int64_t>(s.state_cache_stale_s) * 1000, 256};
   Recorder recorder{s, slot, &metrics.shm(), &redis_breaker, &redis_repairs};
   Flusher flusher{recorder, flusher_options()};
+  MysqlProbe mysql_probe{s};  // healthz's view of MySQL, on its own thread
 
   FlusherOptions flusher_options() {
     FlusherOptions o;
@@ -84,7 +85,7 @@ struct Shared {
 
   WorkerContext context() {
     return WorkerContext{s, cache, metrics, slot, &redis_breaker, &redis_repairs, &flusher,
-                         &users, &generations, owner_slot};
+                         &users, &generations, owner_slot, &mysql_probe};
   }
 };
 

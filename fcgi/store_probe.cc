@@ -1,0 +1,65 @@
+#include "fcgi/store_probe.h"
+
+#include <chrono>
+
+#include "lib/mysql.h"
+
+namespace popup {
+namespace {
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+MysqlProbe::MysqlProbe(const Settings& s) : s_(s), thread_([this] { run(); }) {}
+
+MysqlProbe::~MysqlProbe() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void MysqlProbe::run() {
+  Mysql mysql(s_, Mysql::kRequestTimeoutS);
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stop_) {
+    in_flight_since_ms_ = steady_ms();
+    l.unlock();
+    int64_t one = 0;
+    std::string err;
+    bool ok = mysql.query_int("SELECT 1", &one, &err);
+    l.lock();
+    in_flight_since_ms_ = 0;
+    last_ok_ = ok;
+    known_ = true;
+    cv_.notify_all();
+    cv_.wait_for(l, std::chrono::milliseconds(kIntervalMs), [this] { return stop_; });
+  }
+}
+
+MysqlProbe::Verdict MysqlProbe::verdict() {
+  std::unique_lock<std::mutex> l(mu_);
+  if (!known_)
+    cv_.wait_for(l, std::chrono::milliseconds(kSlowMs), [this] { return known_ || stop_; });
+  if (in_flight_since_ms_ != 0 && steady_ms() - in_flight_since_ms_ > kSlowMs) return Verdict::slow;
+  if (!known_) return Verdict::slow;
+  return last_ok_ ? Verdict::ok : Verdict::down;
+}
+
+const char* to_string(MysqlProbe::Verdict v) {
+  switch (v) {
+    case MysqlProbe::Verdict::ok: return "ok";
+    case MysqlProbe::Verdict::slow: return "slow";
+    case MysqlProbe::Verdict::down: return "down";
+  }
+  return "down";
+}
+
+}  // namespace popup
