@@ -9,6 +9,7 @@
 #include "fcgi/metrics.h"
 #include "lib/mysql.h"
 #include "fcgi/ports.h"
+#include "fcgi/store_probe.h"
 #include "lib/redis.h"
 #include "lib/store.h"
 #include "fcgi/user_generations.h"
@@ -35,10 +36,12 @@ class RedisUserStore : public UserStore {
 
 class MysqlDurable : public DurableStore {
  public:
-  MysqlDurable(Mysql& mysql, ConfigLoader& config, WorkerSlot* slot)
-      : mysql_(mysql), config_(config), slot_(slot) {}
-  // nullopt at once for a second after a failed read: while MariaDB hangs,
-  // each visit of a user Redis lacks would otherwise wait out a timeout.
+  // probe: the process's MySQL probe (fcgi/store_probe.h); nullptr: none.
+  MysqlDurable(Mysql& mysql, ConfigLoader& config, WorkerSlot* slot, MysqlProbe* probe)
+      : mysql_(mysql), config_(config), slot_(slot), probe_(probe) {}
+  // nullopt at once while the probe finds MySQL slow or down (without a
+  // probe: for a second after a failed read): while MariaDB hangs, each
+  // visit of a user Redis lacks would otherwise wait out a timeout.
   std::optional<UserStates> user_states(const std::string& uid) override;
   std::shared_ptr<const ConfigSet> config() override { return config_.from_mysql_only(); }
 
@@ -48,6 +51,7 @@ class MysqlDurable : public DurableStore {
   Mysql& mysql_;
   ConfigLoader& config_;
   WorkerSlot* slot_;
+  MysqlProbe* probe_;
 };
 
 // The host's tables (fcgi/user_generations.h); `slot` is this process's

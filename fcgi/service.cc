@@ -16,7 +16,7 @@ Service::Service(const WorkerContext& c)
       config_source_(keys_, redis_, mysql_),
       config_(c.s, c.cache, c.slot, config_source_),
       user_store_(c.s, redis_, config_, c.cache, c.slot, &c.metrics.shm()),
-      durable_(mysql_, config_, c.slot),
+      durable_(mysql_, config_, c.slot, c.mysql_probe),
       neighbours_(c.generations, c.owner_slot, HostNeighbours::bound_ms(c.s)) {
   redis_.set_breaker(c.breaker);
   if (c.flusher)

@@ -162,7 +162,7 @@ class UnknownIsNotEmpty(unittest.TestCase):
         self.assertLess(took, 2.5)
         self.assertLess(health_took, 2.5)
         # Degraded, not down: Redis still answers popups for the users it holds.
-        self.assertEqual(health.json()["mysql"], "down", health)
+        self.assertIn(health.json()["mysql"], ("slow", "down"), health)
         self.assertEqual(health.json()["status"], "degraded", health)
         # 200 {"popup":null} or a 503 the client retries: never the popup.
         if r.status == 200:
