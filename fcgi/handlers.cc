@@ -227,9 +227,11 @@ Response Handlers::action(const ActionRequest& a, const std::string& request_id,
   UserState next;
   auto cfg = cache_.get();
   if (!owner_path(owner, cfg.get())) {
-    // Only for the impression count the action's state carries: the owner's
-    // late impressions cannot overwrite it, as they are older (lib/store.h).
-    io_.neighbours.wait_stored(a.uid);
+    // No wait for the owner's impressions not yet stored: they are older,
+    // so they cannot overwrite this action, and the stores keep the larger
+    // impression count of the two (lib/store.h). A client that sends the
+    // uid in the body only costs one read of Redis more than one that
+    // sends ?uid=.
     Read r = read_user(a.uid, true);
     if (!r.cfg) return error_response("unavailable", "popup configuration is not available");
     // The set holds every popup in MySQL, disabled and expired ones too.

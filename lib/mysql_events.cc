@@ -77,12 +77,14 @@ std::vector<Event> unique_by_id(const std::vector<Event>& events) {
 // Assignments run left to right and later ones see earlier results, so the
 // comparison keys (event_id, ev_order) are assigned last; with equal
 // ev_order the event_id assignment makes the ev_order test false, which is
-// right because ev_order is then unchanged anyway.
+// right because ev_order is then unchanged anyway. The impression count
+// only grows, whichever event is newer (lib/store.h: an action decided
+// before the owner's impressions were stored keeps them counted).
 const std::string& state_upsert_tail() {
   static const std::string newer = "(VALUES(ev_order), VALUES(event_id)) > (ev_order, event_id)";
   static const std::string tail = " ON DUPLICATE KEY UPDATE next_show_at = IF(" + newer +
-         ", VALUES(next_show_at), next_show_at), impressions = IF(" + newer +
-         ", VALUES(impressions), impressions), last_action = IF(" + newer +
+         ", VALUES(next_show_at), next_show_at),"
+         " impressions = GREATEST(impressions, VALUES(impressions)), last_action = IF(" + newer +
          ", VALUES(last_action), last_action), updated_at = IF(" + newer +
          ", VALUES(updated_at), updated_at), event_id = IF(" + newer +
          ", VALUES(event_id), event_id),"

@@ -12,17 +12,34 @@ namespace {
 // The one rule every write of a user's state follows (UserState::order): a
 // state replaces the stored one only when its order is larger; a state of
 // unknown order (0: stored before orders were kept) is replaced by any, and
-// replaces any, as before.
+// replaces any, as before. The impression count only grows: the state kept
+// takes the larger count of the two, so an action decided by another
+// process before the owner's impressions were stored keeps them counted.
 const char* const kNewestLua = R"lua(
 local function order_of(text)
   local o = string.match(text, '^%-?%d+,%d+,%a+,%d+,(%d+)$')
   return o and tonumber(o) or 0
 end
+local function impressions_of(text)
+  local n = string.match(text, '^%-?%d+,(%d+),')
+  return n and tonumber(n) or -1
+end
+local function with_impressions(text, n)
+  local head, tail = string.match(text, '^(%-?%d+),%d+,(.*)$')
+  return head .. ',' .. n .. ',' .. tail
+end
 local function store_newest(key, field, text)
   local cur = redis.call('HGET', key, field)
   if cur then
     local had, new = order_of(cur), order_of(text)
-    if had > 0 and new > 0 and had >= new then return 0 end
+    local ci, ni = impressions_of(cur), impressions_of(text)
+    if had > 0 and new > 0 and had >= new then
+      if ci >= 0 and ni > ci then
+        redis.call('HSET', key, field, with_impressions(cur, string.match(text, '^%-?%d+,(%d+),')))
+      end
+      return 0
+    end
+    if ni >= 0 and ci > ni then text = with_impressions(text, string.match(cur, '^%-?%d+,(%d+),')) end
   end
   redis.call('HSET', key, field, text)
   return 1

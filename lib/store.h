@@ -51,8 +51,9 @@ inline const char* kLoadedField = "_";
 // replaces the stored one only when its order (UserState::order, the fifth
 // field of core/state_codec's text) is larger, so a late write of an older
 // decision (an owner's impression flushed after another process stored an
-// action decided later) changes nothing. States of unknown order (0) are
-// written as they come.
+// action decided later) changes nothing but the impression count, which
+// only grows: the state kept carries the larger count of the two. States
+// of unknown order (0) are written as they come.
 //
 // The write-behind's states: stores each state unless its field holds a
 // newer one, and sets each hash's TTL.

@@ -92,24 +92,26 @@ class Ordering(unittest.TestCase):
             u, route, action = user
             a, b = picks[u]
             if route == 3:
-                fcgi_get(u, a, NOW)
+                first = fcgi_get(u, a, NOW)
                 r = fcgi_act(u, action, b, NOW)
             else:
-                stack.get_popup(u, now=NOW)
+                first = stack.get_popup(u, now=NOW)
                 if route == 2:
                     r = fcgi_act(u, action, "popup.sock", NOW)
                 else:
                     r = stack.act(u, 1, action, now=NOW, query_uid=route == 0)
+            seen = first.status == 200 and first.json()["popup"] is not None
             if r.status != 202:
-                return u, action, r.status, None
+                return u, action, r.status, None, seen
             after = fcgi_get(u, a, NOW + 1) if route == 3 else stack.get_popup(u, now=NOW + 1)
-            return u, action, 202, after
+            return u, action, 202, after, seen
 
         with RedisPauses(stack.pid("redis")) as pauses:
             with ThreadPoolExecutor(16) as pool:
                 results = list(pool.map(one, users))
         self.assertGreater(pauses.pauses, 3)
-        acked = [(u, a, after) for u, a, status, after in results if status == 202]
+        acked = [(u, a, after) for u, a, status, after, _ in results if status == 202]
+        shown_to = {u for u, _, _, _, seen in results if seen}
         # Redis never froze for longer than its timeout: every action is taken.
         self.assertEqual(len(acked), len(users), [r for r in results if r[2] != 202][:5])
         violations = [(u, a, after) for u, a, after in acked
@@ -117,16 +119,18 @@ class Ordering(unittest.TestCase):
         self.assertEqual(violations, [])
         self.assertTrue(stack.wait_drained(timeout=120))
         want = {u: a for u, a, _ in acked}
+        # The action's state, and the impression counted even when the
+        # action was stored before it (the count only grows).
         stale = []
         for u, action in want.items():
             fields = (stack.redis_raw("HGET", "popup:u:" + u, "1") or "").split(",")
-            if len(fields) < 3 or fields[2] != action:
+            if len(fields) < 3 or fields[2] != action or int(fields[1]) < (u in shown_to):
                 stale.append(("redis", u, action, fields))
-        rows = stack.sql("SELECT uid, last_action, next_show_at FROM user_state "
+        rows = stack.sql("SELECT uid, last_action, next_show_at, impressions FROM user_state "
                          "WHERE uid LIKE 'ord%' AND popup_id = 1")
-        got = {r[0]: (r[1], int(r[2])) for r in rows}
+        got = {r[0]: (r[1], int(r[2]), min(int(r[3]), 1)) for r in rows}
         for u, action in want.items():
-            expect = (action, -1 if action == "click" else NOW + 3600)
+            expect = (action, -1 if action == "click" else NOW + 3600, int(u in shown_to))
             if got.get(u) != expect:
                 stale.append(("mysql", u, expect, got.get(u)))
         self.assertEqual(stale[:10], [], "%d users went back in time" % len(stale))
