@@ -130,7 +130,8 @@ running_url() {
 
 # name:pid file, in start order; stop goes the other way.
 pieces=(mariadb:mysql.pid redis:redis.pid writer:writer.pid pool:popupd.pid
-        floor:floor.pid floor-redis:floor-redis.pid nginx:nginx/nginx.pid)
+        floor:floor.pid floor-redis:floor-redis.pid floor-pinned:floor-pinned.pid
+        nginx:nginx/nginx.pid)
 
 log() { echo "stack: $*"; }
 is_root() { [ "$(id -u)" -eq 0 ]; }
@@ -310,11 +311,12 @@ stop_stack() {
   stop_piece pool popupd.pid TERM 15
   stop_piece floor floor.pid TERM 10
   stop_piece floor-redis floor-redis.pid TERM 10
+  stop_piece floor-pinned floor-pinned.pid TERM 10
   stop_piece writer writer.pid TERM 15
   stop_piece redis redis.pid TERM 30
   stop_piece mariadb mysql.pid TERM 60
   sweep_strays
-  rm -f "$dir"/{popup,floor,floor-redis,redis,mysql}.sock
+  rm -f "$dir"/{popup,floor,floor-redis,floor-pinned,redis,mysql}.sock
   if [ ${#stopped[@]} -gt 0 ]; then log "stopped ${stopped[*]} in $dir"
   else log "nothing was running in $dir"; fi
 }
@@ -849,7 +851,7 @@ start() {
   local name file up=() down=()
   for name in "${pieces[@]}"; do
     file=${name#*:}; name=${name%%:*}
-    case $name in floor|floor-redis) continue ;; esac
+    case $name in floor|floor-redis|floor-pinned) continue ;; esac
     [ "$name" != writer ] || [ "$WRITER" = 1 ] || continue
     if running "$file"; then up+=("$name"); else down+=("$name"); fi
   done
