@@ -50,6 +50,16 @@ std::string check_pairs(std::string_view pairs, size_t max) {
   return "";
 }
 
+// Whether `pairs` ends exactly after its last name-value pair.
+bool pairs_whole(std::string_view pairs) {
+  size_t at = 0, name = 0, value = 0;
+  while (at < pairs.size()) {
+    if (!read_length(pairs, &at, &name) || !read_length(pairs, &at, &value)) return false;
+    at += name + value;
+  }
+  return at == pairs.size();
+}
+
 RecordCheck bad(std::string why) { return {RecordVerdict::bad, std::move(why), false}; }
 
 // The scan behind both checks; through_stdin: go on past the parameters'
@@ -80,6 +90,8 @@ RecordCheck scan(std::string_view bytes, size_t max_params, size_t max_scan, boo
     } else if (begun && h.id == id) {
       if (h.type != kParams) return {RecordVerdict::complete, ""};
       if (h.content == 0) {
+        // Nothing more will complete a pair cut off here.
+        if (!pairs_whole(params)) return bad("the parameters end inside a name-value pair");
         if (!through_stdin) return {RecordVerdict::complete, ""};
         params_ended = true;
       }

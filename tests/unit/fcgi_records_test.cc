@@ -127,6 +127,16 @@ BOOST_AUTO_TEST_CASE(a_whole_request_check_keeps_the_parameter_limits) {
   BOOST_TEST((whole(head + record(9, lying, 0)).verdict == RecordVerdict::bad));
 }
 
+BOOST_AUTO_TEST_CASE(parameters_that_end_inside_a_pair_are_bad) {
+  std::string cut = std::string("\x04\x80\x00", 3);  // a value length cut short
+  BOOST_TEST((whole(begin() + record(4, cut) + record(4, "")).verdict == RecordVerdict::bad));
+  BOOST_TEST((verdict(begin() + record(4, cut) + record(4, "")) == RecordVerdict::bad));
+  std::string short_value = std::string("\x01\x05") + "Nab";  // 5 claimed, 2 there
+  BOOST_TEST((verdict(begin() + record(4, short_value) + record(4, "")) == RecordVerdict::bad));
+  // Cut off before the end of the parameters is only "not yet".
+  BOOST_TEST((verdict(begin() + record(4, cut)) == RecordVerdict::need_more));
+}
+
 BOOST_AUTO_TEST_CASE(a_body_longer_than_the_scan_limit_is_not_bad) {
   std::string bytes = begin() + record(4, pair("A", "b")) + record(4, "");
   while (bytes.size() < 100000) bytes += record(5, std::string(4000, 'x'));
