@@ -92,8 +92,11 @@ $(BUILD)/popup-writer: $(WRITER_OBJ) $(LIB_OBJ) $(CORE_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_STORE) $(MALLOC)
 $(BUILD)/popupctl: $(CTL_OBJ) $(LIB_OBJ) $(CORE_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_STORE)
-# The benchmarks' FastCGI floor (bench/README.md): libfcgi and hiredis only.
-$(BUILD)/fcgi-floor: $(BUILD)/bench/floor/floor_main.o
+# The benchmarks' FastCGI floor (bench/README.md): libfcgi and hiredis, and
+# the worker's connection loop with the record check in front of libfcgi.
+FLOOR_OBJ := $(BUILD)/bench/floor/floor_main.o $(addprefix $(BUILD)/,fcgi/conn_loop.o \
+  fcgi/record_guard.o core/fcgi_records.o lib/log.o)
+$(BUILD)/fcgi-floor: $(FLOOR_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) -lfcgi -lhiredis $(MALLOC)
 # The edge pieces that do no IO (no libfcgi, Redis or MySQL): the command
 # line and file parser, the write-behind, the request handlers over their

@@ -48,12 +48,10 @@ USERS = int(os.environ.get("BENCH_USERS", 100_000 if QUICK else 1_000_000))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 2 if QUICK else 3))
 SECONDS = int(os.environ.get("BENCH_SECONDS", 5 if QUICK else 10))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 64))
-# The shipped unix-socket pool (scripts/stack.sh): a process per core, 16
-# threads each (user affinity: each worker's socket must cover what nginx
-# can keep to it). The floors are plain libfcgi programs without the pool's
-# hand-back under saturation, so a pool that small lets nginx's kept
-# connections starve its queue (2 x 8 in one run: p99 115 ms); they keep
-# the 4 x 32 shape they were always measured with.
+# The shipped unix-socket pool (scripts/stack.sh): a process per core, 8
+# threads each. The floors keep the 4 x 32 shape they were always measured
+# with; "floor pinned" is libfcgi's own model (fcgi-floor --pinned), where
+# a kept connection pins a thread.
 WORKERS = int(os.environ.get("WORKERS") or os.cpu_count())
 THREADS = int(os.environ.get("THREADS") or 8)
 FLOOR_WORKERS = int(os.environ.get("FLOOR_WORKERS") or 4)
@@ -64,6 +62,7 @@ FLOOR_THREADS = int(os.environ.get("FLOOR_THREADS") or 32)
 # (API_PREFIX), served by bench/lua/popup_bench.lua inside nginx.
 # (name, URL path, wrk script, API_PREFIX for the script)
 WORKLOADS = [("static", "/static-ok", "static.lua", None), ("floor", "/floor", "static.lua", None),
+             ("floor pinned", "/floor-pinned", "static.lua", None),
              ("floor+RT", "/floor-redis", "static.lua", None), ("popup", "/", "popup.lua", "/api"),
              ("popup warm", "/", "warm.lua", "/api"), ("mixed", "/", "mixed.lua", "/api"),
              ("lua", "/", "popup.lua", "/lua"), ("lua warm", "/", "warm.lua", "/lua"),
@@ -175,6 +174,10 @@ class Stack:
                         str(FLOOR_WORKERS), "-P", self.path("floor-redis.pid"), "--",
                         os.path.join(TOP, BUILD, "fcgi-floor"), "--threads", str(FLOOR_THREADS),
                         "--redis", self.path("redis.sock")], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["spawn-fcgi", "-s", self.path("floor-pinned.sock"), "-M", "0660"] + drop +
+                       ["-F", str(FLOOR_WORKERS), "-P", self.path("floor-pinned.pid"), "--",
+                        os.path.join(TOP, BUILD, "fcgi-floor"), "--threads", str(FLOOR_THREADS),
+                        "--pinned"], check=True, stdout=subprocess.DEVNULL)
 
     def stop(self):
         stackctl.stop(self.dir, self.env)
@@ -208,7 +211,8 @@ class Stack:
             "redis": read_pid(self.path("redis.pid")),
             "mariadb": read_pid(self.path("mysql.pid")),
             "writer": writer + self.children_of(set(writer)),
-            "floors": read_pid(self.path("floor.pid")) + read_pid(self.path("floor-redis.pid")),
+            "floors": read_pid(self.path("floor.pid")) + read_pid(self.path("floor-redis.pid")) +
+            read_pid(self.path("floor-pinned.pid")),
         }
 
     def redis_commands(self):

@@ -108,7 +108,7 @@ def run(extra_env, seconds, connections, pool_port=None):
         r["shape"] = shape
         r["connections"] = connections
         r["keepalive"] = extra_env.get("UPSTREAM_KEEPALIVE", "on") == "on"
-        r["released"] = int(pool_metrics(port).get("popup_kept_connections_released_total", 0))
+        r["accepted"] = int(pool_metrics(port).get("popup_fastcgi_connections_accepted_total", 0))
         return r
     finally:
         stackctl.stop(d, env)
@@ -130,8 +130,8 @@ def report(rows, overs, seconds, connections):
           "keepalive: nginx workers x upstream keepalive per nginx worker); load average %.2f at "
           "the end." % (seconds, USERS, os.getloadavg()[0]), "",
           "| set-up | pool | connections | req/s | errors | p50 ms | p99 ms | TIME_WAIT on the pool "
-          "port: closed by nginx | closed by the pool | TIME_WAIT on the machine | kept connections "
-          "released |",
+          "port: closed by nginx | closed by the pool | TIME_WAIT on the machine | FastCGI "
+          "connections accepted |",
           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, r in rows + overs:
         tcp = label.startswith("TCP")
@@ -139,14 +139,13 @@ def report(rows, overs, seconds, connections):
             label, shape_text(r), r["connections"] if tcp else "%d (10x pool)" % r["connections"],
             r["rps"], r["errors"], r["p50_us"] / 1000, r["p99_us"] / 1000,
             r["tw_nginx"] if tcp else "-", r["tw_pool"] if tcp else "-", r["tw_machine"],
-            r["released"]))
+            r["accepted"]))
     md += ["", "TIME_WAIT columns: the maximum of 1 s samples during the run (a socket stays in "
            "TIME_WAIT for 60 s, so this is every connection closed during the run). "
            "TIME_WAIT samples on the pool port (keepalive / none): %s / %s." % (
                rows[0][1]["tw_samples"], rows[1][1]["tw_samples"]),
-           "Kept connections released: answers after which a thread handed its kept connection "
-           "back because the pool was saturated and connections were queued (fcgi/worker.cc, "
-           "fairness under overload).",
+           "FastCGI connections accepted: popup_fastcgi_connections_accepted_total at the end "
+           "of the run, the warm-up included (fcgi/conn_loop.h).",
            "Overload latency is bounded below by connections / throughput (Little's law): " +
            "; ".join("%s: %d / %.0f req/s = %.0f ms mean" % (
                shape_text(r), r["connections"], r["rps"], r["connections"] / max(r["rps"], 1) * 1000)

@@ -5,7 +5,7 @@
 namespace popup {
 namespace {
 
-constexpr uint8_t kBeginRequest = 1, kParams = 4;
+constexpr uint8_t kBeginRequest = 1, kParams = 4, kStdin = 5;
 
 struct Header {
   uint8_t version, type;
@@ -50,21 +50,31 @@ std::string check_pairs(std::string_view pairs, size_t max) {
   return "";
 }
 
-RecordCheck bad(std::string why) { return {RecordVerdict::bad, std::move(why)}; }
+// Whether `pairs` ends exactly after its last name-value pair.
+bool pairs_whole(std::string_view pairs) {
+  size_t at = 0, name = 0, value = 0;
+  while (at < pairs.size()) {
+    if (!read_length(pairs, &at, &name) || !read_length(pairs, &at, &value)) return false;
+    at += name + value;
+  }
+  return at == pairs.size();
+}
 
-}  // namespace
+RecordCheck bad(std::string why) { return {RecordVerdict::bad, std::move(why), false}; }
 
-RecordCheck check_fcgi_records(std::string_view bytes, size_t max_params, size_t max_scan) {
+// The scan behind both checks; through_stdin: go on past the parameters'
+// end to the body's.
+RecordCheck scan(std::string_view bytes, size_t max_params, size_t max_scan, bool through_stdin) {
   size_t at = 0;
-  bool begun = false;
+  bool begun = false, params_ended = false;
   unsigned id = 0;
   std::string params;
   while (at + 8 <= bytes.size()) {
     Header h = header_at(bytes, at);
-    if (h.version != 1) return {RecordVerdict::complete, ""};
+    if (h.version != 1) return {RecordVerdict::complete, "", params_ended};
     size_t end = at + 8 + h.content + h.padding;
     std::string_view content = bytes.substr(at + 8, h.content);
-    if (h.type == kBeginRequest) {
+    if (h.type == kBeginRequest && !params_ended) {
       begun = true;
       id = h.id;
       params.clear();
@@ -73,9 +83,18 @@ RecordCheck check_fcgi_records(std::string_view bytes, size_t max_params, size_t
       // libfcgi reads them from (each length is bounded by what is left).
       std::string why = check_pairs(content, h.content);
       if (!why.empty()) return bad("management record: " + why);
+    } else if (params_ended) {
+      // Only the request's own records matter now; libfcgi skips others.
+      if (h.id == id && (h.type != kStdin || h.content == 0))
+        return {RecordVerdict::complete, "", true};
     } else if (begun && h.id == id) {
       if (h.type != kParams) return {RecordVerdict::complete, ""};
-      if (h.content == 0) return {RecordVerdict::complete, ""};
+      if (h.content == 0) {
+        // Nothing more will complete a pair cut off here.
+        if (!pairs_whole(params)) return bad("the parameters end inside a name-value pair");
+        if (!through_stdin) return {RecordVerdict::complete, ""};
+        params_ended = true;
+      }
       params.append(content);
       if (params.size() > max_params) {
         return bad("parameters longer than " + std::to_string(max_params) + " bytes");
@@ -84,11 +103,21 @@ RecordCheck check_fcgi_records(std::string_view bytes, size_t max_params, size_t
       if (!why.empty()) return bad(why);
     }
     at = end;
-    if (at > max_scan) {
+    if (at > max_scan && !params_ended) {
       return bad("no end of parameters within " + std::to_string(max_scan) + " bytes");
     }
   }
-  return {RecordVerdict::need_more, ""};
+  return {RecordVerdict::need_more, "", params_ended};
+}
+
+}  // namespace
+
+RecordCheck check_fcgi_records(std::string_view bytes, size_t max_params, size_t max_scan) {
+  return scan(bytes, max_params, max_scan, false);
+}
+
+RecordCheck check_fcgi_request(std::string_view bytes, size_t max_params, size_t max_scan) {
+  return scan(bytes, max_params, max_scan, true);
 }
 
 }  // namespace popup

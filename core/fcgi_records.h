@@ -22,6 +22,9 @@ enum class RecordVerdict {
 struct RecordCheck {
   RecordVerdict verdict;
   std::string why;  // for bad: what was wrong
+  // check_fcgi_request: the parameters have ended (the verdict then says
+  // whether the body has too).
+  bool params_ended = false;
 };
 
 // Scans `bytes`, the unread start of a FastCGI connection, up to the empty
@@ -35,5 +38,15 @@ struct RecordCheck {
 // protocol version, a stream record out of order) is complete: libfcgi
 // answers it.
 RecordCheck check_fcgi_records(std::string_view bytes, size_t max_params, size_t max_scan);
+
+// As check_fcgi_records, and then through the request's body: complete only
+// once the empty FCGI_STDIN record that ends it is in `bytes` (the whole
+// request is buffered, so libfcgi reads it without waiting), need_more until
+// then with params_ended telling whether the parameters are all there. A
+// record of the request other than FCGI_STDIN after the parameters (an
+// abort, a filter's data) is complete: libfcgi deals with it. max_scan
+// bounds the bytes before the parameters' end only; a body may be longer
+// than what the caller looked at.
+RecordCheck check_fcgi_request(std::string_view bytes, size_t max_params, size_t max_scan);
 
 }  // namespace popup

@@ -237,33 +237,28 @@ std::optional<Address> slot_address(const Address& listen, int slot) {
   return a;
 }
 
-std::optional<std::string> check_sizing(const Settings& s) {
+int64_t fd_reserve(const Settings& s) { return 256 + 4 * static_cast<int64_t>(s.threads); }
+
+std::optional<std::string> check_sizing(const Settings& s, int64_t fd_limit) {
   if (!s.admin_listen.empty() && s.listen.empty())
     return "admin_listen needs listen: the supervisor opens it (spawn-fcgi has none)";
   if (!s.admin_listen.empty() && s.admin_listen == s.listen)
     return "admin_listen must differ from listen";
-  int64_t pool = static_cast<int64_t>(s.workers) * s.threads;
-  int64_t pinned = static_cast<int64_t>(s.nginx_workers) * s.nginx_keepalive;
   if (s.user_affinity && !s.listen.empty()) {
     auto a = parse_address(s.listen);
     if (a && !slot_address(*a, s.workers - 1))
       return "listen port + workers is beyond 65535: the slot sockets (port + 1 + slot) "
              "need room above " + s.listen;
-    if (s.threads >= 2 * pinned) return std::nullopt;
-    return "a slot too small for nginx keepalive: with user_affinity each worker's socket "
-           "may receive every cached connection, so threads (" + std::to_string(s.threads) +
-           ") must be at least 2 x nginx_workers x nginx_keepalive = 2 x " +
-           std::to_string(s.nginx_workers) + " x " + std::to_string(s.nginx_keepalive) + " = " +
-           std::to_string(2 * pinned);
   }
-  if (pool >= 2 * pinned) return std::nullopt;
-  return "pool too small for nginx keepalive: workers x threads = " + std::to_string(s.workers) +
-         " x " + std::to_string(s.threads) + " = " + std::to_string(pool) +
-         " connections, but nginx_workers x nginx_keepalive = " +
+  int64_t kept = static_cast<int64_t>(s.nginx_workers) * s.nginx_keepalive;
+  int64_t need = kept + fd_reserve(s);
+  if (need <= fd_limit) return std::nullopt;
+  return "the file limit is too small for nginx keepalive: nginx_workers x nginx_keepalive = " +
          std::to_string(s.nginx_workers) + " x " + std::to_string(s.nginx_keepalive) + " = " +
-         std::to_string(pinned) + " can be pinned by keepalive caches; the rule is workers x "
-         "threads >= 2 x nginx_workers x nginx_keepalive (need " + std::to_string(2 * pinned) +
-         ")";
+         std::to_string(kept) + " kept connections may all be to one worker, which also needs 256 + "
+         "4 x threads = " + std::to_string(fd_reserve(s)) + " descriptors of its own: " +
+         std::to_string(need) + " in all, but its RLIMIT_NOFILE allows " +
+         std::to_string(fd_limit) + " (raise the limit, e.g. LimitNOFILE=, or lower nginx_keepalive)";
 }
 
 }  // namespace popup

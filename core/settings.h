@@ -58,9 +58,9 @@ struct Settings {
   int stop_timeout_s = 10;     // graceful stop: wait this long, then SIGKILL
   std::string state_dir;       // shared metrics file lives here; "" = none
   std::string pid_file;        // supervisor's pid, flock'ed while it runs; "" = none
-  // nginx sizing (the pool must outnumber what keepalive caches can pin)
+  // nginx sizing (each worker's file limit must hold what keepalive caches keep)
   int nginx_workers = 2;
-  int nginx_keepalive = 2;     // keepalive connections per nginx worker
+  int nginx_keepalive = 1024;  // keepalive connections per nginx worker
   // Redis
   std::string redis = "127.0.0.1:6379";
   int redis_timeout_ms = 500;
@@ -130,14 +130,17 @@ inline CrashStormLimits crash_storm_limits(const Settings& s) {
 // check; then nothing is returned.
 Result<Settings> parse_settings(std::string_view text);
 
-// The sizing rule (nginx/README.md): every FastCGI connection that nginx's
-// keepalive caches can hold pins one accept thread, so
-//   workers * threads >= 2 * nginx_workers * nginx_keepalive
-// leaving at least half the pool for peak concurrency. With user_affinity
-// every idle cached connection may be to one slot's socket, so each slot
-// must cover that alone: threads >= 2 * nginx_workers * nginx_keepalive.
-// Also refuses an admin_listen without listen, or equal to it. Returns the
-// problem, or nullopt when the settings obey it.
-std::optional<std::string> check_sizing(const Settings& s);
+// The sizing rule (nginx/README.md). A kept connection costs a worker a
+// file descriptor, not a thread (fcgi/conn_loop.h), and nginx's keepalive
+// caches may hold all of theirs to one worker (user affinity hashes users
+// to worker sockets; the shared socket gives a connection to any worker),
+// so each worker's descriptor limit must hold them all, with room for its
+// own files (Redis and MySQL connections per thread, sockets, logs):
+//   nginx_workers * nginx_keepalive + 256 + 4 * threads <= fd_limit
+// fd_limit: the RLIMIT_NOFILE a worker runs with (popupd raises its soft
+// limit to the hard one). Also refuses an admin_listen without listen or
+// equal to it, and slot ports beyond 65535. Returns the problem, or nullopt
+// when the settings obey it.
+std::optional<std::string> check_sizing(const Settings& s, int64_t fd_limit);
 
 }  // namespace popup

@@ -276,7 +276,7 @@ std::string Metrics::render(MetricsText* t) const {
     for (const auto& s : slots) n += used(s) ? s.counters[c].load() : 0;
     t->add(counter_name(c), "", u64(n));
   }
-  int live = 0, busy = 0, idle = 0, breaker_open = 0;
+  int live = 0, busy = 0, idle = 0, breaker_open = 0, in_hand = 0;
   int64_t mem_bytes = 0, mem_users = 0, mem_budget = 0, flush_waiting = 0;
   int64_t oldest_version = -1;
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -290,6 +290,7 @@ std::string Metrics::render(MetricsText* t) const {
     ++live;
     int b = s.busy.load(), th = s.threads.load();
     busy += b;
+    in_hand += s.in_hand.load();
     idle += th > b ? th - b : 0;
     breaker_open += s.redis_breaker_open_until_ms.load() > now_ms;
     mem_bytes += s.memory_bytes.load();
@@ -302,6 +303,7 @@ std::string Metrics::render(MetricsText* t) const {
   t->add("popup_workers", "", std::to_string(live));
   t->add("popup_threads_active", "", std::to_string(busy));
   t->add("popup_threads_idle", "", std::to_string(idle));
+  t->add("popup_fastcgi_requests_in_hand", "", std::to_string(in_hand));
   t->add("popup_redis_breaker_open", "", std::to_string(breaker_open));
   t->add("popup_memory_state_bytes", "", std::to_string(mem_bytes));
   t->add("popup_memory_state_budget_bytes", "", std::to_string(mem_budget));

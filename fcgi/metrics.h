@@ -74,7 +74,7 @@ enum class Counter {
   mysql_errors,
   redis_round_trips,  // Redis round trips made by GET /api/popup
   popup_requests,     // GET /api/popup requests that reached the service
-  kept_released,      // kept connections handed back under overload (worker.cc)
+  fastcgi_accepted,   // FastCGI connections accepted (fcgi/conn_loop.h)
   redis_skips,        // Redis calls skipped while the circuit breaker was open
   redis_repairs,      // direct MySQL writes copied into Redis afterwards
   memory_hits,        // GETs decided from the owner's memory (no Redis round trip)
@@ -83,6 +83,7 @@ enum class Counter {
   flush_batches,      // write-behind batches recorded (fcgi/flusher.h)
   flush_round_trips,  // Redis round trips made by the write-behind
   impressions_dropped,  // impressions the write-behind gave up (Redis and MySQL down)
+  fastcgi_expired,    // connections closed: their request was not whole in time
   count
 };
 inline constexpr int kCounters = static_cast<int>(Counter::count);
@@ -92,10 +93,10 @@ struct WorkerSlot {
   std::atomic<int64_t> started_at;
   std::atomic<int32_t> threads;
   std::atomic<int32_t> busy;
-  // Connections a thread took work from and has not finished with (from
-  // the moment input is waiting, before libfcgi parses it, until the
-  // answer): > 0 in a process that died means it died serving a request,
-  // which the supervisor's crash brake does not count (core/crash_brake.h).
+  // Requests begun and not yet answered (from their first bytes, while the
+  // rest arrives, through libfcgi's parsing, to the answer): > 0 in a
+  // process that died means it died with a request in hand, which the
+  // supervisor's crash brake does not count (core/crash_brake.h).
   std::atomic<int32_t> in_hand;
   std::atomic<uint64_t> requests;
   std::atomic<uint64_t> by_status[kEndpoints][kStatusCount + 1];  // last: other

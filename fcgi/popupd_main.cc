@@ -9,6 +9,7 @@
 
 #include "lib/config_file.h"
 #include "lib/log.h"
+#include "fcgi/conn_loop.h"
 #include "fcgi/metrics.h"
 #include "lib/mysql.h"
 #include "fcgi/pid_file.h"
@@ -73,13 +74,13 @@ void print_admin_snippet(const Settings& s) {
 // What --check says: the verdict, and the upstream block nginx needs for
 // this pool (scripts/stack.sh renders its server lines into nginx.conf).
 void print_check(const Settings& s, const std::string& path) {
-  printf("popupd: %s: configuration ok (%d workers x %d threads = %d connections)\n",
-         path.c_str(), s.workers, s.threads, s.workers * s.threads);
+  printf("popupd: %s: configuration ok (%d workers x %d threads; nginx may keep %d x %d "
+         "connections, within each worker's file limit of %lld)\n",
+         path.c_str(), s.workers, s.threads, s.nginx_workers, s.nginx_keepalive,
+         static_cast<long long>(raise_fd_limit()));
   bool affine = s.user_affinity && !s.listen.empty();
   if (affine)
-    printf("# user affinity: one socket per worker; nginx hashes the uid to a worker, and each "
-           "worker's %d threads cover the %d x %d connections nginx may keep to it, twice\n",
-           s.threads, s.nginx_workers, s.nginx_keepalive);
+    printf("# user affinity: one socket per worker; nginx hashes the uid to a worker\n");
   printf("# the nginx upstream for this pool (nginx/README.md):\nupstream popup_pool {\n");
   if (affine) printf("    hash $arg_uid consistent;\n");
   if (!affine && s.listen.empty())
@@ -106,7 +107,7 @@ int main(int argc, char** argv) {
   Settings s;
   if (auto done = read_command_line(argc, argv, kArgs, &args, &s)) return *done;
   const std::string& path = args.config;
-  if (auto bad = check_sizing(s)) {
+  if (auto bad = check_sizing(s, raise_fd_limit())) {
     fprintf(stderr, "popupd: %s: %s\n", path.c_str(), bad->c_str());
     return 1;
   }

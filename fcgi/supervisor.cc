@@ -22,6 +22,7 @@
 #include <algorithm>
 
 #include "core/crash_brake.h"
+#include "fcgi/conn_loop.h"
 #include "fcgi/listen_queue.h"
 #include "fcgi/listener.h"
 #include "lib/log.h"
@@ -210,7 +211,7 @@ void reload(Pool& p) {
               parsed.ok() ? "cannot read" : parsed.error().message.c_str());
     return;
   }
-  if (auto bad = check_sizing(parsed.value())) {
+  if (auto bad = check_sizing(parsed.value(), raise_fd_limit())) {
     log_error("supervisor: reload refused: %s", bad->c_str());
     return;
   }

@@ -15,11 +15,10 @@
 #include <thread>
 #include <vector>
 
-#include "fcgi/accept_wait.h"
+#include "fcgi/conn_loop.h"
 #include "fcgi/listen_queue.h"
 #include "core/params.h"
 #include "lib/log.h"
-#include "fcgi/record_guard.h"
 #include "fcgi/router.h"
 #include "fcgi/service.h"
 #include "fcgi/flusher.h"
@@ -57,7 +56,6 @@ struct Shared {
   // writes the pipe; a signal handler can only write the pipe, and the
   // refresher thread, which watches it, sets the flag.
   std::atomic<bool> stopping{false};
-  std::atomic<int> accepting{0};  // threads waiting for a new connection
   // One per process: when Redis hangs, one thread's timeouts spare the others.
   Breaker redis_breaker{s.redis_breaker_failures, s.redis_breaker_open_ms};
   RedisRepairs redis_repairs;
@@ -158,127 +156,30 @@ void serve_one(FCGX_Request& req, Service& svc, Shared& sh, int came_on) {
   if (sh.slot) sh.slot->busy.fetch_sub(1, std::memory_order_relaxed);
 }
 
-// Waits for work: returns false when the thread should leave. *came_on
-// says which listening socket the connection came on.
-bool wait_for_connection(FCGX_Request& req, Shared& sh, AcceptWait& aw, int* came_on) {
-  for (;;) {
-    if (stop_requested(sh) && req.ipcFd < 0) return false;
-    if (req.ipcFd >= 0) {
-      pollfd fds[2] = {{req.ipcFd, POLLIN, 0}, {g_stop_pipe[0], POLLIN, 0}};
-      int rc = poll(fds, 2, -1);
-      if (rc < 0 && errno == EINTR) continue;
-      if (rc < 0) return false;
-      if (fds[0].revents) return true;  // a request (or EOF) is waiting
-      if ((fds[1].revents & POLLIN) || stop_requested(sh)) {
-        FCGX_Free(&req, 1);  // idle kept connection: nginx will not miss it
-        return false;
-      }
-      continue;
-    }
-    sh.accepting.fetch_add(1, std::memory_order_relaxed);
-    int w = aw.wait();
-    sh.accepting.fetch_sub(1, std::memory_order_relaxed);
-    if (w == AcceptWait::kStop) return false;
-    if (w == AcceptWait::kAgain) continue;
-    int fd = accept4(w, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;  // another thread or process took it (EAGAIN)
-    req.ipcFd = fd;
-    *came_on = w;
-    // FCGX_Accept_r starts by finishing the previous request and closes the
-    // connection unless keepConnection is set; the real value comes from the
-    // BEGIN_REQUEST record it then reads.
-    req.keepConnection = 1;
-    return true;
-  }
-}
-
-// Fairness under overload. nginx reuses its cached connections first, and a
-// thread holding one serves it again and again, so when every thread is busy
-// a request that came on a new connection waits in the listen queue until
-// some cached connection happens to be closed: measured at 10x the pool,
-// p50 16 ms but p99 4.3 s. When no thread of this process is waiting to
-// accept and the listen queue is not empty, the thread hands its kept
-// connection back after this answer (nginx drops it from its cache on EOF,
-// no request is lost) and takes the oldest queued connection next, so queued
-// requests are served in arrival order. With idle threads around this never
-// fires, so normal load keeps every connection.
-// Whether the next request already waits on a kept connection.
-bool request_waiting(int fd) {
-  pollfd p = {fd, POLLIN, 0};
-  return poll(&p, 1, 0) == 1;
-}
-
-bool overloaded(const Shared& sh) {
-  if (sh.accepting.load(std::memory_order_relaxed) > 0) return false;
-  pollfd p[2] = {{sh.listen_fd, POLLIN, 0}, {sh.slot_fd, POLLIN, 0}};
-  return poll(p, sh.slot_fd >= 0 ? 2 : 1, 0) > 0 &&
-         ((p[0].revents & POLLIN) || (p[1].revents & POLLIN));
-}
-
-// Marks the work a thread took (WorkerSlot::in_hand) for as long as it is in
-// scope: from input waiting on a connection, through the record guard and
-// libfcgi's parsing, to the answer. A process that dies meanwhile died
-// serving input, which the supervisor respawns without braking.
-class InHand {
- public:
-  explicit InHand(WorkerSlot* slot) : slot_(slot) {
-    if (slot_) slot_->in_hand.fetch_add(1, std::memory_order_relaxed);
-  }
-  ~InHand() {
-    if (slot_) slot_->in_hand.fetch_sub(1, std::memory_order_relaxed);
-  }
-  InHand(const InHand&) = delete;
-  InHand& operator=(const InHand&) = delete;
-
- private:
-  WorkerSlot* slot_;
-};
-
-void thread_main(Shared& sh) {
+// Serves the requests the connection loop hands this thread, with the
+// thread's own Service (its Redis and MySQL connections).
+void thread_main(Shared& sh, ConnLoop& loop) {
   Service svc(sh.context());
   svc.config().warm_up();
-  FCGX_Request req;
-  // listen socket -1: libfcgi must never block in its own accept(); when a
-  // kept connection turns out closed, FCGX_Accept_r fails and we poll again.
-  FCGX_InitRequest(&req, -1, 0);
-  std::vector<int> listening{sh.listen_fd};
-  if (sh.slot_fd >= 0) listening.push_back(sh.slot_fd);
-  if (sh.admin_fd >= 0) listening.push_back(sh.admin_fd);
-  AcceptWait aw(listening, g_stop_pipe[0]);
-  int came_on = -1;  // the listening socket of the connection in hand
-  while (wait_for_connection(req, sh, aw, &came_on)) {
-    InHand in_hand(sh.slot);
-    // libfcgi allocates what a parameter's length claims and aborts the
-    // process when it cannot: look at the records first (fcgi/record_guard.h).
-    std::string why;
-    if (!next_request_is_sane(req.ipcFd, &why)) {
-      log_warn("closed a FastCGI connection before libfcgi read it: %s", why.c_str());
-      close(req.ipcFd);
-      req.ipcFd = -1;
-      continue;
-    }
-    if (FCGX_Accept_r(&req) < 0) continue;
-    if (stop_requested(sh)) req.keepConnection = 0;  // last request on it
+  loop.run([&](FCGX_Request& req, int came_on) {
     serve_one(req, svc, sh, came_on);
-    bool release = req.keepConnection && overloaded(sh);
-    FCGX_Finish_r(&req);
-    if (release && req.ipcFd >= 0 && !request_waiting(req.ipcFd)) {
-      // A plain close, not libfcgi's lingering one (shutdown, then select()
-      // until nginx closes its end, which under overload keeps the thread
-      // idle for as long as nginx takes to notice). A connection on which
-      // nginx already sent its next request is kept and served: closing it
-      // would reset that request, and nginx's retry goes to another
-      // server of the hash upstream (measured: 62 502s in 113,000 GETs
-      // before this check). What is left is the moment between this check
-      // and the close; nginx/popup.conf's @popup_retry covers it.
-      close(req.ipcFd);
-      req.ipcFd = -1;
-      bump(sh.slot, Counter::kept_released);
-    }
     int64_t n = sh.served.fetch_add(1) + 1;
     if (sh.s.max_requests > 0 && n >= sh.s.max_requests) request_stop(sh);
+  });
+}
+
+// The process's connection loop over its listening sockets.
+ConnLoopOptions loop_options(const Shared& sh) {
+  ConnLoopOptions o;
+  for (int fd : {sh.listen_fd, sh.slot_fd, sh.admin_fd})
+    if (fd >= 0) o.listening.push_back(fd);
+  o.stop_fd = g_stop_pipe[0];
+  if (sh.slot) {
+    o.accepted = &sh.slot->counters[static_cast<int>(Counter::fastcgi_accepted)];
+    o.expired = &sh.slot->counters[static_cast<int>(Counter::fastcgi_expired)];
+    o.in_hand = &sh.slot->in_hand;
   }
-  if (req.ipcFd >= 0) FCGX_Free(&req, 1);
+  return o;
 }
 
 // The memory and write-behind gauges of this process.
@@ -333,8 +234,8 @@ int run_worker(const Settings& s, int listen_fd, OwnSocket own, Metrics& metrics
     log_error("worker: pipe: %s", strerror(errno));
     return 1;
   }
-  // Several threads and processes poll the same socket; the losers of an
-  // accept race must get EAGAIN, not block.
+  // Several threads and processes wait on the same socket; the losers of
+  // an accept race must get EAGAIN, not block.
   for (int fd : {listen_fd, own.fd, admin_fd})
     if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   FCGX_Init();
@@ -345,9 +246,14 @@ int run_worker(const Settings& s, int listen_fd, OwnSocket own, Metrics& metrics
   sh.generations.reset_slot(own.slot);
   sh.redis_breaker.mirror_to(slot ? &slot->redis_breaker_open_until_ms : nullptr);
   sh.cache.mirror_to(slot ? &slot->config_version : nullptr);
+  ConnLoop loop(loop_options(sh));
+  if (!loop.ok()) {
+    metrics.release_slot(slot);
+    return 1;
+  }
   std::vector<std::thread> threads;
   threads.emplace_back(refresher_main, std::ref(sh));
-  for (int i = 0; i < s.threads; ++i) threads.emplace_back(thread_main, std::ref(sh));
+  for (int i = 0; i < s.threads; ++i) threads.emplace_back(thread_main, std::ref(sh), std::ref(loop));
   for (auto& t : threads) t.join();
   // Every thread has answered: what they decided reaches Redis now.
   sh.flusher.stop();

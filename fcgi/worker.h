@@ -1,15 +1,12 @@
-// One FastCGI worker process: `threads` accept threads on one listening
-// socket, each with its own Redis and MySQL connections.
-//
-// Why our own accept loop: libfcgi serves one connection per FCGX_Request,
-// and nginx's keepalive keeps that connection open between requests, so a
-// thread blocked inside FCGX_Accept_r can neither notice a graceful stop nor
-// tell an idle kept connection from a busy one. Each thread therefore polls
-// its kept connection (or the listening socket) together with a stop pipe,
-// accepts itself, and hands the connection to libfcgi through
-// FCGX_Request::ipcFd. On stop, an idle kept connection is closed (nginx
-// retries a request that meets a closed cached connection), and a request
-// already arriving is served with keep-alive off, so nothing fails.
+// One FastCGI worker process: `threads` serving threads, each with its own
+// Redis and MySQL connections, over one connection loop
+// (fcgi/conn_loop.h) that holds the process's listening sockets and every
+// FastCGI connection it accepted. A kept connection belongs to the
+// process, not to a thread, so nginx may keep as many as it opened at
+// peak. On a graceful stop no new connection is accepted, requests in
+// flight are answered (the last one on its connection with keep-alive
+// off), and idle kept connections are closed (nginx retries a request that
+// meets a closed cached connection).
 #pragma once
 
 #include "core/settings.h"

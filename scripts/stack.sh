@@ -20,13 +20,10 @@
 #   HTTP_ADDR=127.0.0.1 HTTP_PORT=8080   where nginx listens
 #   POOL=supervisor|spawn-fcgi           who runs the popupd processes
 #   WORKERS=nproc THREADS=8 MAX_REQUESTS=0   pool size, recycling (0 =
-#                                        never); 4 x 64 with POOL_TCP_PORT
+#                                        never)
 #   NGINX_WORKERS=2
-#   NGINX_KEEPALIVE=THREADS/(2*NGINX_WORKERS)   the sizing rule per worker
-#                                        socket (user affinity; with
-#                                        spawn-fcgi, one shared socket:
-#                                        WORKERS*THREADS/(2*NGINX_WORKERS)),
-#                                        nginx/README.md
+#   NGINX_KEEPALIVE=1024                 kept pool connections per nginx
+#                                        worker (nginx/README.md)
 #   TEST_CLOCK=off DEMO=1 WRITER=1 BATCH_SIZE=1000 BATCH_MS=50
 #   FLUSH_MS=5 FLUSH_EVENTS=200          the workers' write-behind
 #   REDIS_MAXMEMORY=512mb BUILD=build
@@ -133,7 +130,8 @@ running_url() {
 
 # name:pid file, in start order; stop goes the other way.
 pieces=(mariadb:mysql.pid redis:redis.pid writer:writer.pid pool:popupd.pid
-        floor:floor.pid floor-redis:floor-redis.pid nginx:nginx/nginx.pid)
+        floor:floor.pid floor-redis:floor-redis.pid floor-pinned:floor-pinned.pid
+        nginx:nginx/nginx.pid)
 
 log() { echo "stack: $*"; }
 is_root() { [ "$(id -u)" -eq 0 ]; }
@@ -313,11 +311,12 @@ stop_stack() {
   stop_piece pool popupd.pid TERM 15
   stop_piece floor floor.pid TERM 10
   stop_piece floor-redis floor-redis.pid TERM 10
+  stop_piece floor-pinned floor-pinned.pid TERM 10
   stop_piece writer writer.pid TERM 15
   stop_piece redis redis.pid TERM 30
   stop_piece mariadb mysql.pid TERM 60
   sweep_strays
-  rm -f "$dir"/{popup,floor,floor-redis,redis,mysql}.sock
+  rm -f "$dir"/{popup,floor,floor-redis,floor-pinned,redis,mysql}.sock
   if [ ${#stopped[@]} -gt 0 ]; then log "stopped ${stopped[*]} in $dir"
   else log "nothing was running in $dir"; fi
 }
@@ -389,18 +388,10 @@ fail() {
 check_settings() {
   local v
   # The pool is sized for the CPU (nginx/README.md, pool size): a process
-  # per core with 8 threads each serves as much as a larger pool and keeps
-  # the queue in the kernel's listen queue, in order. Over TCP every
-  # connection beyond nginx's keepalive cache ends in TIME_WAIT, so the
-  # cache must cover the peak, and the sizing rule then needs the larger
-  # pool; over a unix socket the extra connections cost nothing.
-  if [ -n "$POOL_TCP_PORT" ]; then
-    WORKERS=${WORKERS:-4}
-    THREADS=${THREADS:-64}
-  else
-    WORKERS=${WORKERS:-$(nproc)}
-    THREADS=${THREADS:-8}
-  fi
+  # per core with 8 threads each. Kept connections cost no thread, so a
+  # TCP pool needs no more.
+  WORKERS=${WORKERS:-$(nproc)}
+  THREADS=${THREADS:-8}
   for v in HTTP_PORT WORKERS THREADS NGINX_WORKERS MAX_REQUESTS BATCH_SIZE BATCH_MS FLUSH_MS \
            FLUSH_EVENTS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || fail "$v must be a number, not '${!v}'"
@@ -418,15 +409,14 @@ check_settings() {
   # It goes into nginx.conf through sed: an absolute path of plain characters.
   [ -z "$NGINX_INCLUDE" ] || { [[ $NGINX_INCLUDE =~ ^/[A-Za-z0-9._/+-]+$ ]] && [ -d "$NGINX_INCLUDE" ]; } ||
     fail "NGINX_INCLUDE must be an existing folder given as an absolute path of [A-Za-z0-9._/+-]"
-  # The sizing rule (nginx/README.md): keepalive caches pin at most half the
-  # pool. popupd --check refuses a configuration that breaks it.
-  if [ -z "$NGINX_KEEPALIVE" ] && [ "$POOL" = spawn-fcgi ]; then
-    NGINX_KEEPALIVE=$((WORKERS * THREADS / (2 * NGINX_WORKERS)))
-    [ "$NGINX_KEEPALIVE" -ge 1 ] || NGINX_KEEPALIVE=1
-  elif [ -z "$NGINX_KEEPALIVE" ]; then
-    NGINX_KEEPALIVE=$((THREADS / (2 * NGINX_WORKERS)))
-    [ "$NGINX_KEEPALIVE" -ge 1 ] || NGINX_KEEPALIVE=1
-  fi
+  # The sizing rule (nginx/README.md): kept connections cost the pool file
+  # descriptors, not threads, so each nginx worker keeps every connection
+  # it may have open at once: one per request in flight, at most
+  # worker_connections (16,384) client connections, far fewer in practice.
+  # 1,024 per nginx worker covers the benchmarks' 256 client connections
+  # many times over; popupd --check refuses a value the workers' file
+  # limit cannot hold.
+  NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-1024}
 }
 
 check_dir() {
@@ -861,7 +851,7 @@ start() {
   local name file up=() down=()
   for name in "${pieces[@]}"; do
     file=${name#*:}; name=${name%%:*}
-    case $name in floor|floor-redis) continue ;; esac
+    case $name in floor|floor-redis|floor-pinned) continue ;; esac
     [ "$name" != writer ] || [ "$WRITER" = 1 ] || continue
     if running "$file"; then up+=("$name"); else down+=("$name"); fi
   done

@@ -1,21 +1,42 @@
 // fcgi-floor: the FastCGI floor for benchmarks. The same libfcgi, the same
-// accept-thread model and the same nginx keepalive upstream as popupd, but a
-// fixed JSON answer and no Redis or MySQL: what the service costs on top of
-// FastCGI itself is measured against this.
-//   fcgi-floor [--threads N] [--redis SOCKET]
-// serves the socket on fd 0 (spawn-fcgi). With --redis every request first
+// connection loop (fcgi/conn_loop.h: every connection in one epoll set,
+// threads take whole requests) and the same nginx keepalive upstream as
+// popupd, but a fixed JSON answer and no Redis or MySQL: what the service
+// costs on top of FastCGI itself is measured against this.
+//   fcgi-floor [--threads N] [--redis SOCKET] [--pinned]
+// serves the socket on fd 0 (spawn-fcgi); SIGTERM stops it gracefully.
+// --pinned: libfcgi's own model instead, one connection per thread
+// (FCGX_Accept_r blocks on it), where a kept connection pins a thread: the
+// row that shows what the connection loop is worth. With --redis every request first
 // makes one round trip (PING) to Redis over that unix socket: the ceiling
 // for any design that needs one Redis round trip per GET. A failed round
 // trip answers 503 and reconnects, so errors show in the benchmark.
 #include <fcgiapp.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <thread>
 #include <vector>
 
+#include "fcgi/conn_loop.h"
+
 namespace {
+
+int g_stop_pipe[2] = {-1, -1};
+
+void on_stop_signal(int) {
+  int saved = errno;
+  char b = 1;
+  ssize_t w = write(g_stop_pipe[1], &b, 1);
+  (void)w;
+  errno = saved;
+}
 
 const char kAnswer[] =
     "Status: 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
@@ -44,17 +65,30 @@ bool ping(redisContext*& ctx, const char* path) {
   return ok;
 }
 
-void serve(const char* redis_path) {
+// Answers one request: the fixed JSON, after a PING when redis_path is set.
+void answer(FCGX_Request& req, redisContext*& ctx, const char* redis_path) {
+  if (!redis_path || ping(ctx, redis_path))
+    FCGX_PutStr(kAnswer, sizeof kAnswer - 1, req.out);
+  else
+    FCGX_PutStr(kUnavailable, sizeof kUnavailable - 1, req.out);
+}
+
+// libfcgi's model: the thread blocks in FCGX_Accept_r, then on its kept
+// connection until nginx closes it.
+void serve_pinned(const char* redis_path) {
   redisContext* ctx = nullptr;
   FCGX_Request req;
   FCGX_InitRequest(&req, 0, 0);
   while (FCGX_Accept_r(&req) == 0) {
-    if (!redis_path || ping(ctx, redis_path))
-      FCGX_PutStr(kAnswer, sizeof kAnswer - 1, req.out);
-    else
-      FCGX_PutStr(kUnavailable, sizeof kUnavailable - 1, req.out);
+    answer(req, ctx, redis_path);
     FCGX_Finish_r(&req);
   }
+  if (ctx) redisFree(ctx);
+}
+
+void serve_loop(popup::ConnLoop& loop, const char* redis_path) {
+  redisContext* ctx = nullptr;
+  loop.run([&](FCGX_Request& req, int) { answer(req, ctx, redis_path); });
   if (ctx) redisFree(ctx);
 }
 
@@ -63,14 +97,32 @@ void serve(const char* redis_path) {
 int main(int argc, char** argv) {
   int threads = 8;
   const char* redis_path = nullptr;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-    if (!strcmp(argv[i], "--redis")) redis_path = argv[i + 1];
+  bool pinned = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!strcmp(argv[i], "--pinned")) pinned = true;
+    if (i + 1 < argc && !strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+    if (i + 1 < argc && !strcmp(argv[i], "--redis")) redis_path = argv[i + 1];
   }
   if (threads < 1) threads = 1;
   FCGX_Init();
   std::vector<std::thread> pool;
-  for (int i = 0; i < threads; ++i) pool.emplace_back(serve, redis_path);
+  if (pinned) {
+    for (int i = 0; i < threads; ++i) pool.emplace_back(serve_pinned, redis_path);
+    for (auto& t : pool) t.join();
+    return 0;
+  }
+  popup::raise_fd_limit();
+  if (pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
+  signal(SIGTERM, on_stop_signal);
+  signal(SIGINT, on_stop_signal);
+  signal(SIGPIPE, SIG_IGN);
+  fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);  // threads and processes share it
+  popup::ConnLoopOptions o;
+  o.listening = {0};
+  o.stop_fd = g_stop_pipe[0];
+  popup::ConnLoop loop(o);
+  if (!loop.ok()) return 1;
+  for (int i = 0; i < threads; ++i) pool.emplace_back(serve_loop, std::ref(loop), redis_path);
   for (auto& t : pool) t.join();
   return 0;
 }

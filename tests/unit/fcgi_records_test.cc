@@ -97,4 +97,59 @@ BOOST_AUTO_TEST_CASE(no_end_of_parameters_within_the_scan_limit_is_bad) {
   BOOST_TEST((verdict(junk) == RecordVerdict::bad));
 }
 
+RecordCheck whole(const std::string& bytes) { return check_fcgi_request(bytes, 65536, 81920); }
+
+BOOST_AUTO_TEST_CASE(a_request_is_whole_only_once_its_body_has_ended) {
+  std::string head = begin() + record(4, pair("REQUEST_METHOD", "POST")) + record(4, "");
+  auto c = whole(head);
+  BOOST_TEST((c.verdict == RecordVerdict::need_more));
+  BOOST_TEST(c.params_ended);
+  BOOST_TEST((whole(head + record(5, "uid=x", 1, 3)).verdict == RecordVerdict::need_more));
+  BOOST_TEST((whole(head + record(5, "uid=x") + record(5, "")).verdict == RecordVerdict::complete));
+  BOOST_TEST(whole(head + record(5, "")).params_ended);
+  // Half a record header of the body's end is not its end.
+  BOOST_TEST((whole(head + record(5, "").substr(0, 5)).verdict == RecordVerdict::need_more));
+}
+
+BOOST_AUTO_TEST_CASE(a_request_cut_in_its_parameters_has_not_ended_them) {
+  std::string params = pair("REQUEST_METHOD", "GET");
+  auto c = whole(begin() + record(4, params));
+  BOOST_TEST((c.verdict == RecordVerdict::need_more));
+  BOOST_TEST(!c.params_ended);
+  BOOST_TEST(!whole(begin() + record(4, params).substr(0, 10)).params_ended);
+}
+
+BOOST_AUTO_TEST_CASE(a_whole_request_check_keeps_the_parameter_limits) {
+  std::string overflow = long_len(0x7fffffff) + long_len(0x7fffffff) + "AAAA";
+  BOOST_TEST((whole(begin() + record(4, overflow)).verdict == RecordVerdict::bad));
+  std::string lying = long_len(0x7fffffff) + long_len(1) + "x";
+  std::string head = begin() + record(4, pair("A", "b")) + record(4, "");
+  BOOST_TEST((whole(head + record(9, lying, 0)).verdict == RecordVerdict::bad));
+}
+
+BOOST_AUTO_TEST_CASE(parameters_that_end_inside_a_pair_are_bad) {
+  std::string cut = std::string("\x04\x80\x00", 3);  // a value length cut short
+  BOOST_TEST((whole(begin() + record(4, cut) + record(4, "")).verdict == RecordVerdict::bad));
+  BOOST_TEST((verdict(begin() + record(4, cut) + record(4, "")) == RecordVerdict::bad));
+  std::string short_value = std::string("\x01\x05") + "Nab";  // 5 claimed, 2 there
+  BOOST_TEST((verdict(begin() + record(4, short_value) + record(4, "")) == RecordVerdict::bad));
+  // Cut off before the end of the parameters is only "not yet".
+  BOOST_TEST((verdict(begin() + record(4, cut)) == RecordVerdict::need_more));
+}
+
+BOOST_AUTO_TEST_CASE(a_body_longer_than_the_scan_limit_is_not_bad) {
+  std::string bytes = begin() + record(4, pair("A", "b")) + record(4, "");
+  while (bytes.size() < 100000) bytes += record(5, std::string(4000, 'x'));
+  auto c = whole(bytes);
+  BOOST_TEST((c.verdict == RecordVerdict::need_more));
+  BOOST_TEST(c.params_ended);
+}
+
+BOOST_AUTO_TEST_CASE(other_records_of_the_request_after_its_parameters_go_to_libfcgi) {
+  std::string head = begin() + record(4, pair("A", "b")) + record(4, "");
+  BOOST_TEST((whole(head + record(2, "")).verdict == RecordVerdict::complete));  // abort
+  // Another request's records (libfcgi skips them) are not its end.
+  BOOST_TEST((whole(head + record(5, "", 7)).verdict == RecordVerdict::need_more));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -241,67 +241,53 @@ BOOST_AUTO_TEST_CASE(format_address_round_trips) {
     BOOST_TEST(format_address(*parse_address(s)) == s);
 }
 
-BOOST_AUTO_TEST_CASE(sizing_rule_keeps_half_the_pool_free_of_keepalive_pins) {
+BOOST_AUTO_TEST_CASE(sizing_rule_fits_every_kept_connection_in_one_workers_file_limit) {
   Settings s;
   s.workers = 4;
   s.threads = 8;
   s.nginx_workers = 2;
-  s.nginx_keepalive = 8;
-  BOOST_TEST(!check_sizing(s).has_value());  // 32 >= 2 * 16: exactly on the rule
-  s.nginx_keepalive = 9;                     // 32 < 2 * 18
-  auto bad = check_sizing(s);
+  s.nginx_keepalive = 1000;
+  // 2 x 1000 kept + 256 + 4 x 8 of its own = 2288
+  BOOST_TEST(!check_sizing(s, 2288).has_value());  // exactly on the rule
+  auto bad = check_sizing(s, 2287);
   BOOST_REQUIRE(bad.has_value());
-  for (const char* number : {"4 x 8 = 32", "2 x 9 = 18", "36"})
+  for (const char* number : {"2 x 1000 = 2000", "= 288", "2288", "2287"})
     BOOST_TEST(bad->find(number) != std::string::npos, number << " in " << *bad);
   BOOST_TEST(bad->find("keepalive") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(sizing_rule_catches_a_pool_that_keepalive_can_pin_entirely) {
+BOOST_AUTO_TEST_CASE(threads_no_longer_limit_kept_connections) {
   Settings s;
   s.workers = 1;
-  s.threads = 4;
-  s.nginx_workers = 1;
-  s.nginx_keepalive = 4;
-  BOOST_TEST(check_sizing(s).has_value());
-  s.nginx_keepalive = 0;  // no keepalive: nothing pinned
-  BOOST_TEST(!check_sizing(s).has_value());
+  s.threads = 2;
+  s.nginx_workers = 4;
+  s.nginx_keepalive = 4096;  // far more kept connections than threads
+  BOOST_TEST(!check_sizing(s, 65536).has_value());
+  BOOST_TEST(check_sizing(s, 1024).has_value());
+  s.nginx_keepalive = 0;  // no keepalive: only the worker's own files
+  BOOST_TEST(!check_sizing(s, 1024).has_value());
 }
 
-BOOST_AUTO_TEST_CASE(defaults_obey_the_sizing_rule) {
+BOOST_AUTO_TEST_CASE(defaults_obey_the_sizing_rule_under_a_common_file_limit) {
   Settings s;
-  BOOST_TEST(!check_sizing(s).has_value());
-  s.listen = "unix:/run/popup.sock";  // the affine pool: per slot
-  BOOST_TEST(!check_sizing(s).has_value());
-}
-
-BOOST_AUTO_TEST_CASE(affine_sizing_counts_each_slot_alone) {
-  Settings s;
-  s.listen = "127.0.0.1:9000";
-  s.workers = 8;
-  s.threads = 8;
-  s.nginx_workers = 2;
-  s.nginx_keepalive = 2;
-  BOOST_TEST(!check_sizing(s).has_value());  // 8 >= 2 x 2 x 2
-  s.nginx_keepalive = 3;                     // 64 threads in all, but 8 < 12 per slot
-  auto bad = check_sizing(s);
-  BOOST_REQUIRE(bad.has_value());
-  BOOST_TEST(bad->find("= 12") != std::string::npos, *bad);
-  s.user_affinity = false;  // one shared socket: the pool as a whole
-  BOOST_TEST(!check_sizing(s).has_value());
+  BOOST_TEST(!check_sizing(s, 65536).has_value());
+  s.listen = "unix:/run/popup.sock";  // the affine pool
+  BOOST_TEST(!check_sizing(s, 65536).has_value());
+  BOOST_TEST(check_sizing(s, 1024).has_value());  // the usual soft limit is too small
 }
 
 BOOST_AUTO_TEST_CASE(admin_listen_parses_and_needs_a_supervisor_pool) {
   auto r = parse_settings("listen = unix:/run/p.sock\nadmin_listen = 127.0.0.1:9101\n");
   BOOST_REQUIRE(r.ok());
   BOOST_TEST(r.value().admin_listen == "127.0.0.1:9101");
-  BOOST_TEST(!check_sizing(r.value()).has_value());
+  BOOST_TEST(!check_sizing(r.value(), 65536).has_value());
   BOOST_TEST(!parse_settings("admin_listen = nowhere\n").ok());
   Settings s;  // spawn-fcgi: nobody would open it
   s.admin_listen = "unix:/run/popup-admin.sock";
-  BOOST_REQUIRE(check_sizing(s).has_value());
-  BOOST_TEST(check_sizing(s)->find("admin_listen needs listen") != std::string::npos);
+  BOOST_REQUIRE(check_sizing(s, 65536).has_value());
+  BOOST_TEST(check_sizing(s, 65536)->find("admin_listen needs listen") != std::string::npos);
   s.listen = s.admin_listen;
-  BOOST_TEST(check_sizing(s).has_value());
+  BOOST_TEST(check_sizing(s, 65536).has_value());
   BOOST_TEST(Settings{}.admin_listen.empty());  // off by default
 }
 
@@ -310,10 +296,10 @@ BOOST_AUTO_TEST_CASE(affine_tcp_pool_needs_ports_above_listen) {
   s.listen = "127.0.0.1:65534";
   s.workers = 2;
   s.nginx_keepalive = 1;
-  BOOST_REQUIRE(check_sizing(s).has_value());
-  BOOST_TEST(check_sizing(s)->find("65535") != std::string::npos);
+  BOOST_REQUIRE(check_sizing(s, 65536).has_value());
+  BOOST_TEST(check_sizing(s, 65536)->find("65535") != std::string::npos);
   s.workers = 1;
-  BOOST_TEST(!check_sizing(s).has_value());
+  BOOST_TEST(!check_sizing(s, 65536).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(slot_addresses_follow_listen) {
