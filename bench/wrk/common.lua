@@ -31,6 +31,36 @@ function M.popup_path()
   return M.path_for(M.uid())
 end
 
+-- Pacing (bench.py's paced rows): with PACE_MS set, a script that exports
+-- M.delay as wrk's delay() hook makes every connection pause before each
+-- request, PACE_MS on average, where PACE_MS = connections / target req/s
+-- * 1000 (wrk calls delay() once per request of a connection, before it
+-- writes it; the latency it records starts at the write). wrk opens all
+-- connections at once, so a constant pause would send them in step, a
+-- burst of every connection each PACE_MS: instead each thread's first
+-- pauses (one per connection it holds, WRK_CONNECTIONS / WRK_THREADS) are
+-- staggered evenly over [0, PACE_MS), and the later ones are PACE_MS, so
+-- the connections stay spread over the period. wrk truncates a pause to
+-- whole milliseconds: the fraction is carried over, so the mean is exact.
+-- A connection's period is PACE_MS plus its latency, so the rate reached
+-- is a little under the target (bench.py reports both).
+M.pace_ms = tonumber(os.getenv("PACE_MS") or "")
+local per_thread = math.ceil(tonumber(os.getenv("WRK_CONNECTIONS") or "64") /
+                             tonumber(os.getenv("WRK_THREADS") or "2"))
+local started, carry = 0, 0
+
+function M.delay()
+  local ms = M.pace_ms
+  if started < per_thread then
+    ms = M.pace_ms * started / per_thread
+    started = started + 1
+  end
+  ms = ms + carry
+  local whole = math.floor(ms)
+  carry = ms - whole
+  return whole
+end
+
 function M.done(summary, latency)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write +
                  summary.errors.status + summary.errors.timeout
