@@ -32,9 +32,8 @@ void MysqlProbe::run() {
   while (!stop_) {
     in_flight_since_ms_ = steady_ms();
     l.unlock();
-    int64_t one = 0;
     std::string err;
-    bool ok = mysql.query_int("SELECT 1", &one, &err);
+    bool ok = mysql.ping(&err);
     l.lock();
     in_flight_since_ms_ = 0;
     last_ok_ = ok;

@@ -24,7 +24,7 @@ class MysqlProbe {
  public:
   static constexpr int kIntervalMs = 500;
   static constexpr int kSlowMs = 500;
-  // Starts probing at once (SELECT 1 every kIntervalMs on its own connection).
+  // Starts probing at once (a ping every kIntervalMs on its own connection).
   explicit MysqlProbe(const Settings& s);
   ~MysqlProbe();  // stops and joins the thread
   MysqlProbe(const MysqlProbe&) = delete;

@@ -251,6 +251,16 @@ int64_t Mysql::run_update(const Statement& q) {
   return st->executeUpdate(q.sql);
 }
 
+bool Mysql::ping(std::string* err) {
+  if (!ensure_connected(err)) return false;
+  try {
+    if (conn_->isValid()) return true;
+    return fail("ping: no answer", err);
+  } catch (const sql::SQLException& e) {
+    return fail(e.what(), err);
+  }
+}
+
 bool Mysql::query_int(const Statement& q, int64_t* out, std::string* err) {
   if (!ensure_connected(err)) return false;
   try {

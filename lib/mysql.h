@@ -78,6 +78,10 @@ class Mysql {
     std::vector<Param> params;
   };
 
+  // A round trip to the server (COM_PING: no statement, so it counts in no
+  // Com_select); connects first when there is no connection. false: no
+  // answer within the read timeout, or an error.
+  bool ping(std::string* err);
   // One integer from a query (the first column of its first row; 0 when none).
   bool query_int(const Statement& q, int64_t* out, std::string* err);
 
