@@ -20,6 +20,36 @@ def free_port():
     return port
 
 
+def free_port_block(count):
+    """A port N on 127.0.0.1 such that N ... N+count-1 are all free, below the
+    kernel's ephemeral range: a TCP pool listens on N and each worker slot on
+    N+1+slot (core/settings.cc slot_address), and a port in the ephemeral
+    range may be taken by any outgoing connection (another test run's, a
+    previous stack's in TIME_WAIT) between this check and the pool's bind."""
+    import random
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(10000, max(low - count, 10001))
+        socks = []
+        try:
+            for p in range(base, base + count):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no block of %d free ports below %d" % (count, low))
+
+
 def stop_on_sigterm():
     """Turn SIGTERM (timeout, kill) into SystemExit so that the callers'
     `finally` blocks stop their stacks instead of leaving servers behind."""
