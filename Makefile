@@ -93,9 +93,10 @@ $(BUILD)/popup-writer: $(WRITER_OBJ) $(LIB_OBJ) $(CORE_OBJ)
 $(BUILD)/popupctl: $(CTL_OBJ) $(LIB_OBJ) $(CORE_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LIBS_STORE)
 # The benchmarks' FastCGI floor (bench/README.md): libfcgi and hiredis, and
-# the worker's connection loop with the record check in front of libfcgi.
+# the worker's connection loop with the record check in front of libfcgi,
+# and the self-pipe for its stop signals.
 FLOOR_OBJ := $(BUILD)/bench/floor/floor_main.o $(addprefix $(BUILD)/,fcgi/conn_loop.o \
-  fcgi/record_guard.o core/fcgi_records.o lib/log.o)
+  fcgi/record_guard.o core/fcgi_records.o lib/log.o lib/self_pipe.o)
 $(BUILD)/fcgi-floor: $(FLOOR_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) -lfcgi -lhiredis $(MALLOC)
 # The edge pieces that do no IO (no libfcgi, Redis or MySQL): the command

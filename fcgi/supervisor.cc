@@ -29,19 +29,13 @@
 #include "fcgi/metrics.h"
 #include "fcgi/pid_file.h"
 #include "fcgi/worker.h"
+#include "lib/self_pipe.h"
 
 namespace popup {
 namespace {
 
-int g_sig_pipe[2] = {-1, -1};
-
-void on_signal(int sig) {
-  int saved = errno;
-  char b = static_cast<char>(sig);
-  ssize_t w = write(g_sig_pipe[1], &b, 1);
-  (void)w;
-  errno = saved;
-}
+// The signals the supervisor takes through its self-pipe (lib/self_pipe.h).
+const int kSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT};
 
 struct Child {
   int generation = 0;
@@ -91,10 +85,8 @@ void spawn(Pool& p, int slot) {
     return;
   }
   if (pid == 0) {
-    close(g_sig_pipe[0]);
-    close(g_sig_pipe[1]);
+    self_pipe_close(kSignals);
     leave_with_supervisor(p.pid_fd, supervisor);
-    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT}) signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -260,13 +252,8 @@ void tick(Pool& p) {
 }  // namespace
 
 int run_supervisor(const Settings& s, const std::string& config_path, int listen_fd, int pid_fd) {
-  if (pipe2(g_sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT}) sigaction(sig, &sa, nullptr);
+  int sig_fd = self_pipe_open(kSignals);
+  if (sig_fd < 0) return 1;
   signal(SIGPIPE, SIG_IGN);
 
   Metrics metrics(s.state_dir);
@@ -289,12 +276,12 @@ int run_supervisor(const Settings& s, const std::string& config_path, int listen
            s.backlog, p.slot_fds.empty() ? "" : " and one socket per worker", s.workers, s.threads);
   tick(p);
   for (;;) {
-    pollfd pfd{g_sig_pipe[0], POLLIN, 0};
+    pollfd pfd{sig_fd, POLLIN, 0};
     poll(&pfd, 1, 1000);
     char sigs[64];
-    ssize_t n;
-    while ((n = read(g_sig_pipe[0], sigs, sizeof sigs)) > 0) {
-      for (ssize_t i = 0; i < n; ++i) {
+    int n;
+    while ((n = self_pipe_read(sigs, sizeof sigs)) > 0) {
+      for (int i = 0; i < n; ++i) {
         int sig = sigs[i];
         if ((sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) && !p.stopping) {
           log_info("supervisor: graceful stop (signal %d)", sig);

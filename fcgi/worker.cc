@@ -19,6 +19,7 @@
 #include "fcgi/listen_queue.h"
 #include "core/params.h"
 #include "lib/log.h"
+#include "lib/self_pipe.h"
 #include "fcgi/router.h"
 #include "fcgi/service.h"
 #include "fcgi/flusher.h"
@@ -29,15 +30,10 @@
 namespace popup {
 namespace {
 
-int g_stop_pipe[2] = {-1, -1};  // written by the signal handler: async-signal-safe
-
-void on_stop_signal(int) {
-  int saved = errno;
-  char b = 1;
-  ssize_t w = write(g_stop_pipe[1], &b, 1);
-  (void)w;
-  errno = saved;
-}
+// Each asks for a graceful stop, through the self-pipe (lib/self_pipe.h),
+// whose read end every thread watches.
+const int kStopSignals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
+int g_stop_fd = -1;
 
 struct Shared {
   Shared(const Settings& settings, int fd, OwnSocket own, int admin, Metrics& m, WorkerSlot* ws)
@@ -88,7 +84,7 @@ struct Shared {
 };
 
 void request_stop(Shared& sh) {
-  if (!sh.stopping.exchange(true)) on_stop_signal(0);
+  if (!sh.stopping.exchange(true)) self_pipe_write(0);
 }
 
 bool stop_requested(Shared& sh) { return sh.stopping.load(std::memory_order_relaxed); }
@@ -173,7 +169,7 @@ ConnLoopOptions loop_options(const Shared& sh) {
   ConnLoopOptions o;
   for (int fd : {sh.listen_fd, sh.slot_fd, sh.admin_fd})
     if (fd >= 0) o.listening.push_back(fd);
-  o.stop_fd = g_stop_pipe[0];
+  o.stop_fd = g_stop_fd;
   if (sh.slot) {
     o.accepted = &sh.slot->counters[static_cast<int>(Counter::fastcgi_accepted)];
     o.expired = &sh.slot->counters[static_cast<int>(Counter::fastcgi_expired)];
@@ -208,7 +204,7 @@ void refresher_main(Shared& sh) {
     publish_memory(sh);
     // Under spawn-fcgi no supervisor samples the inherited socket's queue.
     if (sh.s.listen.empty()) publish_listen_queue(sh.listen_fd, sh.metrics.shm());
-    pollfd pfd{g_stop_pipe[0], POLLIN, 0};
+    pollfd pfd{g_stop_fd, POLLIN, 0};
     if (poll(&pfd, 1, sh.s.config_check_ms) > 0) {
       sh.stopping.store(true);
       break;
@@ -217,29 +213,27 @@ void refresher_main(Shared& sh) {
   svc.repair_redis();  // one last try before the process leaves
 }
 
-void install_handlers() {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGHUP}) sigaction(sig, &sa, nullptr);
+bool install_handlers() {
+  g_stop_fd = self_pipe_open(kStopSignals, /*restart=*/false);
+  if (g_stop_fd < 0) return false;
   signal(SIGPIPE, SIG_IGN);
   log_handle_reopen_signal();  // not libfcgi's SIGUSR1 handler, which makes a worker leave
+  return true;
 }
 
 }  // namespace
 
 int run_worker(const Settings& s, int listen_fd, OwnSocket own, Metrics& metrics, int admin_fd) {
-  if (pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-    log_error("worker: pipe: %s", strerror(errno));
-    return 1;
-  }
   // Several threads and processes wait on the same socket; the losers of
   // an accept race must get EAGAIN, not block.
   for (int fd : {listen_fd, own.fd, admin_fd})
     if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   FCGX_Init();
-  install_handlers();  // after FCGX_Init, which installs handlers of its own
+  // After FCGX_Init, which installs handlers of its own.
+  if (!install_handlers()) {
+    log_error("worker: pipe: %s", strerror(errno));
+    return 1;
+  }
   WorkerSlot* slot = metrics.claim_slot(getpid(), s.threads);
   Shared sh(s, listen_fd, own, admin_fd, metrics, slot);
   // This slot's earlier process is gone (or leaving): its counts are void.

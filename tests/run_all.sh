@@ -66,18 +66,24 @@ if [ "$what" = all ] || [ "$what" = fuzz ]; then
   fi
 fi
 
-if [ "$what" = all ] || [ "$what" = integration ]; then
-  echo "== integration tests (real MariaDB, Redis, nginx)"
-  BUILD="$BUILD" /usr/bin/python3 tests/integration/run.py --counts "$tmp/integration.counts"
+integration() {  # integration LABEL [run.py arguments]: runs them, adds the counts
+  local label=$1 p f rc
+  shift
+  BUILD="$BUILD" /usr/bin/python3 tests/integration/run.py --counts "$tmp/$label.counts" "$@"
   rc=$?
-  if [ -f "$tmp/integration.counts" ]; then
-    read -r p f < "$tmp/integration.counts"
+  if [ -f "$tmp/$label.counts" ]; then
+    read -r p f < "$tmp/$label.counts"
   else
     p=0; f=1
   fi
   if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-  echo "integration: $p passed, $f failed"
+  echo "$label: $p passed, $f failed"
   passed=$((passed + p)); failed=$((failed + f))
+}
+
+if [ "$what" = all ] || [ "$what" = integration ]; then
+  echo "== integration tests (real MariaDB, Redis, nginx)"
+  integration integration
 fi
 
 # The modules whose tests depend on write ordering, again with a write-behind
@@ -86,17 +92,8 @@ fi
 # a newer one, fails here.
 if [ "$what" = all ] || [ "$what" = slow ]; then
   echo "== ordering-sensitive integration tests with FLUSH_MS=250"
-  FLUSH_MS=250 BUILD="$BUILD" /usr/bin/python3 tests/integration/run.py --counts "$tmp/slow.counts" \
+  FLUSH_MS=250 integration slow-write-behind \
       -k test_affinity. -k test_ordering. -k test_write_path. -k test_popup.
-  rc=$?
-  if [ -f "$tmp/slow.counts" ]; then
-    read -r p f < "$tmp/slow.counts"
-  else
-    p=0; f=1
-  fi
-  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-  echo "slow write-behind: $p passed, $f failed"
-  passed=$((passed + p)); failed=$((failed + f))
 fi
 
 if [ "$what" = all ] || [ "$what" = smoke ]; then

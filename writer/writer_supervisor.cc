@@ -13,22 +13,14 @@
 
 #include "core/crash_brake.h"
 #include "lib/log.h"
+#include "lib/self_pipe.h"
 
 namespace popup {
 namespace {
 
-int g_sig_pipe[2] = {-1, -1};
+// Taken through the self-pipe (lib/self_pipe.h); the loop in
+// run_writer_supervisor does the work.
 const int kSignals[] = {SIGTERM, SIGINT, SIGQUIT, SIGCHLD};
-
-// Signal handlers only write the signal number to the self-pipe; the loop
-// in run_writer_supervisor does the work.
-void on_signal(int sig) {
-  int saved = errno;
-  char b = static_cast<char>(sig);
-  ssize_t w = write(g_sig_pipe[1], &b, 1);
-  (void)w;
-  errno = saved;
-}
 
 // All supervisor state in one place, passed around explicitly.
 struct WriterSup {
@@ -53,9 +45,7 @@ std::string owner_name() {
 // In the forked child: undo the supervisor's signal set-up, tie the child's
 // life to its parent, run the writer.
 int child_process(const WriterSup& w, pid_t parent) {
-  close(g_sig_pipe[0]);
-  close(g_sig_pipe[1]);
-  for (int sig : kSignals) signal(sig, SIG_DFL);
+  self_pipe_close(kSignals);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -129,29 +119,24 @@ void begin_stop(WriterSup& w, int sig) {
 
 void read_signals(WriterSup& w) {
   char sigs[64];
-  ssize_t n;
-  while ((n = read(g_sig_pipe[0], sigs, sizeof sigs)) > 0)
-    for (ssize_t i = 0; i < n; ++i)
+  int n;
+  while ((n = self_pipe_read(sigs, sizeof sigs)) > 0)
+    for (int i = 0; i < n; ++i)
       if (sigs[i] != SIGCHLD) begin_stop(w, sigs[i]);
 }
 
 }  // namespace
 
 int run_writer_supervisor(const Settings& s, WriterChild child) {
-  if (pipe2(g_sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  for (int sig : kSignals) sigaction(sig, &sa, nullptr);
+  int sig_fd = self_pipe_open(kSignals);
+  if (sig_fd < 0) return 1;
 
   WriterSup w(s, child, owner_name());
   log_info("supervisor: keeping writer %s running (owner %s)", s.writer_id.c_str(),
            w.owner.c_str());
   tick(w);
   for (;;) {
-    pollfd pfd{g_sig_pipe[0], POLLIN, 0};
+    pollfd pfd{sig_fd, POLLIN, 0};
     poll(&pfd, 1, 1000);
     read_signals(w);
     reap(w);

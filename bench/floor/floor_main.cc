@@ -25,18 +25,10 @@
 #include <vector>
 
 #include "fcgi/conn_loop.h"
+#include "lib/self_pipe.h"
 
 namespace {
 
-int g_stop_pipe[2] = {-1, -1};
-
-void on_stop_signal(int) {
-  int saved = errno;
-  char b = 1;
-  ssize_t w = write(g_stop_pipe[1], &b, 1);
-  (void)w;
-  errno = saved;
-}
 
 const char kAnswer[] =
     "Status: 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
@@ -112,14 +104,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   popup::raise_fd_limit();
-  if (pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
-  signal(SIGTERM, on_stop_signal);
-  signal(SIGINT, on_stop_signal);
+  const int stop_signals[] = {SIGTERM, SIGINT};
+  int stop_fd = popup::self_pipe_open(stop_signals);
+  if (stop_fd < 0) return 1;
   signal(SIGPIPE, SIG_IGN);
   fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);  // threads and processes share it
   popup::ConnLoopOptions o;
   o.listening = {0};
-  o.stop_fd = g_stop_pipe[0];
+  o.stop_fd = stop_fd;
   popup::ConnLoop loop(o);
   if (!loop.ok()) return 1;
   for (int i = 0; i < threads; ++i) pool.emplace_back(serve_loop, std::ref(loop), redis_path);
