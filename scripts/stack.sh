@@ -28,10 +28,9 @@
 #   FLUSH_MS=5 FLUSH_EVENTS=200          the workers' write-behind
 #   REDIS_MAXMEMORY=512mb BUILD=build
 #   POOL_TCP_PORT=N   the pool listens on 127.0.0.1:N and nginx reaches it
-#                     over TCP (how a pool on another host is reached); the
-#                     default pool grows to 4 x 64 so that each nginx
-#                     worker's cache (then 64) covers its peak, not its mean
-#                     (nginx/README.md)
+#                     over TCP (how a pool on another host is reached), with
+#                     the same pool shape and keepalive as over unix sockets
+#                     (kept connections cost no thread: nginx/README.md)
 #   UPSTREAM_KEEPALIVE=on|off   off drops `keepalive` and `fastcgi_keep_conn`
 #                     (only for the TIME_WAIT comparison in bench/)
 #   CORS_ORIGINS=     popup.conf's cors_origins: origins whose pages may
