@@ -80,9 +80,11 @@ void print_check(const Settings& s, const std::string& path) {
          static_cast<long long>(raise_fd_limit()));
   bool affine = s.user_affinity && !s.listen.empty();
   if (affine)
-    printf("# user affinity: one socket per worker; nginx hashes the uid to a worker\n");
+    printf("# user affinity: one socket per worker; nginx hashes the uid to a worker\n"
+           "# (a request without ?uid= to any of them, at random)\n"
+           "map $arg_uid $popup_route {\n    \"\"      $request_id;\n    default $arg_uid;\n}\n");
   printf("# the nginx upstream for this pool (nginx/README.md):\nupstream popup_pool {\n");
-  if (affine) printf("    hash $arg_uid consistent;\n");
+  if (affine) printf("    hash $popup_route consistent;\n");
   if (!affine && s.listen.empty())
     printf("    server <the socket spawn-fcgi opens> max_fails=0;\n");
   else if (!affine)

@@ -243,7 +243,7 @@ class Faults(unittest.TestCase):
         conf = stack.path("nginx/nginx.conf")
         good = open(conf).read()
         bad = re.sub(r"(?m)^( *).*# pool servers$", lambda m: m.group(1) +
-                     "hash $arg_uid consistent; server unix:%s max_fails=0; "
+                     "hash $popup_route consistent; server unix:%s max_fails=0; "
                      "server unix:%s max_fails=0; # pool servers"
                      % (stack.path("gone.0"), stack.path("gone.1")), good)
         self.assertNotEqual(bad, good)

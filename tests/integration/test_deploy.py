@@ -194,7 +194,7 @@ class HostNginxTest(unittest.TestCase):
             os.makedirs(os.path.join(conf, "logs"))
             os.symlink(os.path.join(d, "root/usr/local/share/popup/nginx"), os.path.join(conf, "popup"))
             # The README's line, for this stack's configuration.
-            subprocess.run("%s --check --config %s | sed -n '/^upstream/,/^}/p' > %s"
+            subprocess.run("%s --check --config %s | sed -n '/^\\(map\\|upstream\\)/,/^}/p' > %s"
                            % (os.path.join(TOP, BUILD, "popupd"), stack.conf(),
                               os.path.join(conf, "conf.d/popup-upstream.conf")),
                            shell=True, check=True, timeout=30)
