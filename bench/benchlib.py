@@ -1,9 +1,12 @@
 """Small helpers shared by the bench scripts."""
 
+import json
 import os
+import resource
 import re
 import socket
 import sys
+import time
 import urllib.request
 
 # scripts/stackctl.py: how every bench script starts and stops its stack.
@@ -92,3 +95,28 @@ def lua_includes(stack_dir, top):
         with open(os.path.join(out, level + ".conf"), "w") as f:
             f.write(text)
     return out
+
+
+def percentile(values, p):
+    """The value at fraction p (0..1) of the sorted values; None for none."""
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))] if values else None
+
+
+def raise_open_files(n):
+    """This process's descriptor limit to n, or to the hard limit if lower."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n), hard))
+
+
+def save_report(report, kind):
+    """Prints the report (JSON) and saves it as
+    bench/results/<date>-<time>-<kind>.json; returns the file's path."""
+    print(json.dumps(report, indent=1))
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, time.strftime("%Y%m%d-%H%M%S") + "-" + kind + ".json")
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1)
+    print("saved", path)
+    return path

@@ -12,9 +12,7 @@ connections nginx shed.
 """
 
 import argparse
-import json
 import os
-import resource
 import socket
 import sys
 import threading
@@ -23,6 +21,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 from harness import Http, Stack, popup_row  # noqa: E402
+from benchlib import percentile, raise_open_files, save_report  # noqa: E402
 
 
 class Slow:
@@ -93,11 +92,6 @@ def normal(port, deadline, out):
         out.append((ok, time.time() - t0))
 
 
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))] if values else None
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--connections", type=int, default=9000)
@@ -105,8 +99,7 @@ def main():
     ap.add_argument("--trickle", type=float, default=2)
     ap.add_argument("--clients", type=int, default=4)
     args = ap.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, args.connections * 2 + 1000), hard))
+    raise_open_files(args.connections * 2 + 1000)
     stack = Stack(NGINX_WORKERS=2, THREADS=16).start()
     try:
         stack.set_popups([popup_row(1)])
@@ -134,17 +127,13 @@ def main():
             "ramp_s": round(ramp, 1), "seconds": args.seconds,
             "normal_requests": len(results), "normal_ok": len(lat),
             "normal_failed": len(results) - len(lat),
-            "normal_p50_ms": round(pct(lat, 0.5) * 1000, 1) if lat else None,
-            "normal_p99_ms": round(pct(lat, 0.99) * 1000, 1) if lat else None,
+            "normal_p50_ms": round(percentile(lat, 0.5) * 1000, 1) if lat else None,
+            "normal_p99_ms": round(percentile(lat, 0.99) * 1000, 1) if lat else None,
             "nginx_alerts": stack.log("nginx-error.log").count("worker_connections are not enough"),
         }
     finally:
         stack.stop()
-    print(json.dumps(report, indent=1))
-    out = os.path.join(TOP, "bench", "results", time.strftime("%Y%m%d-%H%M%S") + "-slowloris.json")
-    with open(out, "w") as f:
-        json.dump(report, f, indent=1)
-    print("saved", out)
+    save_report(report, "slowloris")
 
 
 if __name__ == "__main__":

@@ -16,9 +16,7 @@ stalled connection (its deadline: 5 s after the request's first bytes).
 
 import argparse
 import glob
-import json
 import os
-import resource
 import socket
 import struct
 import sys
@@ -28,6 +26,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 from harness import Stack, popup_row  # noqa: E402
+from benchlib import percentile, raise_open_files, save_report  # noqa: E402
 
 
 def record(kind, content):
@@ -113,9 +112,9 @@ def visitor(stack, until, latencies, failures):
         (latencies if ok else failures).append(time.monotonic() - t0)
 
 
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(len(xs) * p))] * 1000 if xs else None
+def ms(values, p):
+    v = percentile(values, p)
+    return None if v is None else round(v * 1000, 2)
 
 
 def main():
@@ -125,8 +124,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=25)
     ap.add_argument("--clients", type=int, default=4)
     args = ap.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    raise_open_files(65536)
     stack = Stack(NGINX_KEEPALIVE=64).start()
     try:
         stack.set_popups([popup_row(1, show_cooldown_s=0)])
@@ -149,20 +147,15 @@ def main():
         out = {"worker_sockets": len(sockets), "stalled_per_socket": args.stalled,
                "half_open": args.half_open, "seconds": args.seconds,
                "answered": len(latencies), "failed": len(failures),
-               "p50_ms": pct(latencies, 0.5), "p99_ms": pct(latencies, 0.99),
-               "max_ms": pct(latencies, 1.0),
+               "p50_ms": ms(latencies, 0.5), "p99_ms": ms(latencies, 0.99),
+               "max_ms": ms(latencies, 1.0),
                "stalled_closed": len(stalled), "stalled_closed_after_s_min": min(stalled, default=None),
                "stalled_closed_after_s_max": max(stalled, default=None),
                "half_open_closed": len(half),
                "half_open_closed_after_s_max": max(half, default=None)}
     finally:
         stack.stop()
-    print(json.dumps(out, indent=2))
-    os.makedirs(os.path.join(TOP, "bench", "results"), exist_ok=True)
-    path = os.path.join(TOP, "bench", "results", time.strftime("%Y%m%d-%H%M%S") + "-stalled.json")
-    with open(path, "w") as f:
-        json.dump(out, f, indent=2)
-    print("saved", path)
+    save_report(out, "stalled")
 
 
 if __name__ == "__main__":
