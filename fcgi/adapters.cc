@@ -101,11 +101,8 @@ UserStore::Commit RedisUserStore::commit(const Event& ev) {
 std::optional<UserStates> MysqlDurable::user_states(const std::string& uid) {
   UserStates out;
   std::string err;
-  SteadyClock clock;
-  if (probe_ ? probe_->verdict() != MysqlProbe::Verdict::ok : clock.steady_ms() < paused_until_ms_)
-    return std::nullopt;
+  if (probe_ && probe_->verdict() != MysqlProbe::Verdict::ok) return std::nullopt;
   if (!mysql_.load_user_states(uid, &out, &err)) {
-    paused_until_ms_ = clock.steady_ms() + kPauseMs;
     bump(slot_, Counter::mysql_errors);
     log_warn("%s", err.c_str());
     return std::nullopt;

@@ -36,18 +36,17 @@ class RedisUserStore : public UserStore {
 
 class MysqlDurable : public DurableStore {
  public:
-  // probe: the process's MySQL probe (fcgi/store_probe.h); nullptr: none.
+  // probe: the process's MySQL probe (fcgi/store_probe.h); nullptr: none,
+  // every read asks MySQL.
   MysqlDurable(Mysql& mysql, ConfigLoader& config, WorkerSlot* slot, MysqlProbe* probe)
       : mysql_(mysql), config_(config), slot_(slot), probe_(probe) {}
-  // nullopt at once while the probe finds MySQL slow or down (without a
-  // probe: for a second after a failed read): while MariaDB hangs, each
-  // visit of a user Redis lacks would otherwise wait out a timeout.
+  // nullopt at once while the probe finds MySQL slow or down: while MariaDB
+  // hangs, each visit of a user Redis lacks would otherwise wait out a
+  // timeout.
   std::optional<UserStates> user_states(const std::string& uid) override;
   std::shared_ptr<const ConfigSet> config() override { return config_.from_mysql_only(); }
 
  private:
-  static constexpr int64_t kPauseMs = 1000;
-  int64_t paused_until_ms_ = 0;
   Mysql& mysql_;
   ConfigLoader& config_;
   WorkerSlot* slot_;
