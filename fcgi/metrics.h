@@ -119,7 +119,7 @@ struct WorkerSlot {
   std::atomic<uint64_t> cpu_ticks_seen;
 };
 
-// Events recorded per popup (issue 13's per-popup counters): an open
+// Events recorded per popup (per-popup counters): an open
 // addressing table keyed by popup id, so the label takes at most
 // kPopupSlots values; popups beyond that count under popup="other".
 inline constexpr int kPopupSlots = 1024;

@@ -1,4 +1,4 @@
-// The invalidation feed between the processes of one host (issue 10): a
+// The invalidation feed between the processes of one host: a
 // table of generation counters in shared memory (state_dir/users.shm),
 // indexed by a hash of the uid. A process that writes a user's state
 // without owning the user (an action sent without ?uid=, a GET under

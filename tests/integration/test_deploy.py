@@ -1,4 +1,4 @@
-"""Deploying the service (issue 15): `make install` and its systemd units,
+"""Deploying the service: `make install` and its systemd units,
 logs and metrics that operators' tools read, the dashboard and alert rules.
 
 - `make install DESTDIR=...` puts exactly the expected tree in place, keeps

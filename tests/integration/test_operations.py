@@ -1,4 +1,4 @@
-"""Operating a stack (issue 11, items 3 and 4): restarts keep what operators
+"""Operating a stack: restarts keep what operators
 changed, and a second pool cannot take the socket from a running one.
 
 - Demo data goes in once, when the database is created: a stop and start,
