@@ -48,7 +48,7 @@ struct Settings {
   // flush_ms, or as soon as flush_events are waiting. 5 ms and not 2: in
   // interleaved bench runs (README, Performance) the longer wait halved the
   // round trips per warm GET and cost Redis 1 to 2 µs less per GET; what a
-  // SIGKILL may lose is that much longer (README, "What a crash costs").
+  // SIGKILL may lose is that much longer (docs/design.md, "What a crash costs").
   int flush_ms = 5;
   int flush_events = 200;
   int64_t max_requests = 0;    // recycle a process after this many; 0 = never

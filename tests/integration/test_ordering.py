@@ -1,5 +1,5 @@
-"""A user's stored state never goes back in time (docs in README "User
-affinity", contract in SPEC "Ordering"): every state carries its order
+"""A user's stored state never goes back in time (docs/design.md "A user's state never goes back
+in time", api/contract.md): every state carries its order
 stamp and every store keeps the newer one, so an owner's impression stored
 late never overwrites an action decided after it, whichever process wrote
 the action; and a state that cannot be read is unknown, not empty. Against
