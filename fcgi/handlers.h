@@ -17,7 +17,7 @@
 #include "core/popup.h"
 #include "core/settings.h"
 #include "core/user_cache.h"
-#include "lib/config_cache.h"
+#include "core/config_cache.h"
 #include "fcgi/flusher.h"
 #include "fcgi/metrics.h"
 #include "fcgi/ports.h"
