@@ -237,18 +237,7 @@ class Stack:
         return os.path.join(self.dir, *p)
 
     def children_of(self, parents):
-        out = []
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % name) as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if ppid in parents:
-                out.append(int(name))
-        return out
+        return stackctl.children_of(parents)
 
     def groups(self):
         # nginx rewrites its process titles: the master's pid file and its children.

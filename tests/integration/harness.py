@@ -30,12 +30,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("BUILD", "build")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_port = stackctl.free_port
 
 
 class Http:
@@ -427,12 +422,7 @@ def uid(prefix="u"):
 
 # -- process control for failure tests ------------------------------------
 
-def _cmdline(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return [a.decode() for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
+_cmdline = stackctl.cmdline
 
 
 def _alive(pid):
@@ -477,18 +467,7 @@ def proc_ids(pid):
 def child_pids(pid):
     """Live processes whose parent is `pid` (popup-writer's supervisor forks
     the writer itself: writer.pid names the supervisor)."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == pid and _alive(int(name)):
-            out.append(int(name))
-    return out
+    return [p for p in stackctl.children_of({pid}) if _alive(p)]
 
 
 class Proc:
