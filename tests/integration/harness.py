@@ -425,7 +425,8 @@ def uid(prefix="u"):
 _cmdline = stackctl.cmdline
 
 
-def _alive(pid):
+def alive(pid):
+    """Whether `pid` is a live process (not gone, not a zombie)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -467,7 +468,7 @@ def proc_ids(pid):
 def child_pids(pid):
     """Live processes whose parent is `pid` (popup-writer's supervisor forks
     the writer itself: writer.pid names the supervisor)."""
-    return [p for p in stackctl.children_of({pid}) if _alive(p)]
+    return [p for p in stackctl.children_of({pid}) if alive(p)]
 
 
 class Proc:
@@ -497,9 +498,9 @@ class Proc:
         except ProcessLookupError:
             return
         deadline = time.time() + wait
-        while _alive(self.pid) and time.time() < deadline:
+        while alive(self.pid) and time.time() < deadline:
             time.sleep(0.02)
-        if _alive(self.pid):
+        if alive(self.pid):
             raise RuntimeError("%s %d did not exit" % (self.program, self.pid))
 
     def start(self):

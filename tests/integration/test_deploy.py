@@ -32,7 +32,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BUILD, TOP, Http, module_stack, child_pids, free_port, uid
+from harness import BUILD, TOP, Http, alive, module_stack, child_pids, free_port, uid
 
 setUpModule, tearDownModule = module_stack(globals(), DEMO=1)
 LOGFMT = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
@@ -77,14 +77,6 @@ def fcgi_get(sock, path):
     r = subprocess.run(["cgi-fcgi", "-bind", "-connect", sock], env=env, capture_output=True,
                        timeout=30)
     return r.stdout.decode(errors="replace")
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def usr1_pending(pid):
