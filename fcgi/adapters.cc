@@ -102,7 +102,7 @@ std::optional<UserStates> MysqlDurable::user_states(const std::string& uid) {
   UserStates out;
   std::string err;
   if (probe_ && probe_->verdict() != MysqlProbe::Verdict::ok) return std::nullopt;
-  if (!mysql_.load_user_states(uid, &out, &err)) {
+  if (reader_.user_states(uid, &out, &err) != MysqlReader::Outcome::ok) {
     bump(slot_, Counter::mysql_errors);
     log_warn("%s", err.c_str());
     return std::nullopt;
