@@ -115,13 +115,20 @@ std::string chart_data(const Report& r, int64_t popup_id) {
 
 std::string chart_script(const Report& r, int64_t popup_id, const std::string& data_path,
                          const std::string& out_path) {
-  int64_t first = 0, last = -1;
+  int64_t first = 0, last = -1, most = 0;
+  double best = 0;
   for (const auto& d : r.days) {
     if (d.popup_id != popup_id) continue;
     if (last < first) first = last = d.day;
     first = std::min(first, d.day);
     last = std::max(last, d.day);
+    most = std::max(most, d.counts.impressions);
+    best = std::max(best, ctr(d.counts) * 100);
   }
+  // Headroom above the highest box and point, so none touches the frame.
+  char ranges[128];
+  snprintf(ranges, sizeof ranges, "set yrange [0:%.0f]\nset y2range [0:%.4f]\n",
+           std::max(1.0, static_cast<double>(most) * 1.12), best > 0 ? best * 1.12 : 1.0);
   int64_t span = last >= first ? last - first + 1 : 1;
   int64_t step = (span + 14) / 15;  // days between ticks: at most 15 labels
   const int64_t kDay = 86400;
@@ -141,7 +148,7 @@ std::string chart_script(const Report& r, int64_t popup_id, const std::string& d
          " rotate by -45\nunset mxtics\n"
          "set xlabel 'day (UTC)'\nset ylabel 'impressions per day'\n"
          "set y2label 'click-through rate (%)'\n"
-         "set ytics nomirror\nset y2tics\nset yrange [0:*]\nset y2range [0:*]\n"
+         "set ytics nomirror\nset y2tics\n" + ranges +
          "set style fill solid 0.5\nset boxwidth 0.8 * 86400 absolute\n"
          "set key outside below center horizontal\n"
          "plot '" + data_path + "' using 1:2 with boxes title 'impressions', \\\n"

@@ -1,11 +1,14 @@
 """`popupctl chart` reads well for 1, 14 and 90 days: one image per case
 (SVG, which the test parses, and the PNG an operator gets), with distinct
 x tick labels that carry the year, titles on both y axes and the x axis,
-and the legend outside the plotted data."""
+and the legend outside the plotted data. The images stay in the test
+output folder ($TEST_OUTPUT, else BUILD/test-output) under chart/:
+chart-1.png, chart-14.png, chart-90.png and their SVGs."""
 
 import datetime
 import os
 import re
+import shutil
 import subprocess
 import unittest
 import xml.etree.ElementTree as ET
@@ -14,6 +17,8 @@ from harness import BUILD, TOP, module_stack
 
 setUpModule, tearDownModule = module_stack(globals())
 
+OUT = os.path.join(os.environ.get("TEST_OUTPUT") or os.path.join(TOP, BUILD, "test-output"),
+                   "chart")
 SVG = "{http://www.w3.org/2000/svg}"
 FIRST = datetime.date(2026, 12, 6)
 TRANSLATE = re.compile(r"translate\(([-\d.]+),([-\d.]+)\)")
@@ -83,6 +88,9 @@ class ChartTest(unittest.TestCase):
             out[ext] = path
         with open(out["png"], "rb") as f:
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        os.makedirs(OUT, exist_ok=True)
+        for path in out.values():
+            shutil.copy(path, OUT)
         return ET.parse(out["svg"]).getroot(), start
 
     def check(self, days):
