@@ -69,7 +69,8 @@ void RedisUserStore::fill(const std::string& uid, const UserStates& durable) {
   }
   for (const auto& r : replies)
     if (r.is_error()) {
-      log_warn("redis: caching %s's state: %s", uid.c_str(), r.str.c_str());
+      // The uid stays out of the log: logs keep no personal data (README).
+      log_warn("redis: caching a user's state: %s", r.str.c_str());
       break;
     }
 }

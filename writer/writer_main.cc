@@ -16,10 +16,16 @@ using namespace popup;
 
 namespace {
 volatile sig_atomic_t g_stop = 0;
-void on_stop(int) { g_stop = 1; }
+volatile sig_atomic_t g_stop_signal = 0;
+void on_stop(int sig) {
+  g_stop_signal = sig;
+  g_stop = 1;
+}
 
 // The writer in the supervisor's child: SIGTERM, SIGINT and SIGQUIT ask it
-// to finish the batch in hand and stop.
+// to finish the batch in hand and stop (its supervisor then starts a new
+// one). HUP, USR2 and WINCH stay logged and ignored as the supervisor set
+// them (writer/writer_supervisor.cc); USR1 reopens log_file.
 int writer_child(const Settings& s, const std::string& owner) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -28,7 +34,9 @@ int writer_child(const Settings& s, const std::string& owner) {
   for (int sig : {SIGTERM, SIGINT, SIGQUIT}) sigaction(sig, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   mysql_global_init();
-  return run_writer(s, &g_stop, owner);
+  int rc = run_writer(s, &g_stop, owner);
+  if (g_stop_signal != 0) log_info("writer: stopped on %s", signal_name(g_stop_signal).c_str());
+  return rc;
 }
 }  // namespace
 
