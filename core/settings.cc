@@ -58,7 +58,7 @@ constexpr const char* kTest = "Testing";
 
 // Rows of a group are consecutive; `popupd --print-config` prints them in
 // this order under the group's name.
-const Setting kTable[] = {
+constexpr Setting kTable[] = {
     {kPool, "listen", &Settings::listen, "",
      "`unix:/path` or `host:port`: popupd is its own supervisor and opens this socket (a stale "
      "socket file is replaced, one that another process still accepts on is refused); empty: "
