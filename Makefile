@@ -13,6 +13,8 @@
 #   make verify-units PREFIX=/usr/local DESTDIR=   systemd-analyze verify of
 #                   the units staged under DESTDIR
 #   make fuzz FUZZ_SECONDS=60   libFuzzer on core/'s parsers (tests/fuzz/README.md)
+#   make config-docs   rewrite README.md's settings table and
+#                   deploy/popup.conf.example from popupd --print-config
 OPTIMIZATION ?= -O2
 SANITIZER ?=
 CXX ?= g++
@@ -66,7 +68,7 @@ MALLOC := $(if $(SANITIZER),,-ljemalloc)
 LIBS_STORE := -lhiredis -lmysqlcppconn -lboost_json
 PROGRAMS := $(BUILD)/popupd $(BUILD)/popup-writer $(BUILD)/popupctl $(BUILD)/fcgi-floor
 
-.PHONY: all deps run stop test unit integration fuzz fuzz-build bench bench-writer bench-pool bench-lua-check locust clean install uninstall
+.PHONY: all deps run stop test unit integration fuzz fuzz-build config-docs bench bench-writer bench-pool bench-lua-check locust clean install uninstall
 .PHONY: verify-units
 all: $(PROGRAMS) $(BUILD)/unit_tests
 
@@ -129,6 +131,12 @@ fuzz-build: $(FUZZ_BIN)
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@./tests/fuzz/run.sh $(FUZZ_BIN) $(FUZZ_SECONDS)
+
+# The settings table (core/settings.cc) is the one source of every key's
+# default and description; this writes the two documents that repeat them
+# (tests/integration/test_config_docs.py fails when they drift).
+config-docs: $(BUILD)/popupd
+	@/usr/bin/python3 scripts/gen_config_docs.py --popupd $(BUILD)/popupd
 
 run: deps
 	@$(MAKE) --no-print-directory all

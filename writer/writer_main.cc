@@ -43,11 +43,15 @@ int writer_child(const Settings& s, const std::string& owner) {
 int main(int argc, char** argv) {
   static const ArgSpec kArgs{"popup-writer",
                              "usage: popup-writer --config FILE [--check]\n"
+                             "       popup-writer --print-config\n"
                              "  -c, --config FILE  the configuration file\n"
                              "  -t, --check        validate the configuration and exit\n"
+                             "  --print-config     print every configuration key with its\n"
+                             "                     default and description, and exit\n"
                              "  -h, --help         this text\n",
                              true,
-                             {}};
+                             {},
+                             true};
   Args args;
   Settings s;
   if (auto done = read_command_line(argc, argv, kArgs, &args, &s)) return *done;
