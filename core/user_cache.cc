@@ -50,7 +50,8 @@ CachedUser* UserCache::Handle::find(int64_t now_ms, uint64_t gen) {
   auto node = it->second;
   const CachedUser& u = node->user;
   if (cache_.stale_ms_ <= 0 || now_ms - u.filled_ms >= cache_.stale_ms_ ||
-      now_ms < u.filled_ms || u.generation != gen) {
+      now_ms < u.filled_ms || u.generation != gen ||
+      u.filled_ms < cache_.trusted_since_.load(std::memory_order_acquire)) {
     cache_.erase(stripe_, node);
     return nullptr;
   }
@@ -81,6 +82,11 @@ void UserCache::Handle::changed() {
   // Keep the changed entry at the front so trimming spares it.
   stripe_.lru.splice(stripe_.lru.begin(), stripe_.lru, it->second);
   cache_.trim(stripe_);
+}
+
+CachedUser* UserCache::Handle::entry() {
+  auto it = stripe_.index.find(uid_);
+  return it == stripe_.index.end() ? nullptr : &it->second->user;
 }
 
 void UserCache::Handle::drop() {

@@ -3,10 +3,12 @@
 //
 // Bounded by a budget in bytes, split evenly over lock stripes; each stripe
 // drops its least recently used users beyond its share. An entry is trusted
-// for stale_ms after it was read from Redis (or MySQL), and only while the
-// user's invalidation generation (bumped by any process that writes the
-// user's state outside the owner, fcgi/user_generations.h) is the one it was
-// read under.
+// for stale_ms after it was read from Redis (or MySQL), only while the
+// user's invalidation generation (bumped by any process of the host that
+// writes the user's state outside the owner, fcgi/user_generations.h) is the
+// one it was read under, and only when it was read after the moment set by
+// distrust_before (Redis's invalidation feed, fcgi/invalidator.h, was lost
+// and came back then). Writes by other hosts drop entries through that feed.
 //
 // Threads serialize on a user through its stripe's lock: a Handle holds it
 // from lookup to the last change, so two concurrent visits of one user are
@@ -68,6 +70,9 @@ class UserCache {
     void changed();
     // Forgets the user.
     void drop();
+    // The user's entry whatever its age or generation, without making it
+    // the most recently used; nullptr when absent.
+    CachedUser* entry();
 
    private:
     friend class UserCache;
@@ -83,6 +88,9 @@ class UserCache {
 
   // Drops every entry (the invalidation feed was lost, say).
   void clear();
+  // From now on, find() trusts only entries filled at or after ms (the
+  // fill's now_ms: taken before its read). INT64_MAX: none.
+  void distrust_before(int64_t ms) { trusted_since_.store(ms, std::memory_order_release); }
 
   size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
   size_t entries() const { return entries_.load(std::memory_order_relaxed); }
@@ -100,6 +108,7 @@ class UserCache {
   std::vector<std::unique_ptr<Stripe>> stripes_;
   size_t stripe_budget_;
   int64_t stale_ms_;
+  std::atomic<int64_t> trusted_since_{0};
   std::atomic<size_t> bytes_{0};
   std::atomic<size_t> entries_{0};
   std::atomic<uint64_t> evictions_{0};

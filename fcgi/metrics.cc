@@ -25,7 +25,7 @@
 namespace popup {
 namespace {
 
-constexpr uint64_t kMagic = 0x706f707570763039ULL;  // "popupv09"
+constexpr uint64_t kMagic = 0x706f707570763130ULL;  // "popupv10"
 
 const char* endpoint_name(int e) {
   static const char* names[] = {"popup", "action", "healthz", "metrics", "other"};

@@ -84,6 +84,9 @@ enum class Counter {
   flush_round_trips,  // Redis round trips made by the write-behind
   impressions_dropped,  // impressions the write-behind gave up (Redis and MySQL down)
   fastcgi_expired,    // connections closed: their request was not whole in time
+  invalidations,      // owned users dropped from memory: Redis reported a write by another
+  invalidation_checks,       // reported users read back to tell the owner's own writes apart
+  invalidation_feed_losses,  // Redis's invalidation feed lost (fcgi/invalidator.h)
   count
 };
 inline constexpr int kCounters = static_cast<int>(Counter::count);

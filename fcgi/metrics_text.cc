@@ -58,6 +58,13 @@ const Family kFamilies[] = {
      "Impressions the write-behind gave up (Redis and MySQL down)."},
     {"popup_fastcgi_connections_expired_total", Type::counter,
      "FastCGI connections closed because their request was not whole within 5 s of its start."},
+    {"popup_invalidations_total", Type::counter,
+     "Owned users dropped from memory because Redis reported a write by another process or host "
+     "(or a flush)."},
+    {"popup_invalidation_checks_total", Type::counter,
+     "Owned users read back from Redis after it reported a write, to tell the owner's own apart."},
+    {"popup_invalidation_feed_losses_total", Type::counter,
+     "Times a worker lost Redis's invalidation feed (then it trusts no memory until resubscribed)."},
     {"popup_build_info", Type::gauge, "The running popupd's version; always 1."},
     {"popup_requests_total", Type::counter, "Requests by endpoint and status."},
     {"popup_request_duration_seconds", Type::histogram,

@@ -23,6 +23,7 @@
 #include "fcgi/router.h"
 #include "fcgi/service.h"
 #include "fcgi/flusher.h"
+#include "fcgi/invalidator.h"
 #include "fcgi/recorder.h"
 #include "fcgi/user_generations.h"
 #include "core/user_cache.h"
@@ -68,6 +69,9 @@ struct Shared {
   Recorder recorder{s, slot, &metrics.shm(), &redis_breaker, &redis_repairs};
   Flusher flusher{recorder, flusher_options()};
   MysqlProbe mysql_probe{s};  // healthz's view of MySQL, on its own thread
+  // Drops owned users other hosts wrote (only a process that owns users).
+  bool tracks = slot_fd >= 0 && s.state_cache_stale_s > 0;
+  Invalidator invalidator{s, users, slot};
 
   FlusherOptions flusher_options() {
     FlusherOptions o;
@@ -258,6 +262,8 @@ int run_worker(const Settings& s, int listen_fd, OwnSocket own, Metrics& metrics
   }
   std::vector<std::thread> threads;
   threads.emplace_back(refresher_main, std::ref(sh));
+  if (sh.tracks)
+    threads.emplace_back([&sh] { sh.invalidator.run(g_stop_fd, sh.stopping); });
   for (int i = 0; i < s.threads; ++i) threads.emplace_back(thread_main, std::ref(sh), std::ref(loop));
   for (auto& t : threads) t.join();
   // Every thread has answered: what they decided reaches Redis now.
