@@ -95,9 +95,9 @@ void Invalidator::run(int stop_fd, const std::atomic<bool>& stopping) {
       std::string err;
       switch (feed_.open(key_prefix_, &err)) {
         case RedisFeed::Open::ok:
-          // A fill reads after taking its now_ms: those from now on were
-          // read while Redis reports every later write.
-          users_.distrust_before(steady_ms());
+          // A fill reads after taking its now_ms: those from the next
+          // millisecond on were read while Redis reports every later write.
+          users_.distrust_before(steady_ms() + 1);
           if (had_feed || warned_refused) log_info("invalidation: feed subscribed again");
           had_feed = true;
           warned_refused = false;

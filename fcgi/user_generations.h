@@ -14,10 +14,12 @@
 // its write would be based on a state without them, and the owner's late
 // flush would then overwrite the newer state it wrote.
 //
-// Processes on other hosts do not see these tables: there an owner sees such
-// a write within state_cache_stale_s, and an owner's unflushed impression
-// can outlive a foreign action's state (docs/design.md "User affinity"); clients
-// that send ?uid= with their actions never take that path.
+// Processes on other hosts do not see these tables: there an owner learns of
+// such a write from Redis's invalidation feed (fcgi/invalidator.h), a moment
+// later, and an owner's unflushed impression can outlive a foreign action's
+// state (docs/design.md "User affinity"); clients that send ?uid= with their
+// actions never take that path. On one host the table answers at once, where
+// the feed is asynchronous.
 #pragma once
 
 #include <atomic>
