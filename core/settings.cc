@@ -109,6 +109,11 @@ constexpr Setting kTable[] = {
      "Seconds after which a worker reads an owned user's state from Redis again; 0 = keep no "
      "state in memory.",
      0, 86400},
+    {kAffinity, "invalidation_feed", &Settings::invalidation_feed, "on",
+     "An owner subscribes to Redis' invalidation feed (client tracking) and drops the users that "
+     "another host, popupctl or anything else wrote, instead of waiting for "
+     "`state_cache_stale_s`; off: only writes of this host's processes reach it at once.",
+     0, 0},
     // 5 ms and not 2: in interleaved bench runs (README, Performance) the
     // longer wait halved the round trips per warm GET and cost Redis 1 to
     // 2 µs less per GET; what a SIGKILL may lose is that much longer

@@ -53,6 +53,7 @@ struct Settings {
   bool user_affinity;
   int state_cache_mib;         // per process: the owned users' states
   int state_cache_stale_s;     // an owned user is read again after this; 0 = never kept
+  bool invalidation_feed;      // owners follow Redis' invalidation feed (fcgi/invalidator.h)
   // Write-behind: a process's impressions reach Redis in one pipeline every
   // flush_ms, or as soon as flush_events are waiting.
   int flush_ms;

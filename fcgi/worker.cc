@@ -70,7 +70,7 @@ struct Shared {
   Flusher flusher{recorder, flusher_options()};
   MysqlProbe mysql_probe{s};  // healthz's view of MySQL, on its own thread
   // Drops owned users other hosts wrote (only a process that owns users).
-  bool tracks = slot_fd >= 0 && s.state_cache_stale_s > 0;
+  bool tracks = slot_fd >= 0 && s.state_cache_stale_s > 0 && s.invalidation_feed;
   Invalidator invalidator{s, users, slot};
 
   FlusherOptions flusher_options() {
