@@ -301,7 +301,7 @@ class OpenApi(unittest.TestCase):
     def test_3_nginx_answers_its_own_errors_as_described_for_every_operation(self):
         for path, method in operations():
             p = sample_path(path)
-            if method != "trace":  # test_trace_with_a_body_is_a_json_405
+            if method != "trace":  # test_trace_with_a_large_body_is_a_json_405
                 big = request(method, p, {"Content-Type": "application/x-www-form-urlencoded"},
                               b"x" * BIG_BODY)
                 self.assertEqual(check(path, method, big).status, 413, (method, path))
@@ -311,7 +311,7 @@ class OpenApi(unittest.TestCase):
             self.assertEqual(coding.status, 501, (method, path))
             version = check(path, method, request(method, p, version="HTTP/3.0"))
             self.assertEqual(version.status, 505, (method, path))
-            if method != "trace":
+            if method != "trace":  # nginx's HTML 400 (the comment on the test below)
                 chunk = check(path, method, request(method, p, {"Transfer-Encoding": "chunked"},
                                                     b"zz\r\nx\r\n0\r\n\r\n"))
                 self.assertEqual(chunk.status, 400, (method, path))
@@ -319,18 +319,18 @@ class OpenApi(unittest.TestCase):
             self.assertEqual(no_host.status, 400, (method, path))
 
     # nginx refuses TRACE with a 405, and its error page (nginx.conf.in's
-    # /_error/405, a URI at server level) then meets the body: over
-    # client_max_body_size it is nginx's HTML 413, a malformed chunked one
-    # its HTML 400 (no error_page applies a second time there). Expected
-    # to pass once the /_error/ locations set `client_max_body_size 0;` and
-    # discard what they cannot read as JSON too (they read no body).
+    # /_error/405, a URI at server level) then meets client_max_body_size:
+    # a body over it gets nginx's HTML 413. Expected to pass once that
+    # location sets `client_max_body_size 0;` (it reads no body; checked by
+    # hand with nginx 1.22). Not covered, and not fixable in configuration
+    # as far as known: TRACE with a malformed chunked body gets nginx's HTML
+    # 400 (nginx finds the bad chunk while discarding the body, after the
+    # error page was chosen).
     @unittest.expectedFailure
-    def test_trace_with_a_body_is_a_json_405(self):
-        for headers, body in (({"Content-Type": "text/plain"}, b"x" * BIG_BODY),
-                              ({"Transfer-Encoding": "chunked"}, b"zz\r\nx\r\n0\r\n\r\n")):
-            r = request("trace", "/api/healthz", headers, body)
-            self.assertEqual((r.status, r.headers.get("content-type")), (405, "application/json"))
-            check("/api/healthz", "trace", r)
+    def test_trace_with_a_large_body_is_a_json_405(self):
+        r = request("trace", "/api/healthz", {"Content-Type": "text/plain"}, b"x" * BIG_BODY)
+        self.assertEqual((r.status, r.headers.get("content-type")), (405, "application/json"))
+        check("/api/healthz", "trace", r)
 
     def test_4_one_address_over_its_limit_gets_429_as_described(self):
         held = []
