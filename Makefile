@@ -180,8 +180,10 @@ locust: deps
 # `make install PREFIX=/usr/local DESTDIR=` (deploy/README.md): the
 # programs, the systemd units and sysusers.d entry, the configuration
 # example under SYSCONFDIR/popup, and under PREFIX/share/popup what a host
-# needs besides: the nginx snippet, the migrations and their script, the
-# dashboard, the alert rules and the logrotate example. popup.conf is
+# needs besides: the nginx snippets, the migrations and their script, the
+# dashboard, the alert rules, the logrotate example, and the browser client
+# web/popup.js under PREFIX/share/popup/web (nginx/popup-web.conf is
+# installed pointing there; README "Shipping popup.js"). popup.conf is
 # installed only where none exists, and `make uninstall` leaves it.
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -204,7 +206,8 @@ INSTALL_DATA += nginx/README.md nginx/nginx.conf.in
 INSTALL_DATA += docs/runbook.md
 INSTALLED := $(INSTALL_PROGRAMS:%=$(BINDIR)/%) $(INSTALL_UNITS:%=$(UNITDIR)/%) \
   $(SYSUSERSDIR)/popup.conf $(SYSCONFDIR)/popup/popup.conf.example \
-  $(INSTALL_DATA:%=$(DATADIR)/%) $(DATADIR)/scripts/migrate.sh
+  $(INSTALL_DATA:%=$(DATADIR)/%) $(DATADIR)/scripts/migrate.sh \
+  $(DATADIR)/web/popup.js $(DATADIR)/nginx/popup-web.conf
 
 install: $(INSTALL_PROGRAMS:%=$(BUILD)/%)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
@@ -222,6 +225,9 @@ install: $(INSTALL_PROGRAMS:%=$(BUILD)/%)
 	  install -m 0640 deploy/popup.conf.example $(DESTDIR)$(SYSCONFDIR)/popup/popup.conf
 	for f in $(INSTALL_DATA); do install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/$$f || exit 1; done
 	install -m 0755 scripts/migrate.sh $(DESTDIR)$(DATADIR)/scripts/migrate.sh
+	install -D -m 0644 web/popup.js $(DESTDIR)$(DATADIR)/web/popup.js
+	sed -e 's|@WEB_ROOT@|$(DATADIR)/web|g' nginx/popup-web.conf > $(DESTDIR)$(DATADIR)/nginx/popup-web.conf
+	chmod 0644 $(DESTDIR)$(DATADIR)/nginx/popup-web.conf
 
 # `make verify-units PREFIX=… DESTDIR=…`: systemd-analyze verify on the
 # units `make install` put under DESTDIR, with no install into the real
@@ -240,7 +246,7 @@ verify-units:
 uninstall:
 	rm -f $(INSTALLED:%=$(DESTDIR)%)
 	rmdir $(DESTDIR)$(DATADIR)/sql/migrations $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DATADIR)/scripts \
-	  $(DESTDIR)$(DATADIR)/nginx $(DESTDIR)$(DATADIR)/deploy/grafana \
+	  $(DESTDIR)$(DATADIR)/web $(DESTDIR)$(DATADIR)/nginx $(DESTDIR)$(DATADIR)/deploy/grafana \
 	  $(DESTDIR)$(DATADIR)/deploy/prometheus $(DESTDIR)$(DATADIR)/deploy/logrotate \
 	  $(DESTDIR)$(DATADIR)/deploy $(DESTDIR)$(DATADIR)/docs $(DESTDIR)$(DATADIR) 2>/dev/null || true
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/cors.h"
 #include "lib/config_file.h"
 #include "lib/log.h"
 #include "fcgi/conn_loop.h"
@@ -75,6 +76,20 @@ void print_admin_snippet(const Settings& s) {
          s.admin_listen.c_str());
 }
 
+// The origins whose pages may load popup.js (nginx/popup-web.conf adds
+// Access-Control-Allow-Origin: $popup_cors_origin): the same cors_origins as
+// the API's answers, so one setting says which shops may use the service.
+// Always printed, so the variable exists for nginx even with CORS off
+// (then it is empty and nginx sends no header). The setting was checked
+// when it was read: only "*" or "scheme://host[:port]" items, no quotes.
+void print_cors_map(const Settings& s) {
+  CorsPolicy p = parse_cors_origins(s.cors_origins).value();
+  printf("# the origins of cors_origins, for popup.js (nginx/popup-web.conf):\n"
+         "map $http_origin $popup_cors_origin {\n    default \"%s\";\n", p.any ? "*" : "");
+  for (const std::string& o : p.origins) printf("    \"%s\" $http_origin;\n", o.c_str());
+  printf("}\n");
+}
+
 // What --check says: the verdict, and the upstream block nginx needs for
 // this pool (scripts/stack.sh renders its server lines into nginx.conf).
 void print_check(const Settings& s, const std::string& path) {
@@ -103,6 +118,7 @@ void print_check(const Settings& s, const std::string& path) {
   printf("# the shared socket, for requests whose worker socket failed (nginx/popup.conf):\n"
          "upstream popup_shared {\n    server %s max_fails=0;\n}\n",
          s.listen.empty() ? "<the socket spawn-fcgi opens>" : s.listen.c_str());
+  print_cors_map(s);
   print_admin_snippet(s);
 }
 

@@ -18,7 +18,7 @@ pkgs=(g++ make pkg-config curl procps iproute2 psmisc
       mariadb-server mariadb-client redis-server redis-tools nginx-light
       wrk python3 python3-locust gnuplot-nox
       libnginx-mod-http-lua lua-cjson
-      nodejs chromium chromium-driver python3-yaml
+      nodejs chromium chromium-driver python3-yaml python3-jsonschema
       systemd prometheus
       clang libclang-rt-14-dev lighttpd)
 
@@ -63,3 +63,15 @@ lib=$(ls /usr/lib/*/libmysqlcppconn.so.7* 2>/dev/null | head -n1)
 if [ -z "$lib" ]; then echo "deps: libmysqlcppconn.so.7 not found" >&2; exit 1; fi
 mkdir -p "$top/.deps/lib"
 ln -sf "$lib" "$top/.deps/lib/libmysqlcppconn.so"
+
+# The OpenAPI validators tests/integration/test_openapi.py runs on
+# api/openapi.yaml (redocly lint, swagger-cli validate), fetched from the
+# npm registry once into .deps/npm so that the tests need no network. npm
+# comes with nodejs from NodeSource; Debian packages it apart.
+npm_bin="$top/.deps/npm/node_modules/.bin"
+if [ ! -x "$npm_bin/redocly" ] || [ ! -x "$npm_bin/swagger-cli" ]; then
+  command -v npm >/dev/null || as_root apt-get install -y -qq --no-install-recommends npm >/dev/null
+  echo "deps: installing the OpenAPI validators into .deps/npm"
+  npm install --prefix "$top/.deps/npm" --no-audit --no-fund --loglevel=error \
+    @redocly/cli@2.77.0 @apidevtools/swagger-cli@4.0.4 >/dev/null
+fi

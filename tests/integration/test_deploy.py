@@ -106,7 +106,9 @@ def expected_tree(prefix="usr/local", etc="etc"):
                  prefix + "/lib/sysusers.d/popup.conf": 0o644,
                  etc + "/popup/popup.conf.example": 0o644,
                  etc + "/popup/popup.conf": 0o640,
-                 share + "scripts/migrate.sh": 0o755})
+                 share + "scripts/migrate.sh": 0o755,
+                 share + "web/popup.js": 0o644,
+                 share + "nginx/popup-web.conf": 0o644})
     for f in ["README.md", "nginx/popup.conf", "nginx/fastcgi_params.conf", "nginx/README.md",
               "nginx/nginx.conf.in", "docs/runbook.md",
               "deploy/grafana/popup-dashboard.json", "deploy/prometheus/popup-rules.yml",

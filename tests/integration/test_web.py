@@ -1,22 +1,31 @@
 """The homepage side: the demo shop page in headless Chromium
 against a test stack (the popup appears, a click and a close are recorded in
 MySQL, a page on another origin gets the popup through CORS), CORS and
-text/plain bodies over plain HTTP, the content contract, and the static
-files nginx serves from web/.
+text/plain bodies over plain HTTP, the content contract, the static
+files nginx serves from web/, and popup.js as `make install` ships it: a
+host-style nginx with the installed nginx/popup-web.conf serves it with
+Access-Control-Allow-Origin for the origins of cors_origins (a page on a
+listed origin imports it in Chromium, an unlisted one cannot), an ETag that
+answers 304, no-cache and gzip.
 
 Screenshots go to the test output folder: $TEST_OUTPUT, else
 BUILD/test-output, under web/ (popup.png is the demo page with its popup)."""
 
 import functools
+import gzip
 import http.server
 import json
 import os
+import shutil
+import signal
+import subprocess
+import tempfile
 import threading
 import unittest
 import urllib.parse
 
 from browser import Browser
-from harness import BUILD, TOP, Stack, free_port, popup_row, uid
+from harness import BUILD, TOP, Http, Stack, free_port, popup_row, uid
 
 OUT = os.path.join(os.environ.get("TEST_OUTPUT") or os.path.join(TOP, BUILD, "test-output"), "web")
 ESCAPE = "\ue00c"
@@ -280,6 +289,144 @@ class StaticFiles(unittest.TestCase):
         for path in ("/test/popup.test.mjs", "/test/fake_dom.mjs", "/test/", "/nothing.js"):
             r = c.request("GET", path)
             self.assertEqual((r.status, r.json()["error"]), (404, "not_found"), path)
+
+
+def make(*args, timeout=600):
+    """`make ARGS` in the checkout for the build under test (BUILD)."""
+    sanitizer = BUILD[len("build-"):] if BUILD.startswith("build-") else ""
+    return subprocess.run(["make", "--no-print-directory", "SANITIZER=" + sanitizer] + list(args),
+                          cwd=TOP, capture_output=True, text=True, timeout=timeout)
+
+
+class ShippedPopupJs(unittest.TestCase):
+    """README "Shipping popup.js", the cross-origin way: `make install`
+    under a temporary prefix, a host's nginx laid out as the README says
+    (the installed share/popup/nginx as <conf>/popup, what `popupd --check`
+    prints for the stack's popup.conf in conf.d/, a server{} that includes
+    popup.conf and popup-web.conf), Debian's default_type."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="pweb", dir="/tmp")
+        cls.nginx = None
+        try:
+            prefix = os.path.join(cls.dir, "usr")
+            r = make("install", "PREFIX=" + prefix, "SYSCONFDIR=" + os.path.join(cls.dir, "etc"))
+            if r.returncode != 0:
+                raise AssertionError(r.stdout + r.stderr)
+            cls.installed = os.path.join(prefix, "share/popup/web/popup.js")
+            conf = os.path.join(cls.dir, "nginx")
+            for sub in ("conf.d", "logs"):
+                os.makedirs(os.path.join(conf, sub))
+            os.symlink(os.path.join(prefix, "share/popup/nginx"), os.path.join(conf, "popup"))
+            subprocess.run("%s --check --config %s | sed -n '/^\\(map\\|upstream\\)/,/^}/p' > %s"
+                           % (os.path.join(TOP, BUILD, "popupd"), stack.conf(),
+                              os.path.join(conf, "conf.d/popup-upstream.conf")),
+                           shell=True, check=True, timeout=30)
+            cls.port = free_port()
+            with open(os.path.join(conf, "nginx.conf"), "w") as f:
+                f.write("%spid %s/nginx.pid;\nevents {}\nhttp {\n"
+                        "    default_type application/octet-stream;\n"
+                        "    include conf.d/*.conf;\n"
+                        "    server {\n        listen 127.0.0.1:%d;\n        server_name _;\n"
+                        "        include popup/popup.conf;\n        include popup/popup-web.conf;\n"
+                        "    }\n}\n" % ("user root;\n" if os.getuid() == 0 else "", conf, cls.port))
+            argv = ["nginx", "-p", conf, "-c", os.path.join(conf, "nginx.conf"),
+                    "-e", os.path.join(conf, "logs/error.log")]
+            t = subprocess.run(argv + ["-t"], capture_output=True, text=True, timeout=30)
+            if t.returncode != 0:
+                raise AssertionError(t.stderr)
+            cls.nginx = subprocess.Popen(argv + ["-g", "daemon off;"], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         start_new_session=True)
+
+            def answers():
+                try:
+                    return Http(cls.port).request("GET", "/popup.js").status == 200
+                except OSError:
+                    return False
+            if not stack.wait_for(answers, timeout=20):
+                raise AssertionError("the host nginx does not answer on %d" % cls.port)
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.nginx:
+            cls.nginx.send_signal(signal.SIGQUIT)
+            try:
+                cls.nginx.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(cls.nginx.pid, signal.SIGKILL)
+                cls.nginx.wait()
+            cls.nginx = None
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def get(self, headers=None, path="/popup.js"):
+        return Http(self.port).request("GET", path, headers=headers)
+
+    def host(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def test_make_install_ships_popup_js_and_the_snippet_points_at_it(self):
+        with open(os.path.join(TOP, "web/popup.js"), "rb") as f:
+            source = f.read()
+        with open(self.installed, "rb") as f:
+            self.assertEqual(f.read(), source)
+        snippet = open(os.path.join(self.dir, "usr/share/popup/nginx/popup-web.conf")).read()
+        self.assertIn("root %s;" % os.path.dirname(self.installed), snippet)
+        self.assertNotRegex(snippet, r"@[A-Z_]+@")
+        r = self.get()
+        self.assertEqual((r.status, r.data), (200, source))
+        self.assertEqual(r.headers["content-type"], "text/javascript")
+        self.assertEqual(r.headers["cache-control"], "no-cache")
+        self.assertEqual(r.headers["x-content-type-options"], "nosniff")
+
+    def test_a_listed_origin_gets_access_control_allow_origin_and_others_do_not(self):
+        listed = "http://127.0.0.1:%d" % ALLOWED
+        r = self.get({"Origin": listed})
+        self.assertEqual(r.headers.get("access-control-allow-origin"), listed)
+        self.assertIn("Origin", r.headers.get("vary", ""))
+        self.assertNotIn("access-control-allow-credentials", r.headers)
+        for other in ("http://127.0.0.1:%d" % DENIED, "https://evil.example", None):
+            r = self.get({"Origin": other} if other else None)
+            self.assertEqual(r.status, 200)
+            self.assertNotIn("access-control-allow-origin", r.headers, other)
+
+    def test_the_etag_answers_304_without_a_body(self):
+        r = self.get()
+        etag = r.headers["etag"]
+        again = self.get({"If-None-Match": etag})
+        self.assertEqual((again.status, again.data), (304, b""))
+        self.assertEqual(again.headers.get("etag"), etag)
+        self.assertEqual(self.get({"If-None-Match": '"other"'}).status, 200)
+
+    def test_gzip_for_clients_that_accept_it(self):
+        plain = self.get()
+        r = self.get({"Accept-Encoding": "gzip"})
+        self.assertEqual(r.headers.get("content-encoding"), "gzip")
+        self.assertEqual(gzip.decompress(r.data), plain.data)
+        self.assertLess(len(r.data), len(plain.data) / 2)
+        self.assertNotIn("content-encoding", plain.headers)
+        # A compressed answer's (weak) ETag still revalidates.
+        again = self.get({"Accept-Encoding": "gzip", "If-None-Match": r.headers["etag"]})
+        self.assertEqual(again.status, 304)
+
+    def test_a_page_on_a_listed_origin_imports_it_and_an_unlisted_one_cannot(self):
+        url = self.host() + "/popup.js"
+        script = ("return import(arguments[0]).then(m => typeof m.showPopup, "
+                  "e => 'failed: ' + e.message)")
+        browser.open("http://127.0.0.1:%d/test/" % ALLOWED)  # an HTML page there
+        self.assertEqual(browser.run(script, url), "function")
+        browser.open("http://127.0.0.1:%d/test/" % DENIED)
+        self.assertTrue(browser.run(script, url).startswith("failed: "))
+
+    def test_nginx_errors_under_api_are_json_on_a_host_with_another_default_type(self):
+        r = Http(self.port).request("POST", "/api/popup/action", body="x" * 5000,
+                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual((r.status, r.headers["content-type"]), (413, "application/json"))
+        self.assertEqual(r.json()["error"], "payload_too_large")
 
 
 if __name__ == "__main__":
