@@ -77,6 +77,7 @@ const Setting kTable[] = {
     {"admin_listen", &Settings::admin_listen, 0, 0, Text::address_or_empty},
     {"cors_origins", &Settings::cors_origins, 0, 0, Text::origins},
     {"retention_days", &Settings::retention_days, 0, 36500},
+    {"ctl_operator", &Settings::ctl_operator},
     {"queue_metrics", &Settings::queue_metrics},
     {"log_level", &Settings::log_level, 0, 0, Text::level},
     {"log_file", &Settings::log_file},

@@ -47,7 +47,7 @@ int cmd_history(Ctl& c) {
   if (!c.args.words.empty()) {
     int64_t id = 0;
     if (!parse_id(c.args.words[0], &id))
-      return fprintf(stderr, "popupctl: %s: not a popup id\n", c.args.words[0].c_str()), 2;
+      return fputs(usage_error(c.args.words[0] + ": not a popup id").c_str(), stderr), 2;
     q = {"SELECT id, at, os_user, command, popup_id, before_json, after_json"
          " FROM popup_audit WHERE popup_id = ? ORDER BY id",
          {id}};

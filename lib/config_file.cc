@@ -50,6 +50,7 @@ std::string take_option(int argc, const char* const* argv, int* i, const ArgSpec
   if (w == "--config" || w == "-c" || w.substr(0, 9) == "--config=")
     return take_config(argc, argv, i, w, out);
   if (w == "--help" || w == "-h") return set_flag(&out->help, "--help");
+  if (spec.version && (w == "--version" || w == "-V")) return set_flag(&out->version, "--version");
   if (spec.check_flag && (w == "--check" || w == "-t")) return set_flag(&out->check, "--check");
   return "unknown option " + std::string(w);
 }
@@ -75,7 +76,7 @@ Result<Args> parse_args(int argc, const char* const* argv, const ArgSpec& spec) 
                                                            : take_word(w, spec, &out);
     if (!problem.empty()) return bad(problem);
   }
-  if (out.help) return out;
+  if (out.help || out.version) return out;
   if (out.config.empty()) return bad("--config FILE is required");
   if (!spec.commands.empty() && out.command.empty()) return bad("a command is required");
   return out;
@@ -93,6 +94,10 @@ std::optional<int> read_command_line(int argc, const char* const* argv, const Ar
   *args = std::move(parsed.value());
   if (args->help) {
     fputs(spec.usage, stdout);
+    return 0;
+  }
+  if (args->version) {
+    printf("%s %s\n", spec.program, spec.version);
     return 0;
   }
   if (!load_settings_file(args->config, s, spec.program)) return 1;

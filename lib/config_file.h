@@ -20,6 +20,7 @@ struct ArgSpec {
   const char* usage;                  // the usage text, ending in '\n'
   bool check_flag = false;            // accepts --check / -t
   std::vector<std::string> commands;  // non-empty: exactly one of these words is required
+  const char* version = nullptr;      // set: --version / -V prints "<program> <version>"
 };
 
 // A parsed command line.
@@ -27,6 +28,7 @@ struct Args {
   std::string config;   // --config FILE, -c FILE, --config=FILE
   bool check = false;   // --check, -t
   bool help = false;    // --help, -h
+  bool version = false;  // --version, -V (when the program has a version)
   std::string command;  // one of ArgSpec::commands, or ""
 };
 
