@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 #include "core/iso_time.h"
@@ -36,7 +37,7 @@ std::string csv_line(const std::string& popup, const std::string& day, const Cou
 std::string counts_json(const Counts& c, const std::string& head) {
   return "{" + head + "\"impressions\":" + std::to_string(c.impressions) +
          ",\"unique_users\":" + std::to_string(c.users) + ",\"clicks\":" + std::to_string(c.clicks) +
-         ",\"ignores\":" + std::to_string(c.ignores) + ",\"ctr\":" + plain_decimal(ctr(c), 4) + "}";
+         ",\"ignores\":" + std::to_string(c.ignores) + ",\"ctr\":" + plain_decimal(ctr(c)) + "}";
 }
 
 }  // namespace
@@ -93,15 +94,11 @@ std::string report_json(const Report& r) {
   return "{\"days\":[" + days + "],\"popups\":[" + popups + "],\"total\":" + counts_json(r.total, "") + "}";
 }
 
-std::string plain_decimal(double v, int decimals) {
-  char buf[64];
-  snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  std::string s = buf;
-  if (s.find('.') != std::string::npos) {
-    while (s.back() == '0') s.pop_back();
-    if (s.back() == '.') s.pop_back();
-  }
-  return s == "-0" ? "0" : s;
+std::string plain_decimal(double v) {
+  if (v == 0) return "0";  // also -0
+  char buf[400];           // fixed notation of any finite double fits
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  return ec == std::errc() ? std::string(buf, end) : "0";
 }
 
 }  // namespace popup

@@ -162,7 +162,7 @@ class Authoring(unittest.TestCase):
              "starts_at": "2026-12-01 10:00", "min_version": "1.x", "colour": "red"},
             {"id": 4, "name": "x", "starts_at": "2026-12-02T00:00:00Z",
              "ends_at": "2026-12-01T00:00:00Z", "enabled": 1},
-            {"id": 1, "name": "same id as in the other file"},
+            {"id": 1, "name": "same id as in the other file", "title": "t", "body": "b"},
         ])
         rc, out, err = ctl("apply", good, bad)
         self.assertEqual(rc, 1, err)
@@ -757,15 +757,19 @@ class Revert(unittest.TestCase):
             rc, _, err = ctl(*argv)
             self.assertEqual(rc, 1, argv)
             self.assertIn(needle, err)
-        ctl_ok("delete", "2")
-        deleted = ctl_json("history", "2")[-1]["id"]
-        rc, _, err = ctl("revert", "2", deleted)
+        self.assertEqual(row_count("popup_audit"), audit)
+        # A deleted popup (one nobody saw, so delete takes it) comes back
+        # from an entry before its deletion, not from the deletion.
+        apply([dict(NEWS, id=3, enabled=False, title="Three")])
+        created = ctl_json("history", "3")[-1]["id"]
+        ctl_ok("delete", "3")
+        deleted = ctl_json("history", "3")[-1]["id"]
+        rc, _, err = ctl("revert", "3", deleted)
         self.assertEqual(rc, 1)
-        self.assertIn("deleted popup 2: there is nothing to revert to", err)
-        # A deleted popup comes back from an earlier entry.
-        stack.wait_config(published(ctl_ok("revert", "2", first)))
-        self.assertEqual(stack.sql("SELECT title, enabled FROM popups WHERE id = 2"), [["Join", "1"]])
-        self.assertEqual(row_count("popup_audit"), audit + 2)
+        self.assertIn("deleted popup 3: there is nothing to revert to", err)
+        stack.wait_config(published(ctl_ok("revert", "3", created)))
+        self.assertEqual(stack.sql("SELECT title, enabled FROM popups WHERE id = 3"), [["Three", "0"]])
+        self.assertEqual([h["command"] for h in ctl_json("history", "3")], ["apply", "delete", "revert"])
 
 
 class Versions(unittest.TestCase):

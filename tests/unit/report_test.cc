@@ -46,13 +46,14 @@ BOOST_AUTO_TEST_CASE(chart_data_is_one_popup_by_day) {
 }
 
 BOOST_AUTO_TEST_CASE(json_numbers_are_plain_decimals) {
-  BOOST_TEST(plain_decimal(0.5, 4) == "0.5");
-  BOOST_TEST(plain_decimal(0.0, 4) == "0");
-  BOOST_TEST(plain_decimal(1.0, 4) == "1");
-  BOOST_TEST(plain_decimal(1.0 / 12, 4) == "0.0833");
-  BOOST_TEST(plain_decimal(0.00001, 4) == "0");
-  BOOST_TEST(plain_decimal(-0.00001, 4) == "0");
-  BOOST_TEST(plain_decimal(12.5, 2) == "12.5");
+  BOOST_TEST(plain_decimal(0.5) == "0.5");
+  BOOST_TEST(plain_decimal(0.0) == "0");
+  BOOST_TEST(plain_decimal(-0.0) == "0");
+  BOOST_TEST(plain_decimal(1.0) == "1");
+  BOOST_TEST(plain_decimal(1.0 / 3) == "0.3333333333333333");
+  BOOST_TEST(plain_decimal(0.00001) == "0.00001");
+  BOOST_TEST(plain_decimal(12.5) == "12.5");
+  BOOST_TEST(std::stod(plain_decimal(1.0 / 7)) == 1.0 / 7);
   Report r = build_report({{1, 20000, {10, 7, 5, 1}}, {2, 20000, {0, 0, 0, 0}}}, {{1, 7}}, 7);
   std::string json = report_json(r);
   BOOST_TEST(json.find('E') == std::string::npos, json);
