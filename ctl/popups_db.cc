@@ -112,10 +112,10 @@ int commit_and_publish(Ctl& c, const std::vector<Mysql::Statement>& stmts, bool 
   bool published = false;
   std::string err;
   if (!c.mysql->commit_published(stmts, to_redis, &cfg, &published, &err)) {
+    if (!published && err.rfind("mysql", 0) == 0) return fail(err + " (nothing was written)");
     if (!published)
       return fail("cannot publish (" + err + "): nothing was written; a change is written only"
-                  " together with its publication, so run it again once " +
-                  (err.rfind("mysql", 0) == 0 ? "MySQL" : "Redis") + " answers");
+                  " together with its publication, so run it again once Redis answers");
     // Redis took a set that MySQL did not commit: publish what MySQL holds
     // under a newer version, so the service drops the uncommitted change.
     std::string err2;
