@@ -10,7 +10,11 @@
 #   make bench-lua-check   the Lua alternative answers like the service
 #   make install|uninstall PREFIX=/usr/local DESTDIR=   programs, systemd
 #                   units, /etc/popup example (README.md, Deployment)
+#   make verify-units PREFIX=/usr/local DESTDIR=   systemd-analyze verify of
+#                   the units staged under DESTDIR
 #   make fuzz FUZZ_SECONDS=60   libFuzzer on core/'s parsers (tests/fuzz/README.md)
+#   make config-docs   rewrite README.md's settings table and
+#                   deploy/popup.conf.example from popupd --print-config
 OPTIMIZATION ?= -O2
 SANITIZER ?=
 CXX ?= g++
@@ -64,7 +68,8 @@ MALLOC := $(if $(SANITIZER),,-ljemalloc)
 LIBS_STORE := -lhiredis -lmysqlcppconn -lboost_json
 PROGRAMS := $(BUILD)/popupd $(BUILD)/popup-writer $(BUILD)/popupctl $(BUILD)/fcgi-floor
 
-.PHONY: all deps run stop test unit integration fuzz fuzz-build bench bench-writer bench-pool bench-lua-check locust clean install uninstall
+.PHONY: all deps run stop test unit integration fuzz fuzz-build config-docs bench bench-writer bench-pool bench-lua-check locust clean install uninstall
+.PHONY: verify-units
 all: $(PROGRAMS) $(BUILD)/unit_tests
 
 deps:
@@ -128,6 +133,12 @@ fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@./tests/fuzz/run.sh $(FUZZ_BIN) $(FUZZ_SECONDS)
 
+# The settings table (core/settings.cc) is the one source of every key's
+# default and description; this writes the two documents that repeat them
+# (tests/integration/test_config_docs.py fails when they drift).
+config-docs: $(BUILD)/popupd
+	@/usr/bin/python3 scripts/gen_config_docs.py --popupd $(BUILD)/popupd
+
 run: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) ./scripts/stack.sh start run
@@ -180,10 +191,18 @@ BINDIR := $(PREFIX)/bin
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DATADIR := $(PREFIX)/share/popup
+# Installed programs lose their debug sections (--strip-debug keeps the
+# symbols, so a backtrace still names functions); the build tree keeps them.
+STRIP ?= strip
 INSTALL_PROGRAMS := popupd popup-writer popupctl
 INSTALL_UNITS := popupd.service popup-writer.service
 INSTALL_DATA := README.md nginx/popup.conf nginx/fastcgi_params.conf deploy/grafana/popup-dashboard.json \
   deploy/prometheus/popup-rules.yml deploy/logrotate/popup $(wildcard sql/migrations/*.sql)
+# What deploy/popup.conf.example and the README point to: the pool's sizing
+# notes and the access log's formats (log_format popup, popup_private).
+INSTALL_DATA += nginx/README.md nginx/nginx.conf.in
+# The runbook the README links (upgrade, backup and restore, a second host).
+INSTALL_DATA += docs/runbook.md
 INSTALLED := $(INSTALL_PROGRAMS:%=$(BINDIR)/%) $(INSTALL_UNITS:%=$(UNITDIR)/%) \
   $(SYSUSERSDIR)/popup.conf $(SYSCONFDIR)/popup/popup.conf.example \
   $(INSTALL_DATA:%=$(DATADIR)/%) $(DATADIR)/scripts/migrate.sh
@@ -192,6 +211,7 @@ install: $(INSTALL_PROGRAMS:%=$(BUILD)/%)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 	  $(DESTDIR)$(SYSCONFDIR)/popup $(DESTDIR)$(DATADIR)/scripts
 	install -m 0755 $^ $(DESTDIR)$(BINDIR)/
+	cd $(DESTDIR)$(BINDIR) && $(STRIP) --strip-debug $(INSTALL_PROGRAMS)
 	for u in $(INSTALL_UNITS); do \
 	  sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    -e 's|@DATADIR@|$(DATADIR)|g' deploy/systemd/$$u.in \
@@ -204,12 +224,26 @@ install: $(INSTALL_PROGRAMS:%=$(BUILD)/%)
 	for f in $(INSTALL_DATA); do install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/$$f || exit 1; done
 	install -m 0755 scripts/migrate.sh $(DESTDIR)$(DATADIR)/scripts/migrate.sh
 
+# `make verify-units PREFIX=… DESTDIR=…`: systemd-analyze verify on the
+# units `make install` put under DESTDIR, with no install into the real
+# PREFIX. verify checks that each Exec program exists on this machine, so it
+# reads copies whose PREFIX programs point into DESTDIR; its --root= is no
+# help for a staging tree, since it then also looks for sysinit.target and
+# /bin/kill under that root.
+verify-units:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	for u in $(INSTALL_UNITS); do \
+	  sed -e '/^Exec/s|$(BINDIR)/|$(DESTDIR)$(BINDIR)/|g' $(DESTDIR)$(UNITDIR)/$$u > "$$tmp/$$u" || exit 1; \
+	done && \
+	systemd-analyze verify --man=no $(INSTALL_UNITS:%="$$tmp/%") && \
+	echo "verify-units: $(INSTALL_UNITS) under $(DESTDIR)$(UNITDIR) ok"
+
 uninstall:
 	rm -f $(INSTALLED:%=$(DESTDIR)%)
 	rmdir $(DESTDIR)$(DATADIR)/sql/migrations $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DATADIR)/scripts \
 	  $(DESTDIR)$(DATADIR)/nginx $(DESTDIR)$(DATADIR)/deploy/grafana \
 	  $(DESTDIR)$(DATADIR)/deploy/prometheus $(DESTDIR)$(DATADIR)/deploy/logrotate \
-	  $(DESTDIR)$(DATADIR)/deploy $(DESTDIR)$(DATADIR) 2>/dev/null || true
+	  $(DESTDIR)$(DATADIR)/deploy $(DESTDIR)$(DATADIR)/docs $(DESTDIR)$(DATADIR) 2>/dev/null || true
 
 clean:
 	rm -rf build build-address build-undefined build-fuzz

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Actions while worker processes are SIGKILLed (issue 11, fault 1): counts
+"""Actions while worker processes are SIGKILLed: counts
 what was sent, acknowledged (202), answered otherwise, resent by the client
 with its key, stored in MySQL, and stored twice. Each action is unique by
 (uid, X-Popup-Now), so a second row for one is a duplicate.

@@ -11,7 +11,7 @@ reports medians over the rounds: req/s, latency, errors, ratios to the
 floor and to nginx static, new FastCGI connections per 1,000 requests,
 TIME_WAIT sockets, Redis commands and round trips per request, MySQL
 queries per request, CPU seconds per 1,000 requests for each process
-group, peak worker RSS, and issue 24's acceptance figures. The table goes
+group, peak worker RSS, and the acceptance figures. The table goes
 to stdout and bench/results/<stamp>.md, the chart to
 bench/results/<stamp>.png.
 
@@ -51,7 +51,7 @@ USERS = int(os.environ.get("BENCH_USERS", 100_000 if QUICK else 1_000_000))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 2 if QUICK else 3))
 SECONDS = int(os.environ.get("BENCH_SECONDS", 3 if QUICK else 7))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 64))
-# Issue 24: "at saturation with 64 and with 256 client connections": the
+# Saturation is measured at 64 and at 256 client connections: the
 # c256 rows, and the paced rows' connections.
 HIGH = int(os.environ.get("BENCH_CONNECTIONS_HIGH", 256))
 # The paced rows' target: this share of the Lua alternative's maximum rate
@@ -112,7 +112,7 @@ SERVICE = tuple(w.name for w in WORKLOADS if w.prefix == "/api")
 # connections and pacing), 1 s at 64 connections and 3 s at 256: nginx
 # closes pool connections that sat idle for its keepalive_timeout (60 s)
 # while the other rows ran, and the column "new FastCGI conns/1k" is about
-# connections reused once warm (issue 24), not about reopening them once
+# connections reused once warm, not about reopening them once
 # per round. nginx opens a connection whenever an nginx worker has more
 # requests in flight to a worker slot than it holds connections to it, so
 # the set grows to the peaks of the row's own pattern (body-only-uid
@@ -126,7 +126,7 @@ def prepass_seconds(w):
     return 1 if w.connections <= CONNECTIONS else 3
 # The warm rows (wrk/warm.lua): returning visitors, WARM_USERS of the most
 # frequent ids, each visited once (unmeasured, WARM_PASS=1) right before
-# each measured round, so the owner holds their state: issue 10's "warm GET".
+# each measured round, so the owner holds their state: the "warm GET".
 WARM_USERS = int(os.environ.get("WARM_USERS", 10_000))
 WARM_PASS_SECONDS = 4
 TICK = os.sysconf("SC_CLK_TCK")
@@ -237,18 +237,7 @@ class Stack:
         return os.path.join(self.dir, *p)
 
     def children_of(self, parents):
-        out = []
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % name) as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if ppid in parents:
-                out.append(int(name))
-        return out
+        return stackctl.children_of(parents)
 
     def groups(self):
         # nginx rewrites its process titles: the master's pid file and its children.
@@ -424,7 +413,7 @@ def run_wrk(stack, w, seconds, env):
         shows = (m_after.get("popup_events_queued_total", 0)
                  - before["metrics"].get("popup_events_queued_total", 0))
         res["events_per_req"] = shows / n
-        # Issue 24: FastCGI connections the pool accepted during the round
+        # FastCGI connections the pool accepted during the round
         # (pool-wide counter), per 1,000 requests.
         res["accepted"] = delta("popup_fastcgi_connections_accepted_total")
         res["new_conns_per_1k"] = res["accepted"] / n * 1000
@@ -467,8 +456,8 @@ def ratio(summary, a, b, key="rps"):
 
 def lua_ratios(summary):
     """popup x lua: the service's req/s over the Lua alternative's, same run
-    (issue 10 asks for at least 1.5 on GET; issue 24 for 1.8 on GET, 2 on
-    warm GET, 1.5 on the visit mix with body-only uids)."""
+    (goals: 1.8 on GET, 2 on warm GET, 1.5 on the visit mix with
+    body-only uids)."""
     return {"get": ratio(summary, "popup", "lua"), "warm": ratio(summary, "popup warm", "lua warm"),
             "mixed": ratio(summary, "mixed", "lua mixed"),
             "mixed_body_uid": ratio(summary, "mixed body-uid", "lua mixed body-uid"),
@@ -480,7 +469,7 @@ def fmt(x, spec="%.2f"):
 
 
 def acceptance(summary, meta):
-    """Issue 24's acceptance figures of this run, one line each, with the
+    """the acceptance figures of this run, one line each, with the
     goal and whether this run met it ("-": a row it needs was not run)."""
     def verdict(ok):
         return "-" if ok is None else ("yes" if ok else "NO")
@@ -488,7 +477,7 @@ def acceptance(summary, meta):
     def get(name, key):
         return summary.get(name, {}).get(key)
 
-    lines = ["Issue 24 acceptance, this run (goal; met?):", ""]
+    lines = ["Goals, this run (goal; met?):", ""]
     conns = [(n, summary[n]["new_conns_per_1k"]) for n in SERVICE if "new_conns_per_1k" in summary[n]]
     worst = max((v for _, v in conns), default=None)
     lines.append("- new FastCGI connections per 1,000 requests once warm, unix sockets (<= 1): %s; "

@@ -11,16 +11,10 @@ import urllib.request
 
 # scripts/stackctl.py: how every bench script starts and stops its stack.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-import stackctl  # noqa: E402,F401  (re-exported)
+import stackctl  # noqa: E402  (re-exported)
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_port = stackctl.free_port
 
 
 def free_port_block(count):

@@ -61,7 +61,7 @@ class Visitor(FastHttpUser):
             action = "click"
         else:
             return
-        # ?uid= routes the action to the user's worker (README "User affinity").
+        # ?uid= routes the action to the user's worker (docs/design.md "User affinity").
         with self.client.post("/api/popup/action?uid=" + uid, name="/api/popup/action",
                               json={"uid": uid, "popup_id": popup["id"], "action": action},
                               catch_response=True) as r:

@@ -1,4 +1,4 @@
-"""Slowloris against the stack's nginx, on loopback only (issue 12).
+"""Slowloris against the stack's nginx, on loopback only.
 
 One address (127.0.0.2) keeps CONNECTIONS connections open, each sending a
 request line and then one header line every TRICKLE seconds, and opens a

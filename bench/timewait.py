@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Issue 4's pool benchmarks, numbers reported (not a timed test):
+"""The pool benchmarks, numbers reported (not a timed test):
 
 1. TIME_WAIT with a TCP upstream: the pool (supervisor) on 127.0.0.1:PORT,
    sustained wrk load on GET /api/popup, TIME_WAIT sockets of the pool ports
@@ -9,7 +9,7 @@
    side by side. The sockets are split by who closed first: nginx
    (TIME_WAIT on nginx's side, destination port = a pool port) or the pool
    (source port = a pool port).
-   Then issue 24's acceptance run: keepalive, 256 connections for 60 s
+   Then the acceptance run: keepalive, 256 connections for 60 s
    (--long-connections, --long-seconds), TIME_WAIT toward the pool counted
    right after it (goal <= 100). Every run reports the FastCGI connections
    the pool accepted during the measured load per 1,000 requests (goal for
@@ -113,7 +113,7 @@ def run(extra_env, seconds, connections, pool_port=None, warm_connections=64):
                         str(USERS), "--build", os.path.join(TOP, BUILD)], check=True,
                        stdout=subprocess.DEVNULL)
         # Every worker loads the configuration set; for the TCP runs at the
-        # run's connections, so that the run starts warm (issue 24: "once
+        # run's connections, so that the run starts warm ("once
         # warm"): nginx has opened what it keeps.
         wrk(port, 1, warm_connections if warm_connections else connections)
         time.sleep(1)
@@ -162,7 +162,7 @@ def shape_text(r):
 
 
 def report(rows, overs, seconds, connections, long_row):
-    md = ["# Pool benchmarks (issue 4)", "",
+    md = ["# Pool benchmarks", "",
           "Command: `make bench-pool` (bench/timewait.py); %d s each, wrk -t2, GET /api/popup over %d "
           "warmed users; supervisor pools with the shipped sizes (pool: workers x threads; "
           "keepalive: nginx workers x upstream keepalive per nginx worker); load average %.2f at "
@@ -180,7 +180,7 @@ def report(rows, overs, seconds, connections, long_row):
             r["tw_end"] if tcp else "-", r["tw_machine"], r["accepted"], r["new_per_1k"]))
     if long_row:
         r = long_row[1]
-        md += ["", "Issue 24 acceptance, TCP pool (keepalive): TIME_WAIT toward the pool after %d s at %d "
+        md += ["", "Goal, TCP pool (keepalive): TIME_WAIT toward the pool after %d s at %d "
                "connections: %d (goal <= 100; %s); new FastCGI connections per 1,000 requests: %.3f "
                "(goal <= 1; %s)." % (r["seconds"], r["connections"], r["tw_end"],
                                      "yes" if r["tw_end"] <= 100 else "NO", r["new_per_1k"],
@@ -210,7 +210,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--long-seconds", type=int, default=60,
-                    help="issue 24's TCP run: keepalive, --long-connections for this long (0: skip)")
+                    help="the TCP run: keepalive, --long-connections for this long (0: skip)")
     ap.add_argument("--long-connections", type=int, default=256)
     a = ap.parse_args()
     rows = []

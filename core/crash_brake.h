@@ -6,7 +6,7 @@
 // the next storm needs `count` new ones. The caller passes the clock and the
 // limits (a reload may change them), so the logic is pure.
 //
-// Only crashes of a child that had no request in hand count (issue 12).
+// Only crashes of a child that had no request in hand count.
 // A child that dies while it serves a request had started and was serving,
 // so respawning it is not pointless, and its crashes come no faster than the
 // requests that cause them; braking those would leave its socket (a worker

@@ -1,5 +1,5 @@
 // Queued events: one per impression and per action. The encoding is one JSON
-// object per list item, documented in README ("Event encoding"):
+// object per list item, documented in docs/design.md ("Event encoding"):
 //   {"id":"<32 hex>","uid":"alice","popup_id":7,"kind":"show","ts":1700000000,
 //    "order":1700000000123456,"next_show_at":1700003600,"impressions":1,
 //    "last_action":"show"}

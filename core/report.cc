@@ -117,17 +117,44 @@ std::string chart_data(const Report& r, int64_t popup_id) {
   return out;
 }
 
-std::string chart_script(int64_t popup_id, const std::string& data_path,
-                         const std::string& png_path) {
+std::string chart_script(const Report& r, int64_t popup_id, const std::string& data_path,
+                         const std::string& out_path) {
+  int64_t first = 0, last = -1, most = 0;
+  double best = 0;
+  for (const auto& d : r.days) {
+    if (d.popup_id != popup_id) continue;
+    if (last < first) first = last = d.day;
+    first = std::min(first, d.day);
+    last = std::max(last, d.day);
+    most = std::max(most, d.counts.impressions);
+    best = std::max(best, ctr(d.counts) * 100);
+  }
+  // Headroom above the highest box and point, so none touches the frame.
+  char ranges[128];
+  snprintf(ranges, sizeof ranges, "set yrange [0:%.0f]\nset y2range [0:%.4f]\n",
+           std::max(1.0, static_cast<double>(most) * 1.12), best > 0 ? best * 1.12 : 1.0);
+  int64_t span = last >= first ? last - first + 1 : 1;
+  int64_t step = (span + 14) / 15;  // days between ticks: at most 15 labels
+  const int64_t kDay = 86400;
   std::string id = std::to_string(popup_id);
-  return "set terminal pngcairo size 900,500\n"
-         "set output '" + png_path + "'\n"
+  bool svg = out_path.size() >= 4 && out_path.compare(out_path.size() - 4, 4, ".svg") == 0;
+  // Times in gnuplot 5 are seconds since 1970-01-01; the range has half a
+  // day on each side so that the first and last boxes are whole.
+  std::string from = std::to_string(first * kDay - kDay / 2);
+  std::string until = std::to_string(last * kDay + kDay / 2);
+  return std::string(svg ? "set terminal svg size 1000,560 fixed font 'Sans,10'\n"
+                         : "set terminal pngcairo size 1000,560 font 'Sans,10'\n") +
+         "set output '" + out_path + "'\n"
          "set title 'popup " + id + ": daily impressions and click-through rate'\n"
-         "set xdata time\nset timefmt '%Y-%m-%d'\nset format x '%m-%d'\n"
-         "set xtics rotate by -45\nset ylabel 'impressions'\nset y2label 'CTR %'\n"
-         "set ytics nomirror\nset y2tics\nset yrange [0:*]\nset y2range [0:*]\n"
-         "set offsets 43200, 43200, 0, 0\n"
-         "set style fill solid 0.5\nset boxwidth 0.8 * 86400 absolute\nset key top left\n"
+         "set xdata time\nset timefmt '%Y-%m-%d'\nset format x '%Y-%m-%d'\n"
+         "set xrange [" + from + ":" + until + "]\n"
+         "set xtics " + std::to_string(first * kDay) + ", " + std::to_string(step * kDay) +
+         " rotate by -45\nunset mxtics\n"
+         "set xlabel 'day (UTC)'\nset ylabel 'impressions per day'\n"
+         "set y2label 'click-through rate (%)'\n"
+         "set ytics nomirror\nset y2tics\n" + ranges +
+         "set style fill solid 0.5\nset boxwidth 0.8 * 86400 absolute\n"
+         "set key outside below center horizontal\n"
          "plot '" + data_path + "' using 1:2 with boxes title 'impressions', \\\n"
          "     '' using 1:3 axes x1y2 with linespoints lw 2 title 'CTR %'\n";
 }

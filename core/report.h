@@ -64,8 +64,12 @@ namespace popup {
 std::string chart_data(const Report& r, int64_t popup_id);
 
 // A gnuplot script drawing that data (impressions as boxes, CTR % on the
-// right axis) into a PNG. Both paths must not contain a single quote.
-std::string chart_script(int64_t popup_id, const std::string& data_path,
-                         const std::string& png_path);
+// right axis) into an SVG when `out_path` ends in ".svg", else a PNG. The x
+// axis spans the popup's first to last day in `r`, one full date
+// (YYYY-MM-DD) per tick and at most 15 ticks, each a distinct day; both
+// axes and the x axis have titles; the legend sits below the plot area,
+// never over the data. Both paths must not contain a single quote.
+std::string chart_script(const Report& r, int64_t popup_id, const std::string& data_path,
+                         const std::string& out_path);
 
 }  // namespace popup

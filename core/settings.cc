@@ -1,15 +1,19 @@
 // The configuration file is one table, kTable, in the manner of nginx's
 // ngx_command_t: each row names a key, the Settings member it sets (typed,
-// so an int key cannot write an int64_t field), and its check. Parsing is a
-// loop over lines that looks the key up and applies the row; a later line for
-// the same key overrides an earlier one, so a file can be extended by
-// appending lines.
+// so an int key cannot write an int64_t field), its default, its check and
+// the description an operator reads. Parsing is a loop over lines that looks
+// the key up and applies the row; a later line for the same key overrides an
+// earlier one, so a file can be extended by appending lines. The defaults
+// are applied the same way, and `popupd --print-config` prints the rows, so
+// the README's table and deploy/popup.conf.example (generated from that
+// output by scripts/gen_config_docs.py) cannot say otherwise.
 #include "core/settings.h"
 #include "core/text.h"
 
 #include <cctype>
 #include <charconv>
 #include <climits>
+#include <cstdlib>
 #include <variant>
 
 #include "core/cors.h"
@@ -24,9 +28,16 @@ using Field = std::variant<int Settings::*, int64_t Settings::*, bool Settings::
 // How a string value is checked; integers are checked against [min, max].
 enum class Text { any, address, address_or_empty, name, networks, origins, level };
 
+// One key. `def` is the default as a file would write it; the constructor
+// applies it through the row's own check, so a default is always a value
+// the file could give. `help` is the operator's one-line description, ending
+// in '.'; settings_docs() appends an integer's range.
 struct Setting {
+  const char* group;
   const char* key;
   Field field;
+  const char* def;
+  const char* help;
   int64_t min = 0, max = 0;
   Text text = Text::any;
 };
@@ -34,55 +45,183 @@ struct Setting {
 constexpr int64_t kDay = 86400;
 constexpr int64_t kHourMs = 3600 * 1000;
 
-const Setting kTable[] = {
-    {"listen", &Settings::listen, 0, 0, Text::address_or_empty},
-    {"backlog", &Settings::backlog, 1, 65535},
-    {"workers", &Settings::workers, 1, 256},
-    {"threads", &Settings::threads, 1, 256},
-    {"user_affinity", &Settings::user_affinity},
-    {"state_cache_mib", &Settings::state_cache_mib, 1, 65536},
-    {"state_cache_stale_s", &Settings::state_cache_stale_s, 0, 86400},
-    {"flush_ms", &Settings::flush_ms, 1, 1000},
-    {"flush_events", &Settings::flush_events, 1, 10000},
-    {"max_requests", &Settings::max_requests, 0, INT64_MAX},
-    {"crash_storm_count", &Settings::crash_storm_count, 1, 10000},
-    {"crash_storm_window_s", &Settings::crash_storm_window_s, 1, 3600},
-    {"crash_storm_pause_s", &Settings::crash_storm_pause_s, 1, 3600},
-    {"stop_timeout_s", &Settings::stop_timeout_s, 1, 3600},
-    {"state_dir", &Settings::state_dir},
-    {"pid_file", &Settings::pid_file},
-    {"nginx_workers", &Settings::nginx_workers, 1, 1024},
-    {"nginx_keepalive", &Settings::nginx_keepalive, 0, 100000},
-    {"redis", &Settings::redis, 0, 0, Text::address},
-    {"redis_timeout_ms", &Settings::redis_timeout_ms, 1, 600000},
-    {"redis_breaker_failures", &Settings::redis_breaker_failures, 0, 1000},
-    {"redis_breaker_open_ms", &Settings::redis_breaker_open_ms, 1, 600000},
-    {"key_prefix", &Settings::key_prefix, 0, 0, Text::name},
-    {"state_ttl_s", &Settings::state_ttl_s, 1, 3650 * kDay},
-    {"idempotency_ttl_s", &Settings::idempotency_ttl_s, 1, 365 * kDay},
-    {"config_check_ms", &Settings::config_check_ms, 1, kHourMs},
-    {"config_lock_ms", &Settings::config_lock_ms, 1, kHourMs},
-    {"mysql_host", &Settings::mysql_host},
-    {"mysql_port", &Settings::mysql_port, 1, 65535},
-    {"mysql_socket", &Settings::mysql_socket},
-    {"mysql_user", &Settings::mysql_user},
-    {"mysql_password", &Settings::mysql_password},
-    {"mysql_db", &Settings::mysql_db, 0, 0, Text::name},
-    {"batch_size", &Settings::batch_size, 1, 10000},
-    {"batch_ms", &Settings::batch_ms, 1, 60000},
-    {"writer_id", &Settings::writer_id, 0, 0, Text::name},
-    {"writer_heartbeat_ttl_ms", &Settings::writer_heartbeat_ttl_ms, 2000, kHourMs},
-    {"queue_age_degraded_s", &Settings::queue_age_degraded_s, 1, kDay},
-    {"admin_networks", &Settings::admin_networks, 0, 0, Text::networks},
-    {"admin_listen", &Settings::admin_listen, 0, 0, Text::address_or_empty},
-    {"cors_origins", &Settings::cors_origins, 0, 0, Text::origins},
-    {"retention_days", &Settings::retention_days, 0, 36500},
-    {"ctl_operator", &Settings::ctl_operator},
-    {"queue_metrics", &Settings::queue_metrics},
-    {"log_level", &Settings::log_level, 0, 0, Text::level},
-    {"log_file", &Settings::log_file},
-    {"test_clock", &Settings::test_clock},
+constexpr const char* kPool = "FastCGI pool (popupd)";
+constexpr const char* kAffinity = "User affinity and write-behind (popupd)";
+constexpr const char* kNginx = "nginx sizing (popupd --check)";
+constexpr const char* kRedis = "Redis";
+constexpr const char* kMysql = "MySQL";
+constexpr const char* kWriter = "Queue writer (popup-writer)";
+constexpr const char* kEndpoints = "Health, metrics and browsers";
+constexpr const char* kCtl = "popupctl";
+constexpr const char* kLog = "Logging";
+constexpr const char* kTest = "Testing";
+
+// Rows of a group are consecutive; `popupd --print-config` prints them in
+// this order under the group's name.
+constexpr Setting kTable[] = {
+    {kPool, "listen", &Settings::listen, "",
+     "`unix:/path` or `host:port`: popupd is its own supervisor and opens this socket (a stale "
+     "socket file is replaced, one that another process still accepts on is refused); empty: "
+     "serve the socket inherited on fd 0 (spawn-fcgi).",
+     0, 0, Text::address_or_empty},
+    {kPool, "backlog", &Settings::backlog, "1024", "Listen backlog of the pool's sockets.", 1,
+     65535},
+    {kPool, "workers", &Settings::workers, "2",
+     "Worker processes, about one per core (sizing in nginx/README.md).", 1, 256},
+    {kPool, "threads", &Settings::threads, "8",
+     "Serving threads per worker process, each with its own Redis and MySQL connection "
+     "(FastCGI connections belong to the process, fcgi/conn_loop.h).",
+     1, 256},
+    {kPool, "max_requests", &Settings::max_requests, "0",
+     "Recycle a worker process after this many requests; 0 = never.", 0, INT64_MAX},
+    {kPool, "crash_storm_count", &Settings::crash_storm_count, "10",
+     "Respawn brake of popupd's workers and popup-writer's writer: this many crashes within "
+     "`crash_storm_window_s` pause respawning for `crash_storm_pause_s`. Only a crash with no "
+     "request in hand counts (a start-up failure); a worker that dies serving a request is "
+     "respawned at once and never braked (core/crash_brake.h; the log says \"with a request in "
+     "hand\").",
+     1, 10000},
+    {kPool, "crash_storm_window_s", &Settings::crash_storm_window_s, "10",
+     "Respawn brake: the window, in seconds, in which `crash_storm_count` crashes make a storm.",
+     1, 3600},
+    {kPool, "crash_storm_pause_s", &Settings::crash_storm_pause_s, "5",
+     "Respawn brake: how long, in seconds, respawning pauses after a storm.", 1, 3600},
+    {kPool, "stop_timeout_s", &Settings::stop_timeout_s, "10",
+     "Graceful stop of popupd's workers and the writer: seconds to wait before SIGKILL.", 1,
+     3600},
+    {kPool, "state_dir", &Settings::state_dir, "",
+     "Folder of the pool's shared memory: the pool-wide metrics (metrics.shm) and the workers' "
+     "user invalidation feed (users.shm); empty = each process keeps its own.",
+     0, 0},
+    {kPool, "pid_file", &Settings::pid_file, "",
+     "The supervisor writes its pid here and holds an `flock` on it while it runs, so a second "
+     "popupd with the same file exits 1 naming the running pid (workers do not keep it open, so a "
+     "killed supervisor never blocks a restart); empty = none; unused under spawn-fcgi.",
+     0, 0},
+    {kAffinity, "user_affinity", &Settings::user_affinity, "on",
+     "With `listen` set, the supervisor also opens one socket per worker (`listen` plus `.N`, or "
+     "port + 1 + N) and nginx hashes each user to one of them, whose worker answers from memory "
+     "(nginx/README.md); off: the shared socket only.",
+     0, 0},
+    {kAffinity, "state_cache_mib", &Settings::state_cache_mib, "64",
+     "Memory per worker process, in MiB, for the states of the users it owns.", 1, 65536},
+    {kAffinity, "state_cache_stale_s", &Settings::state_cache_stale_s, "30",
+     "Seconds after which a worker reads an owned user's state from Redis again; 0 = keep no "
+     "state in memory.",
+     0, 86400},
+    // 5 ms and not 2: in interleaved bench runs (README, Performance) the
+    // longer wait halved the round trips per warm GET and cost Redis 1 to
+    // 2 µs less per GET; what a SIGKILL may lose is that much longer
+    // (docs/design.md, "What a crash costs").
+    {kAffinity, "flush_ms", &Settings::flush_ms, "5",
+     "Write-behind: a worker sends its waiting impressions to Redis in one pipeline every this "
+     "many milliseconds (what a SIGKILL may lose).",
+     1, 1000},
+    {kAffinity, "flush_events", &Settings::flush_events, "200",
+     "Write-behind: a worker also sends them as soon as this many are waiting.", 1, 10000},
+    {kNginx, "nginx_workers", &Settings::nginx_workers, "2",
+     "nginx's worker_processes. popupd refuses to start unless `nginx_workers` x "
+     "`nginx_keepalive` + 256 + 4 x `threads` fits in each worker's file limit "
+     "(nginx/README.md).",
+     1, 1024},
+    {kNginx, "nginx_keepalive", &Settings::nginx_keepalive, "1024",
+     "The `keepalive` of nginx's upstream: connections each nginx worker may keep to the pool.",
+     0, 100000},
+    {kRedis, "redis", &Settings::redis, "127.0.0.1:6379",
+     "Redis address: `host:port` or `unix:/path`.", 0, 0, Text::address},
+    {kRedis, "redis_timeout_ms", &Settings::redis_timeout_ms, "500",
+     "Timeout of a Redis connect or reply, in milliseconds.", 1, 600000},
+    {kRedis, "redis_breaker_failures", &Settings::redis_breaker_failures, "3",
+     "Circuit breaker: after this many failed Redis calls in a row a process skips Redis for "
+     "`redis_breaker_open_ms` (GETs and actions take their MySQL path at once), then one call "
+     "probes; `/api/healthz` always asks Redis and closes it; 0 = off.",
+     0, 1000},
+    {kRedis, "redis_breaker_open_ms", &Settings::redis_breaker_open_ms, "1000",
+     "Circuit breaker: how long, in milliseconds, an open breaker skips Redis (counted in "
+     "`popup_redis_breaker_skips_total`).",
+     1, 600000},
+    {kRedis, "key_prefix", &Settings::key_prefix, "popup",
+     "Prefix of every Redis key, `[A-Za-z0-9_.:-]+`.", 0, 0, Text::name},
+    {kRedis, "state_ttl_s", &Settings::state_ttl_s, "604800",
+     "Seconds a user's state lives in Redis after its last write.", 1, 3650 * kDay},
+    {kRedis, "idempotency_ttl_s", &Settings::idempotency_ttl_s, "86400",
+     "Seconds Redis remembers an action's idempotency key (`<key_prefix>:once:<event id>`); a "
+     "later resend is still stored once in MySQL.",
+     1, 365 * kDay},
+    {kRedis, "config_check_ms", &Settings::config_check_ms, "1000",
+     "How often, in milliseconds, each worker checks the published popup set's version.", 1,
+     kHourMs},
+    {kRedis, "config_lock_ms", &Settings::config_lock_ms, "5000",
+     "Expiry, in milliseconds, of the lock a worker takes to load the popup set from MySQL into "
+     "Redis.",
+     1, kHourMs},
+    {kMysql, "mysql_host", &Settings::mysql_host, "127.0.0.1",
+     "MySQL host, unless `mysql_socket` is set.", 0, 0},
+    {kMysql, "mysql_port", &Settings::mysql_port, "3306", "MySQL port, with `mysql_host`.", 1,
+     65535},
+    {kMysql, "mysql_socket", &Settings::mysql_socket, "",
+     "MySQL unix socket; when set, used instead of `mysql_host` and `mysql_port`.", 0, 0},
+    {kMysql, "mysql_user", &Settings::mysql_user, "popup", "MySQL account.", 0, 0},
+    {kMysql, "mysql_password", &Settings::mysql_password, "",
+     "The MySQL account's password (keep the file unreadable to others).", 0, 0},
+    {kMysql, "mysql_db", &Settings::mysql_db, "popup", "MySQL database.", 0, 0, Text::name},
+    {kWriter, "batch_size", &Settings::batch_size, "1000",
+     "Most events the writer moves to MySQL in one batch (five statements, one transaction).",
+     1, 10000},
+    {kWriter, "batch_ms", &Settings::batch_ms, "50",
+     "How long, in milliseconds, the writer waits for a batch to fill before it writes what it "
+     "has.",
+     1, 60000},
+    {kWriter, "writer_id", &Settings::writer_id, "w1",
+     "The writer's name, `[A-Za-z0-9_.:-]+`: its processing list and heartbeat "
+     "(`<key_prefix>:writer:<id>:alive`).",
+     0, 0, Text::name},
+    {kWriter, "writer_heartbeat_ttl_ms", &Settings::writer_heartbeat_ttl_ms, "3000",
+     "Expiry of the writer's heartbeat, in milliseconds (refreshed about once a second); after a "
+     "writer is SIGKILLed, another with the same id waits this long at most.",
+     2000, kHourMs},
+    {kEndpoints, "queue_age_degraded_s", &Settings::queue_age_degraded_s, "30",
+     "`/api/healthz` says \"degraded\" when the oldest waiting event is older than this many "
+     "seconds (or no writer is alive).",
+     1, kDay},
+    {kEndpoints, "queue_metrics", &Settings::queue_metrics, "on",
+     "Whether this host's `/api/metrics` reports the shared queue's figures (depth, oldest "
+     "event, writers): on for exactly one host per queue, the one running popup-writer.",
+     0, 0},
+    {kEndpoints, "admin_networks", &Settings::admin_networks, "127.0.0.0/8,::1/128",
+     "CIDR ranges, comma-separated, whose peers (FastCGI `REMOTE_ADDR`) may read `/api/metrics`; "
+     "others get 403 `forbidden`; empty = nobody.",
+     0, 0, Text::networks},
+    {kEndpoints, "admin_listen", &Settings::admin_listen, "",
+     "`unix:/path` or `host:port`: a FastCGI socket of its own for the operator endpoints, "
+     "opened by the supervisor (needs `listen`, differs from it). `/api/metrics` is then "
+     "answered there only (404 on the public sockets); that socket answers `/api/metrics` and "
+     "`/api/healthz` and 404 to the rest, `admin_networks` still applies, a reload keeps it, "
+     "and `popupd --check` prints the nginx blocks for it. Empty = none.",
+     0, 0, Text::address_or_empty},
+    {kEndpoints, "cors_origins", &Settings::cors_origins, "",
+     "Origins whose pages may call `/api/popup`, `/api/popup/action` and `/api/healthz` from "
+     "the browser: `*`, or a comma-separated list of `http[s]://host[:port]`; empty = same "
+     "origin only.",
+     0, 0, Text::origins},
+    {kCtl, "retention_days", &Settings::retention_days, "90",
+     "`popupctl retention` deletes raw events older than this many days (the daily roll-ups "
+     "stay); 0 = keep them.",
+     0, 36500},
+    {kCtl, "ctl_operator", &Settings::ctl_operator, "",
+     "The operator popupctl's audit rows name when neither `--by` nor `$SUDO_USER` says who; "
+     "empty = `$USER`, then the account popupctl runs as.",
+     0, 0},
+    {kLog, "log_level", &Settings::log_level, "info",
+     "The lowest level written: `debug`, `info`, `warn` or `error`.", 0, 0, Text::level},
+    {kLog, "log_file", &Settings::log_file, "",
+     "A file each program appends to and reopens on SIGUSR1 (logrotate); empty = stderr, which "
+     "systemd sends to the journal.",
+     0, 0},
+    {kTest, "test_clock", &Settings::test_clock, "off",
+     "Tests only: honour the `X-Popup-Now` request header as \"now\".", 0, 0},
 };
+
 
 // [A-Za-z0-9_.:-]+: safe inside Redis keys and log lines.
 bool valid_name(std::string_view s) {
@@ -173,7 +312,71 @@ std::string parse_line(std::string_view line, Settings& s) {
   return apply(*st, trim(line.substr(eq + 1)), s);
 }
 
+// The allowed range an operator reads after an integer key's description.
+std::string range_text(const Setting& st) {
+  if (std::holds_alternative<bool Settings::*>(st.field) ||
+      std::holds_alternative<std::string Settings::*>(st.field))
+    return "";
+  if (st.max == INT64_MAX) return " Range: " + std::to_string(st.min) + " or more.";
+  return " Range: " + std::to_string(st.min) + " to " + std::to_string(st.max) + ".";
+}
+
+// `text` as "# " comment lines of at most `width` columns, broken at spaces
+// (a word longer than a line gets a line of its own).
+void append_wrapped(std::string& out, std::string_view text, size_t width) {
+  std::string line = "#";
+  while (!text.empty()) {
+    auto sp = text.find(' ');
+    std::string_view word = text.substr(0, sp);
+    text = sp == std::string_view::npos ? std::string_view{} : text.substr(sp + 1);
+    if (line.size() > 1 && line.size() + 1 + word.size() > width) {
+      out += line + "\n";
+      line = "#";
+    }
+    line += " ";
+    line += word;
+  }
+  out += line + "\n";
+}
+
 }  // namespace
+
+// Defaults go through the same checks as a file's values; a default that
+// fails its own check is a bug in kTable, which settings_test pins, so the
+// constructor does not return half-set settings but stops the program.
+Settings::Settings() {
+  for (const auto& row : kTable)
+    if (!apply(row, row.def, *this).empty()) std::abort();
+}
+
+std::vector<SettingDoc> settings_docs() {
+  std::vector<SettingDoc> out;
+  for (const auto& row : kTable)
+    out.push_back({row.group, row.key, row.def, std::string(row.help) + range_text(row)});
+  return out;
+}
+
+std::string format_settings_docs() {
+  std::string out =
+      "# The configuration file of popupd and popup-writer (popupctl reads its\n"
+      "# MySQL and retention keys from a file of the same form): \"key = value\"\n"
+      "# lines and '#' comments; a later line for a key overrides an earlier one.\n"
+      "# Every key follows with its description and default as \"#key = default\":\n"
+      "# remove the '#' to set it. Printed by `popupd --print-config`.\n";
+  std::string_view group;
+  for (const auto& doc : settings_docs()) {
+    if (doc.group != group) {
+      group = doc.group;
+      out += "\n## " + std::string(group) + "\n";
+    }
+    out += "\n";
+    append_wrapped(out, doc.description, 78);
+    out += "#" + std::string(doc.key) + " =";
+    if (!doc.default_text.empty()) out += " " + std::string(doc.default_text);
+    out += "\n";
+  }
+  return out;
+}
 
 std::optional<Address> parse_address(std::string_view s) {
   Address a;

@@ -1,6 +1,9 @@
 // The service's configuration file: "key = value" lines, '#' comments.
-// One table (settings.cc) maps each key to its field, default and check, the
-// way nginx's ngx_command_t does; `popupd --check` and the writer use it.
+// One table (settings.cc) maps each key to its field, default, check and
+// description, the way nginx's ngx_command_t does; `popupd --check` and the
+// writer parse with it, and `popupd --print-config` prints it, from which
+// the README's table and deploy/popup.conf.example are generated
+// (scripts/gen_config_docs.py).
 #pragma once
 
 #include <cstdint>
@@ -31,71 +34,74 @@ std::string format_address(const Address& a);
 // host for TCP. nullopt when that port would be beyond 65535.
 std::optional<Address> slot_address(const Address& listen, int slot);
 
+// Every member is set by the constructor from its row of the settings table
+// (settings.cc), which holds the key, the default, the check and the
+// description an operator reads (`popupd --print-config`); the comments here
+// say what the code does with a value.
 struct Settings {
+  Settings();
+
   // FastCGI pool (popupd)
   std::string listen;          // Address text; empty = inherited fd 0
-  int backlog = 1024;
-  int workers = 2;             // processes (about one per core)
-  int threads = 8;             // accept threads per process
+  int backlog;
+  int workers;                 // processes
+  int threads;                 // accept threads per process
   // User affinity (nginx/README.md): with `listen` set, the supervisor also
   // opens one socket per worker slot (slot_address), and nginx sends each
   // user to one slot (`hash $arg_uid consistent`), whose process then
   // decides from the users it keeps in memory.
-  bool user_affinity = true;
-  int state_cache_mib = 64;     // per process: the owned users' states
-  int state_cache_stale_s = 30;  // an owned user is read again after this; 0 = never kept
+  bool user_affinity;
+  int state_cache_mib;         // per process: the owned users' states
+  int state_cache_stale_s;     // an owned user is read again after this; 0 = never kept
   // Write-behind: a process's impressions reach Redis in one pipeline every
-  // flush_ms, or as soon as flush_events are waiting. 5 ms and not 2: in
-  // interleaved bench runs (README, Performance) the longer wait halved the
-  // round trips per warm GET and cost Redis 1 to 2 µs less per GET; what a
-  // SIGKILL may lose is that much longer (README, "What a crash costs").
-  int flush_ms = 5;
-  int flush_events = 200;
-  int64_t max_requests = 0;    // recycle a process after this many; 0 = never
-  int crash_storm_count = 10;  // respawn brake: this many crashes ...
-  int crash_storm_window_s = 10;  // ... within this window
-  int crash_storm_pause_s = 5;    // pause respawning for this long
-  int stop_timeout_s = 10;     // graceful stop: wait this long, then SIGKILL
+  // flush_ms, or as soon as flush_events are waiting.
+  int flush_ms;
+  int flush_events;
+  int64_t max_requests;        // recycle a process after this many; 0 = never
+  int crash_storm_count;       // respawn brake: this many crashes ...
+  int crash_storm_window_s;    // ... within this window
+  int crash_storm_pause_s;     // pause respawning for this long
+  int stop_timeout_s;          // graceful stop: wait this long, then SIGKILL
   std::string state_dir;       // shared metrics file lives here; "" = none
   std::string pid_file;        // supervisor's pid, flock'ed while it runs; "" = none
   // nginx sizing (each worker's file limit must hold what keepalive caches keep)
-  int nginx_workers = 2;
-  int nginx_keepalive = 1024;  // keepalive connections per nginx worker
+  int nginx_workers;
+  int nginx_keepalive;         // keepalive connections per nginx worker
   // Redis
-  std::string redis = "127.0.0.1:6379";
-  int redis_timeout_ms = 500;
+  std::string redis;
+  int redis_timeout_ms;
   // Circuit breaker (core/breaker.h): after this many failed Redis calls in
   // a row a process skips Redis for redis_breaker_open_ms; 0 = off.
-  int redis_breaker_failures = 3;
-  int redis_breaker_open_ms = 1000;
-  std::string key_prefix = "popup";
-  int64_t state_ttl_s = 7 * 86400;
+  int redis_breaker_failures;
+  int redis_breaker_open_ms;
+  std::string key_prefix;
+  int64_t state_ttl_s;
   // How long an action's idempotency key is remembered in Redis: a retry
   // within it is recorded once (later, MySQL's event id still dedupes).
-  int64_t idempotency_ttl_s = 86400;
-  int config_check_ms = 1000;
-  int config_lock_ms = 5000;
+  int64_t idempotency_ttl_s;
+  int config_check_ms;
+  int config_lock_ms;
   // MySQL
-  std::string mysql_host = "127.0.0.1";
-  int mysql_port = 3306;
+  std::string mysql_host;
+  int mysql_port;
   std::string mysql_socket;    // when set, used instead of host/port
-  std::string mysql_user = "popup";
+  std::string mysql_user;
   std::string mysql_password;
-  std::string mysql_db = "popup";
+  std::string mysql_db;
   // Writer
-  int batch_size = 1000;  // 5 MySQL statements per batch (lib/mysql.cc apply_events)
-  int batch_ms = 50;
-  std::string writer_id = "w1";
+  int batch_size;              // 5 MySQL statements per batch (lib/mysql.cc apply_events)
+  int batch_ms;
+  std::string writer_id;
   // The writer's heartbeat key expires this long after its last refresh
   // (refreshed at least once a second); it also guards its processing list:
   // a second writer with the same id waits until it is gone.
-  int writer_heartbeat_ttl_ms = 3000;
+  int writer_heartbeat_ttl_ms;
   // Health: /api/healthz says "degraded" when the oldest queued event is
   // older than this (or no writer is alive).
-  int queue_age_degraded_s = 30;
+  int queue_age_degraded_s;
   // Peers (FastCGI REMOTE_ADDR) that may read /api/metrics: CIDR ranges,
   // comma-separated (core/netmask.h); "" = nobody.
-  std::string admin_networks = "127.0.0.0/8,::1/128";
+  std::string admin_networks;
   // The operator endpoints' own FastCGI socket (Address text; "" = none):
   // when set, the supervisor opens it and every worker accepts on it, and
   // /api/metrics is answered there only (404 on the public sockets).
@@ -107,20 +113,20 @@ struct Settings {
   std::string cors_origins;
   // popupctl retention: raw events older than this many days are deleted
   // (the daily roll-ups stay); 0 = keep them forever.
-  int retention_days = 90;
+  int retention_days;
   // popupctl: the operator its audit rows name when neither --by nor
   // $SUDO_USER says who; "" = $USER, then the account (ctl/popupctl_main.cc).
   std::string ctl_operator;
   // Whether this host's /api/metrics reports the shared queue's figures
   // (depth, oldest event age, writers): on for exactly one host per queue,
   // the one running popup-writer, so that a sum over hosts counts them once.
-  bool queue_metrics = true;
+  bool queue_metrics;
   // Logging (fcgi/log.h): the lowest level written, and a file that the
   // programs open themselves and reopen on SIGUSR1 (logrotate); "" = stderr.
-  std::string log_level = "info";
+  std::string log_level;
   std::string log_file;
   // Testing only: honour the X-Popup-Now request header as "now".
-  bool test_clock = false;
+  bool test_clock;
 };
 
 // The respawn brake's limits (crash_storm_*), for core/crash_brake.h.
@@ -145,5 +151,24 @@ Result<Settings> parse_settings(std::string_view text);
 // equal to it, and slot ports beyond 65535. Returns the problem, or nullopt
 // when the settings obey it.
 std::optional<std::string> check_sizing(const Settings& s, int64_t fd_limit);
+
+// One key of the configuration file as an operator reads it, in table order.
+// `description` is one line of text (no newline, no '|'), the row's own text
+// followed by the allowed range for an integer key ("Range: 1 to 256.").
+// `group` names the part of the service the key belongs to; a group's keys
+// are consecutive.
+struct SettingDoc {
+  std::string_view group;
+  std::string_view key;
+  std::string_view default_text;  // as the file writes it: "1024", "on", "" (empty)
+  std::string description;
+};
+std::vector<SettingDoc> settings_docs();
+
+// The table as configuration-file text (`popupd --print-config`): a header,
+// then per group a "## <group>" line and per key its description as "# "
+// comment lines wrapped at 78 columns and "#key = default" (the form a file
+// accepts once the '#' is removed), blocks separated by blank lines.
+std::string format_settings_docs();
 
 }  // namespace popup

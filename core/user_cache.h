@@ -1,4 +1,4 @@
-// The states of the users a worker process owns, in memory (issue 10: the
+// The states of the users a worker process owns, in memory (the
 // hot GET decides from here and makes no Redis round trip).
 //
 // Bounded by a budget in bytes, split evenly over lock stripes; each stripe

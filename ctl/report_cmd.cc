@@ -103,7 +103,7 @@ int cmd_chart(Ctl& c) {
   if (!mkdtemp(dir)) return fail("cannot make a temporary folder");
   std::string data_path = std::string(dir) + "/data", script_path = std::string(dir) + "/chart.gp";
   std::ofstream(data_path) << data;
-  std::ofstream(script_path) << chart_script(id, data_path, png);
+  std::ofstream(script_path) << chart_script(r, id, data_path, png);
   std::string cmd = "gnuplot '" + script_path + "'";
   int rc = system(cmd.c_str());
   unlink(data_path.c_str());

@@ -69,7 +69,8 @@ void RedisUserStore::fill(const std::string& uid, const UserStates& durable) {
   }
   for (const auto& r : replies)
     if (r.is_error()) {
-      log_warn("redis: caching %s's state: %s", uid.c_str(), r.str.c_str());
+      // The uid stays out of the log: logs keep no personal data (README).
+      log_warn("redis: caching a user's state: %s", r.str.c_str());
       break;
     }
 }
@@ -102,7 +103,7 @@ std::optional<UserStates> MysqlDurable::user_states(const std::string& uid) {
   UserStates out;
   std::string err;
   if (probe_ && probe_->verdict() != MysqlProbe::Verdict::ok) return std::nullopt;
-  if (!mysql_.load_user_states(uid, &out, &err)) {
+  if (reader_.user_states(uid, &out, &err) != MysqlReader::Outcome::ok) {
     bump(slot_, Counter::mysql_errors);
     log_warn("%s", err.c_str());
     return std::nullopt;

@@ -7,6 +7,7 @@
 #include "core/settings.h"
 #include "fcgi/config_loader.h"
 #include "fcgi/metrics.h"
+#include "fcgi/mysql_reader.h"
 #include "lib/mysql.h"
 #include "fcgi/ports.h"
 #include "fcgi/store_probe.h"
@@ -38,16 +39,17 @@ class MysqlDurable : public DurableStore {
  public:
   // probe: the process's MySQL probe (fcgi/store_probe.h); nullptr: none,
   // every read asks MySQL.
-  MysqlDurable(Mysql& mysql, ConfigLoader& config, WorkerSlot* slot, MysqlProbe* probe)
-      : mysql_(mysql), config_(config), slot_(slot), probe_(probe) {}
+  MysqlDurable(MysqlReader& reader, ConfigLoader& config, WorkerSlot* slot, MysqlProbe* probe)
+      : reader_(reader), config_(config), slot_(slot), probe_(probe) {}
   // nullopt at once while the probe finds MySQL slow or down: while MariaDB
   // hangs, each visit of a user Redis lacks would otherwise wait out a
-  // timeout.
+  // timeout; nullopt too when MySQL does not answer within the reader's
+  // deadline (fcgi/mysql_reader.h).
   std::optional<UserStates> user_states(const std::string& uid) override;
   std::shared_ptr<const ConfigSet> config() override { return config_.from_mysql_only(); }
 
  private:
-  Mysql& mysql_;
+  MysqlReader& reader_;
   ConfigLoader& config_;
   WorkerSlot* slot_;
   MysqlProbe* probe_;

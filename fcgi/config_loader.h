@@ -12,7 +12,7 @@
 #include "core/settings.h"
 #include "fcgi/config_source.h"
 #include "fcgi/metrics.h"
-#include "lib/config_cache.h"
+#include "core/config_cache.h"
 #include "lib/redis.h"
 
 namespace popup {

@@ -12,6 +12,11 @@
 
 namespace popup {
 
+// The endpoints the router tells apart (fcgi/router.h endpoint_of); metrics
+// count requests per endpoint, and the router answers Allow per endpoint.
+enum class Endpoint { popup, action, healthz, metrics, other, count };
+inline constexpr int kEndpoints = static_cast<int>(Endpoint::count);
+
 class Endpoints {
  public:
   virtual ~Endpoints() = default;

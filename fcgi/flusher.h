@@ -1,4 +1,4 @@
-// Write-behind for one worker process (issue 10): the impressions its
+// Write-behind for one worker process: the impressions its
 // threads decide from memory are handed to one flusher thread, which
 // records them in batches (one Redis pipeline for up to flush_events
 // events, at most flush_ms after the first one waited). Actions go through

@@ -24,7 +24,7 @@ constexpr int kSharedAttempts = 4;
 
 Response nothing() { return Response{200, popup_answer(nullptr)}; }
 
-// The user's state cannot be known now (README "Failure modes"): no popup,
+// The user's state cannot be known now (docs/design.md "Unknown is not empty"): no popup,
 // and no impression recorded, rather than a decision as if there were none.
 Response unknown_state() { return nothing(); }
 

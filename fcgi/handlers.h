@@ -1,5 +1,5 @@
 // What GET /api/popup, HEAD and POST /api/popup/action do, over the ports
-// of fcgi/ports.h (no IO of its own). Two paths (README "User affinity"):
+// of fcgi/ports.h (no IO of its own). Two paths (docs/design.md "User affinity"):
 // - the owner's: the request was routed here by its uid, so this process
 //   owns the user. It decides from memory (core/user_cache.h; one Redis
 //   read on a miss) and hands the impression to the write-behind
@@ -17,7 +17,7 @@
 #include "core/popup.h"
 #include "core/settings.h"
 #include "core/user_cache.h"
-#include "lib/config_cache.h"
+#include "core/config_cache.h"
 #include "fcgi/flusher.h"
 #include "fcgi/metrics.h"
 #include "fcgi/ports.h"

@@ -22,6 +22,8 @@
 #include <string_view>
 #include <vector>
 
+#include "fcgi/endpoints.h"
+
 namespace popup {
 
 class Redis;
@@ -54,8 +56,6 @@ std::vector<std::string> metric_family_names();
 // The family of Counter c (the table's first kCounters rows, in order).
 const char* counter_family_name(int c);
 
-enum class Endpoint { popup, action, healthz, metrics, other, count };
-inline constexpr int kEndpoints = static_cast<int>(Endpoint::count);
 inline constexpr int kStatuses[] = {200, 202, 400, 404, 405, 413, 500, 503};
 inline constexpr int kStatusCount = sizeof(kStatuses) / sizeof(kStatuses[0]);
 inline constexpr double kBucketsMs[] = {0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000};
@@ -119,7 +119,7 @@ struct WorkerSlot {
   std::atomic<uint64_t> cpu_ticks_seen;
 };
 
-// Events recorded per popup (issue 13's per-popup counters): an open
+// Events recorded per popup (per-popup counters): an open
 // addressing table keyed by popup id, so the label takes at most
 // kPopupSlots values; popups beyond that count under popup="other".
 inline constexpr int kPopupSlots = 1024;

@@ -25,12 +25,16 @@ namespace {
 const ArgSpec kArgs{
     "popupd",
     "usage: popupd --config FILE [--check]\n"
+    "       popupd --print-config\n"
     "  -c, --config FILE  the configuration file\n"
     "  -t, --check        validate the configuration (syntax and nginx sizing rule) and exit\n"
+    "  --print-config     print every configuration key with its default and description,\n"
+    "                     as lines to paste into a configuration file, and exit\n"
     "  -h, --help         this text\n"
     "  -V, --version      the version (VERSION and the commit)\n",
     true,
     {},
+    true,
     POPUP_VERSION};
 
 bool fd0_is_socket() {

@@ -13,10 +13,11 @@ Service::Service(const WorkerContext& c)
       keys_{c.s.key_prefix},
       redis_(redis_address(c.s), c.s.redis_timeout_ms),
       mysql_(c.s, Mysql::kRequestTimeoutS),
+      reader_(c.s),
       config_source_(keys_, redis_, mysql_),
       config_(c.s, c.cache, c.slot, config_source_),
       user_store_(c.s, redis_, config_, c.cache, c.slot, &c.metrics.shm()),
-      durable_(mysql_, config_, c.slot, c.mysql_probe),
+      durable_(reader_, config_, c.slot, c.mysql_probe),
       neighbours_(c.generations, c.owner_slot, HostNeighbours::bound_ms(c.s)) {
   redis_.set_breaker(c.breaker);
   if (c.flusher)

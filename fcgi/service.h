@@ -70,6 +70,7 @@ class Service : public Endpoints {
   Keys keys_;
   Redis redis_;
   Mysql mysql_;
+  MysqlReader reader_;  // the request path's reads of user states
   RedisConfigSource config_source_;
   ConfigLoader config_;
   RedisUserStore user_store_;

@@ -1,4 +1,4 @@
-// Event ids and order stamps (README "Event encoding").
+// Event ids and order stamps (docs/design.md "Event encoding").
 #pragma once
 
 #include <cstdint>

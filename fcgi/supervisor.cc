@@ -34,8 +34,12 @@
 namespace popup {
 namespace {
 
-// The signals the supervisor takes through its self-pipe (lib/self_pipe.h).
+// The signals the supervisor takes through its self-pipe (lib/self_pipe.h):
+// TERM, INT and QUIT stop the pool gracefully, HUP reloads it. USR1 reopens
+// log_file (lib/log.h, in every process); USR2 and WINCH are logged and
+// ignored (kIgnored), in the supervisor and, inherited, in its workers.
 const int kSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT};
+const int kIgnored[] = {SIGUSR2, SIGWINCH};
 
 struct Child {
   int generation = 0;
@@ -255,6 +259,7 @@ int run_supervisor(const Settings& s, const std::string& config_path, int listen
   int sig_fd = self_pipe_open(kSignals);
   if (sig_fd < 0) return 1;
   signal(SIGPIPE, SIG_IGN);
+  log_ignore_signals(kIgnored);
 
   Metrics metrics(s.state_dir);
   Pool p;
@@ -284,12 +289,15 @@ int run_supervisor(const Settings& s, const std::string& config_path, int listen
       for (int i = 0; i < n; ++i) {
         int sig = sigs[i];
         if ((sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) && !p.stopping) {
-          log_info("supervisor: graceful stop (signal %d)", sig);
+          log_info("supervisor: graceful stop (%s)", signal_name(sig).c_str());
           p.stopping = true;
           p.stop_deadline = time(nullptr) + p.s.stop_timeout_s;
           signal_generation(p, SIGTERM, false);
         } else if (sig == SIGHUP && !p.stopping) {
+          log_info("supervisor: reload (SIGHUP)");
           reload(p);
+        } else if (sig != SIGCHLD) {
+          log_info("supervisor: %s ignored while stopping", signal_name(sig).c_str());
         }
       }
     }

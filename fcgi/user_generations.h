@@ -1,4 +1,4 @@
-// The invalidation feed between the processes of one host (issue 10): a
+// The invalidation feed between the processes of one host: a
 // table of generation counters in shared memory (state_dir/users.shm),
 // indexed by a hash of the uid. A process that writes a user's state
 // without owning the user (an action sent without ?uid=, a GET under
@@ -16,7 +16,7 @@
 //
 // Processes on other hosts do not see these tables: there an owner sees such
 // a write within state_cache_stale_s, and an owner's unflushed impression
-// can outlive a foreign action's state (README "User affinity"); clients
+// can outlive a foreign action's state (docs/design.md "User affinity"); clients
 // that send ?uid= with their actions never take that path.
 #pragma once
 

@@ -31,8 +31,11 @@ namespace popup {
 namespace {
 
 // Each asks for a graceful stop, through the self-pipe (lib/self_pipe.h),
-// whose read end every thread watches.
+// whose read end every thread watches; the supervisor then starts a new
+// worker for the slot. USR1 reopens log_file (lib/log.h); USR2 and WINCH
+// are logged and ignored.
 const int kStopSignals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
+const int kIgnored[] = {SIGUSR2, SIGWINCH};
 int g_stop_fd = -1;
 
 struct Shared {
@@ -207,6 +210,13 @@ void refresher_main(Shared& sh) {
     pollfd pfd{g_stop_fd, POLLIN, 0};
     if (poll(&pfd, 1, sh.s.config_check_ms) > 0) {
       sh.stopping.store(true);
+      // Names the signal in the log, then leaves a byte in the pipe: the
+      // connection loop's threads stop when it is readable.
+      char sigs[16];
+      int n = self_pipe_read(sigs, sizeof sigs);
+      for (int i = 0; i < n; ++i)
+        if (sigs[i] != 0) log_info("worker: graceful stop (%s)", signal_name(sigs[i]).c_str());
+      self_pipe_write(0);
       break;
     }
   }
@@ -218,6 +228,7 @@ bool install_handlers() {
   if (g_stop_fd < 0) return false;
   signal(SIGPIPE, SIG_IGN);
   log_handle_reopen_signal();  // not libfcgi's SIGUSR1 handler, which makes a worker leave
+  log_ignore_signals(kIgnored);
   return true;
 }
 

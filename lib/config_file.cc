@@ -52,6 +52,8 @@ std::string take_option(int argc, const char* const* argv, int* i, const ArgSpec
   if (w == "--help" || w == "-h") return set_flag(&out->help, "--help");
   if (spec.version && (w == "--version" || w == "-V")) return set_flag(&out->version, "--version");
   if (spec.check_flag && (w == "--check" || w == "-t")) return set_flag(&out->check, "--check");
+  if (spec.print_config_flag && w == "--print-config")
+    return set_flag(&out->print_config, "--print-config");
   return "unknown option " + std::string(w);
 }
 
@@ -77,6 +79,10 @@ Result<Args> parse_args(int argc, const char* const* argv, const ArgSpec& spec) 
     if (!problem.empty()) return bad(problem);
   }
   if (out.help || out.version) return out;
+  if (out.print_config && !out.config.empty())
+    return bad("--print-config takes no --config: it prints every key's default");
+  if (out.print_config && out.check) return bad("--print-config and --check: one at a time");
+  if (out.print_config) return out;
   if (out.config.empty()) return bad("--config FILE is required");
   if (!spec.commands.empty() && out.command.empty()) return bad("a command is required");
   return out;
@@ -98,6 +104,10 @@ std::optional<int> read_command_line(int argc, const char* const* argv, const Ar
   }
   if (args->version) {
     printf("%s %s\n", spec.program, spec.version);
+    return 0;
+  }
+  if (args->print_config) {
+    fputs(format_settings_docs().c_str(), stdout);
     return 0;
   }
   if (!load_settings_file(args->config, s, spec.program)) return 1;

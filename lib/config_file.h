@@ -20,6 +20,7 @@ struct ArgSpec {
   const char* usage;                  // the usage text, ending in '\n'
   bool check_flag = false;            // accepts --check / -t
   std::vector<std::string> commands;  // non-empty: exactly one of these words is required
+  bool print_config_flag = false;     // accepts --print-config
   const char* version = nullptr;      // set: --version / -V prints "<program> <version>"
 };
 
@@ -29,6 +30,7 @@ struct Args {
   bool check = false;   // --check, -t
   bool help = false;    // --help, -h
   bool version = false;  // --version, -V (when the program has a version)
+  bool print_config = false;  // --print-config
   std::string command;  // one of ArgSpec::commands, or ""
 };
 
@@ -37,6 +39,8 @@ struct Args {
 // option given twice, a word that is not one of spec.commands (or any word
 // when there are none), or a missing --config or command. With --help the
 // config and command may be absent; everything else is still checked.
+// --print-config stands alone: it needs no config and refuses --config and
+// --check (it prints the defaults, not a file's values).
 Result<Args> parse_args(int argc, const char* const* argv, const ArgSpec& spec);
 
 // Prints "<program>: <why>" and the usage text to stderr; returns 2, the
@@ -46,7 +50,8 @@ int usage_error(const ArgSpec& spec, const std::string& why);
 // The start every program shares: parses argv against `spec` and reads the
 // configuration file it names. Returns nullopt when the program goes on
 // (*args and *s filled), else the exit code to return: 0 after --help (the
-// usage on stdout), 2 on a usage error, 1 when the file does not load.
+// usage on stdout) or --print-config (format_settings_docs() on stdout), 2 on
+// a usage error, 1 when the file does not load.
 std::optional<int> read_command_line(int argc, const char* const* argv, const ArgSpec& spec,
                                      Args* args, Settings* s);
 

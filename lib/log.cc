@@ -31,6 +31,106 @@ int open_log(const char* path) {
   return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
 }
 
+const char* known_signal_name(int sig) {
+  switch (sig) {
+    case SIGHUP: return "SIGHUP";
+    case SIGINT: return "SIGINT";
+    case SIGQUIT: return "SIGQUIT";
+    case SIGTERM: return "SIGTERM";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
+    case SIGWINCH: return "SIGWINCH";
+    case SIGCHLD: return "SIGCHLD";
+    case SIGPIPE: return "SIGPIPE";
+    default: return nullptr;
+  }
+}
+
+// A bounded string builder that only uses async-signal-safe operations.
+struct SafeLine {
+  char buf[256];
+  size_t n = 0;
+  void add(const char* s) {
+    while (*s && n < sizeof buf - 1) buf[n++] = *s++;
+  }
+  void add_int(long long v, int width = 0) {
+    char digits[24];
+    int k = 0;
+    bool neg = v < 0;
+    unsigned long long u = neg ? 0ULL - static_cast<unsigned long long>(v)
+                               : static_cast<unsigned long long>(v);
+    do {
+      digits[k++] = static_cast<char>('0' + u % 10);
+      u /= 10;
+    } while (u != 0);
+    while (k < width) digits[k++] = '0';
+    if (neg && n < sizeof buf - 1) buf[n++] = '-';
+    while (k > 0 && n < sizeof buf - 1) buf[n++] = digits[--k];
+  }
+};
+
+// One log record in the same logfmt as vlog, "<what> <signal><tail>",
+// written from a signal handler: dropped below log_level like any record;
+// no allocation, no stdio, no locale (the UTC date by integer arithmetic),
+// one write().
+void log_from_handler(LogLevel level, const char* what, int sig, const char* tail) {
+  if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
+  int saved = errno;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  long long secs = ts.tv_sec;
+  long long days = secs / 86400, rem = secs % 86400;
+  // Days since 1970-01-01 to a civil date (proleptic Gregorian).
+  long long z = days + 719468, era = z / 146097, doe = z - era * 146097;
+  long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+  long long d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+  long long y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  SafeLine l;
+  l.add("ts=");
+  l.add_int(y, 4);
+  l.add("-");
+  l.add_int(m, 2);
+  l.add("-");
+  l.add_int(d, 2);
+  l.add("T");
+  l.add_int(rem / 3600, 2);
+  l.add(":");
+  l.add_int(rem / 60 % 60, 2);
+  l.add(":");
+  l.add_int(rem % 60, 2);
+  l.add(".");
+  l.add_int(ts.tv_nsec / 1000000, 3);
+  l.add("Z level=");
+  l.add(level_name(level));
+  l.add(" component=");
+  l.add(g_name);
+  l.add(" pid=");
+  l.add_int(getpid());
+  l.add(" msg=\"");
+  l.add(what);
+  l.add(" ");
+  const char* name = known_signal_name(sig);
+  if (name) {
+    l.add(name);
+  } else {
+    l.add("signal ");
+    l.add_int(sig);
+  }
+  l.add(tail);
+  l.add("\"\n");
+  ssize_t w = write(STDERR_FILENO, l.buf, l.n);
+  (void)w;
+  errno = saved;
+}
+
+void on_ignored(int sig) { log_from_handler(LogLevel::warn, "signal", sig, " ignored"); }
+
+// SIGUSR1 without a log_file: nothing to reopen, said in the log.
+void on_reopen_nothing(int sig) {
+  log_from_handler(LogLevel::warn, "signal", sig, " ignored: no log_file to reopen");
+}
+
 // SIGUSR1: reopen log_file onto stderr. Unlike the other handlers (which
 // only set a flag), this one does the work itself: open, dup2 and close are
 // async-signal-safe, and doing it here means every process lets go of the
@@ -45,6 +145,7 @@ void on_reopen(int) {
     close(fd);
   }
   errno = saved;
+  log_from_handler(LogLevel::info, "log_file reopened on", SIGUSR1, "");
 }
 
 void vlog(LogLevel level, const char* fmt, va_list ap) {
@@ -104,10 +205,24 @@ bool log_configure(const std::string& level, const std::string& file, std::strin
 void log_handle_reopen_signal() {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = g_file[0] ? on_reopen : SIG_IGN;
+  sa.sa_handler = g_file[0] ? on_reopen : on_reopen_nothing;
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGUSR1, &sa, nullptr);
+}
+
+void log_ignore_signals(std::span<const int> signals) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_ignored;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : signals) sigaction(sig, &sa, nullptr);
+}
+
+std::string signal_name(int sig) {
+  const char* name = known_signal_name(sig);
+  return name ? std::string(name) : "signal " + std::to_string(sig);
 }
 
 std::string logfmt_value(std::string_view v) {

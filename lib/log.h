@@ -6,6 +6,7 @@
 // (deploy/logrotate/popup).
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -18,7 +19,8 @@ void log_set_name(std::string_view program);
 // Applies the log settings: records below `level` ("debug", "info", "warn",
 // "error"; the settings table checks it) are dropped, and with a non-empty
 // `file` it is opened for appending onto stderr and the SIGUSR1 handler
-// that reopens it is installed (SIGUSR1 is ignored without a file). Returns
+// that reopens it is installed (it logs "log_file reopened on SIGUSR1";
+// without a file SIGUSR1 is logged and ignored). Returns
 // false and sets *err when the file cannot be opened; nothing changes then.
 bool log_configure(const std::string& level, const std::string& file, std::string* err);
 
@@ -26,6 +28,16 @@ bool log_configure(const std::string& level, const std::string& file, std::strin
 // that reset their signals (libfcgi's FCGX_Init installs its own SIGUSR1
 // handler, which would make a worker leave).
 void log_handle_reopen_signal();
+
+// The signals a person might send that a process does not act on: each one
+// is logged from its handler ("signal SIGUSR2 ignored", level warn) and has
+// no other effect (SA_RESTART, so no system call fails with EINTR). Kept
+// across fork, reset by exec.
+void log_ignore_signals(std::span<const int> signals);
+
+// "SIGUSR2" for the signals a person sends, "signal 40" for the others.
+// Async-signal-safe for the named ones.
+std::string signal_name(int sig);
 
 void log_debug(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

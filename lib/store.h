@@ -25,7 +25,7 @@
 
 #include "core/popup.h"
 #include "core/repair.h"
-#include "lib/config_cache.h"
+#include "core/config_cache.h"
 #include "lib/redis.h"
 
 namespace popup {

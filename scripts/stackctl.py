@@ -1,5 +1,6 @@
 """scripts/stack.sh from Python: the one way the integration tests and the
-benchmarks start, stop, query and reload a private stack (issue 16). Only
+benchmarks start, stop, query and reload a private stack, and the few
+process and port helpers both need. Only
 the standard library, so bench/ imports it without the tests' harness:
 
     sys.path.insert(0, os.path.join(TOP, "scripts"))
@@ -14,6 +15,7 @@ this process's) and returns the finished process, output captured as text.
 """
 
 import os
+import socket
 import subprocess
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,3 +52,38 @@ def status(folder, env=None, timeout=60):
 def reload(folder, env=None, timeout=180):
     """After an edit of FOLDER/popup.conf: reloads the pool and nginx."""
     return run("reload", folder, env, timeout)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def cmdline(pid):
+    """The argv of a process from /proc ([] once it is gone)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def children_of(parents):
+    """Processes whose parent pid is in `parents` (a set of pids), from /proc;
+    zombies included (callers that care check liveness)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid in parents:
+            out.append(int(name))
+    return out

@@ -17,10 +17,16 @@ using namespace popup;
 
 namespace {
 volatile sig_atomic_t g_stop = 0;
-void on_stop(int) { g_stop = 1; }
+volatile sig_atomic_t g_stop_signal = 0;
+void on_stop(int sig) {
+  g_stop_signal = sig;
+  g_stop = 1;
+}
 
 // The writer in the supervisor's child: SIGTERM, SIGINT and SIGQUIT ask it
-// to finish the batch in hand and stop.
+// to finish the batch in hand and stop (its supervisor then starts a new
+// one). HUP, USR2 and WINCH stay logged and ignored as the supervisor set
+// them (writer/writer_supervisor.cc); USR1 reopens log_file.
 int writer_child(const Settings& s, const std::string& owner) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -29,19 +35,25 @@ int writer_child(const Settings& s, const std::string& owner) {
   for (int sig : {SIGTERM, SIGINT, SIGQUIT}) sigaction(sig, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   mysql_global_init();
-  return run_writer(s, &g_stop, owner);
+  int rc = run_writer(s, &g_stop, owner);
+  if (g_stop_signal != 0) log_info("writer: stopped on %s", signal_name(g_stop_signal).c_str());
+  return rc;
 }
 }  // namespace
 
 int main(int argc, char** argv) {
   static const ArgSpec kArgs{"popup-writer",
                              "usage: popup-writer --config FILE [--check]\n"
+                             "       popup-writer --print-config\n"
                              "  -c, --config FILE  the configuration file\n"
                              "  -t, --check        validate the configuration and exit\n"
+                             "  --print-config     print every configuration key with its\n"
+                             "                     default and description, and exit\n"
                              "  -h, --help         this text\n"
                              "  -V, --version      the version (VERSION and the commit)\n",
                              true,
                              {},
+                             true,
                              POPUP_VERSION};
   Args args;
   Settings s;

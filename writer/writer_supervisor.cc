@@ -19,8 +19,12 @@ namespace popup {
 namespace {
 
 // Taken through the self-pipe (lib/self_pipe.h); the loop in
-// run_writer_supervisor does the work.
+// run_writer_supervisor does the work: TERM, INT and QUIT stop the writer
+// after its batch in hand. USR1 reopens log_file (lib/log.h); HUP (there
+// is nothing to reload: a restart applies new settings), USR2 and WINCH are
+// logged and ignored (kIgnored), here and, inherited, in the writer.
 const int kSignals[] = {SIGTERM, SIGINT, SIGQUIT, SIGCHLD};
+const int kIgnored[] = {SIGHUP, SIGUSR2, SIGWINCH};
 
 // All supervisor state in one place, passed around explicitly.
 struct WriterSup {
@@ -111,7 +115,7 @@ void tick(WriterSup& w) {
 
 void begin_stop(WriterSup& w, int sig) {
   if (w.stopping) return;
-  log_info("supervisor: stopping (signal %d); the writer finishes its batch", sig);
+  log_info("supervisor: stopping (%s); the writer finishes its batch", signal_name(sig).c_str());
   w.stopping = true;
   w.stop_deadline = time(nullptr) + w.s.stop_timeout_s;
   if (w.child != 0) kill(w.child, SIGTERM);
@@ -130,6 +134,7 @@ void read_signals(WriterSup& w) {
 int run_writer_supervisor(const Settings& s, WriterChild child) {
   int sig_fd = self_pipe_open(kSignals);
   if (sig_fd < 0) return 1;
+  log_ignore_signals(kIgnored);
 
   WriterSup w(s, child, owner_name());
   log_info("supervisor: keeping writer %s running (owner %s)", s.writer_id.c_str(),

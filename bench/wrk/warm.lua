@@ -4,7 +4,7 @@
 -- bench.py first runs it unmeasured with WARM_PASS=1, which visits every
 -- one of those users in turn (each wrk thread takes every Nth id), so the
 -- measured round sees users whose state the owner already holds: the
--- "warm GET" of issue 10.
+-- "warm GET".
 package.path = package.path .. ";" .. (os.getenv("WRK_DIR") or "bench/wrk") .. "/?.lua"
 local c = require("common")
 

@@ -1,4 +1,4 @@
--- 002: what popupctl needs (issue 13): daily roll-ups kept in the same
+-- 002: what popupctl needs: daily roll-ups kept in the same
 -- transaction as the events (by a trigger, below), so reports never scan
 -- the raw log; an index for deleting old raw events in bounded batches; the
 -- audit trail.

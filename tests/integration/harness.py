@@ -30,12 +30,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("BUILD", "build")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_port = stackctl.free_port
 
 
 class Http:
@@ -427,15 +422,11 @@ def uid(prefix="u"):
 
 # -- process control for failure tests ------------------------------------
 
-def _cmdline(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return [a.decode() for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
+_cmdline = stackctl.cmdline
 
 
-def _alive(pid):
+def alive(pid):
+    """Whether `pid` is a live process (not gone, not a zombie)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -477,18 +468,7 @@ def proc_ids(pid):
 def child_pids(pid):
     """Live processes whose parent is `pid` (popup-writer's supervisor forks
     the writer itself: writer.pid names the supervisor)."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == pid and _alive(int(name)):
-            out.append(int(name))
-    return out
+    return [p for p in stackctl.children_of({pid}) if alive(p)]
 
 
 class Proc:
@@ -518,9 +498,9 @@ class Proc:
         except ProcessLookupError:
             return
         deadline = time.time() + wait
-        while _alive(self.pid) and time.time() < deadline:
+        while alive(self.pid) and time.time() < deadline:
             time.sleep(0.02)
-        if _alive(self.pid):
+        if alive(self.pid):
             raise RuntimeError("%s %d did not exit" % (self.program, self.pid))
 
     def start(self):

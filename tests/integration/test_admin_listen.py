@@ -1,4 +1,4 @@
-"""The operator endpoints on a socket of their own (issue 12, admin_listen):
+"""The operator endpoints on a socket of their own:
 with it set, /api/metrics through the public nginx location is refused by
 the pool itself and answered only through a location on the admin socket,
 which nginx reaches with exactly what `popupd --check` prints. Without it

@@ -1,4 +1,4 @@
-"""User affinity (issue 10, README "User affinity"): nginx hashes the uid to
+"""User affinity: nginx hashes the uid to
 one worker's socket, the worker decides from the users it keeps in memory
 and stores impressions behind the answer; actions are stored before theirs.
 Against real nginx, Redis and MariaDB; the shared socket is reached with

@@ -1,4 +1,4 @@
-"""Deploying the service (issue 15): `make install` and its systemd units,
+"""Deploying the service: `make install` and its systemd units,
 logs and metrics that operators' tools read, the dashboard and alert rules.
 
 - `make install DESTDIR=...` puts exactly the expected tree in place, keeps
@@ -32,7 +32,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BUILD, TOP, Http, module_stack, child_pids, free_port, uid
+from harness import BUILD, TOP, Http, alive, module_stack, child_pids, free_port, uid
 
 setUpModule, tearDownModule = module_stack(globals(), DEMO=1)
 LOGFMT = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
@@ -79,14 +79,6 @@ def fcgi_get(sock, path):
     return r.stdout.decode(errors="replace")
 
 
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def usr1_pending(pid):
     """Whether a SIGUSR1 waits for delivery to `pid` (its shared pending set)."""
     try:
@@ -115,7 +107,8 @@ def expected_tree(prefix="usr/local", etc="etc"):
                  etc + "/popup/popup.conf.example": 0o644,
                  etc + "/popup/popup.conf": 0o640,
                  share + "scripts/migrate.sh": 0o755})
-    for f in ["README.md", "nginx/popup.conf", "nginx/fastcgi_params.conf",
+    for f in ["README.md", "nginx/popup.conf", "nginx/fastcgi_params.conf", "nginx/README.md",
+              "nginx/nginx.conf.in", "docs/runbook.md",
               "deploy/grafana/popup-dashboard.json", "deploy/prometheus/popup-rules.yml",
               "deploy/logrotate/popup"] + ["sql/migrations/" + m for m in
                                            os.listdir(os.path.join(TOP, "sql/migrations"))
@@ -176,6 +169,47 @@ class InstallTest(unittest.TestCase):
         v = subprocess.run(["systemd-analyze", "verify", "--man=no", bad],
                            capture_output=True, text=True, timeout=60)
         self.assertIn("Unknown key 'ProtectSystm'", v.stderr)
+
+
+    def test_the_readmes_verify_step_accepts_a_destdir_staging_tree_of_stripped_programs(self):
+        if not shutil.which("systemd-analyze"):
+            self.skipTest("systemd-analyze is not installed")
+        readme = open(os.path.join(TOP, "README.md")).read()
+        m = re.search(r"```sh\n(make install PREFIX=/usr/local DESTDIR=/tmp/popup-stage\n"
+                      r"make verify-units .*?)```", readme, re.S)
+        self.assertIsNotNone(m, "the README's staging verify block")
+        stage = os.path.join(self.tmp, "stage")
+        sanitizer = BUILD[len("build-"):] if BUILD.startswith("build-") else ""
+        script = m.group(1).replace("/tmp/popup-stage", stage).replace(
+            "make ", "make --no-print-directory SANITIZER=%s " % sanitizer)
+        r = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=TOP,
+                           capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # Nothing from systemd-analyze, only the target's own line.
+        self.assertEqual(r.stderr, "")
+        self.assertIn("verify-units: popupd.service popup-writer.service under %s" % stage, r.stdout)
+        # A unit whose program is missing from the staging tree is refused.
+        unit_path = os.path.join(stage, "usr/local/lib/systemd/system/popup-writer.service")
+        with open(unit_path) as f:
+            text = f.read()
+        with open(unit_path, "w") as f:
+            f.write(text.replace("/usr/local/bin/popup-writer --config",
+                                 "/usr/local/bin/popup-writr --config"))
+        r = make("verify-units", "PREFIX=/usr/local", "DESTDIR=" + stage)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("popup-writr is not executable", r.stderr)
+        for p in ("popupd", "popup-writer", "popupctl"):
+            path = os.path.join(stage, "usr/local/bin", p)
+            sections = subprocess.run(["readelf", "-S", "-W", path], capture_output=True,
+                                      text=True, timeout=30).stdout
+            self.assertIn(".text", sections)
+            self.assertNotIn(".debug_info", sections, p)
+            built = subprocess.run(["readelf", "-S", "-W", os.path.join(TOP, BUILD, p)],
+                                   capture_output=True, text=True, timeout=30).stdout
+            self.assertIn(".debug_info", built, "the build tree keeps the debug info")
+        # The staged units name the staged programs' real paths.
+        unit = open(os.path.join(stage, "usr/local/lib/systemd/system/popupd.service")).read()
+        self.assertIn("ExecStart=/usr/local/bin/popupd ", unit)
 
 
 class HostNginxTest(unittest.TestCase):

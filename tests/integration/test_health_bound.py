@@ -1,4 +1,4 @@
-"""/api/healthz answers within a second whatever hangs (README "Health"):
+"""/api/healthz answers within a second whatever hangs (docs/design.md "The writer is supervised and watched"):
 Redis frozen, MariaDB frozen, or both, and names what is down or slow.
 A load balancer must see a degraded service, not a timeout. Against real
 nginx, Redis and MariaDB, frozen with SIGSTOP."""

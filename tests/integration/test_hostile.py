@@ -1,4 +1,4 @@
-"""Hostile input and other front ends (issue 12): SQL only as prepared
+"""Hostile input and other front ends: SQL only as prepared
 statements, the core HTTP cases behind nginx, lighttpd mod_fastcgi and
 cgi-fcgi, slow clients against nginx, and malformed FastCGI records sent
 straight to the pool's socket."""
@@ -444,7 +444,7 @@ class LeastPrivilege(unittest.TestCase):
             "UPDATE popup_events SET uid = 'x'", "DELETE FROM popup_audit",
             "DELETE FROM popup_daily", "UPDATE popup_daily_users SET uid = 'x'",
             "SELECT COUNT(*) FROM schema_migrations", "SELECT COUNT(*) FROM mysql.user",
-            # popupctl's privileges, not the service's (issue 12)
+            # popupctl's privileges, not the service's
             "INSERT INTO popups (id, name, title, body) VALUES (999, 'x', 'x', 'x')",
             "UPDATE popups SET enabled = 0", "DELETE FROM popups",
             "UPDATE config_meta SET version = version + 1", "DELETE FROM popup_events",

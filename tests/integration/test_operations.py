@@ -1,4 +1,4 @@
-"""Operating a stack (issue 11, items 3 and 4): restarts keep what operators
+"""Operating a stack: restarts keep what operators
 changed, and a second pool cannot take the socket from a running one.
 
 - Demo data goes in once, when the database is created: a stop and start,
@@ -19,7 +19,7 @@ import subprocess
 import time
 import unittest
 
-from harness import BUILD, TOP, module_stack, uid
+from harness import BUILD, TOP, alive, module_stack, uid
 
 VERSION_KEY = "popup:config:version"
 setUpModule, tearDownModule = module_stack(globals(), DEMO=1)
@@ -82,14 +82,6 @@ def popup1_title():
 
 def version():
     return stack.redis_raw("GET", VERSION_KEY)
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 class Operations(unittest.TestCase):

@@ -1,5 +1,5 @@
-"""A user's stored state never goes back in time (docs in README "User
-affinity", contract in SPEC "Ordering"): every state carries its order
+"""A user's stored state never goes back in time (docs/design.md "A user's state never goes back
+in time", api/contract.md): every state carries its order
 stamp and every store keeps the newer one, so an owner's impression stored
 late never overwrites an action decided after it, whichever process wrote
 the action; and a state that cannot be read is unknown, not empty. Against
@@ -156,15 +156,24 @@ class UnknownIsNotEmpty(unittest.TestCase):
             t0 = time.monotonic()
             r = stack.get_popup(u, now=NOW)
             took = time.monotonic() - t0
-            t0 = time.monotonic()
-            health = stack.http().request("GET", "/api/healthz")
-            health_took = time.monotonic() - t0
+            # The probe notices within its interval plus its slow mark (1 s);
+            # every healthz answers within a second meanwhile.
+            health_took, health = 0.0, None
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                t0 = time.monotonic()
+                health = stack.http().request("GET", "/api/healthz")
+                health_took = max(health_took, time.monotonic() - t0)
+                if health.json()["mysql"] != "ok":
+                    break
+                time.sleep(0.05)
         finally:
             os.kill(db.pid, signal.SIGCONT)
-        # One MySQL read timeout on the request path (lib/mysql.h
-        # kRequestTimeoutS, 1 s), with room for a busy machine.
-        self.assertLess(took, 2.5)
-        self.assertLess(health_took, 2.5)
+        # A read of a user's states waits at most 500 ms for MySQL
+        # (fcgi/mysql_reader.h kDeadlineMs); healthz reads the probe's
+        # verdict and asks MySQL nothing. Both within a second.
+        self.assertLess(took, 1.0)
+        self.assertLess(health_took, 1.0)
         # Degraded, not down: Redis still answers popups for the users it holds.
         self.assertIn(health.json()["mysql"], ("slow", "down"), health)
         self.assertEqual(health.json()["status"], "degraded", health)

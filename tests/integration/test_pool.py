@@ -267,7 +267,7 @@ class Supervisor(unittest.TestCase):
         self.assertEqual(stack.metrics().get("popup_crash_brakes_total", 0), brakes + 1)
 
     def test_workers_crashing_in_requests_are_respawned_at_once_without_a_brake(self):
-        # Crashes caused by input (issue 12): each round holds one request
+        # Crashes caused by input: each round holds one request
         # in every worker (a body that never ends), then SIGKILLs every
         # worker, 12 crashes within seconds. The brake (10 in 10 s) would
         # pause respawning for 5 s and leave the slots without a worker;

@@ -146,7 +146,7 @@ class RedisplayRules(unittest.TestCase):
         u = uid()
         self.assertEqual(shown(stack.get_popup(u, now=NOW)), 1)
         # Asked on the shared socket, which decides from Redis every time
-        # (the user's owner keeps its copy in memory, README "User affinity").
+        # (the user's owner keeps its copy in memory, docs/design.md "User affinity").
         def shared_get(now):
             return stack.fcgi({"DOCUMENT_URI": "/api/popup", "QUERY_STRING": "uid=" + u,
                                "HTTP_X_POPUP_NOW": str(now)})

@@ -1,4 +1,4 @@
-"""popupctl against a real stack (issue 13): every verb drives the stack's
+"""popupctl against a real stack: every verb drives the stack's
 MariaDB and Redis, and what it claims is checked against them and against
 GET /api/popup.
 

@@ -1,4 +1,4 @@
-"""The homepage side (issue 14): the demo shop page in headless Chromium
+"""The homepage side: the demo shop page in headless Chromium
 against a test stack (the popup appears, a click and a close are recorded in
 MySQL, a page on another origin gets the popup through CORS), CORS and
 text/plain bodies over plain HTTP, the content contract, and the static

@@ -383,7 +383,7 @@ class Failures(unittest.TestCase):
         self.assertGreater(during["popup_redis_breaker_skips_total"], skips)
         self.assertIn("circuit breaker open", stack.log("popupd.log"))
         # Written straight to MySQL, one impression each (behind the answers:
-        # the write-behind stores them, README "User affinity").
+        # the write-behind stores them, docs/design.md "User affinity").
         self.assertTrue(stack.wait_for(lambda: events_for("rhung") == len(users), timeout=30),
                         events_for("rhung"))
         stack.wait_healthy()

@@ -1,5 +1,4 @@
-"""The queue writer is supervised and its absence is visible (issue 11 item
-2; SPEC "GET /api/healthz", "Writes and the queue"): popup-writer's own
+"""The queue writer is supervised and its absence is visible (SPEC "GET /api/healthz", "Writes and the queue"): popup-writer's own
 supervisor replaces a killed writer child and brakes a crash storm; a
 killed supervisor takes its child with it; without a writer /api/healthz
 says "degraded" with writers_alive 0 and a growing queue_oldest_age_s, and

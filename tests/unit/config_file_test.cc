@@ -10,7 +10,7 @@ using namespace popup;
 
 namespace {
 
-const ArgSpec kDaemon{"popupd", "usage: popupd\n", true, {}};
+const ArgSpec kDaemon{"popupd", "usage: popupd\n", true, {}, true};
 const ArgSpec kTool{"popupctl", "usage: popupctl\n", false, {"publish", "show"}};
 
 // Parses the words as argv[1..] (argv[0] is the program).
@@ -113,7 +113,7 @@ BOOST_AUTO_TEST_CASE(the_config_file_name_may_start_with_a_dash) {
 }
 
 BOOST_AUTO_TEST_CASE(version_is_taken_by_a_program_with_a_version_only) {
-  const ArgSpec versioned{"popupd", "usage: popupd\n", true, {}, "0.1.0+gabc"};
+  const ArgSpec versioned{"popupd", "usage: popupd\n", true, {}, true, "0.1.0+gabc"};
   for (const char* w : {"--version", "-V"}) {
     auto r = parse(versioned, {w});
     BOOST_REQUIRE(r.ok());
@@ -121,6 +121,20 @@ BOOST_AUTO_TEST_CASE(version_is_taken_by_a_program_with_a_version_only) {
   }
   BOOST_TEST(refusal(versioned, {"--version", "-V"}) == "--version given twice");
   BOOST_TEST(refusal(kDaemon, {"--version"}) == "unknown option --version");
+}
+
+BOOST_AUTO_TEST_CASE(print_config_stands_alone) {
+  auto r = parse(kDaemon, {"--print-config"});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(r.value().print_config);
+  BOOST_TEST(r.value().config.empty());
+  BOOST_TEST(refusal(kDaemon, {"--print-config", "--config", "a.conf"}) ==
+             "--print-config takes no --config: it prints every key's default");
+  BOOST_TEST(refusal(kDaemon, {"--print-config", "--check"}) ==
+             "--print-config and --check: one at a time");
+  BOOST_TEST(refusal(kDaemon, {"--print-config", "--print-config"}) ==
+             "--print-config given twice");
+  BOOST_TEST(refusal(kTool, {"--print-config"}) == "unknown option --print-config");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -40,9 +40,23 @@ BOOST_AUTO_TEST_CASE(chart_data_is_one_popup_by_day) {
   Report r = build_report({{1, 20000, {10, 7, 3, 1}}, {2, 20000, {4, 3, 1, 1}}, {1, 20001, {0, 0, 1, 0}}}, {}, 0);
   BOOST_TEST(chart_data(r, 1) == "2024-10-04 10 30.0000\n2024-10-05 0 0.0000\n");
   BOOST_TEST(chart_data(r, 3).empty());
-  std::string gp = chart_script(1, "/tmp/d", "/tmp/o.png");
+  std::string gp = chart_script(r, 1, "/tmp/d", "/tmp/o.png");
+  BOOST_TEST(gp.find("set terminal pngcairo") != std::string::npos);
   BOOST_TEST(gp.find("set output '/tmp/o.png'") != std::string::npos);
   BOOST_TEST(gp.find("plot '/tmp/d' using 1:2") != std::string::npos);
+  // Days 20000 and 20001: half a day either side, a tick a day from the first.
+  BOOST_TEST(gp.find("set xrange [1727956800:1728129600]") != std::string::npos);
+  BOOST_TEST(gp.find("set xtics 1728000000, 86400 ") != std::string::npos);
+  BOOST_TEST(chart_script(r, 1, "/tmp/d", "/tmp/o.svg").find("set terminal svg") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(chart_ticks_stay_at_most_fifteen) {
+  std::vector<DayRow> days;
+  for (int64_t d = 0; d < 90; ++d) days.push_back(DayRow{1, 20000 + d, {1, 1, 0, 0}});
+  Report r = build_report(days, {}, 0);
+  // 90 days: a tick every 6 days, 15 labels.
+  BOOST_TEST(chart_script(r, 1, "/tmp/d", "/tmp/o.png").find("set xtics 1728000000, 518400 ") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(json_numbers_are_plain_decimals) {
