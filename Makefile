@@ -88,7 +88,8 @@ $(BUILD)/gen/build_version.h: FORCE
 	@mkdir -p $(dir $@)
 	@line='#define POPUP_VERSION "$(POPUP_VERSION)"'; \
 	  echo "$$line" | cmp -s - $@ || echo "$$line" > $@
-$(BUILD)/fcgi/metrics.o: $(BUILD)/gen/build_version.h
+$(BUILD)/fcgi/metrics.o $(BUILD)/fcgi/popupd_main.o $(BUILD)/writer/writer_main.o \
+  $(BUILD)/ctl/popupctl_main.o: $(BUILD)/gen/build_version.h
 FORCE:
 
 $(BUILD)/popupd: $(FCGI_OBJ) $(LIB_OBJ) $(CORE_OBJ)

@@ -12,6 +12,7 @@ std::string popup_answer(const Popup* p) {
   o["body"] = p->body;
   o["image_url"] = p->image_url;
   o["link_url"] = p->link_url;
+  if (!p->button_text.empty()) o["button_text"] = p->button_text;
   boost::json::object root;
   root["popup"] = std::move(o);
   return boost::json::serialize(root);

@@ -10,7 +10,8 @@
 namespace popup {
 
 // {"popup":null} when p is nullptr, else
-// {"popup":{"id":..,"title":..,"body":..,"image_url":..,"link_url":..}}.
+// {"popup":{"id":..,"title":..,"body":..,"image_url":..,"link_url":..}},
+// with "button_text" after them when the popup has one.
 std::string popup_answer(const Popup* p);
 
 // {"error":"<code>","message":"<message>"}

@@ -85,6 +85,9 @@ bool read_popup(const json::object& o, Popup* p, std::string* err) {
             r.opt_integer("click_cooldown_s", &p->click_cooldown_s, 0) &&
             r.string("title", &p->title) && r.string("body", &p->body) &&
             r.string("image_url", &p->image_url) && r.string("link_url", &p->link_url);
+  // button_text came later (sql/migrations/004): a set published before it
+  // has none, which means the page's own label.
+  if (ok && o.contains("button_text")) ok = r.string("button_text", &p->button_text);
   if (ok && (rollout < 0 || rollout > 100)) ok = r.fail("rollout_percent", "0..100");
   for (const auto& name : platforms) {
     auto pl = parse_platform(name);
@@ -116,7 +119,7 @@ std::string encode_config(const ConfigSet& cfg) {
         {"max_impressions", opt(p.max_impressions)}, {"show_cooldown_s", p.show_cooldown_s},
         {"ignore_cooldown_s", p.ignore_cooldown_s}, {"click_cooldown_s", opt(p.click_cooldown_s)},
         {"title", p.title}, {"body", p.body}, {"image_url", p.image_url},
-        {"link_url", p.link_url}});
+        {"link_url", p.link_url}, {"button_text", p.button_text}});
   }
   return json::serialize(json::object{{"version", cfg.version}, {"popups", popups}});
 }

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "core/iso_time.h"
+#include "core/text.h"
+
 namespace popup {
 namespace {
 
@@ -23,23 +26,34 @@ std::string global_option(int argc, const char* const* argv, int* i, CtlArgs* ou
   std::string word = argv[*i];
   std::string name = word.substr(0, word.find('='));
   bool has_eq = name.size() != word.size();
-  if (name != "--config" && name != "-c" && has_eq) return name + " takes no value";
+  bool takes_value = name == "--config" || name == "-c" || name == "--by";
+  if (!takes_value && has_eq) return name + " takes no value";
   if (name == "--json") return set_once(&out->json, "--json");
   if (name == "--help" || name == "-h") return set_once(&out->help, "--help");
   if (name == "--version" || name == "-V") return set_once(&out->version, "--version");
   std::string v;
+  bool by = name == "--by";
   if (has_eq) {
     v = word.substr(name.size() + 1);
   } else if (*i + 1 < argc) {
     v = argv[++*i];
   } else {
-    return "--config needs a FILE";
+    return by ? "--by needs a NAME" : "--config needs a FILE";
+  }
+  if (by) {
+    if (!out->by.empty()) return "--by given twice";
+    std::string problem = operator_name_problem(v);
+    if (!problem.empty()) return "--by: " + problem;
+    out->by = v;
+    return "";
   }
   if (v.empty()) return "--config needs a FILE";
   if (!out->config.empty()) return "--config given twice";
   out->config = v;
   return "";
 }
+
+std::string check_value(const std::string& opt, CtlValue kind, const std::string& v);
 
 // Resolves the command options once the command is known: a value option
 // without '=' takes the next word, which the first pass read as a word.
@@ -72,6 +86,12 @@ std::string resolve(const CtlCommand& cmd, const std::vector<std::string>& raw, 
       return "unknown option " + name + " for " + cmd.name;
     }
   }
+  for (const auto& [opt, kind] : cmd.kinds) {
+    auto it = out->options.find(opt);
+    if (it == out->options.end()) continue;
+    std::string problem = check_value(opt, kind, it->second);
+    if (!problem.empty()) return problem;
+  }
   if (words.size() < cmd.min_words) return cmd.name + ": too few arguments";
   if (words.size() > cmd.max_words) return cmd.name + ": unexpected argument " + words[cmd.max_words];
   out->words = std::move(words);
@@ -80,7 +100,27 @@ std::string resolve(const CtlCommand& cmd, const std::vector<std::string>& raw, 
 
 bool is_global(const std::string& name) {
   return name == "--json" || name == "--help" || name == "-h" || name == "--version" ||
-         name == "-V" || name == "--config" || name == "-c";
+         name == "-V" || name == "--config" || name == "-c" || name == "--by";
+}
+
+// "" or what is wrong with the value of `opt`.
+std::string check_value(const std::string& opt, CtlValue kind, const std::string& v) {
+  switch (kind) {
+    case CtlValue::time_or_none:
+      if (v == "none" || parse_iso_time(v)) return "";
+      return opt + ": not an ISO-8601 time with a zone (2026-12-01T09:00:00+01:00) or none: " + v;
+    case CtlValue::date:
+      if (parse_iso_date(v)) return "";
+      return opt + ": not a date (2026-12-01): " + v;
+    case CtlValue::popup_id: {
+      bool ok = !v.empty() && v.size() <= 10 && v.find_first_not_of("0123456789") == std::string::npos &&
+                std::stoll(v) >= 1 && std::stoll(v) <= 4294967295LL;
+      return ok ? "" : opt + ": not a popup id (1 to 4294967295): " + v;
+    }
+    case CtlValue::text:
+      break;
+  }
+  return "";
 }
 
 // Whether `command` declares `name` itself (explain's --version is the app
@@ -128,6 +168,18 @@ Result<CtlArgs> parse_ctl_args(int argc, const char* const* argv,
   if (!problem.empty()) return bad(problem);
   if (out.config.empty()) return bad("--config FILE is required");
   return out;
+}
+
+std::string usage_error(const std::string& problem) {
+  return "popupctl: " + problem + " (see popupctl --help)\n";
+}
+
+std::string operator_name_problem(const std::string& name) {
+  if (name.empty() || trim(name).empty()) return "the name must not be empty";
+  if (name.size() > 64) return "the name must be at most 64 bytes";
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7f) return "the name must not contain control characters";
+  return "";
 }
 
 }  // namespace popup

@@ -1,11 +1,13 @@
 // popupctl's command line: `popupctl [global options] COMMAND [words]
 // [command options]`, parsed strictly and without IO so that the rules
 // are unit-tested. Global options may stand anywhere: -c/--config FILE,
-// --json, -h/--help, -V/--version; a word "help" asks for the usage too.
+// --by NAME, --json, -h/--help, -V/--version; a word "help" asks for the
+// usage too.
 // Command options take their value as "--from X" or "--from=X"; "--" ends
 // the options. A command may declare a global option's name for itself
 // (explain --version V): after that command's name it is the command's.
-// Anything unknown is a usage error (exit 2).
+// Anything unknown, and an option value of the wrong kind, is a usage error
+// (exit 2), reported on one line (usage_error).
 #pragma once
 
 #include <map>
@@ -16,16 +18,26 @@
 
 namespace popup {
 
+// What an option's value must be; parse_ctl_args checks it.
+enum class CtlValue {
+  text,          // anything
+  time_or_none,  // an ISO-8601 time with a zone, or "none"
+  date,          // an ISO-8601 date, 2026-12-01
+  popup_id,      // 1..4294967295
+};
+
 // What one command accepts.
 struct CtlCommand {
   std::string name;
   size_t min_words = 0, max_words = 0;  // positional words after the command
   std::vector<std::string> value_options;  // "--from": takes a value
   std::vector<std::string> flags;          // "--dry-run": takes none
+  std::map<std::string, CtlValue> kinds = {};  // value options not listed: text
 };
 
 struct CtlArgs {
   std::string config;
+  std::string by;  // --by NAME: the operator to record; "" = not given
   bool help = false;
   bool version = false;
   bool json = false;
@@ -46,5 +58,12 @@ struct CtlArgs {
 // command and config may be absent.
 Result<CtlArgs> parse_ctl_args(int argc, const char* const* argv,
                                const std::vector<CtlCommand>& commands);
+
+// The one line a usage error prints: "popupctl: PROBLEM (see popupctl --help)\n".
+std::string usage_error(const std::string& problem);
+
+// "" when `name` may be recorded as the operator (1 to 64 characters, no
+// control characters, not only spaces), else why not.
+std::string operator_name_problem(const std::string& name);
 
 }  // namespace popup

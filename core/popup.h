@@ -36,6 +36,9 @@ struct Popup {
   int64_t ignore_cooldown_s = 0;
   std::optional<int64_t> click_cooldown_s;  // nullopt = never again
   std::string title, body, image_url, link_url;
+  // The label of the popup's link button; "" = the page's own label
+  // (web/popup.js linkText). Plain text (core/popup_file.h).
+  std::string button_text;
 };
 
 // The configuration set as published: every popup in MySQL, enabled or not

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 #include "core/iso_time.h"
@@ -31,9 +32,12 @@ std::string csv_line(const std::string& popup, const std::string& day, const Cou
   return buf;
 }
 
-boost::json::object counts_json(const Counts& c) {
-  return {{"impressions", c.impressions}, {"unique_users", c.users}, {"clicks", c.clicks},
-          {"ignores", c.ignores}, {"ctr", ctr(c)}};
+// One object of counts, written by hand: Boost.JSON writes a double in
+// exponent form (5E-1), which the report's readers should not have to take.
+std::string counts_json(const Counts& c, const std::string& head) {
+  return "{" + head + "\"impressions\":" + std::to_string(c.impressions) +
+         ",\"unique_users\":" + std::to_string(c.users) + ",\"clicks\":" + std::to_string(c.clicks) +
+         ",\"ignores\":" + std::to_string(c.ignores) + ",\"ctr\":" + plain_decimal(ctr(c)) + "}";
 }
 
 }  // namespace
@@ -80,21 +84,21 @@ std::string format_report_csv(const Report& r) {
 }
 
 std::string report_json(const Report& r) {
-  namespace json = boost::json;
-  json::array days, popups;
-  for (const auto& d : r.days) {
-    auto o = counts_json(d.counts);
-    o["popup_id"] = d.popup_id;
-    o["day"] = format_iso_date(d.day);
-    days.push_back(std::move(o));
-  }
-  for (const auto& [id, c] : r.per_popup) {
-    auto o = counts_json(c);
-    o["popup_id"] = id;
-    popups.push_back(std::move(o));
-  }
-  return json::serialize(
-      json::object{{"days", std::move(days)}, {"popups", std::move(popups)}, {"total", counts_json(r.total)}});
+  std::string days, popups;
+  for (const auto& d : r.days)
+    days += (days.empty() ? "" : ",") +
+            counts_json(d.counts, "\"popup_id\":" + std::to_string(d.popup_id) + ",\"day\":" +
+                                      boost::json::serialize(boost::json::value(format_iso_date(d.day))) + ",");
+  for (const auto& [id, c] : r.per_popup)
+    popups += (popups.empty() ? "" : ",") + counts_json(c, "\"popup_id\":" + std::to_string(id) + ",");
+  return "{\"days\":[" + days + "],\"popups\":[" + popups + "],\"total\":" + counts_json(r.total, "") + "}";
+}
+
+std::string plain_decimal(double v) {
+  if (v == 0) return "0";  // also -0
+  char buf[400];           // fixed notation of any finite double fits
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  return ec == std::errc() ? std::string(buf, end) : "0";
 }
 
 }  // namespace popup

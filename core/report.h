@@ -47,8 +47,13 @@ std::string format_report_text(const Report& r);
 // a ratio with four decimals).
 std::string format_report_csv(const Report& r);
 
-// {"days":[...],"popups":[...],"total":{...}} with ctr as a number.
+// {"days":[...],"popups":[...],"total":{...}} with ctr as a number written
+// as a plain decimal (0.5, 0, 0.3333333333333333), never in exponent form.
 std::string report_json(const Report& r);
+
+// `v` as a plain decimal, the shortest that reads back to v: no exponent,
+// no trailing zeros, "0" for zero ("0.5", "12", "0.00001"). v must be finite.
+std::string plain_decimal(double v);
 
 }  // namespace popup
 

@@ -213,6 +213,10 @@ constexpr Setting kTable[] = {
      "`popupctl retention` deletes raw events older than this many days (the daily roll-ups "
      "stay); 0 = keep them.",
      0, 36500},
+    {kCtl, "ctl_operator", &Settings::ctl_operator, "",
+     "The operator popupctl's audit rows name when neither `--by` nor `$SUDO_USER` says who; "
+     "empty = `$USER`, then the account popupctl runs as.",
+     0, 0},
     {kLog, "log_level", &Settings::log_level, "info",
      "The lowest level written: `debug`, `info`, `warn` or `error`.", 0, 0, Text::level},
     {kLog, "log_file", &Settings::log_file, "",

@@ -115,6 +115,9 @@ struct Settings {
   // popupctl retention: raw events older than this many days are deleted
   // (the daily roll-ups stay); 0 = keep them forever.
   int retention_days;
+  // popupctl: the operator its audit rows name when neither --by nor
+  // $SUDO_USER says who; "" = $USER, then the account (ctl/popupctl_main.cc).
+  std::string ctl_operator;
   // Whether this host's /api/metrics reports the shared queue's figures
   // (depth, oldest event age, writers): on for exactly one host per queue,
   // the one running popup-writer, so that a sum over hosts counts them once.

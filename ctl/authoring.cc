@@ -66,9 +66,7 @@ int cmd_apply(Ctl& c) {
     if (!c.args.json) printf("popupctl: nothing to change\n");
     return 0;
   }
-  std::string err2;
-  if (!c.mysql->transaction(stmts, &err2)) return fail(err2 + " (nothing was written)");
-  return publish(c, c.args.json);
+  return commit_and_publish(c, stmts, true, c.args.json);
 }
 
 int cmd_export(Ctl& c) {

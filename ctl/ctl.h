@@ -19,8 +19,10 @@ struct Ctl {
   Settings s;
   CtlArgs args;
   Mysql* mysql = nullptr;
-  std::string os_user;  // recorded in the audit table
-  int64_t now = 0;      // unix seconds at start
+  std::string os_user;       // the operator recorded in the audit table
+  std::string os_user_from;  // where that name came from: --by, SUDO_USER,
+                             // ctl_operator, USER or account
+  int64_t now = 0;           // unix seconds at start
 };
 
 // Prints "popupctl: <msg>" to stderr; returns 1.
@@ -43,12 +45,17 @@ Mysql::Statement upsert_sql(const Popup& p);
 Mysql::Statement audit_sql(const Ctl& c, const std::string& command, int64_t popup_id,
                            const std::string& before, const std::string& after);
 
-// Bumps the version, loads the set and copies it into Redis; prints
-// "popupctl: published version N ..." (or JSON) unless quiet. 0 or 1.
-int publish(Ctl& c, bool quiet = false);
-
-// Writes `stmts` and the audit rows in one transaction, then publishes.
-int commit_and_publish(Ctl& c, const std::vector<Mysql::Statement>& stmts);
+// A change is all or nothing: `stmts` (the change and its audit rows), the
+// version increment and the copy of the resulting set into Redis happen
+// together. In one MySQL transaction the statements run and the set is
+// read; it is published to Redis before the commit, and a failed publish
+// (Redis down) rolls the transaction back, so MySQL, the audit trail and
+// what the service serves never disagree. Prints "popupctl: written,
+// audited and published version N ..." (or "published version N" when
+// `changed` is false; JSON with --json) unless quiet; on failure says that
+// nothing was written. 0 or 1.
+int commit_and_publish(Ctl& c, const std::vector<Mysql::Statement>& stmts, bool changed = true,
+                       bool quiet = false);
 
 // A popup id from a word; false on anything but 1..4294967295.
 bool parse_id(const std::string& word, int64_t* id);
@@ -69,5 +76,6 @@ int cmd_report(Ctl& c);
 int cmd_chart(Ctl& c);
 int cmd_retention(Ctl& c);
 int cmd_history(Ctl& c);
+int cmd_revert(Ctl& c);
 
 }  // namespace popup

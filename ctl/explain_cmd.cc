@@ -84,9 +84,9 @@ int cmd_explain(Ctl& c) {
   Visit visit;
   std::string err;
   int64_t at = 0;
-  if (!visit_from_args(c, &visit, &err)) return fprintf(stderr, "popupctl: %s\n", err.c_str()), 2;
+  if (!visit_from_args(c, &visit, &err)) return fputs(usage_error(err).c_str(), stderr), 2;
   if (!at_from_args(c, &at))
-    return fprintf(stderr, "popupctl: --at must be an ISO-8601 time with a zone or unix seconds\n"), 2;
+    return fputs(usage_error("--at must be an ISO-8601 time with a zone or unix seconds").c_str(), stderr), 2;
   auto addr = parse_address(c.s.redis);
   if (!addr) return fail("bad redis address " + c.s.redis);
   Redis redis(*addr, c.s.redis_timeout_ms);

@@ -1,6 +1,7 @@
 // The popups table as popupctl reads and writes it. Every value goes to
 // MySQL as a bound parameter of a prepared statement (Mysql::Statement):
 // no text, number or NULL is ever spliced into SQL.
+#include <boost/json.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -76,7 +77,8 @@ Mysql::Statement upsert_sql(const Popup& p) {
       {"title", p.title},
       {"body", p.body},
       {"image_url", p.image_url},
-      {"link_url", p.link_url}};
+      {"link_url", p.link_url},
+      {"button_text", p.button_text}};
   std::string names, values, update;
   std::vector<Mysql::Param> params;
   for (auto& [col, v] : cols) {
@@ -92,37 +94,51 @@ Mysql::Statement upsert_sql(const Popup& p) {
 
 Mysql::Statement audit_sql(const Ctl& c, const std::string& command, int64_t popup_id,
                            const std::string& before, const std::string& after) {
-  return {"INSERT INTO popup_audit (at, os_user, command, popup_id, before_json, after_json)"
-          " VALUES (?, ?, ?, ?, ?, ?)",
-          {c.now, c.os_user, command, popup_id > 0 ? Mysql::Param(popup_id) : Mysql::Param(nullptr),
-           opt_text(before), opt_text(after)}};
+  return {"INSERT INTO popup_audit (at, os_user, os_user_from, command, popup_id, before_json, after_json)"
+          " VALUES (?, ?, ?, ?, ?, ?, ?)",
+          {c.now, c.os_user, c.os_user_from, command,
+           popup_id > 0 ? Mysql::Param(popup_id) : Mysql::Param(nullptr), opt_text(before),
+           opt_text(after)}};
 }
 
-int publish(Ctl& c, bool quiet) {
-  std::string err;
-  int64_t version = 0;
-  ConfigSet cfg;
-  if (!c.mysql->bump_version(&version, &err) || !c.mysql->load_config(&cfg, &err)) return fail(err);
+int commit_and_publish(Ctl& c, const std::vector<Mysql::Statement>& stmts, bool changed, bool quiet) {
   auto addr = parse_address(c.s.redis);
-  if (!addr) return fail("bad redis address " + c.s.redis);
+  if (!addr) return fail("bad redis address " + c.s.redis + "; nothing was written");
   Redis redis(*addr, c.s.redis_timeout_ms);
-  if (!publish_config(redis, Keys{c.s.key_prefix}, cfg, &err)) return fail(err);
+  auto to_redis = [&](const ConfigSet& cfg, std::string* e) {
+    return publish_config(redis, Keys{c.s.key_prefix}, cfg, e);
+  };
+  ConfigSet cfg;
+  bool published = false;
+  std::string err;
+  if (!c.mysql->commit_published(stmts, to_redis, &cfg, &published, &err)) {
+    if (!published && err.rfind("mysql", 0) == 0) return fail(err + " (nothing was written)");
+    if (!published)
+      return fail("cannot publish (" + err + "): nothing was written; a change is written only"
+                  " together with its publication, so run it again once Redis answers");
+    // Redis took a set that MySQL did not commit: publish what MySQL holds
+    // under a newer version, so the service drops the uncommitted change.
+    std::string err2;
+    ConfigSet back;
+    Mysql::Statement skip("UPDATE config_meta SET version = version + 1 WHERE id = 1");
+    if (c.mysql->commit_published({skip}, to_redis, &back, &published, &err2))
+      return fail("the commit failed after publishing (" + err + "): nothing was written, and"
+                  " MySQL's popups were published again as version " + std::to_string(back.version));
+    return fail("the commit failed after publishing (" + err + ") and publishing MySQL's popups"
+                " again failed too (" + err2 + "): run popupctl publish once both answer");
+  }
   size_t enabled = 0;
   for (const auto& p : cfg.popups) enabled += p.enabled;
   if (quiet) return 0;
   if (c.args.json)
-    printf("{\"published_version\":%lld,\"popups\":%zu,\"enabled\":%zu}\n",
-           static_cast<long long>(cfg.version), cfg.popups.size(), enabled);
+    printf("{\"published_version\":%lld,\"popups\":%zu,\"enabled\":%zu,\"by\":%s,\"by_from\":\"%s\"}\n",
+           static_cast<long long>(cfg.version), cfg.popups.size(), enabled,
+           boost::json::serialize(boost::json::value(c.os_user)).c_str(), c.os_user_from.c_str());
   else
-    printf("popupctl: published version %lld with %zu popups (%zu enabled)\n",
-           static_cast<long long>(cfg.version), cfg.popups.size(), enabled);
+    printf("popupctl: %spublished version %lld with %zu popups (%zu enabled) by %s (from %s)\n",
+           changed ? "written, audited and " : "", static_cast<long long>(cfg.version),
+           cfg.popups.size(), enabled, c.os_user.c_str(), c.os_user_from.c_str());
   return 0;
-}
-
-int commit_and_publish(Ctl& c, const std::vector<Mysql::Statement>& stmts) {
-  std::string err;
-  if (!c.mysql->transaction(stmts, &err)) return fail(err + " (nothing was written)");
-  return publish(c);
 }
 
 bool parse_id(const std::string& word, int64_t* id) {

@@ -70,7 +70,7 @@ bool load_report(Ctl& c, int64_t popup, Report* out, std::string* err) {
 int popup_option(const Ctl& c, int64_t* popup) {
   if (!c.args.has("--popup")) return 0;
   if (parse_id(c.args.get("--popup"), popup)) return 0;
-  fprintf(stderr, "popupctl: --popup must be a popup id\n");
+  fputs(usage_error("--popup must be a popup id").c_str(), stderr);
   return 2;
 }
 
@@ -91,7 +91,7 @@ int cmd_report(Ctl& c) {
 
 int cmd_chart(Ctl& c) {
   int64_t id = 0;
-  if (!parse_id(c.args.words[0], &id)) return fprintf(stderr, "popupctl: %s: not a popup id\n", c.args.words[0].c_str()), 2;
+  if (!parse_id(c.args.words[0], &id)) return fputs(usage_error(c.args.words[0] + ": not a popup id").c_str(), stderr), 2;
   std::string png = c.args.get("--out", "popup-" + std::to_string(id) + ".png");
   if (png.find('\'') != std::string::npos) return fail("--out must not contain a single quote");
   Report r;

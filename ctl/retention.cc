@@ -15,7 +15,7 @@ int cmd_retention(Ctl& c) {
     std::string w = c.args.get(opt);
     if (w.empty() || w.size() > 6 || w.find_first_not_of("0123456789") != std::string::npos ||
         std::stoll(w) > hi || (std::stoll(w) == 0 && std::string(opt) == "--batch"))
-      return fprintf(stderr, "popupctl: %s must be a number up to %lld\n", opt, hi), 2;
+      return fputs(usage_error(std::string(opt) + " must be a number up to " + std::to_string(hi)).c_str(), stderr), 2;
     *out = std::stoll(w);
   }
   if (days == 0) {

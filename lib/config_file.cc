@@ -50,6 +50,7 @@ std::string take_option(int argc, const char* const* argv, int* i, const ArgSpec
   if (w == "--config" || w == "-c" || w.substr(0, 9) == "--config=")
     return take_config(argc, argv, i, w, out);
   if (w == "--help" || w == "-h") return set_flag(&out->help, "--help");
+  if (spec.version && (w == "--version" || w == "-V")) return set_flag(&out->version, "--version");
   if (spec.check_flag && (w == "--check" || w == "-t")) return set_flag(&out->check, "--check");
   if (spec.print_config_flag && w == "--print-config")
     return set_flag(&out->print_config, "--print-config");
@@ -77,7 +78,7 @@ Result<Args> parse_args(int argc, const char* const* argv, const ArgSpec& spec) 
                                                            : take_word(w, spec, &out);
     if (!problem.empty()) return bad(problem);
   }
-  if (out.help) return out;
+  if (out.help || out.version) return out;
   if (out.print_config && !out.config.empty())
     return bad("--print-config takes no --config: it prints every key's default");
   if (out.print_config && out.check) return bad("--print-config and --check: one at a time");
@@ -99,6 +100,10 @@ std::optional<int> read_command_line(int argc, const char* const* argv, const Ar
   *args = std::move(parsed.value());
   if (args->help) {
     fputs(spec.usage, stdout);
+    return 0;
+  }
+  if (args->version) {
+    printf("%s %s\n", spec.program, spec.version);
     return 0;
   }
   if (args->print_config) {

@@ -21,6 +21,7 @@ struct ArgSpec {
   bool check_flag = false;            // accepts --check / -t
   std::vector<std::string> commands;  // non-empty: exactly one of these words is required
   bool print_config_flag = false;     // accepts --print-config
+  const char* version = nullptr;      // set: --version / -V prints "<program> <version>"
 };
 
 // A parsed command line.
@@ -28,6 +29,7 @@ struct Args {
   std::string config;   // --config FILE, -c FILE, --config=FILE
   bool check = false;   // --check, -t
   bool help = false;    // --help, -h
+  bool version = false;  // --version, -V (when the program has a version)
   bool print_config = false;  // --print-config
   std::string command;  // one of ArgSpec::commands, or ""
 };

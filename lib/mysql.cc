@@ -73,6 +73,7 @@ bool popup_from_row(sql::ResultSet* rs, Popup* p, std::string* why) {
   p->body = rs->getString("body");
   p->image_url = rs->getString("image_url");
   p->link_url = rs->getString("link_url");
+  p->button_text = rs->getString("button_text");
   return true;
 }
 
@@ -170,29 +171,56 @@ bool Mysql::load_user_states(const std::string& uid, UserStates* out, std::strin
 bool Mysql::load_config_once(ConfigSet* out, std::string* err) {
   if (!ensure_connected(err)) return false;
   try {
+    *out = read_config();
+    return true;
+  } catch (const sql::SQLException& e) {
+    return fail(e.what(), err);
+  }
+}
+
+ConfigSet Mysql::read_config() {
+  std::unique_ptr<sql::Statement> st(conn_->createStatement());
+  ConfigSet cfg;
+  {
+    std::unique_ptr<sql::ResultSet> rs(
+        st->executeQuery("SELECT version FROM config_meta WHERE id = 1"));
+    cfg.version = rs->next() ? rs->getInt64(1) : 0;
+  }
+  std::unique_ptr<sql::ResultSet> rs(st->executeQuery(
+      "SELECT id, name, priority, enabled, starts_at, ends_at, platforms, min_version,"
+      " max_version, langs, rollout_percent, max_impressions, show_cooldown_s,"
+      " ignore_cooldown_s, click_cooldown_s, title, body, image_url, link_url, button_text"
+      " FROM popups"));
+  while (rs->next()) {
+    Popup p;
+    std::string why;
+    if (!popup_from_row(rs.get(), &p, &why)) {
+      log_warn("config: popup %lld skipped: %s", static_cast<long long>(p.id), why.c_str());
+      continue;
+    }
+    cfg.popups.push_back(std::move(p));
+  }
+  sort_for_selection(cfg.popups);
+  return cfg;
+}
+
+bool Mysql::commit_published(const std::vector<Statement>& stmts,
+                             const std::function<bool(const ConfigSet&, std::string*)>& publish,
+                             ConfigSet* cfg, bool* published, std::string* err) {
+  *published = false;
+  if (!ensure_connected(err)) return false;
+  try {
     std::unique_ptr<sql::Statement> st(conn_->createStatement());
-    ConfigSet cfg;
-    {
-      std::unique_ptr<sql::ResultSet> rs(
-          st->executeQuery("SELECT version FROM config_meta WHERE id = 1"));
-      cfg.version = rs->next() ? rs->getInt64(1) : 0;
+    st->execute("START TRANSACTION");
+    for (const auto& q : stmts) run_update(q);
+    st->execute("UPDATE config_meta SET version = version + 1 WHERE id = 1");
+    *cfg = read_config();
+    if (!publish(*cfg, err)) {
+      st->execute("ROLLBACK");
+      return false;
     }
-    std::unique_ptr<sql::ResultSet> rs(st->executeQuery(
-        "SELECT id, name, priority, enabled, starts_at, ends_at, platforms, min_version,"
-        " max_version, langs, rollout_percent, max_impressions, show_cooldown_s,"
-        " ignore_cooldown_s, click_cooldown_s, title, body, image_url, link_url"
-        " FROM popups"));
-    while (rs->next()) {
-      Popup p;
-      std::string why;
-      if (!popup_from_row(rs.get(), &p, &why)) {
-        log_warn("config: popup %lld skipped: %s", static_cast<long long>(p.id), why.c_str());
-        continue;
-      }
-      cfg.popups.push_back(std::move(p));
-    }
-    sort_for_selection(cfg.popups);
-    *out = std::move(cfg);
+    *published = true;
+    st->execute("COMMIT");
     return true;
   } catch (const sql::SQLException& e) {
     return fail(e.what(), err);

@@ -9,6 +9,7 @@
 // connection, so a MariaDB restart costs no request an error.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -99,7 +100,22 @@ class Mysql {
   // Runs one statement (autocommit) and returns the rows it changed.
   bool execute_count(const Statement& q, int64_t* affected, std::string* err);
 
+  // popupctl's all-or-nothing change: in one transaction runs `stmts`,
+  // increments config_meta.version and reads the configuration set as it
+  // will be once committed (*cfg); then calls publish(*cfg, err) and
+  // commits only when it returned true, else rolls back. The version row
+  // stays locked until then, so concurrent changes publish in version
+  // order. Returns whether it committed; *published tells whether publish
+  // succeeded (true with a false return: the commit itself failed after
+  // the set was published).
+  bool commit_published(const std::vector<Statement>& stmts,
+                        const std::function<bool(const ConfigSet&, std::string*)>& publish,
+                        ConfigSet* cfg, bool* published, std::string* err);
+
  private:
+  // The configuration set on the current connection (inside whatever
+  // transaction it is in); throws sql::SQLException.
+  ConfigSet read_config();
   // batch: autocommit off (apply_events commits each batch itself); every
   // other use turns it back on, so reads never sit in an old snapshot.
   bool ensure_connected(std::string* err, bool batch = false);

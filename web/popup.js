@@ -9,7 +9,8 @@
 // - It must never break the host page. showPopup never throws and never
 //   rejects; the question to the service has a time budget (800 ms by
 //   default) after which it gives up silently and shows nothing.
-// - Content is text. title and body are rendered with textContent, never as
+// - Content is text. title, body and button_text (the link's label, the
+//   page's linkText when a popup has none) are rendered with textContent, never as
 //   HTML, so markup in them appears literally; image_url and link_url are
 //   used only when they are http(s) URLs (or relative ones), so a
 //   "javascript:" link can never run. This is the content contract in the
@@ -49,7 +50,7 @@ const CSS = `
  * options: endpoint (the API base, default "/api"; another origin needs it
  * in the service's cors_origins), uid (required, 1-64 of [A-Za-z0-9._-]),
  * platform ("web"), version, lang, timeoutMs (800), linkText ("Learn
- * more"), closeLabel ("Close"), styles (true: inject the default CSS once;
+ * more": the link's label for a popup without its own button_text), closeLabel ("Close"), styles (true: inject the default CSS once;
  * false when the host styles .popupjs-* itself, e.g. under a strict CSP),
  * retries (2: resends of an action that fetch could not deliver),
  * onError(error) (told why nothing was shown), window (for tests).
@@ -133,7 +134,8 @@ export function parseAnswer(answer) {
   }
   return { id: p.id, title: p.title, body: p.body,
            image_url: typeof p.image_url === "string" ? p.image_url : "",
-           link_url: typeof p.link_url === "string" ? p.link_url : "" };
+           link_url: typeof p.link_url === "string" ? p.link_url : "",
+           button_text: typeof p.button_text === "string" ? p.button_text.trim() : "" };
 }
 
 function trimSlash(s) {
@@ -240,7 +242,8 @@ function render(win, o, popup) {
   const href = safeUrl(popup.link_url, win.location && win.location.href);
   let link = null;
   if (href) {
-    link = el(doc, "a", "popupjs-link", o.linkText);
+    // The popup's own label when it has one, as text; else the page's.
+    link = el(doc, "a", "popupjs-link", popup.button_text || o.linkText);
     link.setAttribute("href", href);
     dialog.appendChild(link);
   }

@@ -235,7 +235,7 @@ class OpenApi(unittest.TestCase):
     # Named so they run in this order: answers first, faults next, coverage last.
     def test_1_ordinary_answers_fit_the_description(self):
         stack.set_popups([popup_row(1, title="<b>Sale</b>", image_url="https://x.example/i.png",
-                                    link_url="https://x.example/")])
+                                    link_url="https://x.example/", button_text="Shop now")])
         c = stack.http()
         u = uid("oa")
         q = "/api/popup?uid=%s&platform=web&version=1.2&lang=en" % u

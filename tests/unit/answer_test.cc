@@ -32,6 +32,16 @@ BOOST_AUTO_TEST_CASE(popup_answer_has_exactly_the_client_fields_in_order) {
              R"("image_url":"https://e.example/i.png","link_url":"https://e.example/sale?a=1&b=2"}})");
 }
 
+BOOST_AUTO_TEST_CASE(button_text_is_in_the_answer_only_when_the_popup_has_one) {
+  Popup p = sample();
+  BOOST_TEST(popup_answer(&p).find("button_text") == std::string::npos);
+  p.button_text = "Shop \"now\"";
+  BOOST_TEST(popup_answer(&p) ==
+             R"({"popup":{"id":7,"title":"Sale","body":"Half off",)"
+             R"("image_url":"https://e.example/i.png","link_url":"https://e.example/sale?a=1&b=2",)"
+             R"("button_text":"Shop \"now\""}})");
+}
+
 BOOST_AUTO_TEST_CASE(popup_answer_escapes_quotes_backslashes_and_control_characters) {
   Popup p = sample();
   p.title = "Say \"hi\"";

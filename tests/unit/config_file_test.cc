@@ -112,6 +112,17 @@ BOOST_AUTO_TEST_CASE(the_config_file_name_may_start_with_a_dash) {
   BOOST_TEST(r.value().config == "-odd.conf");
 }
 
+BOOST_AUTO_TEST_CASE(version_is_taken_by_a_program_with_a_version_only) {
+  const ArgSpec versioned{"popupd", "usage: popupd\n", true, {}, true, "0.1.0+gabc"};
+  for (const char* w : {"--version", "-V"}) {
+    auto r = parse(versioned, {w});
+    BOOST_REQUIRE(r.ok());
+    BOOST_TEST(r.value().version);
+  }
+  BOOST_TEST(refusal(versioned, {"--version", "-V"}) == "--version given twice");
+  BOOST_TEST(refusal(kDaemon, {"--version"}) == "unknown option --version");
+}
+
 BOOST_AUTO_TEST_CASE(print_config_stands_alone) {
   auto r = parse(kDaemon, {"--print-config"});
   BOOST_REQUIRE(r.ok());

@@ -30,6 +30,7 @@ Popup full(int64_t id, int64_t priority) {
   p.body = "body";
   p.image_url = "https://e.example/i.png";
   p.link_url = "https://e.example/?a=1&b=2";
+  p.button_text = "Shop now";
   return p;
 }
 
@@ -53,6 +54,7 @@ void check_same(const Popup& a, const Popup& b) {
   BOOST_TEST(a.body == b.body);
   BOOST_TEST(a.image_url == b.image_url);
   BOOST_TEST(a.link_url == b.link_url);
+  BOOST_TEST(a.button_text == b.button_text);
 }
 
 // The encoding of a one-popup set with one popup member replaced or removed.
@@ -109,7 +111,8 @@ BOOST_AUTO_TEST_CASE(encoding_uses_names_text_versions_and_nulls) {
   BOOST_TEST(j.at("platforms").as_array().at(0).as_string() == "ios");
   BOOST_TEST(j.at("langs").as_array().at(1).as_string() == "pt-br");
   BOOST_TEST(j.at("name").as_string() == p.name);
-  BOOST_TEST(j.size() == 19u);  // every Popup field
+  BOOST_TEST(j.at("button_text").as_string() == "Shop now");
+  BOOST_TEST(j.size() == 20u);  // every Popup field
 }
 
 BOOST_AUTO_TEST_CASE(decoded_popups_are_in_selection_order) {
@@ -195,6 +198,18 @@ BOOST_AUTO_TEST_CASE(rollout_bounds_0_and_100_are_accepted) {
   auto all = decode_config(with("rollout_percent", value(100)));
   BOOST_REQUIRE(all.ok());
   BOOST_TEST(all.value().popups[0].rollout_percent == 100);
+}
+
+BOOST_AUTO_TEST_CASE(a_set_published_before_button_text_decodes_without_it) {
+  auto doc = one_popup_doc();
+  doc["popups"].as_array()[0].as_object().erase("button_text");
+  auto r = decode_config(boost::json::serialize(doc));
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(r.value().popups.at(0).button_text == "");
+  doc["popups"].as_array()[0].as_object()["button_text"] = 5;
+  auto bad = decode_config(boost::json::serialize(doc));
+  BOOST_REQUIRE(!bad.ok());
+  BOOST_TEST(bad.error().message == "config: button_text must be a string");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

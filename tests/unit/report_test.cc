@@ -1,5 +1,6 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
+#include <boost/json.hpp>
 
 #include "core/report.h"
 
@@ -56,6 +57,25 @@ BOOST_AUTO_TEST_CASE(chart_ticks_stay_at_most_fifteen) {
   // 90 days: a tick every 6 days, 15 labels.
   BOOST_TEST(chart_script(r, 1, "/tmp/d", "/tmp/o.png").find("set xtics 1728000000, 518400 ") !=
              std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(json_numbers_are_plain_decimals) {
+  BOOST_TEST(plain_decimal(0.5) == "0.5");
+  BOOST_TEST(plain_decimal(0.0) == "0");
+  BOOST_TEST(plain_decimal(-0.0) == "0");
+  BOOST_TEST(plain_decimal(1.0) == "1");
+  BOOST_TEST(plain_decimal(1.0 / 3) == "0.3333333333333333");
+  BOOST_TEST(plain_decimal(0.00001) == "0.00001");
+  BOOST_TEST(plain_decimal(12.5) == "12.5");
+  BOOST_TEST(std::stod(plain_decimal(1.0 / 7)) == 1.0 / 7);
+  Report r = build_report({{1, 20000, {10, 7, 5, 1}}, {2, 20000, {0, 0, 0, 0}}}, {{1, 7}}, 7);
+  std::string json = report_json(r);
+  BOOST_TEST(json.find('E') == std::string::npos, json);
+  BOOST_TEST(json.find("\"ctr\":0.5}") != std::string::npos, json);
+  BOOST_TEST(json.find("\"ctr\":0}") != std::string::npos, json);
+  BOOST_TEST(json.find("{\"popup_id\":1,\"day\":\"2024-10-04\",\"impressions\":10,") != std::string::npos, json);
+  boost::json::value v = boost::json::parse(json);
+  BOOST_TEST(v.at("total").at("ctr").to_number<double>() == 5.0 / 10);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

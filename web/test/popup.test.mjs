@@ -214,10 +214,24 @@ test("a broken page (no document) costs a null, not an exception", async () => {
   assert.equal(await showPopup({ window: win, uid: "u7" }), null);
 });
 
+test("the link shows the popup's button_text as text, else the page's linkText", async () => {
+  const own = withPopup({ ...POPUP, button_text: "<b>Shop</b> now" });
+  await showPopup({ window: own.win, uid: "u1", linkText: "Read more" });
+  const link = own.win.document.byClass("popupjs-link")[0];
+  assert.equal(link.textContent, "<b>Shop</b> now");
+  assert.deepEqual(own.win.document.find((e) => e.tagName === "B"), []);
+  for (const button_text of [undefined, "", "   "]) {
+    const plain = withPopup({ ...POPUP, button_text });
+    await showPopup({ window: plain.win, uid: "u1", linkText: "Read more" });
+    assert.equal(plain.win.document.byClass("popupjs-link")[0].textContent, "Read more");
+  }
+});
+
 test("parseAnswer keeps only the documented fields", () => {
   assert.equal(parseAnswer({ popup: null }), null);
   assert.deepEqual(parseAnswer({ popup: { id: 1, title: "t", body: "b", extra: 1 } }),
-                   { id: 1, title: "t", body: "b", image_url: "", link_url: "" });
+                   { id: 1, title: "t", body: "b", image_url: "", link_url: "", button_text: "" });
+  assert.equal(parseAnswer({ popup: { id: 1, title: "t", body: "b", button_text: 5 } }).button_text, "");
   assert.throws(() => parseAnswer([]));
 });
 
