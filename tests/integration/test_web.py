@@ -299,7 +299,7 @@ def make(*args, timeout=600):
 
 
 class ShippedPopupJs(unittest.TestCase):
-    """README "Shipping popup.js", the cross-origin way: `make install`
+    """web/README.md "Shipping popup.js", the cross-origin way: `make install`
     under a temporary prefix, a host's nginx laid out as the README says
     (the installed share/popup/nginx as <conf>/popup, what `popupd --check`
     prints for the stack's popup.conf in conf.d/, a server{} that includes
