@@ -117,21 +117,21 @@ class FakeClock : public Clock {
 };
 
 // The write-behind's sink: keeps what it got and stores the states in the
-// fake Redis, as the real recorder does; fails while `down`.
+// fake Redis, as the real EventQueue does; fails while `down`.
 class FakeSink : public EventSink {
  public:
   std::mutex mu;
   bool down = false;
   FakeRedis* redis = nullptr;
   std::vector<Pending> got;
-  std::vector<Recorded> record(const std::vector<Pending>& batch) override {
+  std::vector<Stored> store(const std::vector<Pending>& batch) override {
     std::lock_guard<std::mutex> l(mu);
-    if (down) return std::vector<Recorded>(batch.size(), Recorded::failed);
-    std::vector<Recorded> out;
+    if (down) return std::vector<Stored>(batch.size(), Stored::failed);
+    std::vector<Stored> out;
     for (const auto& p : batch) {
       bool seen = false;
       for (const auto& g : got) seen = seen || (p.once_ttl_s > 0 && g.event.id == p.event.id);
-      out.push_back(seen ? Recorded::before : Recorded::yes);
+      out.push_back(seen ? Stored::before : Stored::yes);
       if (seen) continue;
       got.push_back(p);
       if (!redis) continue;
@@ -173,7 +173,7 @@ struct World {
     neighbours.flusher = &flusher;
     mysql.cfg = config();
   }
-  // Until the write-behind recorded everything queued.
+  // Until the write-behind stored everything queued.
   void drain() {
     while (flusher.waiting() > 0) std::this_thread::yield();
   }
@@ -344,7 +344,7 @@ BOOST_AUTO_TEST_CASE(endless_conflicts_fall_back_to_a_waited_write) {
   w.redis.conflicts_left = 1000;
   BOOST_TEST(w.get("ian", kNow, false));
   BOOST_TEST(w.redis.committed.empty());
-  BOOST_TEST(w.sink.events().size() == 1u);  // recorded before the answer
+  BOOST_TEST(w.sink.events().size() == 1u);  // stored before the answer
 }
 
 BOOST_AUTO_TEST_CASE(the_shared_path_with_redis_down_records_through_mysql_or_refuses) {
@@ -376,7 +376,7 @@ BOOST_AUTO_TEST_CASE(a_refused_action_leaves_the_owners_memory_alone) {
   World w;
   w.redis.hashes["max"] = {true, {}};
   BOOST_TEST(w.get("max", kNow));
-  w.flusher.record(Pending{});  // the impression is stored
+  w.flusher.store(Pending{});  // the impression is stored
   w.sink.down = true;
   BOOST_TEST(w.act("max", Action::click, kNow + 5) == 503);
   w.sink.down = false;
