@@ -46,7 +46,7 @@ class FakeQueue : public WriterQueue {
   // When the queue is empty: the writer waited its second; by default the
   // test is over.
   std::function<void()> on_idle = [this] { *stop_ = 1; };
-  int gave_back = 0, published = 0;
+  int gave_back = 0;
   WriterStats last_published;
 
   void push(const std::string& item) { queue.push_front(item); }  // a worker's LPUSH
@@ -78,9 +78,8 @@ class FakeQueue : public WriterQueue {
     return Wait::item;
   }
   std::optional<int64_t> depth() override {
-    if (down) return std::nullopt;
-    if (on_depth) on_depth();
-    return static_cast<int64_t>(queue.size());
+    if (!down && on_depth) on_depth();
+    return down ? std::nullopt : std::optional<int64_t>(queue.size());
   }
   bool take(int want, int whole, int batch, std::vector<std::string>* items,
             std::string* err) override {
@@ -104,8 +103,7 @@ class FakeQueue : public WriterQueue {
     return true;
   }
   std::optional<int64_t> in_hand_count() override {
-    if (down) return std::nullopt;
-    return static_cast<int64_t>(processing.size());
+    return down ? std::nullopt : std::optional<int64_t>(processing.size());
   }
   bool acknowledge(size_t n, std::string* err) override {
     if (fails(err)) return false;
@@ -133,9 +131,7 @@ class FakeQueue : public WriterQueue {
     return true;
   }
   void publish(const WriterStats& st) override {
-    if (down) return;
-    ++published;
-    last_published = st;
+    if (!down) last_published = st;
   }
 
  private:
@@ -192,11 +188,7 @@ class FakeStore : public WriterStore {
   }
 };
 
-std::string event_id(int n) {
-  char buf[33];
-  snprintf(buf, sizeof buf, "%032x", n);
-  return buf;
-}
+std::string event_id(int n) { return format_event_id(0, static_cast<uint64_t>(n)); }
 
 std::string event_text(int n) {
   Event e;
