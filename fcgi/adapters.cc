@@ -76,15 +76,16 @@ void RedisUserStore::fill(const std::string& uid, const UserStates& durable) {
 }
 
 UserStore::Commit RedisUserStore::commit(const Event& ev) {
-  std::string key = keys_.user(ev.uid);
+  // Under the WATCH of read(): the state replaced is the one the decision
+  // read, unless another visit changed the hash first (then EXEC is nil).
+  std::vector<RedisCommand> cmds{{"MULTI"}};
+  StatesAndEvents write(keys_, s_.state_ttl_s, StatesAndEvents::Mode::replace);
+  write.add(ev);
+  write.append_to(&cmds);
+  cmds.push_back({"EXEC"});
   std::vector<RedisReply> replies;
   std::string err;
-  if (!redis_.pipeline({{"MULTI"},
-                        {"HSET", key, std::to_string(ev.popup_id), encode_state(ev.state)},
-                        {"EXPIRE", key, std::to_string(s_.state_ttl_s)},
-                        {"LPUSH", keys_.events(), encode_event(ev)},
-                        {"EXEC"}},
-                       &replies, &err)) {
+  if (!redis_.pipeline(cmds, &replies, &err)) {
     if (count_redis_failure(slot_, redis_)) log_warn("redis: %s", err.c_str());
     return Commit::failed;
   }

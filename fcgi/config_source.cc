@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "lib/log.h"
+#include "lib/redis_scripts.h"
 
 namespace popup {
 
@@ -48,11 +49,7 @@ ConfigSource::Lock RedisConfigSource::lock(const std::string& token, int ms) {
 void RedisConfigSource::unlock(const std::string& token) {
   RedisReply r;
   std::string err;
-  if (!redis_.command({"EVAL",
-                       "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-                       "return redis.call('DEL', KEYS[1]) end return 0",
-                       "1", keys_.config_lock(), token},
-                      &r, &err))
+  if (!redis_.command({"EVAL", kDeleteIfHeldScript, "1", keys_.config_lock(), token}, &r, &err))
     log_warn("config: cannot release %s (%s); it expires after %d ms",
              keys_.config_lock().c_str(), err.c_str(), lock_ms_);
 }

@@ -35,14 +35,14 @@ void Flusher::queue(Pending p) {
   if (items_.size() == 1 || items_.size() >= o_.batch) wake_.notify_one();
 }
 
-Recorded Flusher::record(Pending p) {
+Stored Flusher::store(Pending p) {
   auto w = std::make_shared<Waiter>();
   std::unique_lock<std::mutex> l(mu_);
   if (!running_) {
-    // Stopped: record it here, alone.
+    // Stopped: store it here, alone.
     l.unlock();
-    auto r = sink_.record({p});
-    return r.empty() ? Recorded::failed : r[0];
+    auto r = sink_.store({p});
+    return r.empty() ? Stored::failed : r[0];
   }
   items_.push_back(Item{std::move(p), w});
   ++actions_waiting_;
@@ -81,11 +81,11 @@ bool Flusher::flush_some(std::unique_lock<std::mutex>& l) {
   batch.reserve(n);
   for (auto& it : taken) batch.push_back(it.p);
   l.unlock();
-  std::vector<Recorded> results = sink_.record(batch);
-  results.resize(n, Recorded::failed);
+  std::vector<Stored> results = sink_.store(batch);
+  results.resize(n, Stored::failed);
   if (o_.left)
     for (size_t i = 0; i < n; ++i)
-      if (!taken[i].waiter && results[i] != Recorded::failed) o_.left(taken[i].p);
+      if (!taken[i].waiter && results[i] != Stored::failed) o_.left(taken[i].p);
   l.lock();
   ++batches_;
   bool ok = true;
@@ -95,7 +95,7 @@ bool Flusher::flush_some(std::unique_lock<std::mutex>& l) {
       taken[i].waiter->done = true;
       taken[i].waiter->result = results[i];
       --actions_waiting_;
-    } else if (results[i] == Recorded::failed) {
+    } else if (results[i] == Stored::failed) {
       again.push_back(std::move(taken[i]));
       ok = false;
     }
@@ -137,7 +137,7 @@ void Flusher::run() {
       if (stopping_ && actions_waiting_ == 0) break;
     }
   }
-  // What could not be recorded on the way out is lost (counted).
+  // What could not be stored on the way out is lost (counted).
   dropped_ += items_.size();
   if (o_.left)
     for (const auto& it : items_)

@@ -1,12 +1,12 @@
 // Write-behind for one worker process: the impressions its
 // threads decide from memory are handed to one flusher thread, which
-// records them in batches (one Redis pipeline for up to flush_events
+// stores them in batches (one Redis pipeline for up to flush_events
 // events, at most flush_ms after the first one waited). Actions go through
 // the same queue, so a user's writes reach Redis in the order they were
 // decided, but an action's caller waits for its batch: its 202 is a promise.
 //
 // The flusher does no IO itself: it hands batches to an EventSink (the
-// Redis/MySQL recorder in fcgi/recorder.h; a fake in the unit tests).
+// Redis/MySQL EventQueue in fcgi/event_queue.h; a fake in the unit tests).
 #pragma once
 
 #include <atomic>
@@ -24,20 +24,20 @@
 
 namespace popup {
 
-// One event to record. once_ttl_s > 0: record it only once (an action
+// One event to store. once_ttl_s > 0: store it only once (an action
 // whose id comes from its idempotency key; the marker lives that long).
 struct Pending {
   Event event;
   int64_t once_ttl_s = 0;
 };
 
-enum class Recorded { yes, before, failed };  // before: a keyed action seen already
+enum class Stored { yes, before, failed };  // before: a keyed action seen already
 
 class EventSink {
  public:
   virtual ~EventSink() = default;
-  // Records a batch in order and says, for each item, what became of it.
-  virtual std::vector<Recorded> record(const std::vector<Pending>& batch) = 0;
+  // Stores a batch in order and says, for each item, what became of it.
+  virtual std::vector<Stored> store(const std::vector<Pending>& batch) = 0;
 };
 
 struct FlusherOptions {
@@ -68,12 +68,12 @@ class Flusher {
   // An impression: queued, not waited for.
   void queue(Pending p);
   // An action: queued behind what waits, flushed at once; returns when its
-  // batch was recorded (or failed).
-  Recorded record(Pending p);
-  // Records what waits (one last try) and ends the thread.
+  // batch was stored (or failed).
+  Stored store(Pending p);
+  // Stores what waits (one last try) and ends the thread.
   void stop();
 
-  // Events not yet recorded: queued, or in the batch being recorded.
+  // Events not yet stored: queued, or in the batch being stored.
   size_t waiting() const;
   uint64_t dropped() const;
   uint64_t batches() const;
@@ -81,7 +81,7 @@ class Flusher {
  private:
   struct Waiter {
     bool done = false;
-    Recorded result = Recorded::failed;
+    Stored result = Stored::failed;
   };
   struct Item {
     Pending p;
@@ -89,7 +89,7 @@ class Flusher {
   };
   void run();
   void publish();  // the gauge, under mu_
-  // Takes up to o_.batch items and records them; false when the batch failed
+  // Takes up to o_.batch items and stores them; false when the batch failed
   // (its impressions are back at the front).
   bool flush_some(std::unique_lock<std::mutex>& l);
 
@@ -97,7 +97,7 @@ class Flusher {
   FlusherOptions o_;
   mutable std::mutex mu_;
   std::condition_variable wake_;   // the thread: work or stop
-  std::condition_variable done_;   // callers of record()
+  std::condition_variable done_;   // callers of store()
   std::deque<Item> items_;
   size_t actions_waiting_ = 0;
   size_t in_sink_ = 0;  // taken for the batch in the sink's hands

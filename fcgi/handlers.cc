@@ -175,7 +175,7 @@ Response Handlers::popup_fallback(const Visit& v, int64_t now) {
   Pending ev{stamper_.make(v.uid, p->id, LastAction::show, after_impression(*p, base, now), now,
                            base),
              0};
-  if (flusher_.record(ev) == Recorded::failed)
+  if (flusher_.store(ev) == Stored::failed)
     return error_response("unavailable", "the impression cannot be recorded; retry later");
   io_.neighbours.changed(v.uid);
   return Response{200, popup_answer(p)};
@@ -195,7 +195,7 @@ Response Handlers::peek(const Visit& v, int64_t now, bool owner) {
   return Response{200, popup_answer(select_popup(*r.cfg, v, *r.states, now))};
 }
 
-Recorded Handlers::record_action(const ActionRequest& a, const Popup& p, const UserStates& states,
+Stored Handlers::store_action(const ActionRequest& a, const Popup& p, const UserStates& states,
                                  const std::string& request_id, int64_t now, UserState* next) {
   const UserState* base = find_state(states, p.id);
   LastAction kind = a.action == Action::click ? LastAction::click : LastAction::ignore;
@@ -213,7 +213,7 @@ Recorded Handlers::record_action(const ActionRequest& a, const Popup& p, const U
     ev.event.id = action_event_id(a.uid, "nginx", request_id);
     ev.once_ttl_s = std::min<int64_t>(s_.idempotency_ttl_s, kNginxRetryWindowS);
   }
-  return flusher_.record(ev);
+  return flusher_.store(ev);
 }
 
 Response Handlers::action(const ActionRequest& a, const std::string& request_id, int64_t now,
@@ -239,8 +239,8 @@ Response Handlers::action(const ActionRequest& a, const std::string& request_id,
     if (!p) return not_found();
     // Without any copy of the state the impression count may be low; the
     // action's cooldown does not depend on it, so the action is recorded.
-    if (record_action(a, *p, r.states ? *r.states : UserStates{}, request_id, now, &next) ==
-        Recorded::failed)
+    if (store_action(a, *p, r.states ? *r.states : UserStates{}, request_id, now, &next) ==
+        Stored::failed)
       return refused();
     io_.neighbours.changed(a.uid);
     return Response{202, ok_answer()};
@@ -253,9 +253,9 @@ Response Handlers::action(const ActionRequest& a, const std::string& request_id,
   CachedUser* u = owned(h, a.uid, &uncached, &unknown);
   static const UserStates kNone;
   const UserStates& states = u ? u->states : uncached ? *uncached : kNone;
-  Recorded how = record_action(a, *p, states, request_id, now, &next);
-  if (how == Recorded::failed) return refused();
-  if (how == Recorded::before) {
+  Stored how = store_action(a, *p, states, request_id, now, &next);
+  if (how == Stored::failed) return refused();
+  if (how == Stored::before) {
     h.drop();  // the first try's state is in Redis: read it next time
   } else if (u) {
     u->states[p->id] = next;

@@ -75,11 +75,11 @@ class Handlers {
   // visit wrote first, or MySQL's copy was just cached) or, with *failed,
   // give up on Redis.
   std::optional<Response> try_shared(const Visit& v, int64_t now, bool* failed);
-  // Decides from a plain read and records through the write-behind,
+  // Decides from a plain read and stores through the write-behind,
   // waiting: the last resort when Redis cannot decide.
   Response popup_fallback(const Visit& v, int64_t now);
-  // Records an action's event; *next is the state it leaves.
-  Recorded record_action(const ActionRequest& a, const Popup& p, const UserStates& states,
+  // Stores an action's event; *next is the state it leaves.
+  Stored store_action(const ActionRequest& a, const Popup& p, const UserStates& states,
                          const std::string& request_id, int64_t now, UserState* next);
   // Whether this request decides from memory: routed here, memory on, and a
   // configuration in hand (cfg, read once per request).

@@ -80,7 +80,7 @@ enum class Counter {
   memory_hits,        // GETs decided from the owner's memory (no Redis round trip)
   memory_misses,      // owned users read from Redis (or MySQL) into memory
   shared_gets,        // GETs decided in Redis (not the owner: spawn-fcgi, the shared socket)
-  flush_batches,      // write-behind batches recorded (fcgi/flusher.h)
+  flush_batches,      // write-behind batches stored (fcgi/flusher.h)
   flush_round_trips,  // Redis round trips made by the write-behind
   impressions_dropped,  // impressions the write-behind gave up (Redis and MySQL down)
   fastcgi_expired,    // connections closed: their request was not whole in time
@@ -122,7 +122,7 @@ struct WorkerSlot {
   std::atomic<uint64_t> cpu_ticks_seen;
 };
 
-// Events recorded per popup (per-popup counters): an open
+// Events stored per popup (per-popup counters): an open
 // addressing table keyed by popup id, so the label takes at most
 // kPopupSlots values; popups beyond that count under popup="other".
 inline constexpr int kPopupSlots = 1024;
@@ -145,7 +145,7 @@ struct MetricsShm {
   std::atomic<uint64_t> other_popups[3];
 };
 
-// Counts one recorded event of popup `popup_id` (kind: 0 show, 1 ignore,
+// Counts one stored event of popup `popup_id` (kind: 0 show, 1 ignore,
 // 2 click) in the pool's table; no-op for nullptr.
 void count_popup_event(MetricsShm* shm, int64_t popup_id, int kind);
 

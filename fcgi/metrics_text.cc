@@ -51,7 +51,7 @@ const Family kFamilies[] = {
      "Owned users read from Redis (or MySQL) into memory."},
     {"popup_shared_gets_total", Type::counter,
      "GETs decided in Redis (not the user's owner: spawn-fcgi, the shared socket)."},
-    {"popup_flush_batches_total", Type::counter, "Write-behind batches recorded."},
+    {"popup_flush_batches_total", Type::counter, "Write-behind batches stored (in Redis, or in MySQL when Redis failed)."},
     {"popup_flush_redis_round_trips_total", Type::counter,
      "Redis round trips made by the write-behind."},
     {"popup_impressions_dropped_total", Type::counter,
@@ -117,7 +117,7 @@ const Family kFamilies[] = {
     {"process_start_time_seconds", Type::gauge,
      "Start of the pool (its supervisor, else its oldest worker), unix seconds."},
     {"popup_popup_events_total", Type::counter,
-     "Impressions (kind=show), ignores and clicks this host recorded, by popup (at most 1,024 "
+     "Impressions (kind=show), ignores and clicks this host stored, by popup (at most 1,024 "
      "popups; the rest as popup=\"other\")."},
 };
 constexpr int kFamilyCount = sizeof kFamilies / sizeof kFamilies[0];

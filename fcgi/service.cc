@@ -4,6 +4,7 @@
 #include "core/repair.h"
 #include "core/state_codec.h"
 #include "lib/log.h"
+#include "lib/redis_scripts.h"
 #include "fcgi/status.h"
 
 namespace popup {

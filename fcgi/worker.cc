@@ -23,8 +23,8 @@
 #include "fcgi/router.h"
 #include "fcgi/service.h"
 #include "fcgi/flusher.h"
+#include "fcgi/event_queue.h"
 #include "fcgi/invalidator.h"
-#include "fcgi/recorder.h"
 #include "fcgi/user_generations.h"
 #include "core/user_cache.h"
 
@@ -66,8 +66,8 @@ struct Shared {
   UserGenerations generations{s.state_dir, s.workers};
   UserCache users{static_cast<size_t>(s.state_cache_mib) << 20,
                   static_cast<int64_t>(s.state_cache_stale_s) * 1000, 256};
-  Recorder recorder{s, slot, &metrics.shm(), &redis_breaker, &redis_repairs};
-  Flusher flusher{recorder, flusher_options()};
+  EventQueue event_queue{s, slot, &metrics.shm(), &redis_breaker, &redis_repairs};
+  Flusher flusher{event_queue, flusher_options()};
   MysqlProbe mysql_probe{s};  // healthz's view of MySQL, on its own thread
   // Drops owned users other hosts wrote (only a process that owns users).
   bool tracks = slot_fd >= 0 && s.state_cache_stale_s > 0 && s.invalidation_feed;

@@ -1,98 +1,14 @@
 #include "lib/store.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/config_json.h"
+#include "core/event.h"
 #include "core/state_codec.h"
+#include "lib/redis_scripts.h"
 
 namespace popup {
-
-namespace {
-
-// The one rule every write of a user's state follows (UserState::order): a
-// state replaces the stored one only when its order is larger; a state of
-// unknown order (0: stored before orders were kept) is replaced by any, and
-// replaces any, as before. The impression count only grows: the state kept
-// takes the larger count of the two, so an action decided by another
-// process before the owner's impressions were stored keeps them counted.
-const char* const kNewestLua = R"lua(
-local function order_of(text)
-  local o = string.match(text, '^%-?%d+,%d+,%a+,%d+,(%d+)$')
-  return o and tonumber(o) or 0
-end
-local function impressions_of(text)
-  local n = string.match(text, '^%-?%d+,(%d+),')
-  return n and tonumber(n) or -1
-end
-local function with_impressions(text, n)
-  local head, tail = string.match(text, '^(%-?%d+),%d+,(.*)$')
-  return head .. ',' .. n .. ',' .. tail
-end
-local function store_newest(key, field, text)
-  local cur = redis.call('HGET', key, field)
-  if cur then
-    local had, new = order_of(cur), order_of(text)
-    local ci, ni = impressions_of(cur), impressions_of(text)
-    if had > 0 and new > 0 and had >= new then
-      if ci >= 0 and ni > ci then
-        redis.call('HSET', key, field, with_impressions(cur, string.match(text, '^%-?%d+,(%d+),')))
-      end
-      return 0
-    end
-    if ni >= 0 and ci > ni then text = with_impressions(text, string.match(cur, '^%-?%d+,(%d+),')) end
-  end
-  redis.call('HSET', key, field, text)
-  return 1
-end
-)lua";
-
-}  // namespace
-
-const std::string kStoreStatesScript = std::string(kNewestLua) + R"lua(
-local stored, touched = 0, {}
-for i = 1, #KEYS do
-  stored = stored + store_newest(KEYS[i], ARGV[2 * i], ARGV[2 * i + 1])
-  if not touched[KEYS[i]] then
-    touched[KEYS[i]] = true
-    redis.call('EXPIRE', KEYS[i], ARGV[1])
-  end
-end
-return stored
-)lua";
-
-const std::string kRepairScript = std::string(kNewestLua) + R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur then
-  local had, new = order_of(cur), order_of(ARGV[2])
-  if had > 0 and new > 0 then
-    if had >= new then return 0 end
-  else
-    local upd = string.match(cur, '^%-?%d+,%d+,%a+,(%d+)')
-    if upd and #upd <= 15 and tonumber(upd) >= tonumber(ARGV[3]) then return 0 end
-  end
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 1
-)lua";
-
-const std::string kRecordOnceScript = std::string(kNewestLua) + R"lua(
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-store_newest(KEYS[2], ARGV[2], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call('LPUSH', KEYS[3], ARGV[5])
-return 1
-)lua";
-
-const char* const kQueueHealthScript = R"lua(
-local per = {}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  per[#per + 1] = id
-  per[#per + 1] = redis.call('EXISTS', ARGV[1] .. id .. ARGV[2])
-  per[#per + 1] = redis.call('LINDEX', ARGV[3] .. id, -1)
-end
-return {redis.call('LLEN', KEYS[1]), redis.call('LINDEX', KEYS[1], -1), per}
-)lua";
 
 int64_t QueueHealth::writers_alive() const {
   int64_t n = 0;
@@ -120,6 +36,49 @@ bool parse_queue_health(const RedisReply& r, QueueHealth* out) {
     if (per[i + 2].type == RedisReply::kString) out->oldest.push_back(per[i + 2].str);
   }
   return true;
+}
+
+StatesAndEvents::StatesAndEvents(const Keys& keys, int64_t state_ttl_s, Mode mode)
+    : keys_(keys), mode_(mode), states_{std::to_string(state_ttl_s)},
+      lpush_{"LPUSH", keys.events()} {}
+
+void StatesAndEvents::add(const Event& ev) {
+  users_.push_back(keys_.user(ev.uid));
+  states_.push_back(std::to_string(ev.popup_id));
+  states_.push_back(encode_state(ev.state));
+  lpush_.push_back(encode_event(ev));
+}
+
+size_t StatesAndEvents::append_to(std::vector<RedisCommand>* cmds) {
+  if (users_.empty()) return 0;
+  size_t before = cmds->size();
+  if (mode_ == Mode::replace) {
+    const std::string& ttl = states_[0];
+    for (size_t i = 0; i < users_.size(); ++i)
+      cmds->push_back({"HSET", users_[i], states_[1 + 2 * i], states_[2 + 2 * i]});
+    for (size_t i = 0; i < users_.size(); ++i)
+      if (std::find(users_.begin(), users_.begin() + i, users_[i]) == users_.begin() + i)
+        cmds->push_back({"EXPIRE", users_[i], ttl});
+  } else {
+    RedisCommand eval{"EVAL", kStoreStatesScript, std::to_string(users_.size())};
+    eval.insert(eval.end(), std::make_move_iterator(users_.begin()),
+                std::make_move_iterator(users_.end()));
+    eval.insert(eval.end(), std::make_move_iterator(states_.begin()),
+                std::make_move_iterator(states_.end()));
+    cmds->push_back(std::move(eval));
+  }
+  cmds->push_back(std::move(lpush_));
+  users_.clear();
+  states_.resize(1);
+  lpush_ = {"LPUSH", keys_.events()};
+  return cmds->size() - before;
+}
+
+RedisCommand store_once_command(const Keys& keys, const Event& ev, int64_t once_ttl_s,
+                                int64_t state_ttl_s) {
+  return {"EVAL", kStoreOnceScript, "3", keys.once(ev.id), keys.user(ev.uid), keys.events(),
+          std::to_string(once_ttl_s), std::to_string(ev.popup_id), encode_state(ev.state),
+          std::to_string(state_ttl_s), encode_event(ev)};
 }
 
 bool decode_user_hash(const RedisReply& r, UserStates* out) {

@@ -8,7 +8,7 @@
 //                        once MySQL's copy was loaded ("_" alone = no state)
 //   <p>:events           the queue: LPUSH by workers, moved by the writer
 //   <p>:once:<event id>  an action with an idempotency key was recorded
-//                        (kRecordOnceScript; expires after idempotency_ttl_s)
+//                        (kStoreOnceScript; expires after idempotency_ttl_s)
 //   <p>:events:processing:<writer id>   a writer's batch in hand
 //   <p>:writers          set of writer ids; <p>:writer:<id> hash of stats
 //   <p>:writer:<id>:alive   the writer's heartbeat and lease: its owner
@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "core/event.h"
 #include "core/popup.h"
 #include "core/repair.h"
 #include "core/config_cache.h"
@@ -47,55 +48,6 @@ struct Keys {
 // The hash field that marks "MySQL's copy of this user was loaded".
 inline const char* kLoadedField = "_";
 
-// Every script that writes a user's state keeps the newer one: a state
-// replaces the stored one only when its order (UserState::order, the fifth
-// field of core/state_codec's text) is larger, so a late write of an older
-// decision (an owner's impression flushed after another process stored an
-// action decided later) changes nothing but the impression count, which
-// only grows: the state kept carries the larger count of the two. States
-// of unknown order (0) are written as they come.
-//
-// The write-behind's states: stores each state unless its field holds a
-// newer one, and sets each hash's TTL.
-//   KEYS: the user's hash of each state
-//   ARGV: hash TTL s, then per state: popup id, core/state_codec text
-// Reply: how many states were stored.
-extern const std::string kStoreStatesScript;
-
-// Copies one state written straight to MySQL into Redis (core/repair.h):
-// only into a user hash that exists (a missing one is loaded from MySQL on
-// the next read anyway), and only over an older state, or none, or one that
-// does not decode. Older: a smaller order; between states of which one has
-// no order, an older updated_at (a state of the same second stays: it may
-// be newer, and a repair must never take a user back).
-//   KEYS: the user's hash   ARGV: popup id, core/state_codec text, updated_at
-// Reply: 1 copied, 0 left alone.
-extern const std::string kRepairScript;
-
-// Records an action that carries an idempotency key, once: when the marker
-// key is new (SET NX EX), stores the user's state (unless a newer one is
-// stored), refreshes the hash's TTL
-// and queues the event, all atomically; when the marker exists, changes
-// nothing. A retry that nginx or the client sends after the first try was
-// recorded (its answer lost) therefore changes neither state nor queue.
-//   KEYS: the marker, the user's hash, the queue
-//   ARGV: marker TTL s, popup id, core/state_codec text, hash TTL s, event
-// Reply: 1 recorded, 0 recorded before.
-extern const std::string kRecordOnceScript;
-
-// What /api/healthz and /api/metrics need to know about the queue, in one
-// round trip: the queue's depth, the events that wait longest (the item at
-// the queue's consumer end and at the same end of each writer's processing
-// list) and which writers have a live heartbeat. The writer keys are built
-// in the script from the ids in <p>:writers (one Redis instance, no
-// cluster: the keys need not be declared), from prefixes passed as ARGV so
-// that Keys stays the one place that spells them.
-//   KEYS: the queue, the writers set
-//   ARGV: Keys::writer("") , ":alive" suffix, Keys::processing("")
-// Reply {depth, oldest queued item or nil, {id, alive 0/1, oldest item in
-// its processing list or nil, ...}}.
-extern const char* const kQueueHealthScript;
-
 struct WriterHealth {
   std::string id;
   bool alive = false;
@@ -108,7 +60,7 @@ struct QueueHealth {
   int64_t writers_alive() const;
 };
 
-// The EVAL of kQueueHealthScript for these keys.
+// The EVAL of kQueueHealthScript (lib/redis_scripts.h) for these keys.
 RedisCommand queue_health_command(const Keys& keys);
 
 // Reads kQueueHealthScript's reply; false when it is not that shape (an
@@ -148,6 +100,39 @@ class RedisRepairs {
   std::mutex mu_;
   std::deque<StateWrite> items_;
 };
+
+// The state write, for a MULTI ... EXEC: each added event's state stored
+// in its user's hash, each hash's TTL set to state_ttl_s, and the events
+// queued in the order added (one LPUSH). keep_newer (the write-behind's
+// batch, fcgi/event_queue.h): one kStoreStatesScript, which stores a state
+// only when no newer one is there. replace (the shared path's decision,
+// fcgi/adapters.h): HSET and EXPIRE, for a transaction under a WATCH of the
+// hash, which already proves that the state replaced is the one the
+// decision read (a state that does not decode included).
+class StatesAndEvents {
+ public:
+  enum class Mode { keep_newer, replace };
+  StatesAndEvents(const Keys& keys, int64_t state_ttl_s, Mode mode = Mode::keep_newer);
+  void add(const Event& ev);
+  bool empty() const { return users_.empty(); }
+  // Appends the state writes and the LPUSH to *cmds (nothing when no event
+  // was added) and starts over empty; returns how many commands it
+  // appended.
+  size_t append_to(std::vector<RedisCommand>* cmds);
+
+ private:
+  Keys keys_;
+  Mode mode_;
+  std::vector<std::string> users_;
+  RedisCommand states_;  // the script's ARGV: TTL, then field and state per event
+  RedisCommand lpush_;
+};
+
+// The state write of an action with an idempotency key (kStoreOnceScript):
+// stored and queued only when its marker <p>:once:<event id> is new; the
+// marker lives once_ttl_s. Its reply: 1 stored, 0 stored before.
+RedisCommand store_once_command(const Keys& keys, const Event& ev, int64_t once_ttl_s,
+                                int64_t state_ttl_s);
 
 // Decodes an HGETALL reply into states. Returns true when the hash carries
 // kLoadedField (the copy is complete); fields that do not decode are skipped.

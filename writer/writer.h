@@ -1,4 +1,7 @@
-// The queue writer: drains <p>:events into MySQL in batches.
+// The queue writer: drains <p>:events into MySQL in batches. Its logic is
+// writer/drain.h, over the ports of writer/ports.h (Redis's lists, MySQL's
+// transaction, the clock; the real ones in writer/adapters.h, fakes in
+// tests/unit/writer_test.cc); its Redis scripts are in lib/redis_scripts.h.
 //
 // Reliable-queue pattern: items are moved atomically (BLMOVE, then one Lua
 // script: RENAME of the whole queue when it fits in 16 batches, else a

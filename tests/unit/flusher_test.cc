@@ -18,22 +18,22 @@ namespace {
 // Remembers every batch; fails the next `fail_next` batches.
 class FakeSink : public EventSink {
  public:
-  std::vector<Recorded> record(const std::vector<Pending>& batch) override {
+  std::vector<Stored> store(const std::vector<Pending>& batch) override {
     std::lock_guard<std::mutex> l(mu);
     if (fail_next > 0) {
       --fail_next;
       ++failed_batches;
-      return std::vector<Recorded>(batch.size(), Recorded::failed);
+      return std::vector<Stored>(batch.size(), Stored::failed);
     }
-    std::vector<Recorded> out;
+    std::vector<Stored> out;
     for (const auto& p : batch) {
       ids.push_back(p.event.id);
       sizes.push_back(batch.size());
-      out.push_back(p.once_ttl_s > 0 && seen_once++ > 0 ? Recorded::before : Recorded::yes);
+      out.push_back(p.once_ttl_s > 0 && seen_once++ > 0 ? Stored::before : Stored::yes);
     }
     return out;
   }
-  size_t recorded() {
+  size_t stored() {
     std::lock_guard<std::mutex> l(mu);
     return ids.size();
   }
@@ -81,7 +81,7 @@ BOOST_AUTO_TEST_CASE(impressions_go_in_order_in_batches_of_at_most_batch) {
   {
     Flusher f(sink, opts(1ms, 200, 100000, 200ms));
     for (int i = 0; i < 1000; ++i) f.queue(item(i));
-    BOOST_TEST(eventually([&] { return sink.recorded() == 1000; }));
+    BOOST_TEST(eventually([&] { return sink.stored() == 1000; }));
   }
   for (int i = 0; i < 1000; ++i) BOOST_TEST(sink.ids[i] == "e" + std::to_string(i));
   for (size_t n : sink.sizes) BOOST_TEST(n <= 200u);
@@ -91,16 +91,16 @@ BOOST_AUTO_TEST_CASE(a_lone_impression_is_stored_after_the_interval) {
   FakeSink sink;
   Flusher f(sink, opts(1ms, 200, 100000, 200ms));
   f.queue(item(1));
-  BOOST_TEST(eventually([&] { return sink.recorded() == 1; }));
+  BOOST_TEST(eventually([&] { return sink.stored() == 1; }));
   f.queue(item(2));
-  BOOST_TEST(eventually([&] { return sink.recorded() == 2; }));
+  BOOST_TEST(eventually([&] { return sink.stored() == 2; }));
 }
 
 BOOST_AUTO_TEST_CASE(a_full_batch_does_not_wait_for_the_interval) {
   FakeSink sink;
   Flusher f(sink, opts(std::chrono::hours(1), 10, 100000, 200ms));
   for (int i = 0; i < 10; ++i) f.queue(item(i));
-  BOOST_TEST(eventually([&] { return sink.recorded() == 10; }));
+  BOOST_TEST(eventually([&] { return sink.stored() == 10; }));
 }
 
 BOOST_AUTO_TEST_CASE(an_action_waits_for_its_batch_behind_earlier_impressions) {
@@ -108,8 +108,8 @@ BOOST_AUTO_TEST_CASE(an_action_waits_for_its_batch_behind_earlier_impressions) {
   Flusher f(sink, opts(std::chrono::hours(1), 200, 100000, 200ms));
   f.queue(item(1));
   f.queue(item(2));
-  BOOST_TEST((f.record(item(3)) == Recorded::yes));
-  // Returned only once recorded, and after the impressions queued before it.
+  BOOST_TEST((f.store(item(3)) == Stored::yes));
+  // Returned only once stored, and after the impressions queued before it.
   std::lock_guard<std::mutex> l(sink.mu);
   BOOST_REQUIRE(sink.ids.size() == 3u);
   BOOST_TEST(sink.ids[0] == "e1");
@@ -119,8 +119,8 @@ BOOST_AUTO_TEST_CASE(an_action_waits_for_its_batch_behind_earlier_impressions) {
 BOOST_AUTO_TEST_CASE(a_keyed_action_seen_before_says_so) {
   FakeSink sink;
   Flusher f(sink, FlusherOptions{});
-  BOOST_TEST((f.record(item(1, 60)) == Recorded::yes));
-  BOOST_TEST((f.record(item(1, 60)) == Recorded::before));
+  BOOST_TEST((f.store(item(1, 60)) == Stored::yes));
+  BOOST_TEST((f.store(item(1, 60)) == Stored::before));
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_batch_fails_its_action_and_retries_its_impressions_in_order) {
@@ -128,9 +128,9 @@ BOOST_AUTO_TEST_CASE(a_failed_batch_fails_its_action_and_retries_its_impressions
   sink.fail_next = 1;
   Flusher f(sink, opts(std::chrono::hours(1), 200, 100000, 1ms));
   f.queue(item(1));
-  BOOST_TEST((f.record(item(2)) == Recorded::failed));
+  BOOST_TEST((f.store(item(2)) == Stored::failed));
   f.queue(item(3));
-  BOOST_TEST((f.record(item(4)) == Recorded::yes));
+  BOOST_TEST((f.store(item(4)) == Stored::yes));
   std::lock_guard<std::mutex> l(sink.mu);
   BOOST_TEST(sink.failed_batches == 1);
   BOOST_REQUIRE(sink.ids.size() == 3u);  // e2, the failed action, is not retried
@@ -168,21 +168,21 @@ BOOST_AUTO_TEST_CASE(every_impression_leaves_exactly_once) {
   {
     Flusher f(good, o);
     for (int i = 0; i < 7; ++i) f.queue(item(i));
-    BOOST_TEST((f.record(item(8)) == Recorded::yes));  // actions do not count
+    BOOST_TEST((f.store(item(8)) == Stored::yes));  // actions do not count
   }
   BOOST_TEST(left.load() == 7);
 }
 
-BOOST_AUTO_TEST_CASE(stop_records_what_waits) {
+BOOST_AUTO_TEST_CASE(stop_stores_what_waits) {
   FakeSink sink;
   Flusher f(sink, opts(std::chrono::hours(1), 200, 100000, 200ms));
   for (int i = 0; i < 7; ++i) f.queue(item(i));
   f.stop();
-  BOOST_TEST(sink.recorded() == 7u);
+  BOOST_TEST(sink.stored() == 7u);
   BOOST_TEST(f.waiting() == 0u);
-  // After stop, an action is recorded by the caller's thread.
-  BOOST_TEST((f.record(item(8)) == Recorded::yes));
-  BOOST_TEST(sink.recorded() == 8u);
+  // After stop, an action is stored by the caller's thread.
+  BOOST_TEST((f.store(item(8)) == Stored::yes));
+  BOOST_TEST(sink.stored() == 8u);
 }
 
 BOOST_AUTO_TEST_CASE(many_threads_lose_nothing) {
@@ -195,7 +195,7 @@ BOOST_AUTO_TEST_CASE(many_threads_lose_nothing) {
       ts.emplace_back([&, t] {
         for (int i = 0; i < 500; ++i) {
           if (i % 50 == 0)
-            ok += f.record(item(t * 1000 + i)) == Recorded::yes;
+            ok += f.store(item(t * 1000 + i)) == Stored::yes;
           else
             f.queue(item(t * 1000 + i));
         }
@@ -203,7 +203,7 @@ BOOST_AUTO_TEST_CASE(many_threads_lose_nothing) {
     for (auto& t : ts) t.join();
   }
   BOOST_TEST(ok.load() == 40);
-  BOOST_TEST(sink.recorded() == 2000u);
+  BOOST_TEST(sink.stored() == 2000u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,58 @@
+// The queue writer's real ports (writer/ports.h): the queue and the
+// processing list in Redis, MySQL's batch transaction, and the clocks.
+#pragma once
+
+#include <string>
+
+#include "core/settings.h"
+#include "lib/mysql.h"
+#include "lib/redis.h"
+#include "lib/store.h"
+#include "writer/ports.h"
+
+namespace popup {
+
+// Over one Redis connection (owned), for writer s.writer_id and `owner`.
+class RedisWriterQueue : public WriterQueue {
+ public:
+  RedisWriterQueue(const Settings& s, Address a, const std::string& owner);
+  const QueueNames& names() const override { return names_; }
+  Lease heartbeat(std::string* holder) override;
+  bool release(std::string* err) override;
+  Wait wait_first(std::string* item, std::string* err) override;
+  std::optional<int64_t> depth() override;
+  bool take(int want, int whole, int batch, std::vector<std::string>* items,
+            std::string* err) override;
+  bool in_hand(int batch, std::vector<std::string>* items, std::string* err) override;
+  std::optional<int64_t> in_hand_count() override;
+  bool acknowledge(size_t n, std::string* err) override;
+  std::optional<int64_t> give_back(std::string* err) override;
+  bool dead_letter(const std::string& item, std::string* err) override;
+  void publish(const WriterStats& st) override;
+
+ private:
+  const Settings& s_;
+  Keys keys_;
+  QueueNames names_;
+  Redis redis_;
+};
+
+class MysqlWriterStore : public WriterStore {
+ public:
+  explicit MysqlWriterStore(const Settings& s) : mysql_(s) {}
+  bool apply(const std::vector<Event>& batch, std::string* err) override {
+    return mysql_.apply_events(batch, err);
+  }
+
+ private:
+  Mysql mysql_;
+};
+
+class SystemClock : public WriterClock {
+ public:
+  int64_t steady_ms() override;
+  int64_t wall_us() override;
+  void sleep_ms(int64_t ms) override;
+};
+
+}  // namespace popup

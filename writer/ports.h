@@ -1,0 +1,99 @@
+// What the queue writer (writer/drain.h) sees of Redis, MySQL and time, in
+// the manner of fcgi/ports.h: the real adapters are in writer/adapters.h;
+// the unit tests give fakes (tests/unit/writer_test.cc), so batching,
+// retries, recovery, the lease and dead letters are tested without a
+// server.
+//
+// The queue is two Redis lists (lib/store.h): the queue, which the workers
+// LPUSH (its consumer end, the oldest item, is on the right), and this
+// writer's processing list, which holds the items taken and not yet
+// acknowledged, its oldest also on the right.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/event.h"
+
+namespace popup {
+
+// What the writer publishes for /api/metrics and /api/healthz
+// (<p>:writer:<id>, lib/store.h).
+struct WriterStats {
+  int64_t batches = 0, events = 0, errors = 0, dead = 0;
+  int64_t last_batch = 0, last_batch_ms = 0, lag_ms = 0, depth = 0;
+};
+
+// The names the writer's log lines give: the Redis keys, and the owner
+// (its supervisor, "<host>:<pid>") that the heartbeat holds.
+struct QueueNames {
+  std::string queue, in_hand, alive, dead_letters, owner;
+};
+
+class WriterQueue {
+ public:
+  virtual ~WriterQueue() = default;
+  virtual const QueueNames& names() const = 0;
+
+  // The heartbeat lease (writer/writer.h): takes or extends it for this
+  // writer's owner. held: the owner holds it now; other: another owner
+  // does (*holder names it); error: Redis failed.
+  enum class Lease { held, other, error };
+  virtual Lease heartbeat(std::string* holder) = 0;
+  // Deletes the heartbeat if this owner still holds it; false (*err) when
+  // Redis failed (it then expires on its own).
+  virtual bool release(std::string* err) = 0;
+
+  // Blocks up to a second for the queue's oldest item and moves it into
+  // the processing list. item: one was moved (*item); empty: none came;
+  // error: Redis failed (*err).
+  enum class Wait { item, empty, error };
+  virtual Wait wait_first(std::string* item, std::string* err) = 0;
+  // The queue's length; nullopt when Redis failed.
+  virtual std::optional<int64_t> depth() = 0;
+  // Moves the queue's oldest `want` items, or all of it when it holds at
+  // most `whole`, behind those in the processing list (kMoveScript), and
+  // reads the processing list's oldest `batch` items, oldest first, into
+  // *items. False (*err) when Redis failed: the move may have happened all
+  // the same.
+  virtual bool take(int want, int whole, int batch, std::vector<std::string>* items,
+                    std::string* err) = 0;
+  // The processing list's oldest `batch` items, oldest first; false (*err)
+  // when Redis failed.
+  virtual bool in_hand(int batch, std::vector<std::string>* items, std::string* err) = 0;
+  // The processing list's length; nullopt when Redis failed.
+  virtual std::optional<int64_t> in_hand_count() = 0;
+  // Drops the processing list's oldest n items (a committed batch); false
+  // (*err) when Redis failed and they are still there.
+  virtual bool acknowledge(size_t n, std::string* err) = 0;
+  // Puts the whole processing list back on the queue's consumer end, in
+  // order; the number of items moved, or nullopt (*err) when Redis failed
+  // (then they stay in the processing list).
+  virtual std::optional<int64_t> give_back(std::string* err) = 0;
+  // Keeps an item that does not decode for a human (<p>:events:dead);
+  // false (*err) when Redis failed.
+  virtual bool dead_letter(const std::string& item, std::string* err) = 0;
+  // Publishes the writer's stats (best effort: a failure is left for the
+  // next publication).
+  virtual void publish(const WriterStats& st) = 0;
+};
+
+class WriterStore {
+ public:
+  virtual ~WriterStore() = default;
+  // Applies a batch in one transaction, idempotently (replaying an event
+  // changes nothing); false (*err) when it did not commit.
+  virtual bool apply(const std::vector<Event>& batch, std::string* err) = 0;
+};
+
+class WriterClock {
+ public:
+  virtual ~WriterClock() = default;
+  virtual int64_t steady_ms() = 0;
+  virtual int64_t wall_us() = 0;
+  virtual void sleep_ms(int64_t ms) = 0;
+};
+
+}  // namespace popup
