@@ -118,11 +118,14 @@ prepare_dir() {
   share_with "$web_group" "$dir/nginx"
   # A folder of an earlier stack that ran everything as one account goes
   # to each daemon's (chown -R does not follow links).
-  chown -R "$db_user:$db_group" "$dir/mysql" "$dir/mysql.run"
-  chown -R "$kv_user:$kv_group" "$dir/redis" "$dir/redis.run"
+  chown -R "$db_user:$db_group" "$dir/mysql" "$dir/mysql.run/tmp"
+  chown -R "$kv_user:$kv_group" "$dir/redis"
   chown -R "$svc_user:$svc_group" "$dir/state" "$dir/tmp"
   chmod 700 "$dir"/{mysql,redis,state,tmp} "$dir/mysql.run/tmp"
-  chgrp "$svc_group" "$dir/mysql.run" "$dir/redis.run"
+  # Not recursive: the sockets in them keep the service's group while
+  # their daemons run.
+  chown "$db_user:$svc_group" "$dir/mysql.run"
+  chown "$kv_user:$svc_group" "$dir/redis.run"
   chmod 2750 "$dir/mysql.run" "$dir/redis.run"
   local f
   for f in "$dir"/{writer,popupd}.pid; do [ ! -e "$f" ] || give_to svc "$f"; done
