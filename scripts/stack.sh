@@ -46,7 +46,9 @@
 #   NGINX_INCLUDE=DIR  bench/ and tests: nginx.conf includes DIR/main.conf,
 #                     DIR/http.conf and DIR/server.conf (each that exists)
 #                     at the main, http and server level; `make bench` loads
-#                     lua-nginx-module this way (bench/lua/). Empty: none
+#                     lua-nginx-module this way (bench/lua/), whose code
+#                     reads Redis: as root, nginx's workers then run as the
+#                     service account, not www-data. Empty: none
 #
 # Access: DIR is closed to other users and everything in it is made with
 # umask 077, so no other local user reaches its sockets, configuration,

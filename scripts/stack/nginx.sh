@@ -16,6 +16,9 @@ include_line() {
 render_nginx_conf() {
   local user_line="" servers keepalive="keepalive $NGINX_KEEPALIVE;" keep_conn=on
   is_root && user_line="user $web_user $web_group;"
+  # Included code may reach the stores (bench/lua reads Redis): the workers
+  # then need the service's group, so they run as the service account.
+  if is_root && [ -n "$NGINX_INCLUDE" ]; then user_line="user $svc_user $svc_group;"; fi
   servers=$(pool_servers)
   [[ $servers == *server* ]] || fail "popupd --check printed no upstream servers for $dir/popup.conf"
   if [ "$UPSTREAM_KEEPALIVE" = off ]; then keepalive=""; keep_conn=off; fi
