@@ -181,9 +181,8 @@ locust: deps
 # programs, the systemd units and sysusers.d entry, the configuration
 # example under SYSCONFDIR/popup, and under PREFIX/share/popup what a host
 # needs besides: the nginx snippet, the migrations and their script, the
-# grants (sql/grants.sql), the dashboard, the alert rules and the logrotate
-# example. popup.conf is installed only where none exists, and `make
-# uninstall` leaves it.
+# dashboard, the alert rules and the logrotate example. popup.conf is
+# installed only where none exists, and `make uninstall` leaves it.
 PREFIX ?= /usr/local
 DESTDIR ?=
 SYSCONFDIR ?= /etc
