@@ -200,7 +200,7 @@ STRIP ?= strip
 INSTALL_PROGRAMS := popupd popup-writer popupctl
 INSTALL_UNITS := popupd.service popup-writer.service
 INSTALL_DATA := README.md nginx/popup.conf nginx/fastcgi_params.conf deploy/grafana/popup-dashboard.json \
-  deploy/prometheus/popup-rules.yml deploy/logrotate/popup $(wildcard sql/migrations/*.sql)
+  deploy/prometheus/popup-rules.yml deploy/logrotate/popup sql/grants.sql $(wildcard sql/migrations/*.sql)
 # What deploy/popup.conf.example and the README point to: the pool's sizing
 # notes and the access log's formats (log_format popup, popup_private).
 INSTALL_DATA += nginx/README.md nginx/nginx.conf.in

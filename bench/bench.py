@@ -208,14 +208,16 @@ class Stack:
 
     def start(self):
         stackctl.start(self.dir, self.env)
-        # As root the stack's services (nginx's workers too) run as an
-        # unprivileged account (scripts/stack.sh); the floors run as it, with
-        # sockets of its group, like the pool's.
+        # As root the pool runs as the service account and its sockets are
+        # for nginx's workers' group (scripts/stack/accounts.sh); the floors
+        # run as that account with its own group (floor-redis reaches
+        # redis.sock through it), their sockets like the pool's.
         drop = []
         if os.getuid() == 0:
             st = os.stat(self.path("popup.sock"))
-            user, group = pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name
-            drop = ["-u", user, "-g", group, "-U", user, "-G", group]
+            pw = pwd.getpwuid(st.st_uid)
+            user, own = pw.pw_name, grp.getgrgid(pw.pw_gid).gr_name
+            drop = ["-u", user, "-g", own, "-U", user, "-G", grp.getgrgid(st.st_gid).gr_name]
         subprocess.run(["spawn-fcgi", "-s", self.path("floor.sock"), "-M", "0660"] + drop + ["-F",
                         str(FLOOR_WORKERS), "-P", self.path("floor.pid"), "--",
                         os.path.join(TOP, BUILD, "fcgi-floor"), "--threads", str(FLOOR_THREADS)],

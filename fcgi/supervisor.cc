@@ -15,9 +15,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <vector>
 #include <algorithm>
 
@@ -25,6 +23,7 @@
 #include "fcgi/conn_loop.h"
 #include "fcgi/listen_queue.h"
 #include "fcgi/listener.h"
+#include "lib/config_file.h"
 #include "lib/log.h"
 #include "fcgi/metrics.h"
 #include "fcgi/pid_file.h"
@@ -198,13 +197,10 @@ void signal_generation(Pool& p, int sig, bool old_only) {
 }
 
 void reload(Pool& p) {
-  std::ifstream in(p.config_path);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto parsed = parse_settings(text.str());
-  if (!in || !parsed.ok()) {
-    log_error("supervisor: reload refused, %s: %s", p.config_path.c_str(),
-              parsed.ok() ? "cannot read" : parsed.error().message.c_str());
+  // The same reading as at start: the file and what it includes.
+  auto parsed = read_settings_file(p.config_path);
+  if (!parsed.ok()) {
+    log_error("supervisor: reload refused, %s", parsed.error().message.c_str());
     return;
   }
   if (auto bad = check_sizing(parsed.value(), raise_fd_limit())) {
@@ -223,6 +219,16 @@ void reload(Pool& p) {
   if (parsed.value().admin_listen != p.s.admin_listen)
     log_warn("supervisor: admin_listen changed in %s; a reload keeps the socket, restart to "
              "move it", p.config_path.c_str());
+  // The log settings apply to the supervisor and, through the stderr they
+  // inherit, to the workers it spawns from here on; a log_file that cannot
+  // be opened refuses the reload, like at start.
+  if (parsed.value().log_file != p.s.log_file || parsed.value().log_level != p.s.log_level) {
+    std::string err;
+    if (!log_configure(parsed.value().log_level, parsed.value().log_file, &err)) {
+      log_error("supervisor: reload refused: %s", err.c_str());
+      return;
+    }
+  }
   Settings next = parsed.value();
   next.listen = p.s.listen;
   next.admin_listen = p.s.admin_listen;

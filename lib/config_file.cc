@@ -114,17 +114,84 @@ std::optional<int> read_command_line(int argc, const char* const* argv, const Ar
   return std::nullopt;
 }
 
-bool load_settings_file(const std::string& path, Settings* out, const char* program) {
+namespace {
+
+// The text of `path`, or Error "<path>: cannot read: <why>".
+Result<std::string> read_text(const std::string& path) {
   std::ifstream in(path);
-  if (!in) {
-    fprintf(stderr, "%s: %s: cannot read: %s\n", program, path.c_str(), strerror(errno));
-    return false;
-  }
+  if (!in) return bad(path + ": cannot read: " + strerror(errno));
   std::stringstream text;
   text << in.rdbuf();
-  auto parsed = parse_settings(text.str());
+  if (in.bad()) return bad(path + ": cannot read: " + strerror(errno));
+  return text.str();
+}
+
+// FILE when `line` is "include = FILE" (spaces around '=' optional), else "".
+std::string include_target(std::string_view line) {
+  auto first = line.find_first_not_of(" \t");
+  if (first == std::string_view::npos || line.substr(first, 7) != "include") return "";
+  auto rest = line.substr(first + 7);
+  auto eq = rest.find_first_not_of(" \t");
+  if (eq == std::string_view::npos || rest[eq] != '=') return "";
+  rest = rest.substr(eq + 1);
+  auto b = rest.find_first_not_of(" \t");
+  auto e = rest.find_last_not_of(" \t\r");
+  return b == std::string_view::npos ? "" : std::string(rest.substr(b, e - b + 1));
+}
+
+// Checks `text` alone (so that a message's line number is that file's);
+// Error "<path>: <why>".
+Result<Settings> check_text(const std::string& path, const std::string& text) {
+  auto parsed = parse_settings(text);
+  if (!parsed.ok()) return bad(path + ": " + parsed.error().message);
+  return parsed;
+}
+
+}  // namespace
+
+Result<Settings> read_settings_file(const std::string& path) {
+  auto top = read_text(path);
+  if (!top.ok()) return top.error();
+  // The top file with its include lines blanked (line numbers stay), and
+  // the whole in order: the top file's lines with each include replaced by
+  // the included file's text.
+  std::string own, whole;
+  std::string_view rest = top.value();
+  while (!rest.empty()) {
+    auto nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+    std::string target = include_target(line);
+    if (target.empty()) {
+      own.append(line).append("\n");
+      whole.append(line).append("\n");
+      continue;
+    }
+    own.append("\n");
+    if (target.front() != '/') {
+      auto slash = path.rfind('/');
+      if (slash != std::string::npos) target = path.substr(0, slash + 1) + target;
+    }
+    auto text = read_text(target);
+    if (!text.ok()) return text.error();
+    std::string_view t = text.value();
+    for (size_t at = 0; at < t.size();) {
+      auto nl2 = t.find('\n', at);
+      auto l = t.substr(at, nl2 == std::string_view::npos ? std::string_view::npos : nl2 - at);
+      if (!include_target(l).empty()) return bad(target + ": include is allowed only in " + path);
+      at = nl2 == std::string_view::npos ? t.size() : nl2 + 1;
+    }
+    if (auto checked = check_text(target, text.value()); !checked.ok()) return checked.error();
+    whole.append(text.value()).append("\n");
+  }
+  if (auto checked = check_text(path, own); !checked.ok()) return checked.error();
+  return check_text(path, whole);
+}
+
+bool load_settings_file(const std::string& path, Settings* out, const char* program) {
+  auto parsed = read_settings_file(path);
   if (!parsed.ok()) {
-    fprintf(stderr, "%s: %s: %s\n", program, path.c_str(), parsed.error().message.c_str());
+    fprintf(stderr, "%s: %s\n", program, parsed.error().message.c_str());
     return false;
   }
   *out = parsed.value();

@@ -55,8 +55,16 @@ int usage_error(const ArgSpec& spec, const std::string& why);
 std::optional<int> read_command_line(int argc, const char* const* argv, const ArgSpec& spec,
                                      Args* args, Settings* s);
 
-// Reads and parses `path`. On failure prints "<program>: <path>: <why>" to
-// stderr and returns false.
+// Reads and parses `path`. A line "include = FILE" in it (not in a file it
+// includes) stands for FILE's lines at that place, so what comes later wins:
+// a generated file can end with the include of a file its owner never
+// rewrites (scripts/stack.sh: DIR/popup.local.conf). A relative FILE is
+// taken relative to `path`'s folder; a missing FILE is an error. Error
+// (bad_request) "<file>: line N: <why>" names the file with the problem.
+Result<Settings> read_settings_file(const std::string& path);
+
+// read_settings_file; on failure prints "<program>: <why>" to stderr and
+// returns false.
 bool load_settings_file(const std::string& path, Settings* out, const char* program);
 
 }  // namespace popup

@@ -454,15 +454,18 @@ def find_pids(stack, program):
 
 
 def proc_ids(pid):
-    """(real uid, real gid) of a process, from /proc."""
+    """(real uid, real gid, supplementary gids) of a process, from /proc."""
     uid = gid = None
+    groups = []
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             if line.startswith("Uid:"):
                 uid = int(line.split()[1])
             elif line.startswith("Gid:"):
                 gid = int(line.split()[1])
-    return uid, gid
+            elif line.startswith("Groups:"):
+                groups = [int(g) for g in line.split()[1:]]
+    return uid, gid, groups
 
 
 def child_pids(pid):
@@ -488,9 +491,10 @@ class Proc:
             self.pid = min(pids)
         # Redis rewrites its process title, so its command is given.
         self.argv = argv or _cmdline(self.pid)
-        # A stack started as root runs its servers as the service account
-        # (scripts/stack.sh): a restart runs as the same account.
-        self.uid, self.gid = proc_ids(self.pid)
+        # A stack started as root runs each server as its own account, the
+        # pool with a supplementary group (scripts/stack/accounts.sh): a
+        # restart runs as the same account with the same groups.
+        self.uid, self.gid, self.groups = proc_ids(self.pid)
 
     def kill(self, sig=signal.SIGKILL, wait=30):
         try:
@@ -506,7 +510,7 @@ class Proc:
     def start(self):
         drop = {}
         if os.getuid() == 0 and self.uid != 0:
-            drop = {"user": self.uid, "group": self.gid, "extra_groups": []}
+            drop = {"user": self.uid, "group": self.gid, "extra_groups": self.groups}
         with open(self.stack.path("log", self.log), "ab") as log:
             p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                  start_new_session=True, cwd=self.stack.dir, **drop)

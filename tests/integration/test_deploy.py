@@ -112,7 +112,7 @@ def expected_tree(prefix="usr/local", etc="etc"):
     for f in ["README.md", "nginx/popup.conf", "nginx/fastcgi_params.conf", "nginx/README.md",
               "nginx/nginx.conf.in", "docs/runbook.md",
               "deploy/grafana/popup-dashboard.json", "deploy/prometheus/popup-rules.yml",
-              "deploy/logrotate/popup"] + ["sql/migrations/" + m for m in
+              "deploy/logrotate/popup", "sql/grants.sql"] + ["sql/migrations/" + m for m in
                                            os.listdir(os.path.join(TOP, "sql/migrations"))
                                            if m.endswith(".sql")]:
         tree[share + f] = 0o644

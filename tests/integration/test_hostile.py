@@ -15,7 +15,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Http, child_pids, free_port, module_stack, popup_row, raw_json_reply, uid
+from harness import Http, free_port, module_stack, popup_row, raw_json_reply, uid
 
 NOW = 1_800_000_000
 setUpModule, tearDownModule = module_stack(globals())
@@ -403,22 +403,32 @@ class LeastPrivilege(unittest.TestCase):
             for name in ("mysql", "redis", "log"):
                 self.assertEqual(self.mode(name) & 0o077, 0, name)
             return
-        # As root (scripts/stack.sh, "the service account"): DIR, log/ and
-        # the configuration are root's and shared with the service's group
-        # only; DIR is sticky so the account cannot replace root's files.
-        svc_uid, svc_gid = service_ids()
+        # As root (scripts/stack/accounts.sh; test_accounts.py checks who
+        # reaches what): DIR is root's, sticky, the service's group may make
+        # files in it and everyone else only pass through; each
+        # configuration is root's and shared with the one account that
+        # reads it; each data folder is its daemon's own.
+        svc = pwd.getpwuid(os.stat(stack.path("writer.pid")).st_uid)
+        svc_uid, svc_gid = svc.pw_uid, svc.pw_gid
+        mysql, redis, web = (pwd.getpwnam(n) for n in ("mysql", "redis", "www-data"))
         st = os.stat(stack.dir)
-        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (0, svc_gid, 0o1770))
-        for name in ("popup.conf", "redis.conf"):
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (0, svc_gid, 0o1771))
+        for name, gid in (("popup.conf", svc_gid), ("popup.local.conf", svc_gid),
+                          ("redis.conf", redis.pw_gid), ("mariadb.cnf", mysql.pw_gid)):
             st = os.stat(stack.path(name))
-            self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, svc_gid, 0o640), name)
+            self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, gid, 0o640), name)
         self.assertEqual(os.stat(stack.path("mysql.password")).st_uid, 0)
-        for name in ("mysql", "redis", "state"):
+        for name, owner in (("mysql", mysql.pw_uid), ("redis", redis.pw_uid), ("state", svc_uid)):
             st = os.stat(stack.path(name))
-            self.assertEqual((st.st_uid, st.st_mode & 0o777), (svc_uid, 0o700), name)
-        for name in ("log", "nginx"):
+            self.assertEqual((st.st_uid, st.st_mode & 0o777), (owner, 0o700), name)
+        for name, owner in (("mysql.run", mysql.pw_uid), ("redis.run", redis.pw_uid)):
             st = os.stat(stack.path(name))
-            self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, svc_gid, 0o750), name)
+            self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (owner, svc_gid, 0o2750),
+                             name)
+        st = os.stat(stack.path("log"))
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, svc_gid, 0o751))
+        st = os.stat(stack.path("nginx"))
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, web.pw_gid, 0o750))
 
     def test_the_mysql_password_is_generated_and_never_on_a_command_line(self):
         with open(stack.path("mysql.password")) as f:
@@ -493,117 +503,6 @@ class LeastPrivilege(unittest.TestCase):
             r = run_sql(q)
             self.assertNotEqual(r.returncode, 0, q)
             self.assertIn("denied", r.stderr, q)
-
-
-def status_ids(pid):
-    """{"Uid": [real, effective, saved, fs], "Gid": [...], "Groups": [...]}."""
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("Uid", "Gid", "Groups"):
-                out[key] = [int(v) for v in value.split()]
-    return out
-
-
-def stack_processes():
-    """(name, pid) of every process of the stack: the pid files' processes
-    and their children (the writer, popupd's workers, nginx's workers)."""
-    procs = []
-    for name, pidfile in (("mariadb", "mysql.pid"), ("redis", "redis.pid"), ("writer", "writer.pid"),
-                          ("pool", "popupd.pid"), ("nginx", "nginx/nginx.pid")):
-        pid = int(open(stack.path(pidfile)).read().split()[0])
-        procs.append((name, pid))
-        procs += [(name + " child", c) for c in child_pids(pid)]
-    return procs
-
-
-def service_ids():
-    """The uid and gid the stack's services run as (popupd's supervisor)."""
-    ids = status_ids(stack.pid("popupd"))
-    return ids["Uid"][0], ids["Gid"][0]
-
-
-PROBE = r"""
-import socket, sys
-for path in sys.argv[1:]:
-    try:
-        if path.endswith(".sock") or ".sock." in path:
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(path)
-            s.close()
-        else:
-            open(path).read(1)
-        print(path, "ok")
-    except PermissionError:
-        print(path, "denied")
-    except OSError as e:
-        print(path, "error", e)
-"""
-
-
-def probe_as(user, group, paths):
-    """{path: "ok" | "denied" | "error ..."}: what `user` gets when it
-    connects to each socket or reads each file, without any other group."""
-    r = subprocess.run(["setpriv", "--reuid=" + str(user), "--regid=" + str(group), "--clear-groups",
-                        "--", "/usr/bin/python3", "-c", PROBE] + paths,
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return dict(line.split(" ", 1) for line in r.stdout.splitlines())
-
-
-class ServiceAccount(unittest.TestCase):
-    """Started as root, the stack runs every service as an unprivileged
-    account (scripts/stack.sh): only nginx's master keeps uid 0."""
-
-    def setUp(self):
-        if os.getuid() != 0:
-            self.skipTest("the stack runs as the invoking user when not started as root")
-
-    def sockets(self):
-        names = ["mysql.sock", "redis.sock", "popup.sock"]
-        names += sorted(n for n in os.listdir(stack.dir) if n.startswith("popup.sock."))
-        self.assertGreater(len(names), 3)  # the workers' own sockets
-        return [stack.path(n) for n in names]
-
-    def test_no_stack_process_but_nginx_master_runs_as_root(self):
-        svc_uid, svc_gid = service_ids()
-        self.assertNotEqual(svc_uid, 0)
-        procs = stack_processes()
-        self.assertGreaterEqual(len([p for p in procs if p[0] == "pool child"]), 3)
-        self.assertGreaterEqual(len([p for p in procs if p[0] == "nginx child"]), 1)
-        for name, pid in procs:
-            ids = status_ids(pid)
-            if name == "nginx":  # the master: binds the port, loads the configuration
-                self.assertEqual(ids["Uid"][0], 0)
-                continue
-            self.assertEqual(ids["Uid"], [svc_uid] * 4, (name, pid))
-            self.assertEqual(ids["Gid"], [svc_gid] * 4, (name, pid))
-            # setpriv --clear-groups: none; nginx's workers get the account's
-            # own (initgroups): the dedicated user has only its group.
-            allowed = {svc_gid}
-            if name == "nginx child":
-                allowed |= set(os.getgrouplist(pwd.getpwuid(svc_uid).pw_name, svc_gid))
-            self.assertLessEqual(set(ids["Groups"]), allowed, (name, pid))
-            self.assertNotIn(0, ids["Groups"], (name, pid))
-
-    def test_sockets_belong_to_the_service_group_only(self):
-        svc_uid, svc_gid = service_ids()
-        for path in self.sockets():
-            st = os.stat(path)
-            self.assertEqual((st.st_uid, st.st_gid), (svc_uid, svc_gid), path)
-            self.assertIn(st.st_mode & 0o777, (0o660, 0o600), path)
-
-    def test_nobody_reaches_no_socket_and_no_configuration(self):
-        secrets = [stack.conf(), stack.path("mysql.password"), stack.path("redis.conf")]
-        got = probe_as("nobody", "nogroup", self.sockets() + secrets)
-        self.assertEqual(set(got.values()), {"denied"}, got)
-        # The service account itself gets through: the refusals above are
-        # permissions, not dead sockets. mysql.password stays root's.
-        svc_uid, svc_gid = service_ids()
-        got = probe_as(svc_uid, svc_gid, self.sockets() + secrets)
-        self.assertEqual(got.pop(stack.path("mysql.password")), "denied")
-        self.assertEqual(set(got.values()), {"ok"}, got)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,13 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <initializer_list>
+#include <string>
 #include <vector>
 
 #include "lib/config_file.h"
@@ -135,6 +141,72 @@ BOOST_AUTO_TEST_CASE(print_config_stands_alone) {
   BOOST_TEST(refusal(kDaemon, {"--print-config", "--print-config"}) ==
              "--print-config given twice");
   BOOST_TEST(refusal(kTool, {"--print-config"}) == "unknown option --print-config");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// A temporary folder with files in it, removed at the end of the test.
+struct TempFiles {
+  std::string dir;
+  std::vector<std::string> made;
+  TempFiles() {
+    char tmpl[] = "/tmp/popup-conf-XXXXXX";
+    dir = mkdtemp(tmpl);
+  }
+  ~TempFiles() {
+    for (const auto& f : made) unlink(f.c_str());
+    rmdir(dir.c_str());
+  }
+  std::string write(const std::string& name, const std::string& text) {
+    std::string path = dir + "/" + name;
+    std::ofstream(path) << text;
+    made.push_back(path);
+    return path;
+  }
+};
+
+BOOST_AUTO_TEST_SUITE(config_file_include)
+
+BOOST_AUTO_TEST_CASE(an_included_file_is_read_in_place_and_later_lines_win) {
+  TempFiles t;
+  t.write("local.conf", "workers = 7\nlog_file = /tmp/x.log\n");
+  auto top = t.write("popup.conf", "workers = 3\nthreads = 4\ninclude = local.conf\n");
+  auto s = read_settings_file(top);
+  BOOST_REQUIRE(s.ok());
+  BOOST_TEST(s.value().workers == 7);  // the include comes after workers = 3
+  BOOST_TEST(s.value().threads == 4);
+  BOOST_TEST(s.value().log_file == "/tmp/x.log");
+  // A line after the include overrides it; an absolute path works too.
+  auto after = t.write("after.conf", "include=" + t.dir + "/local.conf\nworkers = 2\n");
+  BOOST_REQUIRE(read_settings_file(after).ok());
+  BOOST_TEST(read_settings_file(after).value().workers == 2);
+}
+
+BOOST_AUTO_TEST_CASE(an_error_names_the_file_and_its_own_line) {
+  TempFiles t;
+  t.write("local.conf", "# operator\nworkers = many\n");
+  auto top = t.write("popup.conf", "threads = 4\n\n\ninclude = local.conf\n");
+  auto s = read_settings_file(top);
+  BOOST_REQUIRE(!s.ok());
+  BOOST_TEST(s.error().message.find(t.dir + "/local.conf: line 2: ") == 0);
+  t.write("good.conf", "workers = 2\n");
+  auto bad_top = t.write("bad.conf", "include = good.conf\nnope = 1\n");
+  BOOST_TEST(read_settings_file(bad_top).error().message.find(bad_top + ": line 2: ") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_include_and_a_nested_one_are_refused) {
+  TempFiles t;
+  auto top = t.write("popup.conf", "include = absent.conf\n");
+  auto s = read_settings_file(top);
+  BOOST_REQUIRE(!s.ok());
+  BOOST_TEST(s.error().message.find(t.dir + "/absent.conf: cannot read: ") == 0);
+  t.write("inner.conf", "workers = 1\n");
+  t.write("middle.conf", "include = inner.conf\n");
+  auto nested = t.write("nested.conf", "include = middle.conf\n");
+  auto n = read_settings_file(nested);
+  BOOST_REQUIRE(!n.ok());
+  BOOST_TEST(n.error().message == t.dir + "/middle.conf: include is allowed only in " + nested);
+  BOOST_TEST(!read_settings_file(t.dir + "/none.conf").ok());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,14 @@
+# scripts/stack/redis.sh: the private Redis (redis.conf.in), run as the kv
+# account (accounts.sh), on a unix socket only.
+
+redis_ping() { [ "$(redis-cli -s "$dir/redis.sock" ping 2>/dev/null)" = PONG ]; }
+
+start_redis() {
+  running redis.pid && return 0
+  render "$here/redis.conf.in" "$dir/redis.conf" DIR="$dir" REDIS_MAXMEMORY="$REDIS_MAXMEMORY"
+  share_with "$kv_group" "$dir/redis.conf"
+  link_run redis
+  launch kv "$dir/redis.run/redis.pid" "$dir/log/redis.log" redis-server "$dir/redis.conf" ||
+    fail "redis-server did not start" "$dir/log/redis.log"
+  wait_up 30 redis.pid redis_ping || fail "Redis did not come up within 30s" "$dir/log/redis.log"
+}

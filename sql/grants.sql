@@ -1,0 +1,35 @@
+-- The MariaDB privileges of the service's two accounts: each gets the rows
+-- its programs use and nothing else (no DDL, no triggers, no
+-- schema_migrations, no mysql.*). Table grants need the tables, so this runs
+-- after the migrations; it revokes first, so it also takes back what an
+-- earlier version granted. scripts/stack.sh fills in the placeholders
+-- (@SERVICE@ = popup, @CTL@ = popupctl, @HOST@ = localhost) and runs it as
+-- the datadir's superuser on every start; on a host of your own, replace
+-- them and run it the same way (README.md, Deployment):
+--   sed -e s/@SERVICE@/popup/g -e s/@CTL@/popupctl/g -e s/@HOST@/localhost/g \
+--     sql/grants.sql | sudo mariadb popup
+-- The accounts must exist (CREATE USER ... IDENTIFIED BY ...).
+
+-- @SERVICE@ (popupd, popup-writer): reads popups and config_meta, reads and
+-- upserts user_state (INSERT ... ON DUPLICATE KEY UPDATE), inserts events
+-- (INSERT IGNORE) and adds them to the daily roll-ups (lib/mysql.cc
+-- apply_events). No write to popups, no DELETE, no audit.
+REVOKE ALL PRIVILEGES, GRANT OPTION FROM '@SERVICE@'@'@HOST@';
+GRANT SELECT ON popup.popups TO '@SERVICE@'@'@HOST@';
+GRANT SELECT ON popup.config_meta TO '@SERVICE@'@'@HOST@';
+GRANT SELECT, INSERT, UPDATE ON popup.user_state TO '@SERVICE@'@'@HOST@';
+GRANT INSERT ON popup.popup_events TO '@SERVICE@'@'@HOST@';
+GRANT SELECT (impressions, clicks, ignores), INSERT, UPDATE ON popup.popup_daily TO '@SERVICE@'@'@HOST@';
+GRANT INSERT ON popup.popup_daily_users TO '@SERVICE@'@'@HOST@';
+
+-- @CTL@ (popupctl): writes popups, bumps config_meta, reads user_state
+-- (explain when Redis has no copy), reads and deletes events (delete's
+-- check, retention), reads the roll-ups, writes and reads popup_audit.
+REVOKE ALL PRIVILEGES, GRANT OPTION FROM '@CTL@'@'@HOST@';
+GRANT SELECT, INSERT, UPDATE, DELETE ON popup.popups TO '@CTL@'@'@HOST@';
+GRANT SELECT, UPDATE ON popup.config_meta TO '@CTL@'@'@HOST@';
+GRANT SELECT ON popup.user_state TO '@CTL@'@'@HOST@';
+GRANT SELECT, DELETE ON popup.popup_events TO '@CTL@'@'@HOST@';
+GRANT SELECT ON popup.popup_daily TO '@CTL@'@'@HOST@';
+GRANT SELECT ON popup.popup_daily_users TO '@CTL@'@'@HOST@';
+GRANT SELECT, INSERT ON popup.popup_audit TO '@CTL@'@'@HOST@';

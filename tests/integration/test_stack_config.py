@@ -1,0 +1,124 @@
+"""The stack's configuration files and an operator's edits
+(scripts/stack/config.sh).
+
+- DIR/popup.conf is the stack's: written again on a start, with only the
+  keys the stack sets, and it ends with the include of DIR/popup.local.conf.
+- DIR/popup.local.conf is the operator's: a start (`make run` on a stopped
+  stack) never rewrites it, its keys win over popup.conf's, and
+  `stack.sh reload` applies an edit of it to the running pool (log_file:
+  the supervisor and the workers it spawns write to the new file).
+- An edit popupd refuses is refused by reload with the file and line, and
+  the running pool keeps serving with what it had.
+
+One stack for the module; each test puts popup.local.conf back."""
+
+import os
+import re
+import unittest
+
+from harness import module_stack
+
+setUpModule, tearDownModule = module_stack(globals())
+
+
+def local_conf():
+    return stack.path("popup.local.conf")
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def write(path, text):
+    # In place: as root the file is root's and shared with the service's
+    # group (scripts/stack/accounts.sh); rewriting it keeps that.
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def answers():
+    """"" when the pool serves GET /api/popup through nginx (after a start
+    it may first be loading the configuration: waits for it), else the
+    last answer."""
+    last = []
+
+    def ok():
+        r = stack.get_popup("someone")
+        last[:] = [r]
+        return r.status == 200
+    return "" if stack.wait_for(ok, timeout=30) else repr(last[0])
+
+
+class OperatorSettings(unittest.TestCase):
+    def setUp(self):
+        self.original = read(local_conf())
+
+    def tearDown(self):
+        write(local_conf(), self.original)
+
+    def test_popup_conf_holds_what_the_stack_sets_and_includes_the_operators_file(self):
+        conf = read(stack.conf())
+        keys = [m.group(1) for m in re.finditer(r"(?m)^(\w+) =", conf)]
+        self.assertEqual(keys[-1], "include")
+        self.assertIn("\ninclude = %s\n" % local_conf(), conf)
+        for own in ("listen", "pid_file", "state_dir", "redis", "mysql_socket", "mysql_password",
+                    "workers", "threads"):
+            self.assertIn(own, keys)
+        # Keys whose value is popupd's default are left to it.
+        for default in ("key_prefix", "mysql_db", "writer_id", "log_file", "log_level"):
+            self.assertNotIn(default, keys)
+        self.assertEqual(len(keys), len(set(keys)), keys)
+
+    def test_an_edit_takes_effect_on_reload_and_survives_a_restart(self):
+        own_log = stack.path("state", "popupd-own.log")
+        write(local_conf(), self.original + "log_file = %s\n" % own_log)
+        r = stack.run_script("reload")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        sup = stack.pid("popupd")
+        reloaded = "pid=%d msg=\"supervisor: reloaded" % sup
+        self.assertTrue(stack.wait_for(lambda: os.path.exists(own_log) and reloaded in read(own_log),
+                                       timeout=30), stack.log("popupd.log")[-2000:])
+        self.assertNotIn(reloaded, stack.log("popupd.log"))
+        self.assertEqual(answers(), "")
+
+        # `make run` after `make stop`: popup.conf is written again, the
+        # operator's file is kept and applied from the start.
+        stack.run_script("stop")
+        conf_before = read(stack.conf())
+        r = stack.run_script("start")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("log_file = %s\n" % own_log, read(local_conf()))
+        self.assertEqual(read(stack.conf()), conf_before)
+        sup = stack.pid("popupd")
+        listening = "pid=%d msg=\"supervisor: listening on" % sup
+        self.assertTrue(stack.wait_for(lambda: listening in read(own_log), timeout=30),
+                        read(own_log)[-2000:])
+        self.assertNotIn(listening, stack.log("popupd.log"))
+        self.assertEqual(answers(), "")
+
+        # A second edit moves the log again, on reload alone.
+        write(local_conf(), self.original + "log_file = %s\n" % stack.path("state", "again.log"))
+        r = stack.run_script("reload")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(stack.wait_for(
+            lambda: "supervisor: reloaded" in read(stack.path("state", "again.log")), timeout=30))
+
+    def test_a_refused_edit_is_named_and_the_pool_keeps_serving(self):
+        workers_before = sorted(stack.worker_pids())
+        write(local_conf(), self.original + "\nworkers = many\n")
+        r = stack.run_script("reload")
+        self.assertNotEqual(r.returncode, 0)
+        line = len(self.original.splitlines()) + 2
+        self.assertIn("%s: line %d: " % (local_conf(), line), r.stdout + r.stderr)
+        self.assertEqual(sorted(stack.worker_pids()), workers_before)
+        self.assertEqual(answers(), "")
+        # A start while everything runs changes nothing either.
+        write(local_conf(), self.original)
+        r = stack.run_script("start")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("already running", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
