@@ -13,7 +13,7 @@ import tempfile
 import threading
 import unittest
 
-from harness import DB_ADMIN, TOP, Stack, popup_row, shown, uid, _alive
+from harness import DB_ADMIN, TOP, Stack, popup_row, shown, uid, alive
 
 RUNBOOK = os.path.join(TOP, "docs", "runbook.md")
 stack = None
@@ -61,7 +61,7 @@ def run_block(name, share=TOP, backup=None):
 def stop_piece(pidfile):
     pid = stack.pid(pidfile)
     os.kill(pid, signal.SIGTERM)
-    assert stack.wait_for(lambda: not _alive(pid), timeout=60), pidfile
+    assert stack.wait_for(lambda: not alive(pid), timeout=60), pidfile
 
 
 class Load:

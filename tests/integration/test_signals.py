@@ -10,7 +10,7 @@ import tempfile
 import shutil
 import unittest
 
-from harness import BUILD, TOP, module_stack, child_pids, uid, popup_row, shown, _alive
+from harness import BUILD, TOP, module_stack, child_pids, uid, popup_row, shown, alive
 
 setUpModule, tearDownModule = module_stack(globals(), lambda s: s.set_popups([popup_row(1)]),
                                            WORKERS=2, THREADS=2)
@@ -48,7 +48,7 @@ class PoolSignals(unittest.TestCase):
                     signal.SIGUSR1: "SIGUSR1 ignored: no log_file to reopen"}.get(
                         sig, "signal %s ignored" % name(sig))
             self.assertTrue(wait_line("popupd.log", mark, sup, want), stack.log("popupd.log")[mark:])
-            self.assertTrue(_alive(sup), name(sig))
+            self.assertTrue(alive(sup), name(sig))
             self.assert_answers()
         self.assertTrue(stack.wait_for(lambda: len(stack.worker_pids()) == 2, timeout=30))
         self.assert_answers()
@@ -62,7 +62,7 @@ class PoolSignals(unittest.TestCase):
             want = "SIGUSR1 ignored" if sig == signal.SIGUSR1 else "signal %s ignored" % name(sig)
             self.assertTrue(wait_line("popupd.log", mark, worker, want),
                             stack.log("popupd.log")[mark:])
-            self.assertTrue(_alive(worker), name(sig))
+            self.assertTrue(alive(worker), name(sig))
             self.assert_answers()
 
     def test_hup_term_int_quit_make_a_worker_leave_gracefully_and_it_is_replaced(self):
@@ -75,13 +75,13 @@ class PoolSignals(unittest.TestCase):
             self.assertTrue(wait_line("popupd.log", mark, worker,
                                       "worker: graceful stop (%s)" % name(sig)),
                             stack.log("popupd.log")[mark:])
-            self.assertTrue(stack.wait_for(lambda: not _alive(worker), timeout=30), name(sig))
+            self.assertTrue(stack.wait_for(lambda: not alive(worker), timeout=30), name(sig))
             self.assertTrue(stack.wait_for(
                 lambda: len(stack.worker_pids()) == 2 and worker not in stack.worker_pids(),
                 timeout=30), name(sig))
             # It left on its own, not killed by the signal's default action.
             self.assertNotIn("worker %d killed by signal" % worker, stack.log("popupd.log"))
-            self.assertTrue(_alive(sup))
+            self.assertTrue(alive(sup))
             self.assert_answers()
 
 
@@ -101,7 +101,7 @@ class WriterSignals(unittest.TestCase):
                         else "signal %s ignored" % name(sig))
                 self.assertTrue(wait_line("writer.log", mark, pid, want),
                                 stack.log("writer.log")[mark:])
-                self.assertTrue(_alive(pid), name(sig))
+                self.assertTrue(alive(pid), name(sig))
         self.assertEqual(child_pids(sup), [child])
         self.assertTrue(stack.wait_drained(timeout=30))
 
@@ -114,7 +114,7 @@ class WriterSignals(unittest.TestCase):
                             stack.log("writer.log")[mark:])
             self.assertTrue(stack.wait_for(
                 lambda: len(child_pids(sup)) == 1 and child not in child_pids(sup), timeout=30))
-            self.assertTrue(_alive(sup))
+            self.assertTrue(alive(sup))
         # Events still reach MySQL through the new writer.
         u = uid("sigw")
         self.assertEqual(shown(stack.get_popup(u)), 1)
