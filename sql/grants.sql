@@ -1,6 +1,6 @@
 -- The MariaDB privileges of the service's two accounts: each gets the rows
 -- its programs use and nothing else (no DDL, no triggers, no
--- schema_migrations, no mysql.*). Table grants need the tables, so this runs
+-- writes to schema_migrations, no mysql.*). Table grants need the tables, so this runs
 -- after the migrations; it revokes first, so it also takes back what an
 -- earlier version granted. scripts/stack.sh fills in the placeholders
 -- (@SERVICE@ = popup, @CTL@ = popupctl, @HOST@ = localhost) and runs it as
@@ -24,7 +24,8 @@ GRANT INSERT ON popup.popup_daily_users TO '@SERVICE@'@'@HOST@';
 
 -- @CTL@ (popupctl): writes popups, bumps config_meta, reads user_state
 -- (explain when Redis has no copy), reads and deletes events (delete's
--- check, retention), reads the roll-ups, writes and reads popup_audit.
+-- check, retention), reads the roll-ups, writes and reads popup_audit, and
+-- reads schema_migrations (--version names the schema it finds).
 REVOKE ALL PRIVILEGES, GRANT OPTION FROM '@CTL@'@'@HOST@';
 GRANT SELECT, INSERT, UPDATE, DELETE ON popup.popups TO '@CTL@'@'@HOST@';
 GRANT SELECT, UPDATE ON popup.config_meta TO '@CTL@'@'@HOST@';
@@ -33,3 +34,4 @@ GRANT SELECT, DELETE ON popup.popup_events TO '@CTL@'@'@HOST@';
 GRANT SELECT ON popup.popup_daily TO '@CTL@'@'@HOST@';
 GRANT SELECT ON popup.popup_daily_users TO '@CTL@'@'@HOST@';
 GRANT SELECT, INSERT ON popup.popup_audit TO '@CTL@'@'@HOST@';
+GRANT SELECT ON popup.schema_migrations TO '@CTL@'@'@HOST@';
