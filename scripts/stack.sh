@@ -41,8 +41,9 @@
 #                     own socket (unix:/path or host:port); empty: none.
 #                     nginx reaches it only through what NGINX_INCLUDE adds
 #                     (popupd --check prints the pieces; nginx/README.md)
-#   ACCESS_LOG=on|off nginx's access log in DIR/log/nginx-access.log (the
-#                     benchmarks turn it off)
+#   ACCESS_LOG=on|private|off  nginx's access log in DIR/log/nginx-access.log
+#                     (private: log_format popup_private, no query string, so
+#                     no uid; the benchmarks turn it off)
 #   NGINX_INCLUDE=DIR  bench/ and tests: nginx.conf includes DIR/main.conf,
 #                     DIR/http.conf and DIR/server.conf (each that exists)
 #                     at the main, http and server level; `make bench` loads

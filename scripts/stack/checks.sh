@@ -13,6 +13,7 @@ check_settings() {
            FLUSH_EVENTS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || fail "$v must be a number, not '${!v}'"
   done
+  [[ $ACCESS_LOG =~ ^(on|off|private)$ ]] || fail "ACCESS_LOG must be on, off or private, not '$ACCESS_LOG'"
   [ -z "$NGINX_KEEPALIVE" ] || [[ $NGINX_KEEPALIVE =~ ^[0-9]+$ ]] ||
     fail "NGINX_KEEPALIVE must be a number, not '$NGINX_KEEPALIVE'"
   [ -z "$POOL_TCP_PORT" ] || [[ $POOL_TCP_PORT =~ ^[0-9]+$ ]] ||

@@ -13,6 +13,14 @@ include_line() {
   fi
 }
 
+# popup.js as a host serves it (nginx/popup-web.conf), from the checkout's
+# web/, and the map of cors_origins that `popupd --check` prints for it.
+render_popup_web() {
+  sed -e "s|@WEB_ROOT@|$top/web|g" "$top/nginx/popup-web.conf" > "$dir/nginx/popup/popup-web.conf"
+  "$bin/popupd" --check --config "$dir/popup.conf" | sed -n '/^map \$http_origin /,/^}/p' \
+    > "$dir/nginx/popup/popup-cors.conf"
+}
+
 render_nginx_conf() {
   local user_line="" servers keepalive="keepalive $NGINX_KEEPALIVE;" keep_conn=on
   is_root && user_line="user $web_user $web_group;"
@@ -23,12 +31,16 @@ render_nginx_conf() {
   [[ $servers == *server* ]] || fail "popupd --check printed no upstream servers for $dir/popup.conf"
   if [ "$UPSTREAM_KEEPALIVE" = off ]; then keepalive=""; keep_conn=off; fi
   local access_log="access_log $dir/log/nginx-access.log popup buffer=64k flush=1s;"
-  [ "$ACCESS_LOG" = on ] || access_log="access_log off;"
+  case $ACCESS_LOG in
+    off) access_log="access_log off;" ;;
+    private) access_log="access_log $dir/log/nginx-access.log popup_private buffer=64k flush=1s;" ;;
+  esac
   # The service's locations as a host's nginx includes them (nginx/popup.conf);
   # only the TIME_WAIT comparison turns kept connections off.
   mkdir -p "$dir/nginx/popup"
   cp "$top/nginx/fastcgi_params.conf" "$dir/nginx/popup/fastcgi_params.conf"
   sed -e "s|^\( *fastcgi_keep_conn\) on;|\1 $keep_conn;|" "$top/nginx/popup.conf" > "$dir/nginx/popup/popup.conf"
+  render_popup_web
   # The marker lets `reload` find the line again.
   render "$top/nginx/nginx.conf.in" "$dir/nginx/nginx.conf" USER_LINE="$user_line" \
     NGINX_WORKERS="$NGINX_WORKERS" UPSTREAM_KEEPALIVE="$keepalive" KEEP_CONN="$keep_conn" \
@@ -73,6 +85,7 @@ reload_nginx() {
   servers=$(pool_servers)
   [[ $servers == *server* ]] || fail "popupd --check printed no upstream servers"
   sed -i "s|^\( *\).*# pool servers\$|\1$servers # pool servers|" "$dir/nginx/nginx.conf"
+  render_popup_web
   "${nginx_cmd[@]}" -t -q || fail "nginx refused the new upstream" "$dir/log/nginx-error.log"
   master=$(live_pids "$dir/nginx/nginx.pid" | head -n 1)
   old=$(pgrep -P "$master" | tr '\n' ' ')

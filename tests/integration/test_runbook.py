@@ -17,26 +17,19 @@ from harness import DB_ADMIN, TOP, Stack, popup_row, shown, uid, alive
 
 RUNBOOK = os.path.join(TOP, "docs", "runbook.md")
 stack = None
-include_dir = None
 
 
 def setUpModule():
-    global stack, include_dir
-    include_dir = tempfile.mkdtemp(prefix="prb", dir="/tmp")
-    stack = Stack(NGINX_INCLUDE=include_dir)
-    # The server's access log in the private format (overrides the stack's).
-    with open(os.path.join(include_dir, "server.conf"), "w") as f:
-        f.write("access_log %s popup_private;\n" % stack.path("log", "private-access.log"))
+    global stack
+    # The access log in the private format (stack.sh ACCESS_LOG=private).
+    stack = Stack(ACCESS_LOG="private")
     stack.start()
     stack.set_popups([popup_row(1, priority=20), popup_row(2, priority=10)])
 
 
 def tearDownModule():
-    try:
-        if stack:
-            stack.stop()
-    finally:
-        shutil.rmtree(include_dir, ignore_errors=True)
+    if stack:
+        stack.stop()
 
 
 def block(name):
@@ -173,7 +166,7 @@ class PrivateAccessLogTest(unittest.TestCase):
     def test_popup_private_logs_no_uid_and_no_full_client_address(self):
         u = uid("secret")
         self.assertEqual(stack.get_popup(u).status, 200)
-        path = stack.path("log", "private-access.log")
+        path = stack.path("log", "nginx-access.log")
 
         def lines():
             try:

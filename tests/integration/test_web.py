@@ -284,6 +284,15 @@ class StaticFiles(unittest.TestCase):
             self.assertEqual(r.headers["content-type"], "text/javascript", path)
         self.assertTrue(c.request("GET", "/shop.css").headers["content-type"].startswith("text/css"))
 
+    def test_the_stack_serves_popup_js_as_a_host_does(self):
+        listed = "http://127.0.0.1:%d" % ALLOWED
+        r = stack.http().request("GET", "/popup.js", headers={"Origin": listed, "Accept-Encoding": "gzip"})
+        self.assertEqual((r.status, r.headers.get("access-control-allow-origin"),
+                          r.headers.get("content-encoding")), (200, listed, "gzip"))
+        self.assertIn("etag", r.headers)
+        r = stack.http().request("GET", "/popup.js", headers={"Origin": "http://127.0.0.1:%d" % DENIED})
+        self.assertNotIn("access-control-allow-origin", r.headers)
+
     def test_only_the_top_level_of_web_is_served(self):
         c = stack.http()
         for path in ("/test/popup.test.mjs", "/test/fake_dom.mjs", "/test/", "/nothing.js"):
