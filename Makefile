@@ -9,7 +9,7 @@
 #   make bench-writer, make bench-pool, make locust   the other benchmarks
 #   make bench-lua-check   the Lua alternative answers like the service
 #   make install|uninstall PREFIX=/usr/local DESTDIR=   programs, systemd
-#                   units, /etc/popup example (README.md, Deployment)
+#                   units, /etc/popup example (docs/deployment.md)
 #   make verify-units PREFIX=/usr/local DESTDIR=   systemd-analyze verify of
 #                   the units staged under DESTDIR
 #   make fuzz FUZZ_SECONDS=60   libFuzzer on core/'s parsers (tests/fuzz/README.md)
@@ -204,8 +204,8 @@ INSTALL_DATA := README.md nginx/popup.conf nginx/fastcgi_params.conf deploy/graf
 # What deploy/popup.conf.example and the README point to: the pool's sizing
 # notes and the access log's formats (log_format popup, popup_private).
 INSTALL_DATA += nginx/README.md nginx/nginx.conf.in
-# The runbook the README links (upgrade, backup and restore, a second host).
-INSTALL_DATA += docs/runbook.md
+# The runbook and the deployment procedure the README links.
+INSTALL_DATA += docs/runbook.md docs/deployment.md
 INSTALLED := $(INSTALL_PROGRAMS:%=$(BINDIR)/%) $(INSTALL_UNITS:%=$(UNITDIR)/%) \
   $(SYSUSERSDIR)/popup.conf $(SYSCONFDIR)/popup/popup.conf.example \
   $(INSTALL_DATA:%=$(DATADIR)/%) $(DATADIR)/scripts/migrate.sh \

@@ -5,7 +5,7 @@
 -- earlier version granted. scripts/stack.sh fills in the placeholders
 -- (@SERVICE@ = popup, @CTL@ = popupctl, @HOST@ = localhost) and runs it as
 -- the datadir's superuser on every start; on a host of your own, replace
--- them and run it the same way (README.md, Deployment):
+-- them and run it the same way (docs/deployment.md):
 --   sed -e s/@SERVICE@/popup/g -e s/@CTL@/popupctl/g -e s/@HOST@/localhost/g \
 --     sql/grants.sql | sudo mariadb popup
 -- The accounts must exist (CREATE USER ... IDENTIFIED BY ...).

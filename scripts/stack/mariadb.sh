@@ -67,7 +67,7 @@ migrate() {
 }
 
 # Each account gets what its programs use and nothing else: sql/grants.sql
-# (README.md, Deployment, points there too).
+# (docs/deployment.md points there too).
 grant_service() {
   sed -e 's/@SERVICE@/popup/g' -e 's/@CTL@/popupctl/g' -e 's/@HOST@/localhost/g' \
     "$top/sql/grants.sql" | sql_admin 2>> "$dir/log/mariadb-setup.log" ||

@@ -110,7 +110,7 @@ def expected_tree(prefix="usr/local", etc="etc"):
                  share + "web/popup.js": 0o644,
                  share + "nginx/popup-web.conf": 0o644})
     for f in ["README.md", "nginx/popup.conf", "nginx/fastcgi_params.conf", "nginx/README.md",
-              "nginx/nginx.conf.in", "docs/runbook.md",
+              "nginx/nginx.conf.in", "docs/runbook.md", "docs/deployment.md",
               "deploy/grafana/popup-dashboard.json", "deploy/prometheus/popup-rules.yml",
               "deploy/logrotate/popup", "sql/grants.sql"] + ["sql/migrations/" + m for m in
                                            os.listdir(os.path.join(TOP, "sql/migrations"))
@@ -176,10 +176,10 @@ class InstallTest(unittest.TestCase):
     def test_the_readmes_verify_step_accepts_a_destdir_staging_tree_of_stripped_programs(self):
         if not shutil.which("systemd-analyze"):
             self.skipTest("systemd-analyze is not installed")
-        readme = open(os.path.join(TOP, "README.md")).read()
+        readme = open(os.path.join(TOP, "docs", "deployment.md")).read()
         m = re.search(r"```sh\n(make install PREFIX=/usr/local DESTDIR=/tmp/popup-stage\n"
                       r"make verify-units .*?)```", readme, re.S)
-        self.assertIsNotNone(m, "the README's staging verify block")
+        self.assertIsNotNone(m, "docs/deployment.md's staging verify block")
         stage = os.path.join(self.tmp, "stage")
         sanitizer = BUILD[len("build-"):] if BUILD.startswith("build-") else ""
         script = m.group(1).replace("/tmp/popup-stage", stage).replace(
