@@ -109,11 +109,12 @@ $(BUILD)/fcgi-floor: $(FLOOR_OBJ)
 # line and file parser, the write-behind, the request handlers over their
 # ports (fcgi/ports.h), the configuration loader over its source
 # (fcgi/config_source.h), the router over the endpoints (fcgi/endpoints.h),
-# the queue writer's drain over its ports (writer/ports.h); the unit tests
+# the queue writer's drain over its ports (writer/ports.h), popupctl's
+# command line (ctl/args.h, pure); the unit tests
 # link them with fakes.
 UNIT_EDGE_OBJ := $(BUILD)/lib/config_file.o $(BUILD)/lib/log.o \
   $(addprefix $(BUILD)/fcgi/,flusher.o handlers.o stamper.o response.o user_generations.o \
-  config_loader.o router.o) $(BUILD)/writer/drain.o
+  config_loader.o router.o) $(BUILD)/writer/drain.o $(BUILD)/ctl/args.o
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(CORE_OBJ) $(UNIT_EDGE_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) -lboost_json -lboost_unit_test_framework
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/ctl_args.h"
+#include "ctl/args.h"
 #include "core/popup.h"
 #include "core/settings.h"
 #include "lib/mysql.h"

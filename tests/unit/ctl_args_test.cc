@@ -1,7 +1,7 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
-#include "core/ctl_args.h"
+#include "ctl/args.h"
 
 using namespace popup;
 

@@ -1,4 +1,4 @@
-#include "core/ctl_args.h"
+#include "ctl/args.h"
 
 #include <algorithm>
 
