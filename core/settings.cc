@@ -109,10 +109,15 @@ constexpr Setting kTable[] = {
      "Seconds after which a worker reads an owned user's state from Redis again; 0 = keep no "
      "state in memory.",
      0, 86400},
-    {kAffinity, "invalidation_feed", &Settings::invalidation_feed, "on",
-     "An owner subscribes to Redis' invalidation feed (client tracking) and drops the users that "
-     "another host, popupctl or anything else wrote, instead of waiting for "
-     "`state_cache_stale_s`; off: only writes of this host's processes reach it at once.",
+    // Off by default: its read-back costs Redis an HGETALL per reported
+    // user, the owner's own flushes included (bench: warm GET p99 13 -> 64 ms
+    // and GET 0.57 -> 0.38 x the floor in one quick run), and one host
+    // needs none of it (fcgi/user_generations.h).
+    {kAffinity, "invalidation_feed", &Settings::invalidation_feed, "off",
+     "For several pool hosts: an owner subscribes to Redis' invalidation feed (client tracking) "
+     "and drops the users that another host, popupctl or anything else wrote, instead of "
+     "waiting for `state_cache_stale_s`; off: only writes of this host's processes reach it at "
+     "once.",
      0, 0},
     // 5 ms and not 2: in interleaved bench runs (README, Performance) the
     // longer wait halved the round trips per warm GET and cost Redis 1 to

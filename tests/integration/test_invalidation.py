@@ -22,7 +22,20 @@ import unittest
 from harness import BUILD, TOP, child_pids, module_stack, popup_row, shown, uid
 
 NOW = 1_800_000_000
-setUpModule, tearDownModule = module_stack(globals())
+
+
+def feed_on(stack):
+    """The feed is off by default (its read-back costs Redis an HGETALL per
+    reported user): switch it on the way an operator does, in the stack's
+    popup.local.conf, and reload the pool."""
+    with open(stack.path("popup.local.conf"), "a") as f:
+        f.write("\ninvalidation_feed = on\n")
+    r = stack.run_script("reload")
+    assert r.returncode == 0, r.stdout + r.stderr
+    stack.wait_healthy()
+
+
+setUpModule, tearDownModule = module_stack(globals(), setup=feed_on)
 
 # -- a minimal FastCGI client on one kept connection ---------------------------
 
