@@ -4,14 +4,11 @@
 
 #include "core/state_codec.h"
 #include "lib/log.h"
+#include "lib/clock.h"
 
 namespace popup {
 
-int64_t SteadyClock::steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t SteadyClock::steady_ms() { return popup::steady_ms(); }
 
 RedisUserStore::RedisUserStore(const Settings& s, Redis& redis, ConfigLoader& config,
                                ConfigCache& cache, WorkerSlot* slot, MetricsShm* shm)

@@ -8,15 +8,11 @@
 #include "core/invalidation.h"
 #include "lib/log.h"
 #include "lib/store.h"
+#include "lib/clock.h"
 
 namespace popup {
 namespace {
 
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Waits until fd (when >= 0) is readable, stop_fd is, or ms passed; true when
 // stop_fd is.

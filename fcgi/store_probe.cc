@@ -3,15 +3,11 @@
 #include <chrono>
 
 #include "lib/mysql.h"
+#include "lib/clock.h"
 
 namespace popup {
 namespace {
 
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 

@@ -16,6 +16,7 @@
 #include "core/select.h"
 #include "core/version.h"
 #include "lib/log.h"
+#include "lib/clock.h"
 
 namespace popup {
 namespace {
@@ -100,11 +101,7 @@ void mysql_global_init() { driver(); }
 
 Mysql::Mysql(const Settings& s, int read_timeout_s) : s_(s), read_timeout_s_(read_timeout_s) {}
 
-int64_t Mysql::now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t Mysql::now_ms() { return popup::steady_ms(); }
 Mysql::~Mysql() = default;
 
 bool Mysql::fail(const std::string& what, std::string* err) {

@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "lib/log.h"
+#include "lib/clock.h"
 
 namespace popup {
 
@@ -17,11 +18,6 @@ Address redis_address(const Settings& s) {
 }
 namespace {
 
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 timeval to_timeval(int ms) {
   timeval tv;

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "lib/redis_scripts.h"
+#include "lib/clock.h"
 
 namespace popup {
 namespace {
@@ -131,11 +132,7 @@ void RedisWriterQueue::publish(const WriterStats& st) {
                   &rs, &err);
 }
 
-int64_t SystemClock::steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t SystemClock::steady_ms() { return popup::steady_ms(); }
 
 int64_t SystemClock::wall_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(

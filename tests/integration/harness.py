@@ -11,6 +11,7 @@ import random
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -418,6 +419,22 @@ def shown(reply):
 
 def uid(prefix="u"):
     return "%s%d" % (prefix, random.randrange(10**12))
+
+
+# -- FastCGI records, for tests that speak to a pool socket themselves -------
+
+def record(kind, content, req_id=1):
+    """One FastCGI record (version 1, no padding)."""
+    return struct.pack("!BBHHBx", 1, kind, req_id, len(content), 0) + content
+
+
+def params(env):
+    """FastCGI name-value pairs (names and values under 128 bytes)."""
+    out = b""
+    for k, v in env.items():
+        k, v = k.encode(), v.encode()
+        out += bytes([len(k), len(v)]) + k + v
+    return out
 
 
 # -- process control for failure tests ------------------------------------

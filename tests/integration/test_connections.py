@@ -12,7 +12,7 @@ import threading
 import time
 import unittest
 
-from harness import module_stack, popup_row, uid
+from harness import params, record, module_stack, popup_row, uid
 
 NOW = 1_800_000_000
 ACCEPTED = "popup_fastcgi_connections_accepted_total"
@@ -21,17 +21,6 @@ setUpModule, tearDownModule = module_stack(globals(), NGINX_KEEPALIVE=64,
     setup=lambda s: s.set_popups([popup_row(1, show_cooldown_s=0)]))
 
 
-def record(kind, content, req_id=1):
-    """One FastCGI record (version 1, no padding)."""
-    return struct.pack("!BBHHBx", 1, kind, req_id, len(content), 0) + content
-
-
-def params(env):
-    out = b""
-    for k, v in env.items():
-        k, v = k.encode(), v.encode()
-        out += bytes([len(k), len(v)]) + k + v
-    return out
 
 
 def begin(keep=True):

@@ -19,7 +19,7 @@ import subprocess
 import time
 import unittest
 
-from harness import BUILD, TOP, child_pids, module_stack, popup_row, shown, uid
+from harness import params, record, BUILD, TOP, child_pids, module_stack, popup_row, shown, uid
 
 NOW = 1_800_000_000
 
@@ -40,16 +40,6 @@ setUpModule, tearDownModule = module_stack(globals(), setup=feed_on)
 # -- a minimal FastCGI client on one kept connection ---------------------------
 
 
-def record(kind, content, req_id=1):
-    return struct.pack("!BBHHBx", 1, kind, req_id, len(content), 0) + content
-
-
-def params(env):
-    out = b""
-    for k, v in env.items():
-        k, v = k.encode(), v.encode()
-        out += bytes([len(k), len(v)]) + k + v
-    return out
 
 
 class FcgiConn:

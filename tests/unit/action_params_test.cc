@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "core/params.h"
+#include "tests/unit/refusal.h"
 
 using namespace popup;
 
@@ -12,13 +13,6 @@ namespace {
 const char* kJson = "application/json";
 const char* kForm = "application/x-www-form-urlencoded";
 
-// The error message of a result that must have failed with bad_request.
-template <class T>
-std::string refusal(const Result<T>& r) {
-  if (r.ok()) return "(accepted)";
-  if (r.error().code != "bad_request") return "(code " + r.error().code + ")";
-  return r.error().message;
-}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(params)

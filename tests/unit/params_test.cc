@@ -4,18 +4,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include "core/params.h"
+#include "tests/unit/refusal.h"
 
 using namespace popup;
-
-namespace {
-// The error message of a result that must have failed with bad_request.
-template <class T>
-std::string refusal(const Result<T>& r) {
-  if (r.ok()) return "(accepted)";
-  if (r.error().code != "bad_request") return "(code " + r.error().code + ")";
-  return r.error().message;
-}
-}  // namespace
 
 BOOST_AUTO_TEST_SUITE(params)
 
