@@ -19,12 +19,6 @@ Address redis_address(const Settings& s) {
 namespace {
 
 
-timeval to_timeval(int ms) {
-  timeval tv;
-  tv.tv_sec = ms / 1000;
-  tv.tv_usec = (ms % 1000) * 1000;
-  return tv;
-}
 
 RedisReply copy_reply(const redisReply* r) {
   RedisReply out;

@@ -1,4 +1,5 @@
 #include "lib/redis_feed.h"
+#include "lib/clock.h"
 
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
@@ -6,12 +7,6 @@
 namespace popup {
 namespace {
 
-timeval to_timeval(int ms) {
-  timeval tv;
-  tv.tv_sec = ms / 1000;
-  tv.tv_usec = (ms % 1000) * 1000;
-  return tv;
-}
 
 bool is_str(const redisReply* r) {
   return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
