@@ -40,11 +40,19 @@ LOGFMT = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
 
 # -- helpers ---------------------------------------------------------------
 
+def own_make_env():
+    """This environment without the variables of a `make test` that runs
+    the suite: a make started here is its own, not a sub-make (an inherited
+    jobserver makes it warn on stderr)."""
+    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+
+
 def make(*args, timeout=600):
     """`make ARGS` in the checkout for the build under test (BUILD)."""
     sanitizer = BUILD[len("build-"):] if BUILD.startswith("build-") else ""
     return subprocess.run(["make", "--no-print-directory", "SANITIZER=" + sanitizer] + list(args),
-                          cwd=TOP, capture_output=True, text=True, timeout=timeout)
+                          cwd=TOP, capture_output=True, text=True, timeout=timeout,
+                          env=own_make_env())
 
 
 def files_under(root):
@@ -185,7 +193,7 @@ class InstallTest(unittest.TestCase):
         script = m.group(1).replace("/tmp/popup-stage", stage).replace(
             "make ", "make --no-print-directory SANITIZER=%s " % sanitizer)
         r = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=TOP,
-                           capture_output=True, text=True, timeout=600)
+                           capture_output=True, text=True, timeout=600, env=own_make_env())
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         # Nothing from systemd-analyze, only the target's own line.
         self.assertEqual(r.stderr, "")
