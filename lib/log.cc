@@ -54,18 +54,20 @@ struct SafeLine {
     while (*s && n < sizeof buf - 1) buf[n++] = *s++;
   }
   void add_int(long long v, int width = 0) {
+    // Digits filled from the end, so they are copied out in order.
     char digits[24];
-    int k = 0;
+    size_t first = sizeof digits;
     bool neg = v < 0;
     unsigned long long u = neg ? 0ULL - static_cast<unsigned long long>(v)
                                : static_cast<unsigned long long>(v);
     do {
-      digits[k++] = static_cast<char>('0' + u % 10);
+      digits[--first] = static_cast<char>('0' + u % 10);
       u /= 10;
-    } while (u != 0);
-    while (k < width) digits[k++] = '0';
+    } while (u != 0 && first > 0);
+    while (first > 0 && sizeof digits - first < static_cast<size_t>(width > 0 ? width : 0))
+      digits[--first] = '0';
     if (neg && n < sizeof buf - 1) buf[n++] = '-';
-    while (k > 0 && n < sizeof buf - 1) buf[n++] = digits[--k];
+    for (size_t i = first; i < sizeof digits && n < sizeof buf - 1; ++i) buf[n++] = digits[i];
   }
 };
 
