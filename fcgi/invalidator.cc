@@ -2,7 +2,6 @@
 
 #include <poll.h>
 
-#include <chrono>
 #include <climits>
 
 #include "core/invalidation.h"
@@ -12,7 +11,6 @@
 
 namespace popup {
 namespace {
-
 
 // Waits until fd (when >= 0) is readable, stop_fd is, or ms passed; true when
 // stop_fd is.

@@ -6,11 +6,6 @@
 #include "lib/clock.h"
 
 namespace popup {
-namespace {
-
-
-}  // namespace
-
 MysqlProbe::MysqlProbe(const Settings& s) : s_(s), thread_([this] { run(); }) {}
 
 MysqlProbe::~MysqlProbe() {

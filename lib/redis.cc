@@ -5,7 +5,6 @@
 #include <sys/time.h>
 
 #include <cerrno>
-#include <chrono>
 
 #include "lib/log.h"
 #include "lib/clock.h"
@@ -17,8 +16,6 @@ Address redis_address(const Settings& s) {
   return a ? *a : Address{};
 }
 namespace {
-
-
 
 RedisReply copy_reply(const redisReply* r) {
   RedisReply out;

@@ -7,7 +7,6 @@
 namespace popup {
 namespace {
 
-
 bool is_str(const redisReply* r) {
   return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
 }
