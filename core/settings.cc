@@ -190,6 +190,10 @@ constexpr Setting kTable[] = {
      "Expiry of the writer's heartbeat, in milliseconds (refreshed about once a second); after a "
      "writer is SIGKILLed, another with the same id waits this long at most.",
      2000, kHourMs},
+    {kWriter, "writer_recover_period_ms", &Settings::writer_recover_period_ms, "1000",
+     "How often, in milliseconds, a writer looks for a dead peer (another `writer_id` whose "
+     "heartbeat expired) that left events in its processing list, and takes them over.",
+     100, kHourMs},
     {kEndpoints, "queue_age_degraded_s", &Settings::queue_age_degraded_s, "30",
      "`/api/healthz` says \"degraded\" when the oldest waiting event is older than this many "
      "seconds (or no writer is alive).",

@@ -97,6 +97,9 @@ struct Settings {
   // (refreshed at least once a second); it also guards its processing list:
   // a second writer with the same id waits until it is gone.
   int writer_heartbeat_ttl_ms;
+  // How often a writer looks for the processing list of a peer (another
+  // writer_id) whose heartbeat expired, to take it over (writer/writer.h).
+  int writer_recover_period_ms;
   // Health: /api/healthz says "degraded" when the oldest queued event is
   // older than this (or no writer is alive).
   int queue_age_degraded_s;

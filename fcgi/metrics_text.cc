@@ -103,6 +103,8 @@ const Family kFamilies[] = {
     {"popup_writer_errors_total", Type::counter, "Failed writer batches."},
     {"popup_writer_dead_events_total", Type::counter,
      "Events the writer could not decode and set aside."},
+    {"popup_writer_recovered_batches_total", Type::counter,
+     "Processing lists of dead writers (heartbeat expired) this writer took over and applied."},
     {"popup_writer_last_batch_size", Type::gauge, "Events in the writer's last batch."},
     {"popup_writer_last_batch_seconds", Type::gauge, "Duration of the writer's last batch."},
     {"popup_writer_lag_seconds", Type::gauge,

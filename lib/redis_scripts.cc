@@ -85,7 +85,8 @@ const char* const kQueueHealthScript = R"lua(
 local per = {}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   per[#per + 1] = id
-  per[#per + 1] = redis.call('EXISTS', ARGV[1] .. id .. ARGV[2])
+  local beat = redis.call('GET', ARGV[1] .. id .. ARGV[2])
+  per[#per + 1] = (beat and string.sub(beat, 1, 1) ~= '!') and 1 or 0
   per[#per + 1] = redis.call('LINDEX', ARGV[3] .. id, -1)
 end
 return {redis.call('LLEN', KEYS[1]), redis.call('LINDEX', KEYS[1], -1), per}
@@ -116,11 +117,41 @@ const char* const kReturnScript =
     "while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do n = n + 1 end "
     "return n";
 
+// A fence ('!' first) yields only to a starting writer (ARGV[4] '1').
 const char* const kHeartbeatScript =
     "local v = redis.call('GET', KEYS[1]) "
-    "if v and v ~= ARGV[1] then return v end "
+    "if v and v ~= ARGV[1] and not (ARGV[4] == '1' and string.sub(v, 1, 1) == '!') then "
+    "  return v "
+    "end "
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
     "redis.call('SADD', KEYS[2], ARGV[3]) return 1";
+
+const char* const kAcknowledgeScript =
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v and v ~= ARGV[1] then return v end "
+    "redis.call('LTRIM', KEYS[2], 0, -tonumber(ARGV[2]) - 1) return 1";
+
+// The processing lists of the writers whose heartbeat is missing, one at a
+// time, each behind what the claimer holds (its oldest first), so the
+// lists keep their order; a RENAME when the claimer holds nothing.
+const char* const kClaimScript = R"lua(
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if id ~= ARGV[4] then
+    local alive, list = ARGV[1] .. id .. ARGV[2], ARGV[3] .. id
+    local n = redis.call('LLEN', list)
+    if n > 0 and redis.call('EXISTS', alive) == 0 then
+      redis.call('SET', alive, ARGV[5], 'PX', ARGV[6])
+      if redis.call('LLEN', KEYS[2]) == 0 then
+        redis.call('RENAME', list, KEYS[2])
+      else
+        while redis.call('LMOVE', list, KEYS[2], 'RIGHT', 'LEFT') do end
+      end
+      return {id, n}
+    end
+  end
+end
+return {}
+)lua";
 
 const char* const kDeleteIfHeldScript =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "

@@ -58,7 +58,8 @@ extern const std::string kStoreOnceScript;
 // What /api/healthz and /api/metrics need to know about the queue, in one
 // round trip: the queue's depth, the events that wait longest (the item at
 // the queue's consumer end and at the same end of each writer's processing
-// list) and which writers have a live heartbeat. The writer keys are built
+// list) and which writers have a live heartbeat (a fence, kClaimScript, is
+// none). The writer keys are built
 // in the script from the ids in <p>:writers (one Redis instance, no
 // cluster: the keys need not be declared), from prefixes passed as ARGV so
 // that Keys stays the one place that spells them.
@@ -96,10 +97,39 @@ extern const char* const kReturnScript;
 
 // The writer's heartbeat lease (writer/writer.h): takes or extends the
 // alive key for the owner and registers the writer id, atomically; never
-// takes a key another owner holds.
-//   KEYS: <p>:writer:<id>:alive, <p>:writers   ARGV: owner, expiry ms, id
-// Reply: 1 when the owner holds it now; else the other owner's name.
+// takes a key another owner holds, except a fence that a peer left when it
+// took over the id's processing list (kClaimScript), and that only for a
+// starting writer (ARGV[4] "1"), which holds no batch yet; a running one
+// finds its lease lost.
+//   KEYS: <p>:writer:<id>:alive, <p>:writers
+//   ARGV: owner, expiry ms, id, "1" when starting else "0"
+// Reply: 1 when the owner holds it now; else the other owner's name (or the
+// fence).
 extern const char* const kHeartbeatScript;
+
+// The writer's acknowledgement of a committed batch: drops the processing
+// list's oldest ARGV[2] items only while the lease is the caller's (or has
+// expired untaken: a claim always leaves a fence), so a writer whose list a
+// peer took over never trims what is no longer its own.
+//   KEYS: <p>:writer:<id>:alive, the processing list   ARGV: owner, n
+// Reply: 1 trimmed; else the other owner's name (or the fence): nothing
+// trimmed.
+extern const char* const kAcknowledgeScript;
+
+// A peer's recovery of a dead writer's batch: takes over the processing
+// list of one registered writer (other than the caller) whose heartbeat is
+// missing, atomically with a fence in its alive key: only while the
+// heartbeat is still absent, so of two writers that race for one list one
+// gets it all and the other nothing, and the dead writer, should it only
+// have been stalled, finds its lease lost (kHeartbeatScript,
+// kAcknowledgeScript). The items go behind those the caller holds, order
+// kept (a RENAME when it holds none). Writer keys are built in the script,
+// as in kQueueHealthScript.
+//   KEYS: the writers set, the caller's processing list
+//   ARGV: Keys::writer(""), ":alive" suffix, Keys::processing(""), the
+//         caller's id, the fence ('!' first), the fence's expiry ms
+// Reply: {id, items taken} or {} when no list was left by a dead writer.
+extern const char* const kClaimScript;
 
 // Deletes a lock or lease only while it still holds the caller's token:
 // the configuration loader's lock (<p>:config:lock) and the writer's

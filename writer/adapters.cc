@@ -21,6 +21,11 @@ std::vector<std::string> oldest_first(RedisReply& range) {
 // LRANGE's start for the oldest `batch` items.
 std::string batch_start(int batch) { return std::to_string(-batch); }
 
+// How long the fence that a claim leaves in a dead writer's heartbeat
+// lasts (writer/writer.h): a writer of that id stalled for longer than this
+// in one call takes its lease back and finds its processing list empty.
+constexpr int64_t kFenceMs = 3600 * 1000;
+
 }  // namespace
 
 RedisWriterQueue::RedisWriterQueue(const Settings& s, Address a, const std::string& owner)
@@ -30,11 +35,12 @@ RedisWriterQueue::RedisWriterQueue(const Settings& s, Address a, const std::stri
              keys_.events() + ":dead", owner},
       redis_(std::move(a), s.redis_timeout_ms) {}
 
-WriterQueue::Lease RedisWriterQueue::heartbeat(std::string* holder) {
+WriterQueue::Lease RedisWriterQueue::heartbeat(bool starting, std::string* holder) {
   RedisReply r;
   std::string err;
   if (!redis_.command({"EVAL", kHeartbeatScript, "2", names_.alive, keys_.writers(), names_.owner,
-                       std::to_string(s_.writer_heartbeat_ttl_ms), s_.writer_id},
+                       std::to_string(s_.writer_heartbeat_ttl_ms), s_.writer_id,
+                       starting ? "1" : "0"},
                       &r, &err))
     return Lease::error;
   if (r.type == RedisReply::kInteger) return Lease::held;
@@ -99,12 +105,36 @@ std::optional<int64_t> RedisWriterQueue::in_hand_count() {
   return r.integer;
 }
 
-bool RedisWriterQueue::acknowledge(size_t n, std::string* err) {
+WriterQueue::Ack RedisWriterQueue::acknowledge(size_t n, std::string* err) {
   // The oldest n are at the right end: keep all but them (the last batch
   // empties the list, and Redis deletes it).
   RedisReply r;
-  std::string keep = std::to_string(-static_cast<int64_t>(n) - 1);
-  return redis_.command({"LTRIM", names_.in_hand, "0", keep}, &r, err);
+  if (!redis_.command({"EVAL", kAcknowledgeScript, "2", names_.alive, names_.in_hand,
+                       names_.owner, std::to_string(n)},
+                      &r, err))
+    return Ack::error;
+  if (r.type == RedisReply::kInteger) return Ack::done;
+  *err = r.str;
+  return Ack::lost;
+}
+
+WriterQueue::Claim RedisWriterQueue::claim(std::string* from, int64_t* n, std::string* err) {
+  RedisReply r;
+  std::string fence = "!taken over by " + s_.writer_id + " (" + names_.owner + ")";
+  if (!redis_.command({"EVAL", kClaimScript, "2", keys_.writers(), names_.in_hand,
+                       keys_.writer(""), keys_.writer_alive("").substr(keys_.writer("").size()),
+                       keys_.processing(""), s_.writer_id, fence,
+                       std::to_string(kFenceMs)},
+                      &r, err))
+    return Claim::error;
+  if (r.type != RedisReply::kArray || r.elements.empty()) return Claim::none;
+  if (r.elements.size() != 2) {
+    *err = "unexpected reply to the claim script";
+    return Claim::error;
+  }
+  *from = r.elements[0].str;
+  *n = r.elements[1].integer;
+  return Claim::claimed;
 }
 
 std::optional<int64_t> RedisWriterQueue::give_back(std::string* err) {
@@ -128,7 +158,8 @@ void RedisWriterQueue::publish(const WriterStats& st) {
                     std::to_string(st.errors), "dead_events_total", std::to_string(st.dead),
                     "last_batch_size", std::to_string(st.last_batch), "last_batch_seconds",
                     std::to_string(st.last_batch_ms / 1000.0), "lag_seconds",
-                    std::to_string(st.lag_ms / 1000.0)}},
+                    std::to_string(st.lag_ms / 1000.0), "recovered_batches_total",
+                    std::to_string(st.recovered)}},
                   &rs, &err);
 }
 

@@ -17,7 +17,7 @@ class RedisWriterQueue : public WriterQueue {
  public:
   RedisWriterQueue(const Settings& s, Address a, const std::string& owner);
   const QueueNames& names() const override { return names_; }
-  Lease heartbeat(std::string* holder) override;
+  Lease heartbeat(bool starting, std::string* holder) override;
   bool release(std::string* err) override;
   Wait wait_first(std::string* item, std::string* err) override;
   std::optional<int64_t> depth() override;
@@ -25,7 +25,8 @@ class RedisWriterQueue : public WriterQueue {
             std::string* err) override;
   bool in_hand(int batch, std::vector<std::string>* items, std::string* err) override;
   std::optional<int64_t> in_hand_count() override;
-  bool acknowledge(size_t n, std::string* err) override;
+  Ack acknowledge(size_t n, std::string* err) override;
+  Claim claim(std::string* from, int64_t* n, std::string* err) override;
   std::optional<int64_t> give_back(std::string* err) override;
   bool dead_letter(const std::string& item, std::string* err) override;
   void publish(const WriterStats& st) override;

@@ -38,7 +38,7 @@ void Drain::keep_alive() {
   if (!leased_ || lost_lease_) return;
   std::string holder;
   beat_at_ms_ = clock_.steady_ms();
-  if (queue_.heartbeat(&holder) != WriterQueue::Lease::other) return;
+  if (queue_.heartbeat(false, &holder) != WriterQueue::Lease::other) return;
   const QueueNames& n = queue_.names();
   log_error("writer %s: %s now belongs to %s, not %s; stopping without touching the queue",
             s_.writer_id.c_str(), n.alive.c_str(), holder.c_str(), n.owner.c_str());
@@ -51,7 +51,7 @@ bool Drain::acquire() {
   std::string holder, logged;
   while (!*stop_) {
     beat_at_ms_ = clock_.steady_ms();
-    WriterQueue::Lease l = queue_.heartbeat(&holder);
+    WriterQueue::Lease l = queue_.heartbeat(true, &holder);
     if (l == WriterQueue::Lease::held) return leased_ = true;
     if (l == WriterQueue::Lease::other && holder != logged) {
       log_warn("writer %s: %s is held by %s; waiting until it stops or expires",
@@ -124,11 +124,17 @@ bool Drain::apply_in_hand(std::vector<std::string> batch) {
 
 // Applies one batch until it commits, then acknowledges its `taken` items
 // (the last batch empties the processing list); false when stopped before
-// it committed.
+// it committed, or when the lease was found lost (then nothing is
+// acknowledged: the processing list, if a peer took it over, is the
+// peer's, and the apply, if it happened, was a harmless replay).
 bool Drain::commit(const std::vector<Event>& batch, size_t taken) {
   int backoff = 100;
   int64_t t0 = clock_.steady_ms();
   std::string err;
+  // A writer that lost its lease (stalled past its expiry, its list taken
+  // over by a peer) applies nothing more.
+  keep_alive();
+  if (lost_lease_) return false;
   while (!store_.apply(batch, &err)) {
     ++st_.errors;
     log_error("writer: batch of %zu not applied (%s); retrying in %d ms", batch.size(),
@@ -139,7 +145,17 @@ bool Drain::commit(const std::vector<Event>& batch, size_t taken) {
     if (stopping()) return false;
   }
   int trim_backoff = 100;
-  while (!queue_.acknowledge(taken, &err)) {
+  for (;;) {
+    WriterQueue::Ack a = queue_.acknowledge(taken, &err);
+    if (a == WriterQueue::Ack::done) break;
+    if (a == WriterQueue::Ack::lost) {
+      log_error("writer %s: %s now belongs to %s, not %s; the batch of %zu it committed is not "
+                "acknowledged (its new owner applies it; a replay is harmless); stopping",
+                s_.writer_id.c_str(), queue_.names().alive.c_str(), err.c_str(),
+                queue_.names().owner.c_str(), batch.size());
+      lost_lease_ = true;
+      return false;
+    }
     // Committed but not yet forgotten: a replay later is harmless.
     log_error("writer: cannot drop a committed batch from %s (%s)",
               queue_.names().in_hand.c_str(), err.c_str());
@@ -234,6 +250,43 @@ void Drain::recover() {
   if (!apply_in_hand(std::move(items))) give_back();
 }
 
+// At most every writer_recover_period_ms, with its own processing list
+// empty: takes over, one at a time, the processing lists that writers with
+// an expired heartbeat left (WriterQueue::claim, atomic: of several
+// writers that race for a list one gets it) and applies them as its own.
+// Stopped meanwhile: the rest goes back to the queue, as the writer's own
+// batch would.
+void Drain::recover_peers() {
+  int64_t now = clock_.steady_ms();
+  if (peers_checked_ && now - peers_at_ms_ < s_.writer_recover_period_ms) return;
+  peers_checked_ = true;
+  peers_at_ms_ = now;
+  while (!stopping()) {
+    std::string from, err;
+    int64_t n = 0;
+    WriterQueue::Claim c = queue_.claim(&from, &n, &err);
+    if (c == WriterQueue::Claim::none) return;
+    if (c == WriterQueue::Claim::error) {
+      ++st_.errors;
+      log_error("writer %s: looking for dead peers' batches: %s", s_.writer_id.c_str(),
+                err.c_str());
+      return;
+    }
+    log_warn("writer %s: writer %s's heartbeat expired with %lld events in hand; took them over "
+             "into %s",
+             s_.writer_id.c_str(), from.c_str(), static_cast<long long>(n),
+             queue_.names().in_hand.c_str());
+    std::vector<std::string> items;
+    if (!read_in_hand(&items) || !apply_in_hand(std::move(items))) {
+      if (!lost_lease_) give_back();
+      return;
+    }
+    ++st_.recovered;
+    log_info("writer %s: applied the %lld events writer %s left in hand", s_.writer_id.c_str(),
+             static_cast<long long>(n), from.c_str());
+  }
+}
+
 int Drain::run() {
   log_info("writer %s: draining %s (batch %d events / %d ms)", s_.writer_id.c_str(),
            queue_.names().queue.c_str(), s_.batch_size, s_.batch_ms);
@@ -241,6 +294,8 @@ int Drain::run() {
   recover();
   int64_t stats_at = 0;
   while (!stopping()) {
+    recover_peers();
+    if (stopping()) break;
     auto items = gather();
     bool idle = items.empty();
     if (!idle && !apply_in_hand(std::move(items))) {

@@ -17,13 +17,14 @@ namespace popup {
 
 class Drain {
  public:
-  // Uses s.batch_size, s.batch_ms, s.writer_id and
-  // s.writer_heartbeat_ttl_ms; the references must outlive the Drain.
+  // Uses s.batch_size, s.batch_ms, s.writer_id, s.writer_heartbeat_ttl_ms
+  // and s.writer_recover_period_ms; the references must outlive the Drain.
   Drain(const Settings& s, volatile sig_atomic_t* stop, WriterQueue& queue, WriterStore& store,
         WriterClock& clock);
 
   // Waits for the heartbeat lease, applies what a previous run left in
-  // hand, then drains until *stop becomes non-zero; then finishes the
+  // hand, then drains until *stop becomes non-zero, taking over and
+  // applying between batches what dead peers left in hand; then finishes the
   // batch in hand or, if MySQL is down, gives it back to the queue, and
   // releases the lease. Returns 0 after a stop, 3 when another owner took
   // the lease (then the processing list is left alone: it is the new
@@ -46,6 +47,7 @@ class Drain {
   std::vector<std::string> gather();
   void publish_stats();
   void recover();
+  void recover_peers();
 
   const Settings& s_;
   volatile sig_atomic_t* stop_;
@@ -57,6 +59,8 @@ class Drain {
   bool leased_ = false;      // the heartbeat was taken (acquire)
   bool lost_lease_ = false;  // ... and then found in another owner's hands
   int64_t beat_at_ms_ = 0;   // last heartbeat attempt
+  bool peers_checked_ = false;  // recover_peers() looked at least once
+  int64_t peers_at_ms_ = 0;     // ... and last at this time
 };
 
 }  // namespace popup

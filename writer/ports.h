@@ -24,6 +24,7 @@ namespace popup {
 struct WriterStats {
   int64_t batches = 0, events = 0, errors = 0, dead = 0;
   int64_t last_batch = 0, last_batch_ms = 0, lag_ms = 0, depth = 0;
+  int64_t recovered = 0;  // dead peers' processing lists taken over and applied
 };
 
 // The names the writer's log lines give: the Redis keys, and the owner
@@ -38,10 +39,12 @@ class WriterQueue {
   virtual const QueueNames& names() const = 0;
 
   // The heartbeat lease (writer/writer.h): takes or extends it for this
-  // writer's owner. held: the owner holds it now; other: another owner
-  // does (*holder names it); error: Redis failed.
+  // writer's owner; `starting` (before the writer touches anything) also
+  // takes it over a peer's fence (claim()). held: the owner holds it now;
+  // other: another owner or a fence does (*holder names it); error: Redis
+  // failed.
   enum class Lease { held, other, error };
-  virtual Lease heartbeat(std::string* holder) = 0;
+  virtual Lease heartbeat(bool starting, std::string* holder) = 0;
   // Deletes the heartbeat if this owner still holds it; false (*err) when
   // Redis failed (it then expires on its own).
   virtual bool release(std::string* err) = 0;
@@ -65,9 +68,19 @@ class WriterQueue {
   virtual bool in_hand(int batch, std::vector<std::string>* items, std::string* err) = 0;
   // The processing list's length; nullopt when Redis failed.
   virtual std::optional<int64_t> in_hand_count() = 0;
-  // Drops the processing list's oldest n items (a committed batch); false
-  // (*err) when Redis failed and they are still there.
-  virtual bool acknowledge(size_t n, std::string* err) = 0;
+  // Drops the processing list's oldest n items (a committed batch), only
+  // while the lease is this owner's or expired untaken. done: dropped;
+  // lost: another owner or a fence holds the lease (*err names it) and
+  // nothing was dropped; error: Redis failed (*err), they are still there.
+  enum class Ack { done, lost, error };
+  virtual Ack acknowledge(size_t n, std::string* err) = 0;
+  // Takes over, atomically, the processing list of one other registered
+  // writer whose heartbeat is missing and leaves a fence in its heartbeat
+  // (kClaimScript): its items go behind those in this processing list.
+  // claimed: *from names the writer id, *n the items taken; none: no dead
+  // writer left a list; error: Redis failed (*err).
+  enum class Claim { claimed, none, error };
+  virtual Claim claim(std::string* from, int64_t* n, std::string* err) = 0;
   // Puts the whole processing list back on the queue's consumer end, in
   // order; the number of items moved, or nullopt (*err) when Redis failed
   // (then they stay in the processing list).

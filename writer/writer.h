@@ -26,6 +26,31 @@
 // its own owner (a predecessor its supervisor has reaped), and stops when
 // it finds another owner in it. A writer that cannot refresh for longer
 // than the expiry (Redis or MySQL stalled in one call) may lose the lease.
+//
+// Several writers (one per host, each its own writer_id) drain the one
+// queue: each BLMOVE or move script hands an item to exactly one of them.
+// A writer whose host dies leaves its processing list behind, and its id
+// may never start again: every writer_recover_period_ms a live writer with
+// an empty processing list looks through <p>:writers for an id whose
+// heartbeat has expired and whose processing list holds events, and takes
+// that list over in one script (kClaimScript): only while the heartbeat is
+// still absent, it moves the list behind its own (RENAME when it holds
+// none) and puts a fence ("!taken over by <id> (<owner>)", an hour) into
+// the dead id's heartbeat key. Of two writers racing for one list one gets
+// all of it and the other nothing; the taker applies it as its own batch
+// (idempotently, so its own crash in between only replays), logs it and
+// counts it (recovered_batches_total, popup_writer_recovered_batches_total).
+// The fence stops a writer that was only stalled: its next heartbeat finds
+// the lease lost, it checks the lease before each apply, and its
+// acknowledgement trims only while the lease is its own (kAcknowledgeScript),
+// so it neither applies nor acknowledges what it no longer owns; it exits
+// 3, and its supervisor's next child, like a writer of that id started
+// anew, takes the fence over at once (a starting writer holds no batch).
+// An apply it was already inside when the list was taken is a replay:
+// events by id (INSERT IGNORE), states by their order (the upsert keeps the
+// newer (ev_order, event_id)), so MySQL ends the same whichever writer
+// commits last. A writer stalled longer than the fence's hour retakes its
+// lease and finds its processing list empty.
 #pragma once
 
 #include <csignal>
