@@ -12,7 +12,9 @@
 //   <p>:events:processing:<writer id>   a writer's batch in hand
 //   <p>:writers          set of writer ids; <p>:writer:<id> hash of stats
 //   <p>:writer:<id>:alive   the writer's heartbeat and lease: its owner
-//                        ("<host>:<supervisor pid>"), with an expiry
+//                        ("<host>:<supervisor pid>"), with an expiry, or,
+//                        once a peer took over its batch in hand, that
+//                        peer's fence ("!taken over by ...", kClaimScript)
 //                        (writer/writer.h)
 #pragma once
 
