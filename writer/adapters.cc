@@ -23,7 +23,7 @@ std::string batch_start(int batch) { return std::to_string(-batch); }
 
 }  // namespace
 
-RedisWriterQueue::RedisWriterQueue(const Settings& s, Address a, const std::string& owner)
+RedisWriterQueue::RedisWriterQueue(const Settings& s, RedisTarget a, const std::string& owner)
     : s_(s),
       keys_{s.key_prefix},
       names_{keys_.events(), keys_.processing(s.writer_id), keys_.writer_alive(s.writer_id),
