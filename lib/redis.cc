@@ -96,10 +96,12 @@ bool peer_closed(int fd) {
 
 }  // namespace
 
-bool discover_primary(const RedisTarget& t, int timeout_ms, Address* primary, std::string* err) {
+bool discover_primary(RedisTarget& t, int timeout_ms, Address* primary, std::string* err) {
   if (!t.via_sentinel()) return *primary = t.fixed, true;
   std::string why;
-  for (const auto& sentinel : t.sentinels) {
+  for (size_t i = 0; i < t.sentinels.size(); ++i) {
+    size_t at = (t.first + i) % t.sentinels.size();
+    const Address& sentinel = t.sentinels[at];
     std::string e;
     redisContext* c = connect_to(sentinel, timeout_ms, &e);
     if (!c) {
@@ -123,13 +125,16 @@ bool discover_primary(const RedisTarget& t, int timeout_ms, Address* primary, st
                                                 : "does not know " + t.master_name);
     if (r) freeReplyObject(r);
     redisFree(c);
-    if (ok) return true;
+    if (ok) {
+      t.first = at;
+      return true;
+    }
   }
   *err = "redis: no sentinel names a primary for " + t.master_name + " (" + why + ")";
   return false;
 }
 
-redisContext* connect_redis(const RedisTarget& t, int timeout_ms, Address* at, std::string* err) {
+redisContext* connect_redis(RedisTarget& t, int timeout_ms, Address* at, std::string* err) {
   Address a;
   if (!discover_primary(t, timeout_ms, &a, err)) return nullptr;
   redisContext* c = connect_to(a, timeout_ms, err);
@@ -157,14 +162,23 @@ redisContext* connect_redis(const RedisTarget& t, int timeout_ms, Address* at, s
   return c;
 }
 
-bool reply_says_not_primary(const RedisReply& r) {
+namespace {
+
+// The first reply, depth first, that says the node is not a usable primary.
+const RedisReply* not_primary(const RedisReply& r) {
   if (r.is_error())
     return starts_with(r.str, "READONLY") || starts_with(r.str, "NOREPLICAS") ||
-           starts_with(r.str, "MASTERDOWN");
+                   starts_with(r.str, "MASTERDOWN")
+               ? &r
+               : nullptr;
   for (const auto& e : r.elements)
-    if (reply_says_not_primary(e)) return true;
-  return false;
+    if (const RedisReply* found = not_primary(e)) return found;
+  return nullptr;
 }
+
+}  // namespace
+
+bool reply_says_not_primary(const RedisReply& r) { return not_primary(r) != nullptr; }
 
 Redis::Redis(RedisTarget target, int timeout_ms)
     : target_(std::move(target)), timeout_ms_(timeout_ms), read_timeout_ms_(timeout_ms) {}
@@ -274,9 +288,9 @@ bool Redis::pipeline(const std::vector<RedisCommand>& cmds, std::vector<RedisRep
   // for the primary again.
   if (target_.via_sentinel())
     for (const auto& r : *replies)
-      if (reply_says_not_primary(r)) {
+      if (const RedisReply* e = not_primary(r)) {
         log_warn("redis: %s answers %s; asking the sentinels for the primary",
-                 format_address(at_).c_str(), r.str.empty() ? "an error" : r.str.c_str());
+                 format_address(at_).c_str(), e->str.c_str());
         drop();
         break;
       }

@@ -32,6 +32,7 @@ struct RedisTarget {
   Address fixed;                   // without sentinels
   std::vector<Address> sentinels;  // non-empty: ask them for the primary
   std::string master_name;
+  size_t first = 0;  // the sentinel asked first: the last one that answered
   RedisTarget() = default;
   RedisTarget(Address a) : fixed(std::move(a)) {}  // NOLINT: a fixed address converts
   bool via_sentinel() const { return !sentinels.empty(); }
@@ -50,11 +51,13 @@ RedisTarget redis_address(const Settings& s);
 // node that is now a replica). Every step is bounded by timeout_ms. On
 // success returns the connection (with timeout_ms as its read timeout) and
 // sets *at to the address connected; else nullptr and *err.
-redisContext* connect_redis(const RedisTarget& t, int timeout_ms, Address* at, std::string* err);
+redisContext* connect_redis(RedisTarget& t, int timeout_ms, Address* at, std::string* err);
 
 // Via Sentinel: the primary the sentinels name now (the first that
-// answers); false with *err when none does. A fixed target: its address.
-bool discover_primary(const RedisTarget& t, int timeout_ms, Address* primary, std::string* err);
+// answers, starting with t.first, which becomes the one that answered: a
+// sentinel host that is down costs its timeout once, not on every call);
+// false with *err when none does. A fixed target: its address.
+bool discover_primary(RedisTarget& t, int timeout_ms, Address* primary, std::string* err);
 
 // A reply that says this connection is not (or no longer) on a usable
 // primary: READONLY (a former primary that became a replica), NOREPLICAS
