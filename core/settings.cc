@@ -26,7 +26,7 @@ using Field = std::variant<int Settings::*, int64_t Settings::*, bool Settings::
                            std::string Settings::*>;
 
 // How a string value is checked; integers are checked against [min, max].
-enum class Text { any, address, address_or_empty, name, networks, origins, level };
+enum class Text { any, address, address_or_empty, addresses_or_empty, name, networks, origins, level };
 
 // One key. `def` is the default as a file would write it; the constructor
 // applies it through the row's own check, so a default is always a value
@@ -138,7 +138,22 @@ constexpr Setting kTable[] = {
      "The `keepalive` of nginx's upstream: connections each nginx worker may keep to the pool.",
      0, 100000},
     {kRedis, "redis", &Settings::redis, "127.0.0.1:6379",
-     "Redis address: `host:port` or `unix:/path`.", 0, 0, Text::address},
+     "Redis address: `host:port` or `unix:/path`; not used when `redis_sentinels` is set.", 0, 0,
+     Text::address},
+    {kRedis, "redis_sentinels", &Settings::redis_sentinels, "",
+     "Redis Sentinel addresses, comma-separated (`host:port,host:port,...`): every program asks "
+     "them in turn for the primary of `redis_master_name`, checks its `ROLE` and asks again after "
+     "a failover; an action's 202 then waits for one replica (`WAIT`, `redis_replica_wait_ms`). "
+     "Empty = `redis` is the one Redis.",
+     0, 0, Text::addresses_or_empty},
+    {kRedis, "redis_master_name", &Settings::redis_master_name, "popup",
+     "The name the sentinels monitor the primary under (`sentinel monitor <name> ...`).", 0, 0,
+     Text::name},
+    {kRedis, "redis_replica_wait_ms", &Settings::redis_replica_wait_ms, "200",
+     "With `redis_sentinels`: how long an action's batch waits for one replica to acknowledge "
+     "it (`WAIT 1`); without that acknowledgement its events are written to MySQL directly "
+     "before the 202.",
+     1, 10000},
     {kRedis, "redis_timeout_ms", &Settings::redis_timeout_ms, "500",
      "Timeout of a Redis connect or reply, in milliseconds.", 1, 600000},
     {kRedis, "redis_breaker_failures", &Settings::redis_breaker_failures, "3",
@@ -278,6 +293,10 @@ std::string set_text(const Setting& st, std::string_view value, std::string* out
     case Text::any: break;
     case Text::address: ok = parse_address(value).has_value(); break;
     case Text::address_or_empty: ok = value.empty() || parse_address(value); break;
+    case Text::addresses_or_empty:
+      ok = value.empty() || !parse_address_list(value).empty();
+      if (!ok) return std::string(st.key) + " must be host:port,host:port,... (or empty)";
+      break;
     case Text::name: ok = valid_name(value); break;
     case Text::level:
       if (value != "debug" && value != "info" && value != "warn" && value != "error")
@@ -428,6 +447,21 @@ std::string format_address(const Address& a) {
   if (a.is_unix) return "unix:" + a.path;
   bool v6 = a.host.find(':') != std::string::npos;
   return (v6 ? "[" + a.host + "]" : a.host) + ":" + std::to_string(a.port);
+}
+
+std::vector<Address> parse_address_list(std::string_view s) {
+  std::vector<Address> out;
+  while (true) {
+    auto comma = s.find(',');
+    std::string_view one = s.substr(0, comma);
+    while (!one.empty() && std::isspace(static_cast<unsigned char>(one.front()))) one.remove_prefix(1);
+    while (!one.empty() && std::isspace(static_cast<unsigned char>(one.back()))) one.remove_suffix(1);
+    auto a = parse_address(one);
+    if (!a) return {};
+    out.push_back(std::move(*a));
+    if (comma == std::string_view::npos) return out;
+    s.remove_prefix(comma + 1);
+  }
 }
 
 Result<Settings> parse_settings(std::string_view text) {

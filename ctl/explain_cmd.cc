@@ -87,9 +87,9 @@ int cmd_explain(Ctl& c) {
   if (!visit_from_args(c, &visit, &err)) return fputs(usage_error(err).c_str(), stderr), 2;
   if (!at_from_args(c, &at))
     return fputs(usage_error("--at must be an ISO-8601 time with a zone or unix seconds").c_str(), stderr), 2;
-  auto addr = parse_address(c.s.redis);
-  if (!addr) return fail("bad redis address " + c.s.redis);
-  Redis redis(*addr, c.s.redis_timeout_ms);
+  if (c.s.redis_sentinels.empty() && !parse_address(c.s.redis))
+    return fail("bad redis address " + c.s.redis);
+  Redis redis(redis_address(c.s), c.s.redis_timeout_ms);
   ConfigSet cfg;
   UserStates states;
   std::string cfg_source, state_source;

@@ -102,9 +102,9 @@ Mysql::Statement audit_sql(const Ctl& c, const std::string& command, int64_t pop
 }
 
 int commit_and_publish(Ctl& c, const std::vector<Mysql::Statement>& stmts, bool changed, bool quiet) {
-  auto addr = parse_address(c.s.redis);
-  if (!addr) return fail("bad redis address " + c.s.redis + "; nothing was written");
-  Redis redis(*addr, c.s.redis_timeout_ms);
+  if (c.s.redis_sentinels.empty() && !parse_address(c.s.redis))
+    return fail("bad redis address " + c.s.redis + "; nothing was written");
+  Redis redis(redis_address(c.s), c.s.redis_timeout_ms);
   auto to_redis = [&](const ConfigSet& cfg, std::string* e) {
     return publish_config(redis, Keys{c.s.key_prefix}, cfg, e);
   };

@@ -80,12 +80,44 @@ bool EventQueue::to_mysql(const std::vector<Pending>& batch, std::string* err) {
   return true;
 }
 
+void EventQueue::keep_actions(const std::vector<Pending>& batch, std::vector<Stored>* out) {
+  std::vector<Event> actions;
+  std::vector<size_t> at;
+  for (size_t i = 0; i < batch.size(); ++i)
+    if (batch[i].event.kind != LastAction::show && (*out)[i] != Stored::failed) {
+      actions.push_back(batch[i].event);
+      at.push_back(i);
+    }
+  if (actions.empty()) return;
+  RedisReply r;
+  std::string err;
+  // WAIT blocks up to its bound: the read may take that long.
+  redis_.set_read_timeout_ms(s_.redis_timeout_ms + s_.redis_replica_wait_ms);
+  bool acked = redis_.command({"WAIT", "1", std::to_string(s_.redis_replica_wait_ms)}, &r, &err) &&
+               r.type == RedisReply::kInteger && r.integer >= 1;
+  redis_.set_read_timeout_ms(s_.redis_timeout_ms);
+  if (acked) return;
+  if (err.empty()) err = "no replica acknowledged within " + std::to_string(s_.redis_replica_wait_ms) + " ms";
+  bump(slot_, Counter::replica_wait_misses);
+  log_warn("queue: %zu actions are in the Redis primary only (%s); writing them to MySQL",
+           actions.size(), err.c_str());
+  std::string mysql_err;
+  if (mysql_.apply_events(actions, &mysql_err)) return;
+  bump(slot_, Counter::mysql_errors);
+  log_error("queue: %zu actions are neither on a Redis replica nor in MySQL (%s); refused",
+            actions.size(), mysql_err.c_str());
+  for (size_t i : at) (*out)[i] = Stored::failed;
+}
+
 std::vector<Stored> EventQueue::store(const std::vector<Pending>& batch) {
   std::vector<Stored> out;
   if (batch.empty()) return out;
   bump(slot_, Counter::flush_batches);
   std::string err;
-  if (to_redis(batch, false, &out, &err)) return out;
+  if (to_redis(batch, false, &out, &err)) {
+    if (redis_.via_sentinel()) keep_actions(batch, &out);
+    return out;
+  }
   bool skipped = redis_.last_skipped();
   bump(slot_, skipped ? Counter::redis_skips : Counter::redis_errors);
   if (!skipped)
@@ -98,6 +130,7 @@ std::vector<Stored> EventQueue::store(const std::vector<Pending>& batch) {
   // back. Before refusing a write, ask it once more.
   std::string again;
   if (skipped && to_redis(batch, true, &out, &again)) {
+    if (redis_.via_sentinel()) keep_actions(batch, &out);
     log_info("queue: MySQL is down (%s); %zu events queued in Redis past the open breaker",
              mysql_err.c_str(), batch.size());
     return out;

@@ -5,6 +5,15 @@
 // MySQL directly (and the state is copied into Redis later, RedisRepairs);
 // when MySQL fails too while the breaker skipped Redis, Redis once more
 // past the breaker. SPEC "Writes and the queue".
+//
+// Through Redis Sentinel (redis_sentinels set), a batch that holds an
+// action waits, after its transaction, for one replica to acknowledge it
+// (WAIT 1 redis_replica_wait_ms): an action's 202 promises that it survives
+// the primary's loss. Without that acknowledgement the batch's actions are
+// also written to MySQL directly (the path taken when Redis fails; an event
+// id replayed there is stored once), and an action that reaches neither is
+// refused. Impressions are not waited for: a failover loses those the old
+// primary took but had not yet sent to a replica (docs/deployment.md).
 #pragma once
 
 #include <string>
@@ -32,6 +41,10 @@ class EventQueue : public EventSink {
   bool to_redis(const std::vector<Pending>& batch, bool past_breaker,
                 std::vector<Stored>* out, std::string* err);
   bool to_mysql(const std::vector<Pending>& batch, std::string* err);
+  // Via Sentinel: makes the actions of a batch stored in Redis survive the
+  // primary's loss (a replica's WAIT, else MySQL); marks failed those that
+  // cannot be.
+  void keep_actions(const std::vector<Pending>& batch, std::vector<Stored>* out);
 
   const Settings& s_;
   Keys keys_;

@@ -118,6 +118,12 @@ void Invalidator::run(int stop_fd, const std::atomic<bool>& stopping) {
       if (readable) up = feed_.read(true, &messages, &err);
     }
     for (const auto& m : messages) apply(m);
+    // A failover that left this subscription open reports nothing of the
+    // new primary's writes: lost, like a dropped connection.
+    if (up && feed_.primary_moved(&err)) {
+      feed_.close();
+      up = false;
+    }
     if (!up) lost(err);
   }
 }

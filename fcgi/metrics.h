@@ -87,6 +87,7 @@ enum class Counter {
   invalidations,      // owned users dropped from memory: Redis reported a write by another
   invalidation_checks,       // reported users read back to tell the owner's own writes apart
   invalidation_feed_losses,  // Redis's invalidation feed lost (fcgi/invalidator.h)
+  replica_wait_misses,  // action batches no Redis replica acknowledged in time (Sentinel)
   count
 };
 inline constexpr int kCounters = static_cast<int>(Counter::count);

@@ -65,6 +65,9 @@ const Family kFamilies[] = {
      "Owned users read back from Redis after it reported a write, to tell the owner's own apart."},
     {"popup_invalidation_feed_losses_total", Type::counter,
      "Times a worker lost Redis's invalidation feed (then it trusts no memory until resubscribed)."},
+    {"popup_redis_replica_wait_misses_total", Type::counter,
+     "Action batches no Redis replica acknowledged within redis_replica_wait_ms (through "
+     "Sentinel); their actions were written to MySQL directly."},
     {"popup_build_info", Type::gauge, "The running popupd's version; always 1."},
     {"popup_requests_total", Type::counter, "Requests by endpoint and status."},
     {"popup_request_duration_seconds", Type::histogram,
@@ -78,6 +81,9 @@ const Family kFamilies[] = {
      "FastCGI requests begun and not yet answered (arriving, or being served)."},
     {"popup_redis_breaker_open", Type::gauge,
      "Worker processes skipping Redis now (circuit breaker open)."},
+    {"popup_redis_primary_known", Type::gauge,
+     "1 when the scraped worker reaches a Redis primary (through Sentinel: the one the "
+     "sentinels name, ROLE master), else 0."},
     {"popup_memory_state_bytes", Type::gauge,
      "Owned users' states kept in the live workers' memory."},
     {"popup_memory_state_budget_bytes", Type::gauge, "The live workers' memory budgets, summed."},

@@ -41,6 +41,13 @@ Response health_page(const Settings& s, const Keys& keys, Redis& redis, Mysql& m
   boost::json::object o;
   o["status"] = v.status;
   o["redis"] = redis_ok ? "ok" : "down";
+  // The Redis in use: through Sentinel, the primary it names; null while
+  // none is known (then Redis counts as down, and the status is degraded).
+  std::string primary = redis_ok ? redis.connected_to() : "";
+  if (primary.empty())
+    o["redis_primary"] = nullptr;
+  else
+    o["redis_primary"] = primary;
   o["mysql"] = to_string(mysql_state);
   o["queue_depth"] = queue_known ? q.depth : -1;
   o["queue_oldest_age_s"] = f.queue_oldest_age_s;
@@ -54,6 +61,13 @@ Response health_page(const Settings& s, const Keys& keys, Redis& redis, Mysql& m
 // queue_metrics = on report them (add_queue_metrics, fcgi/metrics.h).
 Response metrics_page(const Settings& s, const Keys& keys, Redis& redis, const Metrics& metrics) {
   MetricsText t;
+  // Whether this worker reaches a Redis primary now (past an open breaker,
+  // as /api/healthz asks): the "no Redis primary" alert reads it.
+  std::vector<RedisReply> replies;
+  std::string err;
+  bool primary = redis.pipeline({{"PING"}}, &replies, &err, /*past_breaker=*/true) &&
+                 !replies[0].is_error();
+  t.add("popup_redis_primary_known", "", primary ? "1" : "0");
   if (s.queue_metrics) add_queue_metrics(&t, redis, keys);
   return Response{200, metrics.render(&t)};
 }

@@ -4,18 +4,56 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 
 #include "lib/log.h"
 #include "lib/clock.h"
 
 namespace popup {
 
-Address redis_address(const Settings& s) {
+RedisTarget redis_address(const Settings& s) {
+  RedisTarget t;
+  if (!s.redis_sentinels.empty()) {
+    t.sentinels = parse_address_list(s.redis_sentinels);
+    t.master_name = s.redis_master_name;
+    if (!t.sentinels.empty()) return t;
+  }
   auto a = parse_address(s.redis);
-  return a ? *a : Address{};
+  t.fixed = a ? *a : Address{};
+  return t;
 }
+
 namespace {
+
+redisContext* connect_to(const Address& a, int timeout_ms, std::string* err) {
+  timeval tv = to_timeval(timeout_ms);
+  redisContext* c = a.is_unix ? redisConnectUnixWithTimeout(a.path.c_str(), tv)
+                              : redisConnectWithTimeout(a.host.c_str(), a.port, tv);
+  if (!c || c->err) {
+    *err = c ? "redis connect " + format_address(a) + ": " + c->errstr
+             : std::string("redis connect: out of memory");
+    if (c) redisFree(c);
+    return nullptr;
+  }
+  redisSetTimeout(c, tv);
+  return c;
+}
+
+redisReply* call(redisContext* c, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+}
+
+bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+
 
 RedisReply copy_reply(const redisReply* r) {
   RedisReply out;
@@ -58,8 +96,94 @@ bool peer_closed(int fd) {
 
 }  // namespace
 
-Redis::Redis(Address addr, int timeout_ms)
-    : addr_(std::move(addr)), timeout_ms_(timeout_ms), read_timeout_ms_(timeout_ms) {}
+bool discover_primary(RedisTarget& t, int timeout_ms, Address* primary, std::string* err) {
+  if (!t.via_sentinel()) return *primary = t.fixed, true;
+  std::string why;
+  for (size_t i = 0; i < t.sentinels.size(); ++i) {
+    size_t at = (t.first + i) % t.sentinels.size();
+    const Address& sentinel = t.sentinels[at];
+    std::string e;
+    redisContext* c = connect_to(sentinel, timeout_ms, &e);
+    if (!c) {
+      why += (why.empty() ? "" : "; ") + e;
+      continue;
+    }
+    redisReply* r = call(c, {"SENTINEL", "get-master-addr-by-name", t.master_name});
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+              r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING;
+    if (ok) {
+      primary->is_unix = false;
+      primary->path.clear();
+      primary->host.assign(r->element[0]->str, r->element[0]->len);
+      primary->port = std::atoi(r->element[1]->str);
+      ok = primary->port > 0 && primary->port <= 65535 && !primary->host.empty();
+    }
+    if (!ok)
+      why += (why.empty() ? "" : "; ") + std::string("sentinel ") + format_address(sentinel) + ": " +
+             (!r ? std::string(c->errstr[0] ? c->errstr : "no reply")
+                 : r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len)
+                                                : "does not know " + t.master_name);
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    if (ok) {
+      t.first = at;
+      return true;
+    }
+  }
+  *err = "redis: no sentinel names a primary for " + t.master_name + " (" + why + ")";
+  return false;
+}
+
+redisContext* connect_redis(RedisTarget& t, int timeout_ms, Address* at, std::string* err) {
+  Address a;
+  if (!discover_primary(t, timeout_ms, &a, err)) return nullptr;
+  redisContext* c = connect_to(a, timeout_ms, err);
+  if (!c) return nullptr;
+  if (t.via_sentinel()) {
+    redisReply* r = call(c, {"ROLE"});
+    bool master = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                  r->element[0]->type == REDIS_REPLY_STRING &&
+                  std::string(r->element[0]->str, r->element[0]->len) == "master";
+    if (!master)
+      *err = "redis: " + format_address(a) + ", named by the sentinels, is not a primary (" +
+             (!r ? std::string(c->errstr[0] ? c->errstr : "no reply")
+                 : r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                           r->element[0]->type == REDIS_REPLY_STRING
+                       ? "ROLE " + std::string(r->element[0]->str, r->element[0]->len)
+                       : std::string("unexpected ROLE reply")) +
+             ")";
+    if (r) freeReplyObject(r);
+    if (!master) {
+      redisFree(c);
+      return nullptr;
+    }
+  }
+  *at = std::move(a);
+  return c;
+}
+
+namespace {
+
+// The first reply, depth first, that says the node is not a usable primary.
+const RedisReply* not_primary(const RedisReply& r) {
+  if (r.is_error())
+    return starts_with(r.str, "READONLY") || starts_with(r.str, "NOREPLICAS") ||
+                   starts_with(r.str, "MASTERDOWN")
+               ? &r
+               : nullptr;
+  for (const auto& e : r.elements)
+    if (const RedisReply* found = not_primary(e)) return found;
+  return nullptr;
+}
+
+}  // namespace
+
+bool reply_says_not_primary(const RedisReply& r) { return not_primary(r) != nullptr; }
+
+Redis::Redis(RedisTarget target, int timeout_ms)
+    : target_(std::move(target)), timeout_ms_(timeout_ms), read_timeout_ms_(timeout_ms) {}
+
+std::string Redis::connected_to() const { return ctx_ ? format_address(at_) : ""; }
 
 Redis::~Redis() { drop(); }
 
@@ -75,14 +199,21 @@ void Redis::set_read_timeout_ms(int ms) {
 
 bool Redis::ensure_connected(std::string* err) {
   if (ctx_) return true;
-  timeval tv = to_timeval(timeout_ms_);
-  ctx_ = addr_.is_unix ? redisConnectUnixWithTimeout(addr_.path.c_str(), tv)
-                       : redisConnectWithTimeout(addr_.host.c_str(), addr_.port, tv);
-  if (!ctx_ || ctx_->err) {
-    *err = ctx_ ? std::string("redis connect: ") + ctx_->errstr : "redis connect: out of memory";
-    drop();
+  int64_t now = steady_ms();
+  if (target_.via_sentinel() && now < next_try_ms_) {
+    *err = "redis: no primary known; asking the sentinels again in " +
+           std::to_string(next_try_ms_ - now) + " ms";
     return false;
   }
+  ctx_ = connect_redis(target_, timeout_ms_, &at_, err);
+  if (!ctx_) {
+    // Bounded retries: each failed discovery doubles the wait before the next.
+    backoff_ms_ = backoff_ms_ ? std::min(2 * backoff_ms_, kMaxBackoffMs) : kMinBackoffMs;
+    next_try_ms_ = steady_ms() + backoff_ms_;
+    return false;
+  }
+  backoff_ms_ = 0;
+  checked_ms_ = steady_ms();
   redisSetTimeout(ctx_, to_timeval(read_timeout_ms_));
   return true;
 }
@@ -112,6 +243,18 @@ bool Redis::pipeline(const std::vector<RedisCommand>& cmds, std::vector<RedisRep
   // towards the breaker although Redis is up; reconnect instead, as nginx
   // checks a cached upstream connection before it reuses it.
   if (ctx_ && peer_closed(ctx_->fd)) drop();
+  if (ctx_ && target_.via_sentinel() && steady_ms() - checked_ms_ >= kRecheckMs) {
+    // Sentinels that cannot be asked leave the connection as it is.
+    Address now_primary;
+    std::string e;
+    if (discover_primary(target_, timeout_ms_, &now_primary, &e) &&
+        format_address(now_primary) != format_address(at_)) {
+      log_info("redis: the sentinels name %s as the primary now; leaving %s",
+               format_address(now_primary).c_str(), format_address(at_).c_str());
+      drop();
+    }
+    checked_ms_ = steady_ms();
+  }
   if (!ctx_) {
     std::string e;
     if (!ensure_connected(&e)) return failed(err, e);
@@ -141,6 +284,16 @@ bool Redis::pipeline(const std::vector<RedisCommand>& cmds, std::vector<RedisRep
     replies->push_back(copy_reply(static_cast<redisReply*>(raw)));
     freeReplyObject(raw);
   }
+  // The replies stand (the callers see the errors), but the next call looks
+  // for the primary again.
+  if (target_.via_sentinel())
+    for (const auto& r : *replies)
+      if (const RedisReply* e = not_primary(r)) {
+        log_warn("redis: %s answers %s; asking the sentinels for the primary",
+                 format_address(at_).c_str(), e->str.c_str());
+        drop();
+        break;
+      }
   if (breaker_) breaker_->success();
   return true;
 }

@@ -34,7 +34,8 @@ bool message_keys(const redisReply* r, RedisFeed::Keys* out) {
 
 }  // namespace
 
-RedisFeed::RedisFeed(Address addr, int timeout_ms) : addr_(std::move(addr)), timeout_ms_(timeout_ms) {}
+RedisFeed::RedisFeed(RedisTarget target, int timeout_ms)
+    : target_(std::move(target)), timeout_ms_(timeout_ms) {}
 
 RedisFeed::~RedisFeed() { close(); }
 
@@ -45,17 +46,23 @@ void RedisFeed::close() {
 
 int RedisFeed::fd() const { return ctx_ ? ctx_->fd : -1; }
 
+bool RedisFeed::primary_moved(std::string* why) {
+  if (!ctx_ || !target_.via_sentinel() || steady_ms() - checked_ms_ < kRecheckMs) return false;
+  checked_ms_ = steady_ms();
+  Address now;
+  std::string err;
+  if (!discover_primary(target_, timeout_ms_, &now, &err)) return false;
+  if (format_address(now) == format_address(at_)) return false;
+  *why = "the sentinels name " + format_address(now) + " as the primary, no longer " +
+         format_address(at_);
+  return true;
+}
+
 RedisFeed::Open RedisFeed::open(const std::string& prefix, std::string* err) {
   close();
-  timeval tv = to_timeval(timeout_ms_);
-  ctx_ = addr_.is_unix ? redisConnectUnixWithTimeout(addr_.path.c_str(), tv)
-                       : redisConnectWithTimeout(addr_.host.c_str(), addr_.port, tv);
-  if (!ctx_ || ctx_->err) {
-    *err = ctx_ ? std::string("redis connect: ") + ctx_->errstr : "redis connect: out of memory";
-    close();
-    return Open::unreachable;
-  }
-  redisSetTimeout(ctx_, tv);
+  ctx_ = connect_redis(target_, timeout_ms_, &at_, err);
+  if (!ctx_) return Open::unreachable;
+  checked_ms_ = steady_ms();
   auto call = [&](std::vector<std::string> args, redisReply** out) {
     std::vector<const char*> argv;
     std::vector<size_t> lens;

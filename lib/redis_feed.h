@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/settings.h"
+#include "lib/redis.h"
 
 struct redisContext;
 
@@ -24,7 +25,9 @@ class RedisFeed {
   using Keys = std::optional<std::vector<std::string>>;
   enum class Open { ok, unreachable, refused };  // refused: Redis answered with an error
 
-  RedisFeed(Address addr, int timeout_ms);
+  // Connects through connect_redis (lib/redis.h): via Sentinel, to the
+  // primary the sentinels name.
+  RedisFeed(RedisTarget target, int timeout_ms);
   ~RedisFeed();
   RedisFeed(const RedisFeed&) = delete;
   RedisFeed& operator=(const RedisFeed&) = delete;
@@ -35,6 +38,14 @@ class RedisFeed {
   void close();
   int fd() const;  // -1 when closed
 
+  // Via Sentinel, at most once per kRecheckMs: whether the sentinels now
+  // name another primary than the one subscribed to (a failover that left
+  // this connection open: the old primary cut off or stopped, not dead).
+  // Then the feed reports nothing of the new primary's writes; the caller
+  // closes it and subscribes again. False when it cannot tell.
+  bool primary_moved(std::string* why);
+  static constexpr int64_t kRecheckMs = 1000;
+
   // Appends the messages that arrived to *out: from_socket reads the socket
   // once (call it when fd() is readable), otherwise only what an earlier
   // read left buffered. False when the connection was lost (then closed,
@@ -42,8 +53,10 @@ class RedisFeed {
   bool read(bool from_socket, std::vector<Keys>* out, std::string* err);
 
  private:
-  Address addr_;
+  RedisTarget target_;
   int timeout_ms_;
+  Address at_;
+  int64_t checked_ms_ = 0;
   redisContext* ctx_ = nullptr;
 };
 

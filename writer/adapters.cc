@@ -28,7 +28,7 @@ constexpr int64_t kFenceMs = 3600 * 1000;
 
 }  // namespace
 
-RedisWriterQueue::RedisWriterQueue(const Settings& s, Address a, const std::string& owner)
+RedisWriterQueue::RedisWriterQueue(const Settings& s, RedisTarget a, const std::string& owner)
     : s_(s),
       keys_{s.key_prefix},
       names_{keys_.events(), keys_.processing(s.writer_id), keys_.writer_alive(s.writer_id),

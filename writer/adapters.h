@@ -15,7 +15,7 @@ namespace popup {
 // Over one Redis connection (owned), for writer s.writer_id and `owner`.
 class RedisWriterQueue : public WriterQueue {
  public:
-  RedisWriterQueue(const Settings& s, Address a, const std::string& owner);
+  RedisWriterQueue(const Settings& s, RedisTarget a, const std::string& owner);
   const QueueNames& names() const override { return names_; }
   Lease heartbeat(bool starting, std::string* holder) override;
   bool release(std::string* err) override;

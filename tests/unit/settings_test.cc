@@ -230,6 +230,39 @@ BOOST_AUTO_TEST_CASE(address_forms) {
   BOOST_TEST(parse_address("h:65535").has_value());
 }
 
+BOOST_AUTO_TEST_CASE(address_lists_for_the_sentinels) {
+  auto three = parse_address_list("10.0.0.1:26379, 10.0.0.2:26379 ,[::1]:26380");
+  BOOST_REQUIRE(three.size() == 3u);
+  BOOST_TEST(three[0].host == "10.0.0.1");
+  BOOST_TEST(three[1].host == "10.0.0.2");
+  BOOST_TEST(three[2].host == "::1");
+  BOOST_TEST(three[2].port == 26380);
+  BOOST_TEST(parse_address_list("h:1").size() == 1u);
+  // One bad element refuses the whole list: a sentinel left out silently
+  // would weaken the quorum the operator counted on.
+  for (const char* bad : {"", ",", "h:1,", ",h:1", "h:1,,h:2", "h:1,nowhere", "h:1;h:2"})
+    BOOST_TEST(parse_address_list(bad).empty(), bad);
+}
+
+BOOST_AUTO_TEST_CASE(sentinel_settings) {
+  auto d = parse_settings("");
+  BOOST_REQUIRE(d.ok());
+  BOOST_TEST(d.value().redis_sentinels == "");  // no Sentinel: `redis` as before
+  BOOST_TEST(d.value().redis_master_name == "popup");
+  auto s = parse_settings("redis_sentinels = a:26379,b:26379,c:26379\nredis_master_name = main-1\n"
+                          "redis_replica_wait_ms = 50\n");
+  BOOST_REQUIRE(s.ok());
+  BOOST_TEST(s.value().redis_sentinels == "a:26379,b:26379,c:26379");
+  BOOST_TEST(s.value().redis_master_name == "main-1");
+  BOOST_TEST(s.value().redis_replica_wait_ms == 50);
+  for (const char* bad : {"redis_sentinels = a:26379,b", "redis_sentinels = unix", "redis_master_name =",
+                          "redis_master_name = a b", "redis_replica_wait_ms = 0"}) {
+    auto r = parse_settings(bad);
+    BOOST_TEST(!r.ok(), bad);
+    if (!r.ok()) BOOST_TEST(r.error().message.find(std::string(bad).substr(0, 12)) != std::string::npos, bad);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(malformed_addresses_are_refused) {
   for (const char* bad : {"", "unix:", "unix:relative.sock", "host", ":80", "h:", "h:0", "h:65536",
                           "h:x", "h:-1", "h:+80", "h:80 ", "h :80", "::1:80", "[::1:80", "[]:80",
