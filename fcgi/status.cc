@@ -42,6 +42,9 @@ Response health_page(const Settings& s, const Keys& keys, Redis& redis, Mysql& m
   o["status"] = v.status;
   o["redis"] = redis_ok ? "ok" : "down";
   o["mysql"] = to_string(mysql_state);
+  // The node answering this process (mysql_hosts: which member of the
+  // cluster); "" when none answers.
+  o["mysql_node"] = probe ? probe->node() : (mysql_ok ? mysql.node() : std::string());
   o["queue_depth"] = queue_known ? q.depth : -1;
   o["queue_oldest_age_s"] = f.queue_oldest_age_s;
   o["writers_alive"] = f.writers_alive;
