@@ -208,15 +208,22 @@ bool Mysql::connect_to(const DbNode& n, std::string* err) {
     conn_.reset(driver()->connect(opts));
     std::unique_ptr<sql::Statement> st(conn_->createStatement());
     st->execute("SET NAMES utf8mb4");
-    // A Galera node takes statements only while wsrep_ready is ON (in the
-    // primary component and synced); a server without wsrep has no such
-    // variable and is usable.
-    std::unique_ptr<sql::ResultSet> rs(st->executeQuery("SHOW GLOBAL STATUS LIKE 'wsrep_ready'"));
-    wsrep_ = rs->next();
-    if (wsrep_ && std::string(rs->getString(2)) != "ON") {
-      conn_.reset();
-      *err = name + ": wsrep_ready is " + std::string(rs->getString(2));
-      return false;
+    // A Galera node (wsrep_on) takes statements only while wsrep_ready is
+    // ON (in the primary component and synced); a server without wsrep, or
+    // with it off (whose wsrep_ready then says OFF), is usable.
+    {
+      std::unique_ptr<sql::ResultSet> rs(st->executeQuery("SHOW VARIABLES LIKE 'wsrep_on'"));
+      wsrep_ = rs->next() && std::string(rs->getString(2)) == "ON";
+    }
+    if (wsrep_) {
+      std::unique_ptr<sql::ResultSet> rs(
+          st->executeQuery("SHOW GLOBAL STATUS LIKE 'wsrep_ready'"));
+      std::string ready = rs->next() ? std::string(rs->getString(2)) : "missing";
+      if (ready != "ON") {
+        conn_.reset();
+        *err = name + ": wsrep_ready is " + ready;
+        return false;
+      }
     }
     node_ = name;
     return true;
