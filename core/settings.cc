@@ -17,6 +17,7 @@
 #include <variant>
 
 #include "core/cors.h"
+#include "core/db_nodes.h"
 #include "core/netmask.h"
 
 namespace popup {
@@ -26,7 +27,9 @@ using Field = std::variant<int Settings::*, int64_t Settings::*, bool Settings::
                            std::string Settings::*>;
 
 // How a string value is checked; integers are checked against [min, max].
-enum class Text { any, address, address_or_empty, addresses_or_empty, name, networks, origins, level };
+enum class Text {
+  any, address, address_or_empty, addresses_or_empty, name, networks, origins, level, db_nodes
+};
 
 // One key. `def` is the default as a file would write it; the constructor
 // applies it through the row's own check, so a default is always a value
@@ -180,6 +183,12 @@ constexpr Setting kTable[] = {
      "Expiry, in milliseconds, of the lock a worker takes to load the popup set from MySQL into "
      "Redis.",
      1, kHourMs},
+    {kMysql, "mysql_hosts", &Settings::mysql_hosts, "",
+     "MySQL servers as `host:port,host:port,...` (a Galera cluster, docs/deployment.md): each "
+     "process connects to the first that answers and takes statements, stays on it, and moves "
+     "to the next when it stops answering or leaves the cluster's primary component; empty: "
+     "the one server of `mysql_socket` or `mysql_host` and `mysql_port`.",
+     0, 0, Text::db_nodes},
     {kMysql, "mysql_host", &Settings::mysql_host, "127.0.0.1",
      "MySQL host, unless `mysql_socket` is set.", 0, 0},
     {kMysql, "mysql_port", &Settings::mysql_port, "3306", "MySQL port, with `mysql_host`.", 1,
@@ -305,6 +314,11 @@ std::string set_text(const Setting& st, std::string_view value, std::string* out
     case Text::networks: {
       auto nets = parse_networks(value);
       if (!nets.ok()) return std::string(st.key) + ": " + nets.error().message;
+      break;
+    }
+    case Text::db_nodes: {
+      auto nodes = parse_db_nodes(value);
+      if (!nodes.ok()) return std::string(st.key) + ": " + nodes.error().message;
       break;
     }
     case Text::origins: {

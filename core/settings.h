@@ -89,6 +89,7 @@ struct Settings {
   int config_check_ms;
   int config_lock_ms;
   // MySQL
+  std::string mysql_hosts;     // "host:port,..." (core/db_nodes.h); empty: the one below
   std::string mysql_host;
   int mysql_port;
   std::string mysql_socket;    // when set, used instead of host/port

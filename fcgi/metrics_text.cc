@@ -113,6 +113,9 @@ const Family kFamilies[] = {
      "Processing lists of dead writers (heartbeat expired) this writer took over and applied."},
     {"popup_writer_last_batch_size", Type::gauge, "Events in the writer's last batch."},
     {"popup_writer_last_batch_seconds", Type::gauge, "Duration of the writer's last batch."},
+    {"popup_writer_mysql_reachable", Type::gauge,
+     "0 when the writer's last batch found no database node that answers and takes statements "
+     "(mysql_hosts: none of them); 1 otherwise."},
     {"popup_writer_lag_seconds", Type::gauge,
      "Age of the oldest event of the writer's last batch at commit (0 once its queue is "
      "empty); only while the writer is alive."},

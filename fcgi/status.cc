@@ -49,6 +49,9 @@ Response health_page(const Settings& s, const Keys& keys, Redis& redis, Mysql& m
   else
     o["redis_primary"] = primary;
   o["mysql"] = to_string(mysql_state);
+  // The node answering this process (mysql_hosts: which member of the
+  // cluster); "" when none answers.
+  o["mysql_node"] = probe ? probe->node() : (mysql_ok ? mysql.node() : std::string());
   o["queue_depth"] = queue_known ? q.depth : -1;
   o["queue_oldest_age_s"] = f.queue_oldest_age_s;
   o["writers_alive"] = f.writers_alive;

@@ -28,6 +28,7 @@ void MysqlProbe::run() {
     l.lock();
     in_flight_since_ms_ = 0;
     last_ok_ = ok;
+    node_ = ok ? mysql.node() : "";
     known_ = true;
     cv_.notify_all();
     cv_.wait_for(l, std::chrono::milliseconds(kIntervalMs), [this] { return stop_; });
@@ -41,6 +42,11 @@ MysqlProbe::Verdict MysqlProbe::verdict() {
   if (in_flight_since_ms_ != 0 && steady_ms() - in_flight_since_ms_ > kSlowMs) return Verdict::slow;
   if (!known_) return Verdict::slow;
   return last_ok_ ? Verdict::ok : Verdict::down;
+}
+
+std::string MysqlProbe::node() {
+  std::lock_guard<std::mutex> l(mu_);
+  return node_;
 }
 
 const char* to_string(MysqlProbe::Verdict v) {

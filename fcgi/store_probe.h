@@ -34,6 +34,9 @@ class MysqlProbe {
   // The latest verdict; before the first probe ends, waits for it (at most
   // kSlowMs, then "slow").
   Verdict verdict();
+  // The database node the probe's connection is on (Mysql::node()); "" when
+  // the last probe found none that answers.
+  std::string node();
 
  private:
   void run();
@@ -45,6 +48,7 @@ class MysqlProbe {
   bool known_ = false;              // a probe has ended
   bool last_ok_ = false;            // how the last one ended
   int64_t in_flight_since_ms_ = 0;  // 0: none in flight
+  std::string node_;                // after the last probe
   std::thread thread_;
 };
 

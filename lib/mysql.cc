@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <thread>
 
 #include "core/select.h"
 #include "core/version.h"
@@ -104,13 +105,51 @@ Mysql::Mysql(const Settings& s, int read_timeout_s) : s_(s), read_timeout_s_(rea
 int64_t Mysql::now_ms() { return popup::steady_ms(); }
 Mysql::~Mysql() = default;
 
-bool Mysql::fail(const std::string& what, std::string* err) {
+bool Mysql::fail(const std::string& what, std::string* err, DbFailure why) {
   *err = "mysql: " + what;
   prepared_.clear();
   conn_.reset();
+  last_failure_ = why;
+  if ((why == DbFailure::next_node || why == DbFailure::lost) && nodes_.size() > 1 &&
+      !node_.empty()) {
+    cur_ = (cur_ + 1) % nodes_.size();
+    log_warn("mysql: node %s failed (%s); the next connection tries %s first", node_.c_str(),
+             what.c_str(), to_string(nodes_[cur_]).c_str());
+  }
+  node_.clear();
   return false;
 }
 
+bool Mysql::fail(const sql::SQLException& e, std::string* err) {
+  return fail(e.what(), err, classify_db_error(e.getErrorCode(), e.what()));
+}
+
+bool Mysql::again(int* deadlocks, size_t* moves, bool* reused, int64_t took_ms, bool repeatable,
+                  const std::string& err) {
+  switch (last_failure_) {
+    case DbFailure::retry_transaction:
+      if (++*deadlocks >= kDeadlockAttempts) return false;
+      log_warn("%s; running it again (%d of %d)", err.c_str(), *deadlocks + 1, kDeadlockAttempts);
+      // Two transactions that collided both retry: pauses that grow and
+      // differ (by the clock's low bits) let one of them go first.
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(5 * *deadlocks + now_ms() % (5 * *deadlocks + 1)));
+      return true;
+    case DbFailure::next_node:
+      return ++*moves < nodes_.size();
+    case DbFailure::lost:
+      if (!repeatable) return false;
+      if (nodes_.size() > 1) return ++*moves < nodes_.size();
+      // One server: a quick failure on a connection that predates the call
+      // is a stale connection; a slow one is a hung server, not tried again.
+      if (!*reused || took_ms >= read_timeout_s_ * 500) return false;
+      *reused = false;
+      return true;
+    case DbFailure::other:
+      return false;
+  }
+  return false;
+}
 bool Mysql::ensure_connected(std::string* err, bool batch) {
   if (!conn_ && !connect(err)) return false;
   if (batch == batch_) return true;
@@ -119,23 +158,47 @@ bool Mysql::ensure_connected(std::string* err, bool batch) {
     batch_ = batch;
     return true;
   } catch (const sql::SQLException& e) {
-    return fail(e.what(), err);
+    return fail(e, err);
   }
 }
 
 bool Mysql::connect(std::string* err) {
   batch_ = false;
+  nodes_ = db_nodes(s_);
+  if (cur_ >= nodes_.size()) cur_ = 0;
+  std::string why;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    size_t at = (cur_ + i) % nodes_.size();
+    std::string e;
+    if (connect_to(nodes_[at], &e)) {
+      if (i != 0) log_warn("mysql: connected to node %s", node_.c_str());
+      cur_ = at;
+      no_node_ = false;
+      return true;
+    }
+    why += (why.empty() ? "" : "; ") + e;
+  }
+  // Every node was tried: another attempt within this call would only
+  // wait for them again.
+  *err = "mysql: connect: " + why;
+  last_failure_ = DbFailure::other;
+  no_node_ = true;
+  return false;
+}
+
+bool Mysql::connect_to(const DbNode& n, std::string* err) {
+  std::string name = to_string(n);
   try {
     sql::ConnectOptionsMap opts;
     opts["userName"] = sql::SQLString(s_.mysql_user);
     opts["password"] = sql::SQLString(s_.mysql_password);
     opts["schema"] = sql::SQLString(s_.mysql_db);
-    if (!s_.mysql_socket.empty()) {
+    if (!n.socket.empty()) {
       opts["hostName"] = sql::SQLString("localhost");
-      opts["socket"] = sql::SQLString(s_.mysql_socket);
+      opts["socket"] = sql::SQLString(n.socket);
     } else {
-      opts["hostName"] = sql::SQLString(s_.mysql_host);
-      opts["port"] = s_.mysql_port;
+      opts["hostName"] = sql::SQLString(n.host);
+      opts["port"] = n.port;
     }
     opts["OPT_CONNECT_TIMEOUT"] = std::min(2, read_timeout_s_);
     opts["OPT_READ_TIMEOUT"] = read_timeout_s_;
@@ -145,9 +208,30 @@ bool Mysql::connect(std::string* err) {
     conn_.reset(driver()->connect(opts));
     std::unique_ptr<sql::Statement> st(conn_->createStatement());
     st->execute("SET NAMES utf8mb4");
+    // A Galera node (wsrep_on) takes statements only while wsrep_ready is
+    // ON (in the primary component and synced); a server without wsrep, or
+    // with it off (whose wsrep_ready then says OFF), is usable.
+    {
+      std::unique_ptr<sql::ResultSet> rs(st->executeQuery("SHOW VARIABLES LIKE 'wsrep_on'"));
+      wsrep_ = rs->next() && std::string(rs->getString(2)) == "ON";
+    }
+    if (wsrep_) {
+      std::unique_ptr<sql::ResultSet> rs(
+          st->executeQuery("SHOW GLOBAL STATUS LIKE 'wsrep_ready'"));
+      std::string ready = rs->next() ? std::string(rs->getString(2)) : "missing";
+      if (ready != "ON") {
+        conn_.reset();
+        *err = name + ": wsrep_ready is " + ready;
+        return false;
+      }
+    }
+    node_ = name;
     return true;
   } catch (const sql::SQLException& e) {
-    return fail(std::string("connect: ") + e.what(), err);
+    prepared_.clear();
+    conn_.reset();
+    *err = (nodes_.size() > 1 ? name + ": " : "") + e.what();
+    return false;
   }
 }
 
@@ -158,11 +242,11 @@ sql::PreparedStatement* Mysql::prepared(const std::string& sql) {
 }
 
 bool Mysql::load_config(ConfigSet* out, std::string* err) {
-  return again_if_stale([&](std::string* e) { return load_config_once(out, e); }, err);
+  return attempts([&](std::string* e) { return load_config_once(out, e); }, err, true);
 }
 
 bool Mysql::load_user_states(const std::string& uid, UserStates* out, std::string* err) {
-  return again_if_stale([&](std::string* e) { return load_user_states_once(uid, out, e); }, err);
+  return attempts([&](std::string* e) { return load_user_states_once(uid, out, e); }, err, true);
 }
 
 bool Mysql::load_config_once(ConfigSet* out, std::string* err) {
@@ -171,7 +255,7 @@ bool Mysql::load_config_once(ConfigSet* out, std::string* err) {
     *out = read_config();
     return true;
   } catch (const sql::SQLException& e) {
-    return fail(e.what(), err);
+    return fail(e, err);
   }
 }
 
@@ -204,6 +288,19 @@ ConfigSet Mysql::read_config() {
 bool Mysql::commit_published(const std::vector<Statement>& stmts,
                              const std::function<bool(const ConfigSet&, std::string*)>& publish,
                              ConfigSet* cfg, bool* published, std::string* err) {
+  // Once the set is published, a failed commit is the caller's to handle.
+  return attempts(
+      [&](std::string* e) {
+        if (commit_published_once(stmts, publish, cfg, published, e)) return true;
+        if (*published) last_failure_ = DbFailure::other;
+        return false;
+      },
+      err, false);
+}
+
+bool Mysql::commit_published_once(const std::vector<Statement>& stmts,
+                                  const std::function<bool(const ConfigSet&, std::string*)>& publish,
+                                  ConfigSet* cfg, bool* published, std::string* err) {
   *published = false;
   if (!ensure_connected(err)) return false;
   try {
@@ -220,7 +317,7 @@ bool Mysql::commit_published(const std::vector<Statement>& stmts,
     st->execute("COMMIT");
     return true;
   } catch (const sql::SQLException& e) {
-    return fail(e.what(), err);
+    return fail(e, err);
   }
 }
 
@@ -245,7 +342,7 @@ bool Mysql::load_user_states_once(const std::string& uid, UserStates* out, std::
     }
     return true;
   } catch (const sql::SQLException& e) {
-    return fail(e.what(), err);
+    return fail(e, err);
   }
 }
 
@@ -277,83 +374,103 @@ int64_t Mysql::run_update(const Statement& q) {
 }
 
 bool Mysql::ping(std::string* err) {
-  if (!ensure_connected(err)) return false;
-  try {
-    if (conn_->isValid()) return true;
-    return fail("ping: no answer", err);
-  } catch (const sql::SQLException& e) {
-    return fail(e.what(), err);
-  }
+  return attempts([&](std::string* err) {
+    if (!ensure_connected(err)) return false;
+    try {
+      if (wsrep_) {
+        std::unique_ptr<sql::Statement> st(conn_->createStatement());
+        std::unique_ptr<sql::ResultSet> rs(
+            st->executeQuery("SHOW GLOBAL STATUS LIKE 'wsrep_ready'"));
+        if (rs->next() && std::string(rs->getString(2)) == "ON") return true;
+        return fail("ping: " + node_ + " is not ready (wsrep_ready OFF)", err,
+                    DbFailure::next_node);
+      }
+      if (conn_->isValid()) return true;
+      return fail("ping: no answer", err, DbFailure::lost);
+    } catch (const sql::SQLException& e) {
+      return fail(e, err);
+    }
+  }, err, true);
 }
 
 bool Mysql::query_int(const Statement& q, int64_t* out, std::string* err) {
-  if (!ensure_connected(err)) return false;
-  try {
-    QueryRows r = run_query(conn_.get(), q.params.empty() ? nullptr : bound(q), q.sql);
-    sql::ResultSet* rs = r.rs.get();
-    *out = rs->next() ? rs->getInt64(1) : 0;
-    return true;
-  } catch (const sql::SQLException& e) {
-    return fail(e.what(), err);
-  }
+  return attempts([&](std::string* err) {
+    if (!ensure_connected(err)) return false;
+    try {
+      QueryRows r = run_query(conn_.get(), q.params.empty() ? nullptr : bound(q), q.sql);
+      sql::ResultSet* rs = r.rs.get();
+      *out = rs->next() ? rs->getInt64(1) : 0;
+      return true;
+    } catch (const sql::SQLException& e) {
+      return fail(e, err);
+    }
+  }, err, true);
 }
 
 bool Mysql::execute(const Statement& q, std::string* err) {
-  if (!ensure_connected(err)) return false;
-  try {
-    if (!q.params.empty()) {
-      bound(q)->execute();
-    } else {
-      std::unique_ptr<sql::Statement> st(conn_->createStatement());
-      st->execute(q.sql);
+  return attempts([&](std::string* err) {
+    if (!ensure_connected(err)) return false;
+    try {
+      if (!q.params.empty()) {
+        bound(q)->execute();
+      } else {
+        std::unique_ptr<sql::Statement> st(conn_->createStatement());
+        st->execute(q.sql);
+      }
+      return true;
+    } catch (const sql::SQLException& e) {
+      return fail(e, err);
     }
-    return true;
-  } catch (const sql::SQLException& e) {
-    return fail(e.what(), err);
-  }
+  }, err, false);
 }
 
 bool Mysql::query_rows(const Statement& q, std::vector<Row>* out, std::string* err) {
-  if (!ensure_connected(err)) return false;
-  try {
-    QueryRows r = run_query(conn_.get(), q.params.empty() ? nullptr : bound(q), q.sql);
-    sql::ResultSet* rs = r.rs.get();
-    unsigned cols = rs->getMetaData()->getColumnCount();
-    out->clear();
-    while (rs->next()) {
-      Row row;
-      for (unsigned c = 1; c <= cols; ++c)
-        row.push_back(rs->isNull(c) ? std::nullopt
-                                    : std::optional<std::string>(rs->getString(c)));
-      out->push_back(std::move(row));
+  return attempts([&](std::string* err) {
+    if (!ensure_connected(err)) return false;
+    try {
+      QueryRows r = run_query(conn_.get(), q.params.empty() ? nullptr : bound(q), q.sql);
+      sql::ResultSet* rs = r.rs.get();
+      unsigned cols = rs->getMetaData()->getColumnCount();
+      out->clear();
+      while (rs->next()) {
+        Row row;
+        for (unsigned c = 1; c <= cols; ++c)
+          row.push_back(rs->isNull(c) ? std::nullopt
+                                      : std::optional<std::string>(rs->getString(c)));
+        out->push_back(std::move(row));
+      }
+      return true;
+    } catch (const sql::SQLException& e) {
+      return fail(e, err);
     }
-    return true;
-  } catch (const sql::SQLException& e) {
-    return fail(e.what(), err);
-  }
+  }, err, true);
 }
 
 bool Mysql::transaction(const std::vector<Statement>& stmts, std::string* err) {
-  if (!ensure_connected(err)) return false;
-  try {
-    std::unique_ptr<sql::Statement> st(conn_->createStatement());
-    st->execute("START TRANSACTION");
-    for (const auto& q : stmts) run_update(q);
-    st->execute("COMMIT");
-    return true;
-  } catch (const sql::SQLException& e) {
-    return fail(e.what(), err);
-  }
+  return attempts([&](std::string* err) {
+    if (!ensure_connected(err)) return false;
+    try {
+      std::unique_ptr<sql::Statement> st(conn_->createStatement());
+      st->execute("START TRANSACTION");
+      for (const auto& q : stmts) run_update(q);
+      st->execute("COMMIT");
+      return true;
+    } catch (const sql::SQLException& e) {
+      return fail(e, err);
+    }
+  }, err, false);
 }
 
 bool Mysql::execute_count(const Statement& q, int64_t* affected, std::string* err) {
-  if (!ensure_connected(err)) return false;
-  try {
-    *affected = run_update(q);
-    return true;
-  } catch (const sql::SQLException& e) {
-    return fail(e.what(), err);
-  }
+  return attempts([&](std::string* err) {
+    if (!ensure_connected(err)) return false;
+    try {
+      *affected = run_update(q);
+      return true;
+    } catch (const sql::SQLException& e) {
+      return fail(e, err);
+    }
+  }, err, false);
 }
 
 }  // namespace popup

@@ -3,10 +3,25 @@
 // values bound as parameters, prepared once per connection and kept with it;
 // no value is ever spliced into SQL text. Every Connector exception is
 // caught here and turned into `false` + an error string; after an error the
-// connection is dropped and the next call reconnects. The reads and
-// apply_events are safe to repeat: one that fails on a connection made
-// before the call (the server restarted since) is made once more on a new
-// connection, so a MariaDB restart costs no request an error.
+// connection is dropped and the next call reconnects.
+//
+// Nodes (core/db_nodes.h): the connection goes to the first node of
+// `mysql_hosts` (or the one server of mysql_host/mysql_socket) that answers
+// and takes statements (a Galera node with wsrep_ready OFF does not), and
+// stays on it. A node that breaks the connection or refuses statements
+// (Galera ERROR 1047, outside the primary component) sends the next
+// connection to the next node, in list order, round.
+//
+// Attempts within one call (attempts() below): a deadlock or Galera
+// certification failure (rolled back by the server) runs the call again,
+// up to kDeadlockAttempts times with a short growing pause; a refusal
+// (nothing ran) runs it on the next node. A broken connection runs again
+// only a call that is safe to repeat: the reads and apply_events (events
+// are idempotent by id, so a batch whose commit was lost is counted once
+// when it is replayed). With one server, such a call runs once more only
+// when it failed quickly on a connection made before the call (the server
+// restarted since), so a MariaDB restart costs no request an error and a
+// hung server costs one read timeout.
 #pragma once
 
 #include <functional>
@@ -17,6 +32,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/db_nodes.h"
 #include "core/event.h"
 #include "core/popup.h"
 #include "core/settings.h"
@@ -24,6 +40,7 @@
 namespace sql {
 class Connection;
 class PreparedStatement;
+class SQLException;
 }
 
 namespace popup {
@@ -41,6 +58,14 @@ class Mysql {
   static constexpr int kRequestTimeoutS = 1;
   ~Mysql();
   Mysql(const Mysql&) = delete;
+  static constexpr int kDeadlockAttempts = 5;
+
+  // The node of the current connection (to_string(DbNode)); "" when there
+  // is none (never connected, or the last call failed on every node).
+  const std::string& node() const { return node_; }
+  // True when the last connect found no node that answers and takes
+  // statements (every node was tried); false again once one does.
+  bool no_node() const { return no_node_; }
   Mysql& operator=(const Mysql&) = delete;
 
   // Every popup, enabled or not, and the published version. Rows that do not parse
@@ -80,8 +105,10 @@ class Mysql {
   };
 
   // A round trip to the server (COM_PING: no statement, so it counts in no
-  // Com_select); connects first when there is no connection. false: no
-  // answer within the read timeout, or an error.
+  // Com_select; on a Galera node, SHOW STATUS of wsrep_ready, since a node
+  // outside the primary component still answers COM_PING); connects first
+  // when there is no connection. false: no answer within the read timeout,
+  // an error, or a Galera node that no longer takes statements.
   bool ping(std::string* err);
   // One integer from a query (the first column of its first row; 0 when none).
   bool query_int(const Statement& q, int64_t* out, std::string* err);
@@ -125,19 +152,34 @@ class Mysql {
   bool apply_events_once(const std::vector<Event>& events, std::string* err);
   std::vector<Event> insert_one_by_one(const std::vector<Event>& events);
   void apply_rollup(const std::vector<Event>& inserted);
-  // op(err) and, when it failed on a connection that existed before, op(err)
-  // once more on a new one.
-  // A failure that took most of the read timeout is a hung server, not a
-  // stale connection: it is not tried again, so a call waits one timeout.
+  // op(err), and again as the header says: `repeatable` when running op
+  // twice has the effect of running it once.
   template <class Op>
-  bool again_if_stale(Op op, std::string* err) {
+  bool attempts(Op op, std::string* err, bool repeatable) {
+    int deadlocks = 0;
+    size_t moves = 0;
     bool reused = conn_ != nullptr;
-    int64_t start = now_ms();
-    if (op(err)) return true;
-    return reused && now_ms() - start < read_timeout_s_ * 500 && op(err);
+    for (;;) {
+      last_failure_ = DbFailure::other;
+      int64_t start = now_ms();
+      if (op(err)) return true;
+      if (!again(&deadlocks, &moves, &reused, now_ms() - start, repeatable, *err)) return false;
+    }
   }
+  // Whether a call that failed with last_failure_ after took_ms runs again
+  // (counting in *deadlocks and *moves); pauses before a deadlock's retry.
+  bool again(int* deadlocks, size_t* moves, bool* reused, int64_t took_ms, bool repeatable,
+             const std::string& err);
   static int64_t now_ms();
-  bool fail(const std::string& what, std::string* err);
+  // Drops the connection and reports `what`; `why` decides the next attempt
+  // and, for a node that refuses or broke, moves the next connection on.
+  bool fail(const std::string& what, std::string* err, DbFailure why = DbFailure::other);
+  bool fail(const sql::SQLException& e, std::string* err);
+  // One node: connected, and taking statements; false with *err otherwise.
+  bool connect_to(const DbNode& n, std::string* err);
+  bool commit_published_once(const std::vector<Statement>& stmts,
+                             const std::function<bool(const ConfigSet&, std::string*)>& publish,
+                             ConfigSet* cfg, bool* published, std::string* err);
   // The statement for `sql`, prepared on the current connection at its first
   // use; throws sql::SQLException like any Connector call.
   sql::PreparedStatement* prepared(const std::string& sql);
@@ -150,6 +192,12 @@ class Mysql {
   int read_timeout_s_;
   std::unique_ptr<sql::Connection> conn_;
   bool batch_ = false;  // conn_ has autocommit off
+  std::vector<DbNode> nodes_;  // db_nodes(s_), at each connect
+  size_t cur_ = 0;             // the node tried first on the next connect
+  std::string node_;           // of conn_; "" without one
+  bool wsrep_ = false;         // conn_'s server is a Galera node
+  bool no_node_ = false;       // the last connect found none
+  DbFailure last_failure_ = DbFailure::other;
   // Statements of conn_, by SQL text; cleared before conn_ is dropped.
   std::map<std::string, std::unique_ptr<sql::PreparedStatement>> prepared_;
 };

@@ -118,7 +118,7 @@ void bind_state(sql::PreparedStatement* st, unsigned first, const Event& e) {
 }  // namespace
 
 bool Mysql::apply_events(const std::vector<Event>& events, std::string* err) {
-  return again_if_stale([&](std::string* e) { return apply_events_once(events, e); }, err);
+  return attempts([&](std::string* e) { return apply_events_once(events, e); }, err, true);
 }
 // The roll-up rows of the events a batch inserted (core/rollup.h), each
 // table's rows as one JSON array bound to one parameter and expanded by
@@ -202,7 +202,7 @@ bool Mysql::apply_events_once(const std::vector<Event>& events, std::string* err
     return true;
   } catch (const sql::SQLException& e) {
     // Dropping the connection rolls back whatever the transaction did.
-    return fail(e.what(), err);
+    return fail(e, err);
   }
 }
 

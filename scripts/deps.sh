@@ -20,7 +20,8 @@ pkgs=(g++ make pkg-config curl procps iproute2 psmisc
       libnginx-mod-http-lua lua-cjson
       nodejs chromium chromium-driver python3-yaml python3-jsonschema
       systemd prometheus
-      clang libclang-rt-14-dev lighttpd)
+      clang libclang-rt-14-dev lighttpd
+      galera-4 rsync)  # the last two: tests/integration/test_galera.py (a Galera cluster)
 
 missing=()
 for p in "${pkgs[@]}"; do

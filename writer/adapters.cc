@@ -152,15 +152,18 @@ bool RedisWriterQueue::dead_letter(const std::string& item, std::string* err) {
 void RedisWriterQueue::publish(const WriterStats& st) {
   std::vector<RedisReply> rs;
   std::string err;
-  redis_.pipeline({{"SADD", keys_.writers(), s_.writer_id},
-                   {"HSET", keys_.writer(s_.writer_id), "batches_total", std::to_string(st.batches),
+  RedisCommand hset{"HSET", keys_.writer(s_.writer_id), "batches_total", std::to_string(st.batches),
                     "events_total", std::to_string(st.events), "errors_total",
                     std::to_string(st.errors), "dead_events_total", std::to_string(st.dead),
                     "last_batch_size", std::to_string(st.last_batch), "last_batch_seconds",
                     std::to_string(st.last_batch_ms / 1000.0), "lag_seconds",
                     std::to_string(st.lag_ms / 1000.0), "recovered_batches_total",
-                    std::to_string(st.recovered)}},
-                  &rs, &err);
+                    std::to_string(st.recovered)};
+  if (store_) {
+    hset.insert(hset.end(), {"mysql_node", store_->node(), "mysql_reachable",
+                             store_->reachable() ? "1" : "0"});
+  }
+  redis_.pipeline({{"SADD", keys_.writers(), s_.writer_id}, std::move(hset)}, &rs, &err);
 }
 
 int64_t SystemClock::steady_ms() { return popup::steady_ms(); }
