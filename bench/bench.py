@@ -17,7 +17,8 @@ bench/results/<stamp>.png.
 
 Environment: BUILD (build), BENCH_QUICK=1 (about 2.5 minutes), BENCH_USERS,
 BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS (64), BENCH_CONNECTIONS_HIGH
-(256), BENCH_PACE (0.7), WORKERS, THREADS, FLOOR_WORKERS, FLOOR_THREADS.
+(256), BENCH_PACE (0.7), BENCH_CONF (popupd settings), WORKERS, THREADS,
+FLOOR_WORKERS, FLOOR_THREADS.
 """
 
 import collections
@@ -124,6 +125,11 @@ SERVICE = tuple(w.name for w in WORKLOADS if w.prefix == "/api")
 
 def prepass_seconds(w):
     return 1 if w.connections <= CONNECTIONS else 3
+# BENCH_CONF="invalidation_feed = on; state_cache_stale_s = 30": popupd
+# settings for the bench's stack, `;` between them, written into its
+# popup.local.conf (which wins over the stack's popup.conf), e.g. to compare
+# the invalidation feed off and on in otherwise equal runs.
+STACK_CONF = [l.strip() for l in os.environ.get("BENCH_CONF", "").split(";") if l.strip()]
 # The warm rows (wrk/warm.lua): returning visitors, WARM_USERS of the most
 # frequent ids, each visited once (unmeasured, WARM_PASS=1) right before
 # each measured round, so the owner holds their state: the "warm GET".
@@ -207,6 +213,11 @@ class Stack:
                         NGINX_INCLUDE=lua_includes(self.dir, TOP))
 
     def start(self):
+        if STACK_CONF:
+            # Made before the first start, so the stack keeps it (it writes
+            # popup.local.conf only when missing) and the pool starts with it.
+            with open(self.path("popup.local.conf"), "w") as f:
+                f.write("# BENCH_CONF (bench/bench.py)\n" + "".join(l + "\n" for l in STACK_CONF))
         stackctl.start(self.dir, self.env)
         # As root the pool runs as the service account and its sockets are
         # for nginx's workers' group (scripts/stack/accounts.sh); the floors
@@ -412,6 +423,10 @@ def run_wrk(stack, w, seconds, env):
         rts = delta("popup_get_redis_round_trips_total") + delta("popup_flush_redis_round_trips_total")
         res["redis_rt_per_get"] = rts / gets if gets else 0
         res["memory_hit_ratio"] = delta("popup_memory_state_hits_total") / gets if gets else 0
+        # The invalidation feed's work (invalidation_feed = on): reported
+        # users read back, and entries it dropped, per request.
+        res["invalidation_checks_per_req"] = delta("popup_invalidation_checks_total") / n
+        res["invalidations_per_req"] = delta("popup_invalidations_total") / n
         shows = (m_after.get("popup_events_queued_total", 0)
                  - before["metrics"].get("popup_events_queued_total", 0))
         res["events_per_req"] = shows / n
@@ -435,7 +450,7 @@ def run_wrk(stack, w, seconds, env):
 # scripts/stack.sh's), so that a report says how it was made.
 ENV_KNOBS = ("BUILD", "BENCH_QUICK", "BENCH_USERS", "BENCH_ROUNDS", "BENCH_SECONDS", "BENCH_CONNECTIONS",
              "BENCH_CONNECTIONS_HIGH", "BENCH_PACE",
-             "BENCH_ONLY", "WORKERS", "THREADS", "FLOOR_WORKERS", "FLOOR_THREADS", "WARM_USERS",
+             "BENCH_ONLY", "BENCH_CONF", "WORKERS", "THREADS", "FLOOR_WORKERS", "FLOOR_THREADS", "WARM_USERS",
              "NGINX_WORKERS", "NGINX_KEEPALIVE", "FLUSH_MS", "FLUSH_EVENTS", "BATCH_SIZE", "BATCH_MS")
 
 
