@@ -41,6 +41,19 @@
 #                     own socket (unix:/path or host:port); empty: none.
 #                     nginx reaches it only through what NGINX_INCLUDE adds
 #                     (popupd --check prints the pieces; nginx/README.md)
+#   STORES_BIND=ADDR  Redis and MariaDB also listen on ADDR (6379, 3306) for
+#                     pool hosts elsewhere, whose accounts popup and
+#                     popupctl come from STORES_CLIENTS (a MariaDB host
+#                     pattern, default %); scripts/cluster.sh's store host
+#   STORES_ONLY=1     start only MariaDB and Redis (with the migrations,
+#                     the grants and the published configuration): a store
+#                     host; status then looks at those two only
+#   EXTERNAL_STORES=ADDR  no stores of its own: the pool and the writer use
+#                     Redis at ADDR:6379 and MariaDB at ADDR:3306 (a store
+#                     host's STORES_BIND), with the passwords in
+#                     DIR/mysql.password and DIR/popupctl.password, which
+#                     must be the store host's (copy them before the
+#                     first start); a pool host. status ignores the stores
 #   ACCESS_LOG=on|private|off  nginx's access log in DIR/log/nginx-access.log
 #                     (private: log_format popup_private, no query string, so
 #                     no uid; the benchmarks turn it off)
@@ -128,6 +141,10 @@ NGINX_INCLUDE=${NGINX_INCLUDE:-}
 CORS_ORIGINS=${CORS_ORIGINS:-}
 ADMIN_LISTEN=${ADMIN_LISTEN:-}
 ACCESS_LOG=${ACCESS_LOG:-on}
+STORES_BIND=${STORES_BIND:-}
+STORES_CLIENTS=${STORES_CLIENTS:-%}
+STORES_ONLY=${STORES_ONLY:-0}
+EXTERNAL_STORES=${EXTERNAL_STORES:-}
 case "$BUILD" in /*) bin=$BUILD ;; *) bin=$top/$BUILD ;; esac
 
 admin=$(id -un)   # the socket-authenticated MariaDB superuser of the datadir
@@ -152,6 +169,16 @@ running_url() {
 pieces=(mariadb:mysql.pid redis:redis.pid writer:writer.pid pool:popupd.pid
         floor:floor.pid floor-redis:floor-redis.pid floor-pinned:floor-pinned.pid
         nginx:nginx/nginx.pid)
+
+# wanted NAME: 0 when this stack runs piece NAME (the floors are bench/'s).
+wanted() {
+  case $1 in
+    floor|floor-redis|floor-pinned) return 1 ;;
+    mariadb|redis) [ -z "$EXTERNAL_STORES" ] ;;
+    writer) [ "$WRITER" = 1 ] && [ "$STORES_ONLY" != 1 ] ;;
+    *) [ "$STORES_ONLY" != 1 ] ;;
+  esac
+}
 
 stop_stack() {
   stopped=()
@@ -198,15 +225,14 @@ start() {
   local name file up=() down=()
   for name in "${pieces[@]}"; do
     file=${name#*:}; name=${name%%:*}
-    case $name in floor|floor-redis|floor-pinned) continue ;; esac
-    [ "$name" != writer ] || [ "$WRITER" = 1 ] || continue
+    wanted "$name" || continue
     if running "$file"; then up+=("$name"); else down+=("$name"); fi
   done
   if [ ${#down[@]} -eq 0 ]; then
     log "already running in $dir ($(running_url))"
     exit 0
   fi
-  check_ports
+  [ "$STORES_ONLY" = 1 ] || check_ports
   ensure_local_conf
   if [ ${#up[@]} -gt 0 ] && [ -f "$dir/popup.conf" ]; then
     log "${up[*]} already running; starting ${down[*]} with the existing $dir/popup.conf"
@@ -222,10 +248,17 @@ start() {
   trap 'fail "interrupted"' INT TERM
   set -E
   trap 'fail "a step failed at line $LINENO of $BASH_SOURCE"' ERR
-  start_mariadb
-  migrate
-  start_redis
-  load_config
+  if [ -z "$EXTERNAL_STORES" ]; then
+    start_mariadb
+    migrate
+    start_redis
+    load_config
+  fi
+  if [ "$STORES_ONLY" = 1 ]; then
+    trap - ERR INT TERM
+    log "stores running in $dir: Redis ${STORES_BIND:+on $STORES_BIND:6379 and }$dir/redis.sock, MariaDB ${STORES_BIND:+on $STORES_BIND:3306 and }$dir/mysql.sock"
+    return 0
+  fi
   start_writer
   start_pool
   start_nginx
@@ -249,6 +282,7 @@ status() {
   local name file pids missing=0
   for name in "${pieces[@]}"; do
     file=${name#*:}; name=${name%%:*}
+    case $name in floor*) ;; *) wanted "$name" || continue ;; esac
     mapfile -t pids < <(live_pids "$dir/$file")
     if [ ${#pids[@]} -gt 0 ] && [ "$name" = pool ] && ! pool_socket_answers; then
       printf '%-8s NOT ANSWERING on %s (pid %s)\n' "$name" "$(pool_address)" "${pids[*]}"
@@ -260,6 +294,7 @@ status() {
       case $name in mariadb|redis|pool|nginx) missing=1 ;; esac
     fi
   done
+  [ $missing -eq 0 ] && [ "$STORES_ONLY" = 1 ] && return 0
   [ $missing -eq 0 ] && echo "url      $(running_url)" && return 0
   return 3
 }
