@@ -77,20 +77,21 @@ def shown(body):
 def parallel(fn, items, threads=12, addr=EDGE):
     """fn(conn, item) for every item on `threads` kept connections; the
     results in the order of items."""
-    chunks = [items[i::threads] for i in range(threads)]
+    idx = list(range(len(items)))
+    chunks = [idx[i::threads] for i in range(threads)]
 
     def run(chunk):
         c = Conn(addr)
         try:
-            return [(item, fn(c, item)) for item in chunk]
+            return [(i, fn(c, items[i])) for i in chunk]
         finally:
             c.close()
     out = {}
     with concurrent.futures.ThreadPoolExecutor(threads) as ex:
         for part in ex.map(run, chunks):
-            for item, res in part:
-                out[item] = res
-    return [out[i] for i in items]
+            for i, res in part:
+                out[i] = res
+    return [out[i] for i in idx]
 
 
 def sql(query):
@@ -149,6 +150,35 @@ def served_by(path, uids, timeout=20):
         return len(out) == len(uids)
     wait_for(read, timeout)
     return out
+
+
+def routed_to(host, uid, timeout=60):
+    """Waits until the edge sends uid's requests to host again: 3 healthz
+    requests in a row carrying uid (so hashed as that user's, without
+    touching its state) answered by host, as its access log shows."""
+    want = "%s:%d" % HOSTS[host]
+    n = [0]
+
+    def ok():
+        n[0] += 1
+        marks = ["%d-%d" % (n[0], i) for i in range(3)]
+        c = Conn()
+        try:
+            for m in marks:
+                c.request("GET", "/api/healthz?" + urllib.parse.urlencode({"uid": uid, "probe": m}))
+        finally:
+            c.close()
+        got = {}
+
+        def read():
+            for line in open(edge_log(), errors="replace"):
+                for m in marks:
+                    if "probe=%s\"" % m in line and "uid=%s&" % urllib.parse.quote(uid) in line:
+                        got[m] = LINE.search(line).group("up")
+            return len(got) == len(marks)
+        wait_for(read, 10)
+        return len(got) == len(marks) and all(v == want for v in got.values())
+    return wait_for(ok, timeout, interval=0.5)
 
 
 def edge_log():

@@ -47,6 +47,9 @@ def main():
         else:
             suite = unittest.defaultTestLoader.discover(os.path.dirname(cluster.__file__),
                                                         pattern="test_*.py")
+            if len(sys.argv) > 2 and sys.argv[1] == "-k":  # only tests whose id has this text
+                suite = unittest.TestSuite(t for s in suite for c in s for t in c
+                                           if sys.argv[2] in t.id())
             res = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
             f = len(res.failures) + len(res.errors)
             failed += f
