@@ -211,8 +211,12 @@ class Cluster(unittest.TestCase):
                   % (pct(stale_for.values(), 50), max(stale_for.values() or [0]),
                      len(violations) - len(stale_for)), end="")
         self.assertGreater(on_h1, len(h1_users) * 0.9, "h1's users came back to it")
-        self.assertEqual(violations, [], "by action: %s" % {
-            k: sum(1 for u in violations if acts[u] == k) for k in ("click", "ignore")})
+        clicks = [u for u in violations if acts[u] == "click"]
+        self.assertEqual(violations, [], "by action: %s; Redis holds for %s: %s; MySQL: %s" % (
+            {k: sum(1 for u in violations if acts[u] == k) for k in ("click", "ignore")},
+            clicks[:1], redis("HGETALL", "popup:u:" + clicks[0]) if clicks else "",
+            sql("SELECT kind, ts, next_show_at FROM popup_events WHERE uid='%s' ORDER BY ev_order"
+                % clicks[0]) if clicks else ""))
 
     def test_4_write_through_another_host_reaches_owner(self):
         """An ignore written through another host reaches the owner's memory
