@@ -41,19 +41,12 @@
 #                     own socket (unix:/path or host:port); empty: none.
 #                     nginx reaches it only through what NGINX_INCLUDE adds
 #                     (popupd --check prints the pieces; nginx/README.md)
-#   STORES_BIND=ADDR  Redis and MariaDB also listen on ADDR (6379, 3306) for
-#                     pool hosts elsewhere, whose accounts popup and
-#                     popupctl come from STORES_CLIENTS (a MariaDB host
-#                     pattern, default %); scripts/cluster.sh's store host
-#   STORES_ONLY=1     start only MariaDB and Redis (with the migrations,
-#                     the grants and the published configuration): a store
-#                     host; status then looks at those two only
-#   EXTERNAL_STORES=ADDR  no stores of its own: the pool and the writer use
-#                     Redis at ADDR:6379 and MariaDB at ADDR:3306 (a store
-#                     host's STORES_BIND), with the passwords in
-#                     DIR/mysql.password and DIR/popupctl.password, which
-#                     must be the store host's (copy them before the
-#                     first start); a pool host. status ignores the stores
+#   STORES_BIND=ADDR  Redis and MariaDB also on ADDR:6379 and ADDR:3306, with
+#                     the accounts for STORES_CLIENTS (host pattern, %)
+#   STORES_ONLY=1     only MariaDB and Redis (migrated, published): a store host
+#   EXTERNAL_STORES=ADDR  no stores of its own: those on ADDR (6379, 3306),
+#                     with the store host's DIR/mysql.password and
+#                     DIR/popupctl.password copied here first: a pool host
 #   ACCESS_LOG=on|private|off  nginx's access log in DIR/log/nginx-access.log
 #                     (private: log_format popup_private, no query string, so
 #                     no uid; the benchmarks turn it off)
@@ -170,16 +163,6 @@ pieces=(mariadb:mysql.pid redis:redis.pid writer:writer.pid pool:popupd.pid
         floor:floor.pid floor-redis:floor-redis.pid floor-pinned:floor-pinned.pid
         nginx:nginx/nginx.pid)
 
-# wanted NAME: 0 when this stack runs piece NAME (the floors are bench/'s).
-wanted() {
-  case $1 in
-    floor|floor-redis|floor-pinned) return 1 ;;
-    mariadb|redis) [ -z "$EXTERNAL_STORES" ] ;;
-    writer) [ "$WRITER" = 1 ] && [ "$STORES_ONLY" != 1 ] ;;
-    *) [ "$STORES_ONLY" != 1 ] ;;
-  esac
-}
-
 stop_stack() {
   stopped=()
   stop_piece nginx nginx/nginx.pid QUIT 15
@@ -248,16 +231,9 @@ start() {
   trap 'fail "interrupted"' INT TERM
   set -E
   trap 'fail "a step failed at line $LINENO of $BASH_SOURCE"' ERR
-  if [ -z "$EXTERNAL_STORES" ]; then
-    start_mariadb
-    migrate
-    start_redis
-    load_config
-  fi
+  if [ -z "$EXTERNAL_STORES" ]; then start_mariadb; migrate; start_redis; load_config; fi
   if [ "$STORES_ONLY" = 1 ]; then
-    trap - ERR INT TERM
-    log "stores running in $dir: Redis ${STORES_BIND:+on $STORES_BIND:6379 and }$dir/redis.sock, MariaDB ${STORES_BIND:+on $STORES_BIND:3306 and }$dir/mysql.sock"
-    return 0
+    trap - ERR INT TERM; log "stores running in $dir${STORES_BIND:+ and on $STORES_BIND}"; return 0
   fi
   start_writer
   start_pool

@@ -79,3 +79,13 @@ check_ports() {
     fail "127.0.0.1:$POOL_TCP_PORT is already in use; choose another POOL_TCP_PORT"
   fi
 }
+
+# wanted NAME: 0 when this stack runs piece NAME (the floors are bench/'s).
+wanted() {
+  case $1 in
+    floor|floor-redis|floor-pinned) return 1 ;;
+    mariadb|redis) [ -z "$EXTERNAL_STORES" ] ;;
+    writer) [ "$WRITER" = 1 ] && [ "$STORES_ONLY" != 1 ] ;;
+    *) [ "$STORES_ONLY" != 1 ] ;;
+  esac
+}
