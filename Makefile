@@ -68,7 +68,7 @@ MALLOC := $(if $(SANITIZER),,-ljemalloc)
 LIBS_STORE := -lhiredis -lmysqlcppconn -lboost_json
 PROGRAMS := $(BUILD)/popupd $(BUILD)/popup-writer $(BUILD)/popupctl $(BUILD)/fcgi-floor
 
-.PHONY: all deps run stop test unit integration fuzz fuzz-build config-docs bench bench-writer bench-pool bench-lua-check locust clean install uninstall
+.PHONY: all deps run stop cluster cluster-stop test-cluster test unit integration fuzz fuzz-build config-docs bench bench-writer bench-pool bench-lua-check locust clean install uninstall
 .PHONY: verify-units
 all: $(PROGRAMS) $(BUILD)/unit_tests
 
@@ -147,6 +147,20 @@ run: deps
 
 stop:
 	@./scripts/stack.sh stop run
+
+# Several hosts on this one box, in network namespaces (README.md, "Running
+# on several hosts"); needs root.
+cluster: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) ./scripts/cluster.sh up
+	@echo "edge: $$(./scripts/cluster.sh url)"
+
+cluster-stop:
+	@./scripts/cluster.sh down
+
+test-cluster: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) /usr/bin/python3 tests/cluster/run.py
 
 test: deps
 	@$(MAKE) --no-print-directory all $(FUZZ_BIN)

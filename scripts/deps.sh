@@ -12,7 +12,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 hdr_dir="$top/.deps/mysqlcppconn"
 
-pkgs=(g++ make pkg-config curl procps iproute2 psmisc
+pkgs=(g++ make pkg-config curl procps iproute2 psmisc nftables
       libfcgi-dev libfcgi-bin spawn-fcgi libhiredis-dev libmysqlcppconn7v5 libjemalloc-dev
       libboost-json1.81-dev libboost-test1.81-dev
       mariadb-server mariadb-client redis-server redis-tools nginx-light

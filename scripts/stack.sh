@@ -41,6 +41,12 @@
 #                     own socket (unix:/path or host:port); empty: none.
 #                     nginx reaches it only through what NGINX_INCLUDE adds
 #                     (popupd --check prints the pieces; nginx/README.md)
+#   STORES_BIND=ADDR  Redis and MariaDB also on ADDR:6379 and ADDR:3306, with
+#                     the accounts for STORES_CLIENTS (host pattern, %)
+#   STORES_ONLY=1     only MariaDB and Redis (migrated, published): a store host
+#   EXTERNAL_STORES=ADDR  no stores of its own: those on ADDR (6379, 3306),
+#                     with the store host's DIR/mysql.password and
+#                     DIR/popupctl.password copied here first: a pool host
 #   ACCESS_LOG=on|private|off  nginx's access log in DIR/log/nginx-access.log
 #                     (private: log_format popup_private, no query string, so
 #                     no uid; the benchmarks turn it off)
@@ -128,6 +134,10 @@ NGINX_INCLUDE=${NGINX_INCLUDE:-}
 CORS_ORIGINS=${CORS_ORIGINS:-}
 ADMIN_LISTEN=${ADMIN_LISTEN:-}
 ACCESS_LOG=${ACCESS_LOG:-on}
+STORES_BIND=${STORES_BIND:-}
+STORES_CLIENTS=${STORES_CLIENTS:-%}
+STORES_ONLY=${STORES_ONLY:-0}
+EXTERNAL_STORES=${EXTERNAL_STORES:-}
 case "$BUILD" in /*) bin=$BUILD ;; *) bin=$top/$BUILD ;; esac
 
 admin=$(id -un)   # the socket-authenticated MariaDB superuser of the datadir
@@ -198,15 +208,14 @@ start() {
   local name file up=() down=()
   for name in "${pieces[@]}"; do
     file=${name#*:}; name=${name%%:*}
-    case $name in floor|floor-redis|floor-pinned) continue ;; esac
-    [ "$name" != writer ] || [ "$WRITER" = 1 ] || continue
+    wanted "$name" || continue
     if running "$file"; then up+=("$name"); else down+=("$name"); fi
   done
   if [ ${#down[@]} -eq 0 ]; then
     log "already running in $dir ($(running_url))"
     exit 0
   fi
-  check_ports
+  [ "$STORES_ONLY" = 1 ] || check_ports
   ensure_local_conf
   if [ ${#up[@]} -gt 0 ] && [ -f "$dir/popup.conf" ]; then
     log "${up[*]} already running; starting ${down[*]} with the existing $dir/popup.conf"
@@ -222,10 +231,10 @@ start() {
   trap 'fail "interrupted"' INT TERM
   set -E
   trap 'fail "a step failed at line $LINENO of $BASH_SOURCE"' ERR
-  start_mariadb
-  migrate
-  start_redis
-  load_config
+  if [ -z "$EXTERNAL_STORES" ]; then start_mariadb; migrate; start_redis; load_config; fi
+  if [ "$STORES_ONLY" = 1 ]; then
+    trap - ERR INT TERM; log "stores running in $dir${STORES_BIND:+ and on $STORES_BIND}"; return 0
+  fi
   start_writer
   start_pool
   start_nginx
@@ -249,6 +258,7 @@ status() {
   local name file pids missing=0
   for name in "${pieces[@]}"; do
     file=${name#*:}; name=${name%%:*}
+    case $name in floor*) ;; *) wanted "$name" || continue ;; esac
     mapfile -t pids < <(live_pids "$dir/$file")
     if [ ${#pids[@]} -gt 0 ] && [ "$name" = pool ] && ! pool_socket_answers; then
       printf '%-8s NOT ANSWERING on %s (pid %s)\n' "$name" "$(pool_address)" "${pids[*]}"
@@ -260,6 +270,7 @@ status() {
       case $name in mariadb|redis|pool|nginx) missing=1 ;; esac
     fi
   done
+  [ $missing -eq 0 ] && [ "$STORES_ONLY" = 1 ] && return 0
   [ $missing -eq 0 ] && echo "url      $(running_url)" && return 0
   return 3
 }

@@ -21,6 +21,16 @@ check_settings() {
   if [ "$WORKERS" -lt 1 ] || [ "$THREADS" -lt 1 ] || [ "$NGINX_WORKERS" -lt 1 ]; then
     fail "WORKERS, THREADS and NGINX_WORKERS must be at least 1"
   fi
+  local ip='^[0-9]{1,3}(\.[0-9]{1,3}){3}$'
+  [ -z "$STORES_BIND" ] || [[ $STORES_BIND =~ $ip ]] || fail "STORES_BIND must be an IPv4 address, not '$STORES_BIND'"
+  [ -z "$EXTERNAL_STORES" ] || [[ $EXTERNAL_STORES =~ $ip ]] ||
+    fail "EXTERNAL_STORES must be an IPv4 address, not '$EXTERNAL_STORES'"
+  [[ $STORES_CLIENTS =~ ^[0-9.%]+$ ]] || fail "STORES_CLIENTS must be a MariaDB host pattern of digits, dots and %"
+  case $STORES_ONLY in 0|1) ;; *) fail "STORES_ONLY must be 0 or 1" ;; esac
+  [ "$STORES_ONLY" = 0 ] || [ -z "$EXTERNAL_STORES" ] || fail "STORES_ONLY and EXTERNAL_STORES exclude each other"
+  if [ -n "$EXTERNAL_STORES" ] && { [ ! -s "$dir/mysql.password" ] || [ ! -s "$dir/popupctl.password" ]; }; then
+    fail "EXTERNAL_STORES: copy the store host's mysql.password and popupctl.password into $dir first"
+  fi
   case $POOL in supervisor|spawn-fcgi) ;; *) fail "POOL must be supervisor or spawn-fcgi, not '$POOL'" ;; esac
   case $TEST_CLOCK in on|off) ;; *) fail "TEST_CLOCK must be on or off, not '$TEST_CLOCK'" ;; esac
   case $UPSTREAM_KEEPALIVE in on|off) ;; *) fail "UPSTREAM_KEEPALIVE must be on or off" ;; esac
@@ -68,4 +78,14 @@ check_ports() {
   if [ -n "$POOL_TCP_PORT" ] && ! running popupd.pid && port_taken 127.0.0.1 "$POOL_TCP_PORT"; then
     fail "127.0.0.1:$POOL_TCP_PORT is already in use; choose another POOL_TCP_PORT"
   fi
+}
+
+# wanted NAME: 0 when this stack runs piece NAME (the floors are bench/'s).
+wanted() {
+  case $1 in
+    floor|floor-redis|floor-pinned) return 1 ;;
+    mariadb|redis) [ -z "$EXTERNAL_STORES" ] ;;
+    writer) [ "$WRITER" = 1 ] && [ "$STORES_ONLY" != 1 ] ;;
+    *) [ "$STORES_ONLY" != 1 ] ;;
+  esac
 }

@@ -8,6 +8,9 @@
 
 write_conf() {
   local listen="" pid_file=""
+  local stores=(REDIS="unix:$dir/redis.sock" MYSQL_SOCKET="$dir/mysql.sock" MYSQL_HOST=127.0.0.1)
+  [ -z "$EXTERNAL_STORES" ] ||
+    stores=(REDIS="$EXTERNAL_STORES:6379" MYSQL_SOCKET= MYSQL_HOST="$EXTERNAL_STORES")
   if [ "$POOL" = supervisor ]; then
     listen="unix:$dir/popup.sock"
     [ -z "$POOL_TCP_PORT" ] || listen="127.0.0.1:$POOL_TCP_PORT"
@@ -18,7 +21,8 @@ write_conf() {
     MAX_REQUESTS="$MAX_REQUESTS" FLUSH_MS="$FLUSH_MS" FLUSH_EVENTS="$FLUSH_EVENTS" \
     NGINX_WORKERS="$NGINX_WORKERS" NGINX_KEEPALIVE="$NGINX_KEEPALIVE" \
     MYSQL_PASSWORD="$(cat "$dir/mysql.password")" BATCH_SIZE="$BATCH_SIZE" BATCH_MS="$BATCH_MS" \
-    TEST_CLOCK="$TEST_CLOCK" CORS_ORIGINS="$CORS_ORIGINS" ADMIN_LISTEN="$ADMIN_LISTEN"
+    TEST_CLOCK="$TEST_CLOCK" CORS_ORIGINS="$CORS_ORIGINS" ADMIN_LISTEN="$ADMIN_LISTEN" \
+    "${stores[@]}"
   share_with "$svc_group" "$dir/popup.conf"
 }
 

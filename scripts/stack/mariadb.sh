@@ -4,6 +4,11 @@
 # itself reaches it as the datadir's superuser $admin, which MariaDB
 # authenticates by the OS user on its socket.
 
+# The accounts' hosts: localhost, and STORES_CLIENTS (a host pattern such as
+# 10.77.0.%) when the stores listen on TCP for other hosts (STORES_BIND).
+db_hosts=(localhost)
+[ -z "$STORES_BIND" ] || db_hosts+=("$STORES_CLIENTS")
+
 sql_admin() { mariadb --no-defaults -S "$dir/mysql.sock" -u "$admin" --batch "$@"; }
 mariadb_ping() { mariadb-admin --no-defaults -S "$dir/mysql.sock" -u "$admin" ping; }
 
@@ -34,7 +39,9 @@ start_mariadb() {
   [ -d "$dir/mysql/mysql" ] || install_datadir
   [ -O "$dir/mysql" ] || is_root ||
     fail "$dir/mysql belongs to another user; start the stack as that user or use another DIR"
-  render "$here/mariadb.cnf.in" "$dir/mariadb.cnf" DIR="$dir"
+  local net=skip-networking
+  [ -z "$STORES_BIND" ] || net=$'bind-address = '"$STORES_BIND"$'\nport = 3306'
+  render "$here/mariadb.cnf.in" "$dir/mariadb.cnf" DIR="$dir" NETWORKING="$net"
   share_with "$db_group" "$dir/mariadb.cnf"
   link_run mysql
   # launch runs it as the db account, so no --user.
@@ -49,13 +56,17 @@ start_mariadb() {
   local i
   for ((i = 0; i < 50; i++)); do sql_admin -e 'SELECT 1' > /dev/null 2>&1 && break; sleep 0.1; done
   # On stdin: a password in -e would show in ps.
-  sql_admin 2> "$dir/log/mariadb-setup.log" <<SQL ||
-CREATE DATABASE IF NOT EXISTS popup CHARACTER SET utf8mb4;
-CREATE USER IF NOT EXISTS 'popup'@'localhost';
-ALTER USER 'popup'@'localhost' IDENTIFIED BY '$(cat "$dir/mysql.password")';
-CREATE USER IF NOT EXISTS 'popupctl'@'localhost';
-ALTER USER 'popupctl'@'localhost' IDENTIFIED BY '$(cat "$dir/popupctl.password")';
+  local host
+  { echo "CREATE DATABASE IF NOT EXISTS popup CHARACTER SET utf8mb4;"
+    for host in "${db_hosts[@]}"; do
+      cat <<SQL
+CREATE USER IF NOT EXISTS 'popup'@'$host';
+ALTER USER 'popup'@'$host' IDENTIFIED BY '$(cat "$dir/mysql.password")';
+CREATE USER IF NOT EXISTS 'popupctl'@'$host';
+ALTER USER 'popupctl'@'$host' IDENTIFIED BY '$(cat "$dir/popupctl.password")';
 SQL
+    done
+  } | sql_admin 2> "$dir/log/mariadb-setup.log" ||
     fail "cannot set up database popup as MariaDB user '$admin' (socket authentication); was $dir/mysql made by another OS user?" \
       "$dir/log/mariadb-setup.log"
 }
@@ -69,7 +80,10 @@ migrate() {
 # Each account gets what its programs use and nothing else: sql/grants.sql
 # (docs/deployment.md points there too).
 grant_service() {
-  sed -e 's/@SERVICE@/popup/g' -e 's/@CTL@/popupctl/g' -e 's/@HOST@/localhost/g' \
-    "$top/sql/grants.sql" | sql_admin 2>> "$dir/log/mariadb-setup.log" ||
-    fail "cannot grant the service accounts their privileges (sql/grants.sql)" "$dir/log/mariadb-setup.log"
+  local host
+  for host in "${db_hosts[@]}"; do
+    sed -e 's/@SERVICE@/popup/g' -e 's/@CTL@/popupctl/g' -e "s/@HOST@/$host/g" \
+      "$top/sql/grants.sql" | sql_admin 2>> "$dir/log/mariadb-setup.log" ||
+      fail "cannot grant the service accounts their privileges (sql/grants.sql)" "$dir/log/mariadb-setup.log"
+  done
 }

@@ -5,7 +5,10 @@ redis_ping() { [ "$(redis-cli -s "$dir/redis.sock" ping 2>/dev/null)" = PONG ]; 
 
 start_redis() {
   running redis.pid && return 0
-  render "$here/redis.conf.in" "$dir/redis.conf" DIR="$dir" REDIS_MAXMEMORY="$REDIS_MAXMEMORY"
+  local port=0 bind=127.0.0.1
+  [ -z "$STORES_BIND" ] || { port=6379; bind=$STORES_BIND; }
+  render "$here/redis.conf.in" "$dir/redis.conf" DIR="$dir" REDIS_MAXMEMORY="$REDIS_MAXMEMORY" \
+    REDIS_PORT="$port" REDIS_BIND="$bind"
   share_with "$kv_group" "$dir/redis.conf"
   link_run redis
   launch kv "$dir/redis.run/redis.pid" "$dir/log/redis.log" redis-server "$dir/redis.conf" ||

@@ -1,0 +1,194 @@
+"""What the cluster tests share: the running cluster (scripts/cluster.sh,
+started once by run.py), HTTP to the edge and to each pool host, the stores'
+MariaDB and Redis through their unix sockets, and the edge's access log
+(which host served which request)."""
+
+import concurrent.futures
+import http.client
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+DIR = os.path.realpath(os.path.join(TOP, os.environ.get("CLUSTER_DIR", "run/cluster")))
+SCRIPT = os.path.join(TOP, "scripts", "cluster.sh")
+EDGE = ("10.77.0.2", 8080)
+HOSTS = {"h1": ("10.77.0.11", 8080), "h2": ("10.77.0.12", 8080), "h3": ("10.77.0.13", 8080)}
+HOST_OF_ADDR = {"%s:%d" % a: h for h, a in HOSTS.items()}
+# The tests' own popup (setUpModule of test_cluster): shown once a day, an
+# ignore hides it for 60 s only, a click for good. Users ask with lang=eo.
+POPUP = 60
+
+
+def script(*args, check=True):
+    r = subprocess.run([SCRIPT, *args], capture_output=True, text=True, timeout=600)
+    if check and r.returncode != 0:
+        raise AssertionError("cluster.sh %s failed: %s%s" % (" ".join(args), r.stdout, r.stderr))
+    return r
+
+
+class Conn:
+    """One kept HTTP/1.1 connection (re-made after an error)."""
+
+    def __init__(self, addr=EDGE, timeout=15):
+        self.addr, self.timeout, self.c = addr, timeout, None
+
+    def request(self, method, path, body=None, headers=None):
+        for attempt in (0, 1):
+            if self.c is None:
+                self.c = http.client.HTTPConnection(*self.addr, timeout=self.timeout)
+            try:
+                self.c.request(method, path, body=body, headers=headers or {})
+                r = self.c.getresponse()
+                return r.status, r.read()
+            except (ConnectionError, http.client.HTTPException, OSError):
+                self.c.close()
+                self.c = None
+                if attempt:
+                    raise
+
+    def get(self, uid, now, **params):
+        q = dict(uid=uid, **params)
+        return self.request("GET", "/api/popup?" + urllib.parse.urlencode(q),
+                            headers={"X-Popup-Now": str(now)})
+
+    def act(self, uid, popup_id, action, now, key=None):
+        body = {"uid": uid, "popup_id": popup_id, "action": action}
+        if key:
+            body["action_id"] = key
+        return self.request("POST", "/api/popup/action?" + urllib.parse.urlencode({"uid": uid}),
+                            body=json.dumps(body),
+                            headers={"Content-Type": "application/json", "X-Popup-Now": str(now)})
+
+    def close(self):
+        if self.c:
+            self.c.close()
+
+
+def shown(body):
+    p = json.loads(body)["popup"]
+    return p["id"] if p else None
+
+
+def parallel(fn, items, threads=12, addr=EDGE):
+    """fn(conn, item) for every item on `threads` kept connections; the
+    results in the order of items."""
+    idx = list(range(len(items)))
+    chunks = [idx[i::threads] for i in range(threads)]
+
+    def run(chunk):
+        c = Conn(addr)
+        try:
+            return [(i, fn(c, items[i])) for i in chunk]
+        finally:
+            c.close()
+    out = {}
+    with concurrent.futures.ThreadPoolExecutor(threads) as ex:
+        for part in ex.map(run, chunks):
+            for i, res in part:
+                out[i] = res
+    return [out[i] for i in idx]
+
+
+def sql(query):
+    r = subprocess.run(["mariadb", "--no-defaults", "-S", os.path.join(DIR, "stores", "mysql.sock"),
+                        "-u", "root", "--batch", "-N", "popup", "-e", query],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("sql failed: %s" % r.stderr)
+    return r.stdout
+
+
+def redis(*args):
+    return subprocess.run(["redis-cli", "-s", os.path.join(DIR, "stores", "redis.sock"), *args],
+                          capture_output=True, text=True, timeout=30).stdout.strip()
+
+
+def wait_for(pred, timeout, interval=0.2):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(interval)
+    return pred()
+
+
+def drained():
+    if redis("LLEN", "popup:events") != "0":
+        return False
+    return all(redis("LLEN", k) == "0" for k in redis("KEYS", "popup:events:processing:*").split())
+
+
+LINE = re.compile(r'uri="(?P<uri>[^"]*)" status=(?P<status>\d+) .*?upstream="(?P<up>[^"]*)"')
+
+
+def log_lines(path):
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = LINE.search(line)
+            if not m:
+                continue
+            q = urllib.parse.parse_qs(urllib.parse.urlsplit(m.group("uri")).query)
+            yield q.get("uid", [None])[0], m.group("up"), int(m.group("status"))
+
+
+def served_by(path, uids, timeout=20):
+    """{uid: [upstream of each request]} for uids from an nginx access log
+    (buffered for up to 1 s: waits until every uid is there)."""
+    uids = set(uids)
+    out = {}
+
+    def read():
+        out.clear()
+        for uid, up, _ in log_lines(path):
+            if uid in uids:
+                out.setdefault(uid, []).append(up)
+        return len(out) == len(uids)
+    wait_for(read, timeout)
+    return out
+
+
+def routed_to(host, uid, timeout=60):
+    """Waits until the edge sends uid's requests to host again: 3 healthz
+    requests in a row carrying uid (so hashed as that user's, without
+    touching its state) answered by host, as its access log shows."""
+    want = "%s:%d" % HOSTS[host]
+    n = [0]
+
+    def ok():
+        n[0] += 1
+        marks = ["%d-%d" % (n[0], i) for i in range(3)]
+        c = Conn()
+        try:
+            for m in marks:
+                c.request("GET", "/api/healthz?" + urllib.parse.urlencode({"uid": uid, "probe": m}))
+        finally:
+            c.close()
+        got = {}
+
+        def read():
+            for line in open(edge_log(), errors="replace"):
+                for m in marks:
+                    if "probe=%s\"" % m in line and "uid=%s&" % urllib.parse.quote(uid) in line:
+                        got[m] = LINE.search(line).group("up")
+            return len(got) == len(marks)
+        wait_for(read, 10)
+        return len(got) == len(marks) and all(v == want for v in got.values())
+    return wait_for(ok, timeout, interval=0.5)
+
+
+def edge_log():
+    return os.path.join(DIR, "edge", "log", "access.log")
+
+
+def host_log(h):
+    return os.path.join(DIR, h, "log", "nginx-access.log")
+
+
+def pct(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(len(v) * p / 100))] if v else float("nan")
