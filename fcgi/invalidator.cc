@@ -2,6 +2,8 @@
 
 #include <poll.h>
 
+#include <algorithm>
+
 #include <climits>
 
 #include "core/invalidation.h"
@@ -23,12 +25,14 @@ bool wait(int stop_fd, int fd, int ms, bool* readable) {
 
 constexpr int kRetryMs = 200;       // after a failed connect
 constexpr int kRefusedMs = 30000;   // after Redis refused tracking
+constexpr int kPingEveryMs = 250;   // the subscription's heartbeat (RedisFeed::alive)
 
 }  // namespace
 
 Invalidator::Invalidator(const Settings& s, UserCache& users, WorkerSlot* slot)
     : users_(users), slot_(slot), key_prefix_(Keys{s.key_prefix}.user("")),
-      feed_(redis_address(s), s.redis_timeout_ms), check_(redis_address(s), s.redis_timeout_ms) {}
+      feed_(redis_address(s), s.redis_timeout_ms), check_(redis_address(s), s.redis_timeout_ms),
+      ping_deadline_ms_(std::max(1000, 2 * s.redis_timeout_ms)) {}
 
 void Invalidator::lost(const std::string& why) {
   // Whatever was written meanwhile went unreported: nothing read before the
@@ -114,7 +118,7 @@ void Invalidator::run(int stop_fd, const std::atomic<bool>& stopping) {
     std::string err;
     bool up = feed_.read(false, &messages, &err);  // what open left buffered
     if (up && messages.empty()) {
-      if (wait(stop_fd, feed_.fd(), 1000, &readable)) return;
+      if (wait(stop_fd, feed_.fd(), kPingEveryMs, &readable)) return;
       if (readable) up = feed_.read(true, &messages, &err);
     }
     for (const auto& m : messages) apply(m);
@@ -124,6 +128,9 @@ void Invalidator::run(int stop_fd, const std::atomic<bool>& stopping) {
       feed_.close();
       up = false;
     }
+    // A host cut off from Redis (no reset, the socket stays open) hears
+    // nothing: silence past the heartbeat's deadline is a loss too.
+    if (up && !feed_.alive(steady_ms(), kPingEveryMs, ping_deadline_ms_, &err)) up = false;
     if (!up) lost(err);
   }
 }

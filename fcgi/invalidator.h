@@ -49,6 +49,7 @@ class Invalidator {
   std::string key_prefix_;   // "<key_prefix>:u:"
   RedisFeed feed_;
   Redis check_;              // reads reported users back
+  int ping_deadline_ms_;     // an unanswered heartbeat this old: the feed is lost
 };
 
 }  // namespace popup

@@ -32,6 +32,12 @@ bool message_keys(const redisReply* r, RedisFeed::Keys* out) {
   return true;
 }
 
+// The subscribed connection's answer to PING (RESP2): ["pong", ""].
+bool is_pong(const redisReply* r) {
+  return r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && is_str(r->element[0]) &&
+         std::string(r->element[0]->str, r->element[0]->len) == "pong";
+}
+
 }  // namespace
 
 RedisFeed::RedisFeed(RedisTarget target, int timeout_ms)
@@ -42,6 +48,30 @@ RedisFeed::~RedisFeed() { close(); }
 void RedisFeed::close() {
   if (ctx_) redisFree(ctx_);
   ctx_ = nullptr;
+  ping_sent_ms_ = 0;
+}
+
+bool RedisFeed::alive(int64_t now_ms, int every_ms, int deadline_ms, std::string* why) {
+  if (!ctx_) return false;
+  if (ping_sent_ms_ > 0) {
+    if (now_ms - ping_sent_ms_ <= deadline_ms) return true;
+    *why = "redis: no answer to PING on the subscription for " +
+           std::to_string(now_ms - ping_sent_ms_) + " ms";
+    close();
+    return false;
+  }
+  if (now_ms - pong_ms_ < every_ms) return true;
+  int done = 0;
+  if (redisAppendCommand(ctx_, "PING") != REDIS_OK) done = -1;
+  while (done == 0)
+    if (redisBufferWrite(ctx_, &done) != REDIS_OK) done = -1;
+  if (done < 0) {
+    *why = std::string("redis: ") + (ctx_->errstr[0] ? ctx_->errstr : "cannot send PING");
+    close();
+    return false;
+  }
+  ping_sent_ms_ = now_ms;
+  return true;
 }
 
 int RedisFeed::fd() const { return ctx_ ? ctx_->fd : -1; }
@@ -62,7 +92,7 @@ RedisFeed::Open RedisFeed::open(const std::string& prefix, std::string* err) {
   close();
   ctx_ = connect_redis(target_, timeout_ms_, &at_, err);
   if (!ctx_) return Open::unreachable;
-  checked_ms_ = steady_ms();
+  checked_ms_ = pong_ms_ = steady_ms();
   auto call = [&](std::vector<std::string> args, redisReply** out) {
     std::vector<const char*> argv;
     std::vector<size_t> lens;
@@ -122,7 +152,12 @@ bool RedisFeed::read(bool from_socket, std::vector<Keys>* out, std::string* err)
     }
     if (!raw) break;
     Keys k;
-    if (message_keys(static_cast<redisReply*>(raw), &k)) out->push_back(std::move(k));
+    if (message_keys(static_cast<redisReply*>(raw), &k)) {
+      out->push_back(std::move(k));
+    } else if (is_pong(static_cast<redisReply*>(raw))) {
+      ping_sent_ms_ = 0;
+      pong_ms_ = steady_ms();
+    }
     freeReplyObject(raw);
   }
   if (!ok) {

@@ -52,11 +52,21 @@ class RedisFeed {
   // with *err; *out still holds what came before).
   bool read(bool from_socket, std::vector<Keys>* out, std::string* err);
 
+  // The subscription's heartbeat, called at least every every_ms: sends a
+  // PING once every_ms passed since the last answer, and closes the
+  // connection (false, why set) when a PING sent deadline_ms ago is still
+  // unanswered. A link cut without a reset leaves the socket open and
+  // silent; Redis' reports made meanwhile arrive late or never, so the
+  // subscription is as good as lost.
+  bool alive(int64_t now_ms, int every_ms, int deadline_ms, std::string* why);
+
  private:
   RedisTarget target_;
   int timeout_ms_;
   Address at_;
   int64_t checked_ms_ = 0;
+  int64_t ping_sent_ms_ = 0;  // a PING is unanswered since then (0: none)
+  int64_t pong_ms_ = 0;       // last answer (or the subscription)
   redisContext* ctx_ = nullptr;
 };
 
