@@ -63,7 +63,7 @@ PACE = float(os.environ.get("BENCH_PACE", 0.7))
 # with; "floor pinned" is libfcgi's own model (fcgi-floor --pinned), where
 # a kept connection pins a thread.
 WORKERS = int(os.environ.get("WORKERS") or os.cpu_count())
-THREADS = int(os.environ.get("THREADS") or 8)
+THREADS = int(os.environ.get("THREADS") or 2)
 FLOOR_WORKERS = int(os.environ.get("FLOOR_WORKERS") or 4)
 FLOOR_THREADS = int(os.environ.get("FLOOR_THREADS") or 32)
 # floor+RT: the floor plus one Redis round trip (PING) per request, the

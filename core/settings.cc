@@ -71,7 +71,7 @@ constexpr Setting kTable[] = {
      65535},
     {kPool, "workers", &Settings::workers, "2",
      "Worker processes, about one per core (sizing in nginx/README.md).", 1, 256},
-    {kPool, "threads", &Settings::threads, "8",
+    {kPool, "threads", &Settings::threads, "2",
      "Serving threads per worker process, each with its own Redis and MySQL connection "
      "(FastCGI connections belong to the process, fcgi/conn_loop.h).",
      1, 256},

@@ -20,7 +20,7 @@
 # Settings (environment, with defaults):
 #   HTTP_ADDR=127.0.0.1 HTTP_PORT=8080   where nginx listens
 #   POOL=supervisor|spawn-fcgi           who runs the popupd processes
-#   WORKERS=nproc THREADS=8 MAX_REQUESTS=0   pool size, recycling (0 =
+#   WORKERS=nproc THREADS=2 MAX_REQUESTS=0   pool size, recycling (0 =
 #                                        never)
 #   NGINX_WORKERS=2
 #   NGINX_KEEPALIVE=1024                 kept pool connections per nginx

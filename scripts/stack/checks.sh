@@ -5,10 +5,10 @@
 check_settings() {
   local v
   # The pool is sized for the CPU (nginx/README.md, pool size): a process
-  # per core with 8 threads each. Kept connections cost no thread, so a
+  # per core with 2 threads each. Kept connections cost no thread, so a
   # TCP pool needs no more.
   WORKERS=${WORKERS:-$(nproc)}
-  THREADS=${THREADS:-8}
+  THREADS=${THREADS:-2}
   for v in HTTP_PORT WORKERS THREADS NGINX_WORKERS MAX_REQUESTS BATCH_SIZE BATCH_MS FLUSH_MS \
            FLUSH_EVENTS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || fail "$v must be a number, not '${!v}'"

@@ -100,11 +100,11 @@ class PrintConfigTest(unittest.TestCase):
             f.write(text)
         r = run(POPUPD, "--check", "--config", path)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("configuration ok (2 workers x 8 threads", r.stdout)
+        self.assertIn("configuration ok (2 workers x 2 threads", r.stdout)
         # A changed value is taken too: the lines are the file's own form.
         with open(path, "a") as f:
             f.write("workers = 3\n")
-        self.assertIn("(3 workers x 8 threads", run(POPUPD, "--check", "--config", path).stdout)
+        self.assertIn("(3 workers x 2 threads", run(POPUPD, "--check", "--config", path).stdout)
 
     def test_popup_writer_prints_the_same_and_both_helps_mention_it(self):
         w = run(WRITER, "--print-config")
@@ -182,7 +182,7 @@ class GeneratorTest(unittest.TestCase):
         # An old description, a key the table does not have yet, and a value
         # the operator changed: the last must survive the rewrite.
         conf = conf.replace("#workers = 2\nworkers = 2", "#workers = 2\nworkers = 6")
-        conf = re.sub(r"(\n# )[^\n]*(\n#threads = 8\n)", r"\1old words\2", conf)
+        conf = re.sub(r"(\n# )[^\n]*(\n#threads = 2\n)", r"\1old words\2", conf)
         conf = conf.replace("#flush_ms = 5\n", "")
         with open(self.example, "w") as f:
             f.write(conf)

@@ -161,7 +161,7 @@ class KeptConnections(unittest.TestCase):
                        record(4, b"") + record(5, b"uid="))  # STDIN never ends
         stalled = []
         try:
-            # 12 per worker socket: more than each worker's 8 threads.
+            # 12 per worker socket: more than each worker's threads (2).
             for i in range(36):
                 c = connect(stack.path("popup.sock.%d" % (i % 3)))
                 c.sendall((half_params, cut, no_body_end)[i % 3])
