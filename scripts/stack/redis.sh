@@ -5,10 +5,14 @@ redis_ping() { [ "$(redis-cli -s "$dir/redis.sock" ping 2>/dev/null)" = PONG ]; 
 
 start_redis() {
   running redis.pid && return 0
-  local port=0 bind=127.0.0.1
-  [ -z "$STORES_BIND" ] || { port=6379; bind=$STORES_BIND; }
+  local port=0 bind=127.0.0.1 protected=yes
+  # A store host: pool hosts connect from other addresses, which protected
+  # mode refuses while the default user has no password (Redis 7 does so
+  # whatever `bind` says). The stack's Redis listens only on STORES_BIND;
+  # keep that address on a private network (docs/security.md).
+  [ -z "$STORES_BIND" ] || { port=6379; bind=$STORES_BIND; protected=no; }
   render "$here/redis.conf.in" "$dir/redis.conf" DIR="$dir" REDIS_MAXMEMORY="$REDIS_MAXMEMORY" \
-    REDIS_PORT="$port" REDIS_BIND="$bind"
+    REDIS_PORT="$port" REDIS_BIND="$bind" REDIS_PROTECTED="$protected"
   share_with "$kv_group" "$dir/redis.conf"
   link_run redis
   launch kv "$dir/redis.run/redis.pid" "$dir/log/redis.log" redis-server "$dir/redis.conf" ||

@@ -53,7 +53,8 @@ def owners(uids, now):
     res = parallel(lambda c, u: c.get(u, now, lang="eo"), uids)
     assert all(s == 200 and shown(b) == POPUP for s, b in res), res[:3]
     seen = served_by(edge_log(), uids)
-    return {u: HOST_OF_ADDR[ups[-1]] for u, ups in seen.items()}
+    # "a, b": the edge tried a, then b (next upstream): b answered.
+    return {u: HOST_OF_ADDR[ups[-1].split(", ")[-1]] for u, ups in seen.items()}
 
 
 class Cluster(unittest.TestCase):
@@ -164,6 +165,16 @@ class Cluster(unittest.TestCase):
         lost = [u for u in acked if u not in counts]
         doubled = [u for u, n in counts.items() if int(n) != 1]
         print("; lost %d, doubled %d" % (len(lost), len(doubled)), end="")
+        if lost:  # what the stores and the hosts' logs say, for the report
+            for u in lost[:4]:
+                print("\n  lost %s: redis %s | keys %s | mysql %r" % (
+                    u, redis("HGETALL", "popup:u:" + u), redis("KEYS", "*" + u + "*"),
+                    sql("SELECT kind, event_id FROM popup_events WHERE uid='%s'" % u)), end="")
+            print("\n  dead letters %s; hosts' warnings:\n%s" % (
+                redis("LLEN", "popup:events:dead"), subprocess.run(
+                    "grep -rh 'level=\\(warn\\|error\\)' %s/h*/log/ | cut -c1-250 | sort | "
+                    "uniq -c | sort -rn | head -30" % DIR, shell=True, capture_output=True,
+                    text=True).stdout), end="")
         self.assertEqual((lost, doubled), ([], []))
 
         # Test 3: while h1 is cut its users act elsewhere (half click, half
