@@ -10,7 +10,12 @@ import os
 import re
 import subprocess
 import time
+import sys
 import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "integration"))
+from harness import wait_for  # noqa: E402,F401  (the cluster tests import it from here)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -106,15 +111,6 @@ def sql(query):
 def redis(*args):
     return subprocess.run(["redis-cli", "-s", os.path.join(DIR, "stores", "redis.sock"), *args],
                           capture_output=True, text=True, timeout=30).stdout.strip()
-
-
-def wait_for(pred, timeout, interval=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(interval)
-    return pred()
 
 
 def drained():

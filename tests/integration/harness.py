@@ -80,6 +80,16 @@ class Reply:
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
+
+def wait_for(predicate, timeout=20, interval=0.05):
+    """True once predicate() is; its last answer when timeout seconds passed."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
 class Stack:
     def __init__(self, **env):
         self.dir = tempfile.mkdtemp(prefix="pt", dir="/tmp")
@@ -288,12 +298,7 @@ class Stack:
         return out
 
     def wait_for(self, predicate, timeout=20, interval=0.05):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if predicate():
-                return True
-            time.sleep(interval)
-        return predicate()
+        return wait_for(predicate, timeout, interval)
 
     def mariadb_answers(self):
         return subprocess.run(["mariadb-admin", "--no-defaults", "-S", self.path("mysql.sock"),

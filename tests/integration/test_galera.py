@@ -18,7 +18,7 @@ import threading
 import time
 import unittest
 
-from harness import Proc, free_port, module_stack, popup_row, uid
+from harness import Proc, free_port, module_stack, popup_row, uid, wait_for
 
 GALERA_LIBS = ["/usr/lib/galera/libgalera_smm.so", "/usr/lib/libgalera_smm.so",
                "/usr/lib/galera-4/libgalera_smm.so"]
@@ -129,15 +129,6 @@ class Node:
                 self.proc.wait(timeout=30)
             except ProcessLookupError:
                 pass
-
-
-def wait_for(predicate, timeout, interval=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 class Cluster:

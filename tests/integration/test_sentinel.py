@@ -17,7 +17,7 @@ import threading
 import time
 import unittest
 
-from harness import Stack, free_port, popup_row
+from harness import Stack, free_port, popup_row, wait_for
 
 NOW = 1_800_000_000
 NAME = "popup"
@@ -61,15 +61,6 @@ class Node:
 
     def address(self):
         return "127.0.0.1:%d" % self.port
-
-
-def wait_for(predicate, timeout, interval=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def named_primary():
