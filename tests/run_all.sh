@@ -30,7 +30,7 @@ PY
 
 if [ "$what" = all ] || [ "$what" = unit ]; then
   echo "== unit tests ($BUILD/unit_tests)"
-  "$BUILD/unit_tests" --log_level=test_suite --report_format=XML --report_level=detailed \
+  "$BUILD/unit_tests" --color_output=no --log_level=test_suite --report_format=XML --report_level=detailed \
       --report_sink="$tmp/unit.xml" > "$tmp/unit.log" 2>&1
   rc=$?
   grep -E ": (error|fatal error): " "$tmp/unit.log" | head -50

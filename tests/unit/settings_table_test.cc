@@ -63,7 +63,7 @@ BOOST_AUTO_TEST_CASE(defaults_are_those_the_service_was_tuned_with) {
   BOOST_TEST(s.listen.empty());
   BOOST_TEST(s.backlog == 1024);
   BOOST_TEST(s.workers == 2);
-  BOOST_TEST(s.threads == 8);
+  BOOST_TEST(s.threads == 2);
   BOOST_TEST(s.user_affinity);
   BOOST_TEST(s.state_cache_mib == 64);
   BOOST_TEST(s.state_cache_stale_s == 30);
