@@ -326,35 +326,6 @@ class Galera(unittest.TestCase):
         self.assertEqual(int(a.sql("SELECT COUNT(*) FROM popup.popup_events WHERE uid LIKE '%s-%%'"
                                    % prefix).stdout.split()[0]), warm.accepted + load.accepted)
 
-    def test_2_the_same_insert_committed_on_two_nodes_is_a_deadlock_for_one(self):
-        # What lib/mysql retries (core/db_nodes.h retry_transaction): Galera
-        # certifies B's commit first and aborts A's with ERROR 1213.
-        a, b = cluster.a, cluster.b
-        self.assertTrue(wait_for(lambda: a.synced() and b.synced(), 90, interval=0.5))
-        eid = uid("dup")
-        row = ("INSERT IGNORE INTO popup.popup_events (event_id, uid, popup_id, kind, ts, ev_order,"
-               " next_show_at, impressions) VALUES ('%s', '%s', 1, 'click', 1, 1, 0, 0)" % (eid, eid))
-        # A's transaction holds the row, then waits; B commits the same row;
-        # applying B's write set on A aborts A's transaction.
-        first = subprocess.Popen(["mariadb", "--no-defaults", "-S", os.path.join(a.dir, "mysql.sock"),
-                                  "-u", "root", "-N", "-B", "-e",
-                                  "START TRANSACTION; %s; SELECT SLEEP(5); COMMIT;" % row],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            self.assertTrue(wait_for(lambda: a.sql("SELECT COUNT(*) FROM information_schema.innodb_trx"
-                                                   " WHERE trx_rows_modified > 0").stdout.split()[0]
-                                     != "0", 30))
-            b.sql(row)
-            _, err = first.communicate(timeout=60)
-        finally:
-            if first.poll() is None:
-                first.kill()
-                first.wait()
-        self.assertIn("1213", err)
-        self.assertIn("Deadlock", err)
-        self.assertEqual(int(b.sql("SELECT COUNT(*) FROM popup.popup_events WHERE event_id = '%s'"
-                                   % eid).stdout.split()[0]), 1)
-
 
 if __name__ == "__main__":
     unittest.main()
