@@ -7,12 +7,6 @@
 namespace popup {
 namespace {
 
-std::string_view trim_view(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 bool host_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '-' || c == '_';
@@ -57,7 +51,7 @@ Result<std::vector<DbNode>> parse_db_nodes(std::string_view list) {
   std::vector<DbNode> out;
   while (!list.empty()) {
     size_t comma = list.find(',');
-    std::string_view item = trim_view(list.substr(0, comma));
+    std::string_view item = trim(list.substr(0, comma));
     list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
     if (item.empty()) continue;
     DbNode n;
