@@ -24,7 +24,9 @@
 # Settings (environment, with defaults): CLUSTER_DIR=run/cluster (all state:
 # DIR/HOST for each host, DIR/log), WORKERS=2 THREADS=4 NGINX_WORKERS=1 per
 # pool host, EDGE_WORKERS=2, TEST_CLOCK=off, DEMO=1, BUILD=build,
-# CONNECT_TIMEOUT=300ms READ_TIMEOUT=3s (the edge's tries per host).
+# CONNECT_TIMEOUT=300ms READ_TIMEOUT=3s (the edge's tries per host),
+# CLUSTER_PREFIX=popc (names of namespaces, links, nft tables: 2 to 6 lower-case
+# letters) and CLUSTER_NET=10.77.0 (the /24), so two clusters can run side by side.
 set -euo pipefail
 umask 022
 
@@ -37,8 +39,8 @@ cmd=$1; shift
 CLUSTER_DIR=${CLUSTER_DIR:-run/cluster}
 case "$CLUSTER_DIR" in /*) dir=$CLUSTER_DIR ;; *) dir=$top/$CLUSTER_DIR ;; esac
 dir=$(realpath -m -- "$dir")
-PREFIX=popc
-NET=10.77.0
+PREFIX=${CLUSTER_PREFIX:-popc}
+NET=${CLUSTER_NET:-10.77.0}
 BRIDGE=$PREFIX-br
 HOST_PORT=8080
 EDGE_PORT=8080
@@ -70,6 +72,9 @@ check() {
   local p
   for p in ip nft nginx curl python3; do command -v "$p" > /dev/null || fail "$p is not installed: run scripts/deps.sh"; done
   [[ $dir =~ ^[A-Za-z0-9._/+-]+$ ]] || fail "CLUSTER_DIR may hold only letters, digits and . _ - + /"
+  [[ $PREFIX =~ ^[a-z]{2,6}$ ]] || fail "CLUSTER_PREFIX must be 2 to 6 lower-case letters (interface names are short)"
+  [[ $NET =~ ^(10|192\.168|172\.(1[6-9]|2[0-9]|3[01]))(\.[0-9]{1,3}){1,2}$ && $NET =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+    fail "CLUSTER_NET must be the first three numbers of a private /24, like 10.77.0"
   for p in CONNECT_TIMEOUT READ_TIMEOUT; do [[ ${!p} =~ ^[0-9]+(ms|s)$ ]] || fail "$p must be like 300ms or 3s"; done
   for p in WORKERS THREADS NGINX_WORKERS EDGE_WORKERS; do
     [[ ${!p} =~ ^[1-9][0-9]*$ ]] || fail "$p must be a number of at least 1"

@@ -1,8 +1,8 @@
 # scripts/cluster/net.sh: the cluster's network, sourced by scripts/cluster.sh.
-# One bridge (popc-br, $NET.1/24 in the root namespace, so the edge is
-# reachable from here) and one namespace per host (popc-HOST), each joined to
-# the bridge by a veth pair: popc-HOST in the root namespace, eth0 inside.
-# Every name is fixed (prefix popc-), so `down` removes exactly what `up`
+# One bridge ($PREFIX-br, $NET.1/24 in the root namespace, so the edge is
+# reachable from here) and one namespace per host ($PREFIX-HOST), each joined to
+# the bridge by a veth pair: $PREFIX-HOST in the root namespace, eth0 inside.
+# Every name starts with CLUSTER_PREFIX (default popc), so `down` removes exactly what `up`
 # may have made, also after a partial `up`, and nothing else.
 
 ns() { echo "$PREFIX-$1"; }

@@ -21,8 +21,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 DIR = os.path.realpath(os.path.join(TOP, os.environ.get("CLUSTER_DIR", "run/cluster")))
 SCRIPT = os.path.join(TOP, "scripts", "cluster.sh")
-EDGE = ("10.77.0.2", 8080)
-HOSTS = {"h1": ("10.77.0.11", 8080), "h2": ("10.77.0.12", 8080), "h3": ("10.77.0.13", 8080)}
+# CLUSTER_PREFIX and CLUSTER_NET as in scripts/cluster.sh (two clusters can
+# run side by side).
+PREFIX = os.environ.get("CLUSTER_PREFIX", "popc")
+NET = os.environ.get("CLUSTER_NET", "10.77.0")
+EDGE = (NET + ".2", 8080)
+HOSTS = {"h1": (NET + ".11", 8080), "h2": (NET + ".12", 8080), "h3": (NET + ".13", 8080)}
 HOST_OF_ADDR = {"%s:%d" % a: h for h, a in HOSTS.items()}
 # The tests' own popup (setUpModule of test_cluster): shown once a day, an
 # ignore hides it for 60 s only, a click for good. Users ask with lang=eo.

@@ -18,12 +18,12 @@ def leftovers():
     """Test 6: after down, no namespace, veth, bridge, nft table or process."""
     found = []
     ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    found += ["namespace " + l.split()[0] for l in ns.splitlines() if l.startswith("popc-")]
+    found += ["namespace " + l.split()[0] for l in ns.splitlines() if l.startswith(cluster.PREFIX + "-")]
     links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
     found += ["link " + l.split(":")[1].strip().split("@")[0] for l in links.splitlines()
-              if l.split(":")[1].strip().startswith("popc-")]
+              if l.split(":")[1].strip().startswith(cluster.PREFIX + "-")]
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
-    found += [l for l in tables.splitlines() if "popc" in l]
+    found += [l for l in tables.splitlines() if cluster.PREFIX in l.split()]
     procs = subprocess.run(["pgrep", "-af", cluster.DIR + "/"], capture_output=True, text=True).stdout
     found += ["process " + l for l in procs.splitlines() if "pgrep" not in l]
     return found

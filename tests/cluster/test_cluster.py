@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 "integration"))
 from harness import Stack  # noqa: E402
 
-from cluster import (DIR, EDGE, HOSTS, HOST_OF_ADDR, POPUP, TOP, Conn, drained, edge_log, host_log, routed_to,
+from cluster import (DIR, EDGE, HOSTS, HOST_OF_ADDR, NET, POPUP, TOP, Conn, drained, edge_log, host_log, routed_to,
                      parallel, pct, redis, script, served_by, shown, sql, wait_for)
 
 RUN = uuid.uuid4().hex[:6]
@@ -280,12 +280,12 @@ class Cluster(unittest.TestCase):
         port = "5557"
         workers = [subprocess.Popen(
             [SCRIPT_PATH, "exec", lg, "/usr/bin/locust", "-f", lf, "--worker", "--master-host",
-             "10.77.0.21", "--master-port", port, "--loglevel", "WARNING"],
+             NET + ".21", "--master-port", port, "--loglevel", "WARNING"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for lg in ("lg2", "lg3")]
         try:
             r = subprocess.run(
                 [SCRIPT_PATH, "exec", "lg1", "/usr/bin/locust", "-f", lf, "--master",
-                 "--master-bind-host", "10.77.0.21", "--master-bind-port", port, "--headless",
+                 "--master-bind-host", NET + ".21", "--master-bind-port", port, "--headless",
                  "--expect-workers", "2", "--expect-workers-max-wait", "60", "-u", "60", "-r", "30",
                  "-t", "20s", "--host", "http://%s:%d" % EDGE, "--csv", out, "--only-summary",
                  "--loglevel", "WARNING"], capture_output=True, text=True, timeout=180)
