@@ -6,6 +6,11 @@
 #   h1 h2 h3  pool hosts: a stack without stores of its own (nginx, the
 #             popupd supervisor, a writer), reaching the stores over TCP
 #   stores    MariaDB and Redis on TCP ($NET.10)
+#   g1 g2 g3  CLUSTER_MYSQL=galera (the default): three MariaDB Galera nodes
+#             ($NET.41..43:3306, scripts/cluster/galera.sh), the pool hosts'
+#             MariaDB (mysql_hosts); the stores' MariaDB only seeds them.
+#             CLUSTER_MYSQL=single: no Galera; the pool hosts use the stores'
+#             MariaDB
 #   lg1..lg3  empty hosts for load generators
 # Must run as root (namespaces, veths, a bridge).
 #
@@ -18,6 +23,9 @@
 #   scripts/cluster.sh heal HOST   HOST's link comes back
 #   scripts/cluster.sh slow HOST MS   the edge reaches HOST with MS ms of
 #                                  delay each way (0: none); pool hosts only
+#   scripts/cluster.sh kill gN mysql  SIGKILL Galera node gN's mariadbd (a crash)
+#   scripts/cluster.sh start gN [mysql]   start gN's mariadbd again; it rejoins
+#                                  (IST or rsync SST) and is Synced on return
 #   scripts/cluster.sh exec HOST CMD...   CMD in HOST's namespace
 #   scripts/cluster.sh url         the edge's URL
 #
@@ -26,13 +34,14 @@
 # pool host, EDGE_WORKERS=2, TEST_CLOCK=off, DEMO=1, BUILD=build,
 # CONNECT_TIMEOUT=300ms READ_TIMEOUT=3s (the edge's tries per host),
 # CLUSTER_PREFIX=popc (names of namespaces, links, nft tables: 2 to 6 lower-case
-# letters) and CLUSTER_NET=10.77.0 (the /24), so two clusters can run side by side.
+# letters) and CLUSTER_NET=10.77.0 (the /24), so two clusters can run side by side;
+# CLUSTER_MYSQL=galera|single (above).
 set -euo pipefail
 umask 022
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 here=$top/scripts/cluster
-usage() { echo "usage: $0 up|down|status|url|cut HOST|heal HOST|slow HOST MS|exec HOST CMD..." >&2; exit 2; }
+usage() { echo "usage: $0 up|down|status|url|cut HOST|heal HOST|slow HOST MS|kill gN mysql|start gN [mysql]|exec HOST CMD..." >&2; exit 2; }
 [ $# -ge 1 ] || usage
 cmd=$1; shift
 
@@ -45,7 +54,7 @@ BRIDGE=$PREFIX-br
 HOST_PORT=8080
 EDGE_PORT=8080
 POOL_HOSTS=(h1 h2 h3)
-ALL_HOSTS=(edge stores "${POOL_HOSTS[@]}" lg1 lg2 lg3)
+ALL_HOSTS=(edge stores g1 g2 g3 "${POOL_HOSTS[@]}" lg1 lg2 lg3)
 WORKERS=${WORKERS:-2}
 THREADS=${THREADS:-4}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
@@ -66,11 +75,13 @@ fail() {
 
 . "$here/net.sh"
 . "$here/hosts.sh"
+. "$here/galera.sh"
 
 check() {
   [ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces, veths, a bridge)"
   local p
   for p in ip nft nginx curl python3; do command -v "$p" > /dev/null || fail "$p is not installed: run scripts/deps.sh"; done
+  case $CLUSTER_MYSQL in galera) galera_lib > /dev/null ;; single) ;; *) fail "CLUSTER_MYSQL must be galera or single" ;; esac
   [[ $dir =~ ^[A-Za-z0-9._/+-]+$ ]] || fail "CLUSTER_DIR may hold only letters, digits and . _ - + /"
   [[ $PREFIX =~ ^[a-z]{2,6}$ ]] || fail "CLUSTER_PREFIX must be 2 to 6 lower-case letters (interface names are short)"
   [[ $NET =~ ^(10|192\.168|172\.(1[6-9]|2[0-9]|3[01]))(\.[0-9]{1,3}){1,2}$ && $NET =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
@@ -105,6 +116,10 @@ up() {
   for h in "${POOL_HOSTS[@]}"; do net_heal "$h"; done
   log "starting the stores on $(addr_of stores)"
   start_stores > "$dir/log/stores-start.log" 2>&1 || fail "the stores did not start" "$dir/log/stores-start.log"
+  if galera_on; then
+    log "starting the Galera nodes ${GALERA_HOSTS[*]} ($(galera_mysql_hosts))"
+    (galera_up) > "$dir/log/galera-start.log" 2>&1 || fail "the Galera nodes did not start" "$dir/log/galera-start.log"
+  fi
   for h in "${POOL_HOSTS[@]}"; do
     log "starting pool host $h on $(addr_of "$h"):$HOST_PORT"
     start_pool_host "$h"
@@ -128,11 +143,13 @@ down() {
 status() {
   local h rc=0
   for h in "${ALL_HOSTS[@]}"; do
+    if ! host_used "$h"; then continue; fi
     if ! ns_exists "$h"; then printf '%-7s no namespace\n' "$h"; rc=3; continue; fi
     if net_is_cut "$h"; then printf '%-7s %-12s CUT\n' "$h" "$(addr_of "$h")"; else printf '%-7s %-12s link up\n' "$h" "$(addr_of "$h")"; fi
   done
   if edge_running; then echo "edge    nginx running: $(edge_url)"; else echo "edge    nginx stopped"; rc=3; fi
   stack_in stores STORES_ONLY=1 status | sed 's/^/stores  /' || rc=3
+  if galera_on; then galera_status || rc=3; fi
   for h in "${POOL_HOSTS[@]}"; do
     stack_in "$h" EXTERNAL_STORES="$(addr_of stores)" status | sed "s/^/$h      /" || rc=3
   done
@@ -148,6 +165,11 @@ case "$cmd" in
   heal) [ $# -eq 1 ] || usage; any_host "$1"; net_heal "$1"; log "$1 back" ;;
   slow) [ $# -eq 2 ] || usage; pool_host "$1"; [[ $2 =~ ^[0-9]+$ ]] || fail "MS must be a number"
         mkdir -p "$dir/log"; net_slow "$1" "$2" ;;
+  kill) [ $# -eq 2 ] && [ "$2" = mysql ] || usage; galera_host "$1"
+        galera_pid "$1" > /dev/null || fail "$1's mariadbd is not running"
+        galera_stop "$1" KILL; log "$1: mariadbd killed (SIGKILL)" ;;
+  start) [ $# -ge 1 ] && [ $# -le 2 ] && [ "${2:-mysql}" = mysql ] || usage; galera_host "$1"
+         mkdir -p "$dir/log"; galera_start "$1"; log "$1: mariadbd running, Synced" ;;
   exec) [ $# -ge 2 ] || usage; any_host "$1"; h=$1; shift; in_ns "$h" "$@" ;;
   *) usage ;;
 esac

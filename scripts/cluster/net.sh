@@ -11,6 +11,7 @@ addr_of() {
   case $1 in
     edge) echo "$NET.2" ;; stores) echo "$NET.10" ;;
     h[0-9]) echo "$NET.$((10 + ${1#h}))" ;;
+    g[0-9]) echo "$NET.$((40 + ${1#g}))" ;;
     lg[0-9]) echo "$NET.$((20 + ${1#lg}))" ;;
     *) fail "no host $1" ;;
   esac
@@ -25,6 +26,7 @@ net_up() {
   ip link set "$BRIDGE" up
   local h
   for h in "${ALL_HOSTS[@]}"; do
+    host_used "$h" || continue
     ns_exists "$h" || ip netns add "$(ns "$h")"
     if ! ip link show "$(ns "$h")" > /dev/null 2>&1; then
       ip link add "$(ns "$h")" type veth peer name eth0 netns "$(ns "$h")"
