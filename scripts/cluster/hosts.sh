@@ -2,13 +2,14 @@
 # by scripts/cluster.sh. Every host's state is under DIR/HOST.
 #   stores  scripts/stack.sh STORES_ONLY=1 STORES_BIND=its address: one
 #           MariaDB and one Redis on TCP (accounts for $NET.%, sql/grants.sql),
-#           migrated, with the demo popups published. Redis Sentinel and
-#           Galera nodes go into namespaces of their own (stores2, ...) the
-#           same way: add them to STORE_HOSTS and point the pool hosts'
-#           popup.local.conf at them.
+#           migrated, with the demo popups published. With
+#           CLUSTER_MYSQL=galera its MariaDB only seeds the Galera nodes.
+#   g1..g3  CLUSTER_MYSQL=galera: MariaDB Galera nodes (scripts/cluster/galera.sh)
 #   hN      scripts/stack.sh EXTERNAL_STORES=the stores' address: nginx, the
 #           popupd supervisor and one writer (writer_id w-hN), with
-#           invalidation_feed = on in its popup.local.conf
+#           invalidation_feed = on in its popup.local.conf, and with
+#           CLUSTER_MYSQL=galera mysql_hosts = the Galera nodes (the pool,
+#           the writer and popupctl use them; set again on each start)
 #   edge    nginx from nginx/edge.conf.in over the pool hosts
 #   lgN     empty: load generators run there (`scripts/cluster.sh exec lg1 ...`)
 
@@ -41,6 +42,9 @@ writer_id = w-$h
 invalidation_feed = on
 CONF
   fi
+  # The MySQL nodes follow CLUSTER_MYSQL on every start (the file outlives `down`).
+  sed -i '/^mysql_hosts = /d' "$d/popup.local.conf"
+  if galera_on; then echo "mysql_hosts = $(galera_mysql_hosts)" >> "$d/popup.local.conf"; fi
   stack_in "$h" EXTERNAL_STORES="$(addr_of stores)" HTTP_ADDR="$(addr_of "$h")" \
     HTTP_PORT="$HOST_PORT" WORKERS="$WORKERS" THREADS="$THREADS" NGINX_WORKERS="$NGINX_WORKERS" \
     TEST_CLOCK="$TEST_CLOCK" start > "$dir/log/$h-start.log" 2>&1 ||
@@ -100,4 +104,5 @@ stop_hosts() {
     [ -d "$dir/$h" ] || continue
     "$top/scripts/stack.sh" stop "$dir/$h" > /dev/null 2>&1 || true
   done
+  for h in "${GALERA_HOSTS[@]}"; do galera_stop "$h"; done
 }

@@ -1,7 +1,8 @@
 """What the cluster tests share: the running cluster (scripts/cluster.sh,
-started once by run.py), HTTP to the edge and to each pool host, the stores'
-MariaDB and Redis through their unix sockets, and the edge's access log
-(which host served which request)."""
+started once by run.py), HTTP to the edge and to each pool host, the
+service's MariaDB (CLUSTER_MYSQL=galera, the default: a Galera node in the
+primary component; single: the stores') and the stores' Redis through their
+unix sockets, and the edge's access log (which host served which request)."""
 
 import concurrent.futures
 import http.client
@@ -28,6 +29,14 @@ NET = os.environ.get("CLUSTER_NET", "10.77.0")
 EDGE = (NET + ".2", 8080)
 HOSTS = {"h1": (NET + ".11", 8080), "h2": (NET + ".12", 8080), "h3": (NET + ".13", 8080)}
 HOST_OF_ADDR = {"%s:%d" % a: h for h, a in HOSTS.items()}
+# CLUSTER_MYSQL as in scripts/cluster.sh: galera (g1..g3, the pool hosts'
+# mysql_hosts in this order) or single (the stores' MariaDB).
+GALERA = os.environ.get("CLUSTER_MYSQL", "galera") == "galera"
+NODES = {"g1": NET + ".41:3306", "g2": NET + ".42:3306", "g3": NET + ".43:3306"} if GALERA else {}
+NODE_OF_ADDR = {a: g for g, a in NODES.items()}
+# popupctl's configuration on a pool host: the MySQL the pool uses (with
+# popupctl's account) and the stores' Redis.
+CTL_CONF = os.path.join(DIR, "h1", "popupctl.conf")
 # The tests' own popup (setUpModule of test_cluster): shown once a day, an
 # ignore hides it for 60 s only, a click for good. Users ask with lang=eo.
 POPUP = 60
@@ -103,13 +112,63 @@ def parallel(fn, items, threads=12, addr=EDGE):
     return [out[i] for i in idx]
 
 
-def sql(query):
-    r = subprocess.run(["mariadb", "--no-defaults", "-S", os.path.join(DIR, "stores", "mysql.sock"),
-                        "-u", "root", "--batch", "-N", "popup", "-e", query],
-                       capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        raise AssertionError("sql failed: %s" % r.stderr)
-    return r.stdout
+def sql_on(sock, query, db="popup"):
+    """The client as root on a MariaDB unix socket; the CompletedProcess."""
+    return subprocess.run(["mariadb", "--no-defaults", "-S", sock, "-u", "root", "--batch", "-N",
+                           *([db] if db else []), "-e", query],
+                          capture_output=True, text=True, timeout=60)
+
+
+def node_sock(g):
+    return os.path.join(DIR, g, "mysql.sock")
+
+
+def node_status(g, var):
+    """A Galera node's SHOW GLOBAL STATUS value; None when it does not answer."""
+    r = sql_on(node_sock(g), "SHOW GLOBAL STATUS LIKE '%s'" % var, db=None)
+    if r.returncode != 0 or not r.stdout.strip():
+        return None
+    return r.stdout.split("\t", 1)[1].strip()
+
+
+def node_primary(g):
+    """In the primary component and Synced: it takes statements and holds
+    every committed write."""
+    return (node_status(g, "wsrep_cluster_status") == "Primary" and node_status(g, "wsrep_ready") == "ON"
+            and node_status(g, "wsrep_local_state_comment") == "Synced")
+
+
+def cluster_synced(size=3):
+    """Every node runs, Synced in one primary component of `size` nodes."""
+    return all(node_primary(g) and node_status(g, "wsrep_cluster_size") == str(size) for g in NODES)
+
+
+def sql(query, node=None):
+    """query's rows as text: on `node`, else on the first Galera node in the
+    primary component (CLUSTER_MYSQL=galera), else on the stores' MariaDB."""
+    if not GALERA:
+        socks = [os.path.join(DIR, "stores", "mysql.sock")]
+    elif node:
+        socks = [node_sock(node)]
+    else:
+        socks = [node_sock(g) for g in NODES if node_primary(g)]
+        if not socks:
+            raise AssertionError("sql: no Galera node is in the primary component")
+    r = None
+    for sock in socks:
+        # Causal reads: a node applies others' commits a moment after they
+        # commit; wsrep_sync_wait makes the read wait for every one of them.
+        r = sql_on(sock, ("SET SESSION wsrep_sync_wait = 1; " if GALERA else "") + query)
+        if r.returncode == 0:
+            return r.stdout
+    raise AssertionError("sql failed: %s" % r.stderr)
+
+
+def popupctl(*args):
+    """popupctl (of BUILD, as make passes it) with a pool host's configuration."""
+    build = os.path.join(TOP, os.environ.get("BUILD", "build"))
+    return subprocess.run([os.path.join(build, "popupctl"), "--config", CTL_CONF, *args],
+                          capture_output=True, text=True, timeout=120)
 
 
 def redis(*args):

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from harness import Stack  # noqa: E402
 
 from cluster import (DIR, EDGE, HOSTS, HOST_OF_ADDR, NET, POPUP, TOP, Conn, drained, edge_log, host_log, routed_to,
-                     parallel, pct, redis, script, served_by, shown, sql, wait_for)
+                     parallel, pct, popupctl, redis, script, served_by, shown, sql, wait_for)
 
 RUN = uuid.uuid4().hex[:6]
 NOW = int(time.time())
@@ -32,9 +32,8 @@ def setUpModule():
         "VALUES (%d, 'cluster tests', 500, 1, '', 'eo', 100, 86400, 60, NULL, 'T', 'B', '', '')"
         % POPUP)
     before = redis("GET", "popup:config:version")
-    subprocess.run([os.path.join(TOP, "build", "popupctl"), "--config",
-                    os.path.join(DIR, "stores", "popupctl.conf"), "publish"],
-                   check=True, capture_output=True)
+    r = popupctl("publish")
+    assert r.returncode == 0, r.stdout + r.stderr
     assert redis("GET", "popup:config:version") != before
 
     def everywhere():  # every host's workers took the new configuration
