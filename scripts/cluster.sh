@@ -116,6 +116,7 @@ up() {
   for h in "${POOL_HOSTS[@]}"; do net_heal "$h"; done
   log "starting the stores on $(addr_of stores)"
   start_stores > "$dir/log/stores-start.log" 2>&1 || fail "the stores did not start" "$dir/log/stores-start.log"
+  align_config_version || fail "cannot align the stores' config_meta.version with their Redis"
   if galera_on; then
     log "starting the Galera nodes ${GALERA_HOSTS[*]} ($(galera_mysql_hosts))"
     (galera_up) > "$dir/log/galera-start.log" 2>&1 || fail "the Galera nodes did not start" "$dir/log/galera-start.log"

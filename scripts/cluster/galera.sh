@@ -181,6 +181,18 @@ SQL
   galera_sql g1 popup < "$dir/log/galera-seed.sql" || fail "cannot load the popups into g1"
 }
 
+# The stores' config_meta.version catches up with the version the stores'
+# Redis holds: the Galera nodes, seeded from the stores, publish past the
+# stores' MariaDB, and a later `up` (either mode) must publish newer
+# versions than any published before, or the pool keeps its configuration.
+align_config_version() {
+  local v
+  v=$(redis-cli -s "$dir/stores/redis.sock" GET popup:config:version)
+  [[ $v =~ ^[0-9]+$ ]] || return 0
+  mariadb --no-defaults -S "$dir/stores/mysql.sock" -u root popup \
+    -e "UPDATE config_meta SET version = GREATEST(version, $v) WHERE id = 1"
+}
+
 # up: the nodes that do not run are made and started; with none running,
 # the cluster is made afresh (g1 bootstraps and is seeded).
 galera_up() {

@@ -42,9 +42,15 @@ writer_id = w-$h
 invalidation_feed = on
 CONF
   fi
-  # The MySQL nodes follow CLUSTER_MYSQL on every start (the file outlives `down`).
-  sed -i '/^mysql_hosts = /d' "$d/popup.local.conf"
-  if galera_on; then echo "mysql_hosts = $(galera_mysql_hosts)" >> "$d/popup.local.conf"; fi
+  # The MySQL nodes follow CLUSTER_MYSQL on every start (the file outlives
+  # `down`). A lost Galera node stalls every commit in the cluster until
+  # the others evict it (about 4 s here: galera.sh's evs timeouts); the
+  # writers' heartbeats must outlive that stall, or the writers take over
+  # each other's batches (docs/deployment.md "Galera cluster").
+  sed -i '/^mysql_hosts = /d; /^writer_heartbeat_ttl_ms = /d' "$d/popup.local.conf"
+  if galera_on; then
+    printf 'mysql_hosts = %s\nwriter_heartbeat_ttl_ms = 15000\n' "$(galera_mysql_hosts)" >> "$d/popup.local.conf"
+  fi
   stack_in "$h" EXTERNAL_STORES="$(addr_of stores)" HTTP_ADDR="$(addr_of "$h")" \
     HTTP_PORT="$HOST_PORT" WORKERS="$WORKERS" THREADS="$THREADS" NGINX_WORKERS="$NGINX_WORKERS" \
     TEST_CLOCK="$TEST_CLOCK" start > "$dir/log/$h-start.log" 2>&1 ||
