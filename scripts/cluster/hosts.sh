@@ -2,10 +2,13 @@
 # by scripts/cluster.sh. Every host's state is under DIR/HOST.
 #   stores  scripts/stack.sh STORES_ONLY=1 STORES_BIND=its address: one
 #           MariaDB and one Redis on TCP (accounts for $NET.%, sql/grants.sql),
-#           migrated, with the demo popups published. Redis Sentinel and
-#           Galera nodes go into namespaces of their own (stores2, ...) the
-#           same way: add them to STORE_HOSTS and point the pool hosts'
+#           migrated, with the demo popups published. Galera nodes go into
+#           namespaces of their own the same way; point the pool hosts'
 #           popup.local.conf at them.
+#   r1..r3  Redis through Sentinel (CLUSTER_REDIS=sentinel, the default):
+#           scripts/cluster/redis.sh; the pool hosts' popup.local.conf then
+#           names the sentinels (redis_local_conf), and the popups are
+#           published into their primary. The stores' Redis goes unused.
 #   hN      scripts/stack.sh EXTERNAL_STORES=the stores' address: nginx, the
 #           popupd supervisor and one writer (writer_id w-hN), with
 #           invalidation_feed = on in its popup.local.conf
@@ -41,6 +44,7 @@ writer_id = w-$h
 invalidation_feed = on
 CONF
   fi
+  redis_local_conf "$d/popup.local.conf"
   stack_in "$h" EXTERNAL_STORES="$(addr_of stores)" HTTP_ADDR="$(addr_of "$h")" \
     HTTP_PORT="$HOST_PORT" WORKERS="$WORKERS" THREADS="$THREADS" NGINX_WORKERS="$NGINX_WORKERS" \
     TEST_CLOCK="$TEST_CLOCK" start > "$dir/log/$h-start.log" 2>&1 ||
@@ -100,4 +104,5 @@ stop_hosts() {
     [ -d "$dir/$h" ] || continue
     "$top/scripts/stack.sh" stop "$dir/$h" > /dev/null 2>&1 || true
   done
+  stop_redis_hosts
 }
