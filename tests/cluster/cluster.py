@@ -1,13 +1,15 @@
 """What the cluster tests share: the running cluster (scripts/cluster.sh,
 started once by run.py), HTTP to the edge and to each pool host, the stores'
-MariaDB and Redis through their unix sockets, and the edge's access log
-(which host served which request)."""
+MariaDB through its unix socket, the Redis in use (CLUSTER_REDIS=sentinel:
+the primary the sentinels on r1..r3 name; single: the stores' Redis on its
+unix socket), and the edge's access log (which host served which request)."""
 
 import concurrent.futures
 import http.client
 import json
 import os
 import re
+import socket
 import subprocess
 import time
 import sys
@@ -28,6 +30,12 @@ NET = os.environ.get("CLUSTER_NET", "10.77.0")
 EDGE = (NET + ".2", 8080)
 HOSTS = {"h1": (NET + ".11", 8080), "h2": (NET + ".12", 8080), "h3": (NET + ".13", 8080)}
 HOST_OF_ADDR = {"%s:%d" % a: h for h, a in HOSTS.items()}
+# Redis through Sentinel (scripts/cluster/redis.sh): a node and a sentinel
+# on each of r1..r3.
+REDIS_NODES = {"r%d" % i: (NET + ".%d" % (30 + i), 6379) for i in (1, 2, 3)}
+SENTINELS = {"r%d" % i: (NET + ".%d" % (30 + i), 26379) for i in (1, 2, 3)}
+REDIS_HOST_OF_ADDR = {"%s:%d" % a: h for h, a in REDIS_NODES.items()}
+MASTER_NAME = "popup"
 # The tests' own popup (setUpModule of test_cluster): shown once a day, an
 # ignore hides it for 60 s only, a click for good. Users ask with lang=eo.
 POPUP = 60
@@ -112,9 +120,191 @@ def sql(query):
     return r.stdout
 
 
+def redis_mode():
+    """"sentinel" or "single": what the running cluster was started with
+    (cluster.sh up writes DIR/redis-mode), else CLUSTER_REDIS's default."""
+    try:
+        with open(os.path.join(DIR, "redis-mode")) as f:
+            return f.read().strip()
+    except OSError:
+        return os.environ.get("CLUSTER_REDIS", "sentinel")
+
+
+class RespError(Exception):
+    pass
+
+
+def resp(addr, *args, timeout=1.5):
+    """One command to the Redis (or sentinel) at addr over TCP: its reply as
+    str, int, list or None; an error reply raises RespError, a node that does
+    not answer within timeout OSError."""
+    def line(f):
+        b = f.readline()
+        if not b.endswith(b"\r\n"):
+            raise OSError("connection closed")
+        return b[:-2]
+
+    def read(f):
+        b = line(f)
+        t, rest = b[:1], b[1:]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            raise RespError(rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = f.read(n + 2)
+            return data[:-2].decode(errors="replace")
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [read(f) for _ in range(n)]
+        raise OSError("bad reply %r" % b)
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    with socket.create_connection(addr, timeout=timeout) as c:
+        c.sendall(out)
+        with c.makefile("rb") as f:
+            return read(f)
+
+
+def _text(v):  # a reply as redis-cli prints it (no tty)
+    if v is None:
+        return ""
+    if isinstance(v, list):
+        return "\n".join(_text(x) for x in v)
+    return str(v)
+
+
+_sentinel_order = list(SENTINELS)
+
+
+def primary():
+    """"host:port" of the primary a sentinel names (the first that answers,
+    starting with the one that answered last: a cut one costs its timeout
+    once); "" when none answers."""
+    for h in list(_sentinel_order):
+        try:
+            got = resp(SENTINELS[h], "SENTINEL", "get-master-addr-by-name", MASTER_NAME, timeout=1)
+        except (OSError, RespError):
+            _sentinel_order.remove(h)
+            _sentinel_order.append(h)
+            continue
+        if isinstance(got, list) and len(got) == 2:
+            return "%s:%s" % (got[0], got[1])
+    return ""
+
+
+def primary_host():
+    """r1, r2 or r3: the node the sentinels name ("" when none)."""
+    return REDIS_HOST_OF_ADDR.get(primary(), "")
+
+
+def node(host, *args, timeout=1.5):
+    """One command to Redis host host's redis-server (RespError, OSError)."""
+    return resp(REDIS_NODES[host], *args, timeout=timeout)
+
+
+def replication(host):
+    """INFO replication of host's node as a dict ({} when it does not answer)."""
+    try:
+        text = node(host, "INFO", "replication")
+    except (OSError, RespError):
+        return {}
+    return dict(l.strip().split(":", 1) for l in text.splitlines() if ":" in l)
+
+
+def replica_of(host, primary_addr):
+    i = replication(host)
+    return (i.get("role") == "slave" and "%s:%s" % (i.get("master_host"), i.get("master_port")) == primary_addr
+            and i.get("master_link_status") == "up")
+
+
+def redis_healthy():
+    """Every sentinel names the same primary, which answers ROLE master, and
+    the two other nodes are its replicas with their links up."""
+    names = set()
+    for a in SENTINELS.values():
+        try:
+            got = resp(a, "SENTINEL", "get-master-addr-by-name", MASTER_NAME, timeout=1)
+        except (OSError, RespError):
+            return False
+        names.add("%s:%s" % tuple(got) if isinstance(got, list) and len(got) == 2 else "")
+    if len(names) != 1 or "" in names:
+        return False
+    p = names.pop()
+    h = REDIS_HOST_OF_ADDR.get(p)
+    if not h or replication(h).get("role") != "master":
+        return False
+    return all(replica_of(o, p) for o in REDIS_NODES if o != h)
+
+
 def redis(*args):
+    """A command to the Redis in use, its reply as redis-cli prints it."""
+    if redis_mode() == "sentinel":
+        p = primary()
+        if not p:
+            return ""
+        host, port = p.rsplit(":", 1)
+        try:
+            return _text(resp((host, int(port)), *args, timeout=10))
+        except RespError as e:
+            return str(e)
     return subprocess.run(["redis-cli", "-s", os.path.join(DIR, "stores", "redis.sock"), *args],
                           capture_output=True, text=True, timeout=30).stdout.strip()
+
+
+def publish():
+    """popupctl publish into the Redis the pool hosts use (with the
+    sentinels: DIR/redis-popupctl.conf, which cluster.sh up wrote)."""
+    conf = (os.path.join(DIR, "redis-popupctl.conf") if redis_mode() == "sentinel"
+            else os.path.join(DIR, "stores", "popupctl.conf"))
+    subprocess.run([os.path.join(TOP, "build", "popupctl"), "--config", conf, "publish"],
+                   check=True, capture_output=True)
+
+
+def use_test_popup(now):
+    """The tests' popup POPUP for lang=eo: shown once a day, ignore hides it
+    for 60 s, click for good (so stale memory answers null and obeying an
+    ignore shows it again, as tests/integration/test_invalidation.py does);
+    published, and taken by every host's workers."""
+    sql("REPLACE INTO popups (id, name, priority, enabled, platforms, langs, rollout_percent, "
+        "show_cooldown_s, ignore_cooldown_s, click_cooldown_s, title, body, image_url, link_url) "
+        "VALUES (%d, 'cluster tests', 500, 1, '', 'eo', 100, 86400, 60, NULL, 'T', 'B', '', '')"
+        % POPUP)
+    before = redis("GET", "popup:config:version")
+    publish()  # into the Redis the pool hosts use (the sentinels' primary or the stores')
+    assert redis("GET", "popup:config:version") != before
+    run = os.urandom(3).hex()
+
+    def everywhere():  # every host's workers took the new configuration
+        for i, a in enumerate(list(HOSTS.values()) * 4):
+            c = Conn(a)
+            try:
+                if shown(c.get("probe-%s-%d" % (run, i), now, lang="eo")[1]) != POPUP:
+                    return False
+            finally:
+                c.close()
+        return True
+    assert wait_for(everywhere, 30), "the hosts did not take the tests' popup"
+
+
+def healthz(host):
+    """(HTTP status, JSON body) of pool host host's /api/healthz; (0, {})
+    when it does not answer."""
+    c = Conn(HOSTS[host], timeout=5)
+    try:
+        st, b = c.request("GET", "/api/healthz")
+        return st, json.loads(b)
+    except (OSError, ValueError):
+        return 0, {}
+    finally:
+        c.close()
 
 
 def drained():
