@@ -152,6 +152,11 @@ constexpr Setting kTable[] = {
     {kRedis, "redis_master_name", &Settings::redis_master_name, "popup",
      "The name the sentinels monitor the primary under (`sentinel monitor <name> ...`).", 0, 0,
      Text::name},
+    {kRedis, "redis_password", &Settings::redis_password, "",
+     "The password of Redis's default user (`requirepass`, and `masterauth` on replicas), sent "
+     "with AUTH on every connection to the primary; empty = none. Sentinels are asked without "
+     "one. Keep the file unreadable to others.",
+     0, 0},
     {kRedis, "redis_replica_wait_ms", &Settings::redis_replica_wait_ms, "200",
      "With `redis_sentinels`: how long an action's batch waits for one replica to acknowledge "
      "it (`WAIT 1`); without that acknowledgement its events are written to MySQL directly "

@@ -75,6 +75,7 @@ struct Settings {
   std::string redis;
   std::string redis_sentinels;  // "" = no Sentinel: `redis` is the one Redis
   std::string redis_master_name;
+  std::string redis_password;  // "" = none; sent with AUTH on every data connection
   int redis_replica_wait_ms;
   int redis_timeout_ms;
   // Circuit breaker (core/breaker.h): after this many failed Redis calls in

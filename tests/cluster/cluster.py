@@ -112,9 +112,19 @@ def sql(query):
     return r.stdout
 
 
+def redis_env():
+    """redis-cli's environment: the store host's Redis password (its stack
+    makes one because it listens on the network)."""
+    try:
+        with open(os.path.join(DIR, "stores", "redis.password")) as f:
+            return dict(os.environ, REDISCLI_AUTH=f.read().strip())
+    except FileNotFoundError:
+        return None
+
+
 def redis(*args):
     return subprocess.run(["redis-cli", "-s", os.path.join(DIR, "stores", "redis.sock"), *args],
-                          capture_output=True, text=True, timeout=30).stdout.strip()
+                          capture_output=True, text=True, timeout=30, env=redis_env()).stdout.strip()
 
 
 def drained():
