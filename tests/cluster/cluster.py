@@ -205,6 +205,17 @@ def ensure_popup():
     subprocess.run([os.path.join(TOP, "build", "popupctl"), "--config",
                     os.path.join(DIR, "stores", "popupctl.conf"), "publish"],
                    check=True, capture_output=True)
+    def everywhere():  # every host's workers took it (probes of fresh users)
+        tag = "%x" % int(time.time() * 1e6)
+        for i, a in enumerate(list(HOSTS.values()) * 4):
+            c = Conn(a)
+            try:
+                if shown(c.get("probe-%s-%d" % (tag, i), int(time.time()), lang="eo")[1]) != POPUP:
+                    return False
+            finally:
+                c.close()
+        return True
+    assert wait_for(everywhere, 30), "the hosts did not take the tests' popup"
 
 
 def writer_pids(host):
@@ -218,16 +229,23 @@ def writer_pids(host):
 
 
 def metrics(host):
-    """{'name{labels}': value} of a pool host's /api/metrics."""
-    c = Conn(HOSTS[host])
-    try:
-        st, body = c.request("GET", "/api/metrics")
-    finally:
-        c.close()
-    if st != 200:
-        raise AssertionError("%s /api/metrics answered %d" % (host, st))
+    """{'name{labels}': value} of a pool host's /api/metrics, asked of its
+    pool's socket itself with cgi-fcgi as from loopback (the host's nginx
+    serves it to loopback only, and listens on the host's address)."""
+    env = dict(os.environ, REQUEST_METHOD="GET", DOCUMENT_URI="/api/metrics",
+               SCRIPT_NAME="/api/metrics", QUERY_STRING="", REMOTE_ADDR="127.0.0.1")
+    sock = os.path.join(DIR, host, "popup.sock")
+    with open(os.path.join(DIR, host, "popup.conf")) as f:  # its `listen`, as stack.sh reads it
+        for line in f:
+            if line.startswith("listen = unix:"):
+                sock = line.split("unix:", 1)[1].strip()
+    r = subprocess.run(["cgi-fcgi", "-bind", "-connect", sock],
+                       env=env, capture_output=True, text=True, timeout=30)
+    head, _, body = r.stdout.replace("\r\n", "\n").partition("\n\n")
+    if r.returncode != 0 or not head.startswith("Status: 200"):
+        raise AssertionError("%s /api/metrics: %s %s" % (host, r.stdout[:300], r.stderr[:300]))
     out = {}
-    for line in body.decode().splitlines():
+    for line in body.splitlines():
         if line and not line.startswith("#"):
             k, _, v = line.rpartition(" ")
             out[k] = float(v)

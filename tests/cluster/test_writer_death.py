@@ -66,6 +66,15 @@ def no_mysql(host, on):
             script("exec", host, "nft", cmd)
 
 
+def alive(pid):
+    """pid runs (a zombie, killed and not yet reaped, does not)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 class WriterDeath(unittest.TestCase):
     def setUp(self):
         self.stopped = []  # writer pids SIGSTOPped by the test
@@ -118,12 +127,11 @@ class WriterDeath(unittest.TestCase):
             if pid is not None:
                 os.kill(pid, signal.SIGKILL)
         self.killed = True
-        self.assertTrue(wait_for(lambda: not any(os.path.exists("/proc/%d" % p)
-                                                 for p in (child, sup) if p), 30))
+        self.assertTrue(wait_for(lambda: not any(alive(p) for p in (child, sup) if p), 30))
         if child in self.stopped:
             self.stopped.remove(child)
 
-    def dies_holding(self, name, hold, holding, release):
+    def dies_holding(self, name, hold, holding, release, query=lambda q: sql(q).splitlines()):
         """h1's writer alone takes n fresh events and is held (hold()) before
         it commits them (holding() once it waits); then h1 dies (link cut,
         writer killed), the other writers run again, release(); every
@@ -146,6 +154,8 @@ class WriterDeath(unittest.TestCase):
                         (ours_in(in_hand("h1"), prefix), ours_in(QUEUE, prefix)))
         self.assertTrue(wait_for(holding, 60), writer_log("h1")[-2000:])
         held = llen(in_hand("h1"))
+        self.assertEqual(query("SELECT COUNT(*) FROM popup_events WHERE uid LIKE '%s-%%'"
+                               % prefix), ["0"])
         # The host dies: its link first (packets dropped), then its writer.
         script("cut", "h1")
         self.cut = True
@@ -202,7 +212,8 @@ class WriterDeath(unittest.TestCase):
             return lock[0].query(
                 "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE HOST LIKE '%s:%%' AND "
                 "STATE LIKE 'Waiting for table metadata lock%%'" % h1_addr) != ["0"]
-        self.dies_holding("m", hold, holding, lambda: lock[0].release())
+        self.dies_holding("m", hold, holding, lambda: lock[0].release(),
+                          query=lambda q: lock[0].query(q))
 
 
 if __name__ == "__main__":
