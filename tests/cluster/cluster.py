@@ -117,10 +117,18 @@ def redis(*args):
                           capture_output=True, text=True, timeout=30).stdout.strip()
 
 
+# The events in the queue and in every writer's processing list, counted
+# in one script: read one command at a time, a list a writer took over
+# (RENAME into a processing list that KEYS had not listed) or gave back in
+# between would be missed, and the queue would look drained while a batch
+# is still on its way to MySQL.
+IN_FLIGHT = ("local n = redis.call('LLEN', KEYS[1]) "
+             "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do n = n + redis.call('LLEN', k) end "
+             "return n")
+
+
 def drained():
-    if redis("LLEN", "popup:events") != "0":
-        return False
-    return all(redis("LLEN", k) == "0" for k in redis("KEYS", "popup:events:processing:*").split())
+    return redis("EVAL", IN_FLIGHT, "1", "popup:events", "popup:events:processing:*") == "0"
 
 
 LINE = re.compile(r'uri="(?P<uri>[^"]*)" status=(?P<status>\d+) .*?upstream="(?P<up>[^"]*)"')
