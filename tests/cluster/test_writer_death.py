@@ -180,7 +180,7 @@ class WriterDeath(unittest.TestCase):
                          if v > before.get(k, 0)})
             return bool(took)
         self.assertTrue(wait_for(grew, 30), (before, recovered("h2")))
-        by = [k for k in took if "w-h1" not in k]
+        by = [k.split('"')[1] for k in took if "w-h1" not in k]
         print("\n  h1 died holding %d events (%d of the test's); taken over by %s; all applied "
               "%.1f s after its death; lost %d, doubled %d"
               % (held, n, ", ".join(by), applied_after, len(lost), len(doubled)), end="")
