@@ -27,6 +27,26 @@ sql::mysql::MySQL_Driver* driver() {
   return d;
 }
 
+// A batch's transaction (autocommit off, lib/mysql_events.cc) whose
+// client is gone without a FIN or RST reaching the server (its host died or
+// was cut off between two statements, or while one waited for a lock)
+// would keep its row locks until TCP gives up (minutes) or wait_timeout
+// (hours), and a writer that takes the batch over would wait on them (the
+// same event ids), losing its own lease meanwhile. A batch's statements
+// follow one another at once, so the server may end a transaction idle for
+// as long as a writer's heartbeat lasts: by then its batch is taken over
+// anyway (writer/writer.h). MariaDB's idle_transaction_timeout, in batch
+// sessions only (0 outside them: popupctl's transactions wait for Redis);
+// a server without the variable (MySQL) keeps its behaviour.
+void set_idle_transaction_timeout(sql::Connection* c, int seconds) {
+  try {
+    std::unique_ptr<sql::Statement> st(c->createStatement());
+    st->execute("SET SESSION idle_transaction_timeout = " + std::to_string(seconds));
+  } catch (const sql::SQLException& e) {
+    if (e.getErrorCode() != 1193) throw;  // ER_UNKNOWN_SYSTEM_VARIABLE
+  }
+}
+
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   std::string cur;
@@ -155,6 +175,8 @@ bool Mysql::ensure_connected(std::string* err, bool batch) {
   if (batch == batch_) return true;
   try {
     conn_->setAutoCommit(!batch);
+    set_idle_transaction_timeout(conn_.get(),
+                                 batch ? std::max(1, (s_.writer_heartbeat_ttl_ms + 999) / 1000) : 0);
     batch_ = batch;
     return true;
   } catch (const sql::SQLException& e) {

@@ -127,10 +127,18 @@ def redis(*args):
                           capture_output=True, text=True, timeout=30, env=redis_env()).stdout.strip()
 
 
+# The events in the queue and in every writer's processing list, counted
+# in one script: read one command at a time, a list a writer took over
+# (RENAME into a processing list that KEYS had not listed) or gave back in
+# between would be missed, and the queue would look drained while a batch
+# is still on its way to MySQL.
+IN_FLIGHT = ("local n = redis.call('LLEN', KEYS[1]) "
+             "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do n = n + redis.call('LLEN', k) end "
+             "return n")
+
+
 def drained():
-    if redis("LLEN", "popup:events") != "0":
-        return False
-    return all(redis("LLEN", k) == "0" for k in redis("KEYS", "popup:events:processing:*").split())
+    return redis("EVAL", IN_FLIGHT, "1", "popup:events", "popup:events:processing:*") == "0"
 
 
 LINE = re.compile(r'uri="(?P<uri>[^"]*)" status=(?P<status>\d+) .*?upstream="(?P<up>[^"]*)"')
@@ -202,3 +210,118 @@ def host_log(h):
 def pct(values, p):
     v = sorted(values)
     return v[min(len(v) - 1, int(len(v) * p / 100))] if v else float("nan")
+
+
+def ensure_popup():
+    """The tests' popup POPUP for lang=eo (shown once a day, an ignore hides
+    it for 60 s, a click for good), published; idempotent, so each module
+    may run alone (run.py -k)."""
+    sql("REPLACE INTO popups (id, name, priority, enabled, platforms, langs, rollout_percent, "
+        "show_cooldown_s, ignore_cooldown_s, click_cooldown_s, title, body, image_url, link_url) "
+        "VALUES (%d, 'cluster tests', 500, 1, '', 'eo', 100, 86400, 60, NULL, 'T', 'B', '', '')"
+        % POPUP)
+    subprocess.run([os.path.join(TOP, "build", "popupctl"), "--config",
+                    os.path.join(DIR, "stores", "popupctl.conf"), "publish"],
+                   check=True, capture_output=True)
+    def everywhere():  # every host's workers took it (probes of fresh users)
+        tag = "%x" % int(time.time() * 1e6)
+        for i, a in enumerate(list(HOSTS.values()) * 4):
+            c = Conn(a)
+            try:
+                if shown(c.get("probe-%s-%d" % (tag, i), int(time.time()), lang="eo")[1]) != POPUP:
+                    return False
+            finally:
+                c.close()
+        return True
+    assert wait_for(everywhere, 30), "the hosts did not take the tests' popup"
+
+
+def writer_pids(host):
+    """(supervisor, writer) pids of pool host's popup-writer: its stack's
+    writer.pid and that process's child (None while it has none)."""
+    with open(os.path.join(DIR, host, "writer.pid")) as f:
+        sup = int(f.read().split()[0])
+    with open("/proc/%d/task/%d/children" % (sup, sup)) as f:
+        kids = [int(p) for p in f.read().split()]
+    return sup, (kids[0] if kids else None)
+
+
+def metrics(host):
+    """{'name{labels}': value} of a pool host's /api/metrics, asked of its
+    pool's socket itself with cgi-fcgi as from loopback (the host's nginx
+    serves it to loopback only, and listens on the host's address)."""
+    env = dict(os.environ, REQUEST_METHOD="GET", DOCUMENT_URI="/api/metrics",
+               SCRIPT_NAME="/api/metrics", QUERY_STRING="", REMOTE_ADDR="127.0.0.1")
+    sock = os.path.join(DIR, host, "popup.sock")
+    with open(os.path.join(DIR, host, "popup.conf")) as f:  # its `listen`, as stack.sh reads it
+        for line in f:
+            if line.startswith("listen = unix:"):
+                sock = line.split("unix:", 1)[1].strip()
+    r = subprocess.run(["cgi-fcgi", "-bind", "-connect", sock],
+                       env=env, capture_output=True, text=True, timeout=30)
+    head, _, body = r.stdout.replace("\r\n", "\n").partition("\n\n")
+    if r.returncode != 0 or not head.startswith("Status: 200"):
+        raise AssertionError("%s /api/metrics: %s %s" % (host, r.stdout[:300], r.stderr[:300]))
+    out = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.rpartition(" ")
+            out[k] = float(v)
+    return out
+
+
+def blocked_takers(hosts):
+    """Redis clients of these pool hosts that are blocked in BLMOVE (a
+    writer waiting for the queue's next item: Redis moves it to that
+    writer's processing list even while the writer process is stopped)."""
+    addrs = tuple(HOSTS[h][0] + ":" for h in hosts)
+    out = []
+    for line in redis("CLIENT", "LIST").splitlines():
+        f = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+        if f.get("addr", "").startswith(addrs) and f.get("cmd") == "blmove" and "b" in f.get("flags", ""):
+            out.append(f["addr"])
+    return out
+
+
+class TableLock:
+    """A MariaDB session of the test's own (the stores' MariaDB, as root)
+    that holds LOCK TABLES `table` WRITE until release(): a writer's batch
+    then waits in MariaDB between its take and its commit. query() runs a
+    statement in that same session (other sessions would wait on the lock
+    too)."""
+
+    def __init__(self, table):
+        self.p = subprocess.Popen(
+            ["mariadb", "--no-defaults", "-S", os.path.join(DIR, "stores", "mysql.sock"), "-u",
+             "root", "--batch", "-N", "--unbuffered", "popup"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            bufsize=1)
+        # Bounded: a session holding the table (a writer stopped mid-batch)
+        # fails the test instead of hanging it.
+        self.query("SET SESSION lock_wait_timeout = 30")
+        self.query("LOCK TABLES %s WRITE" % table)
+
+    def query(self, q):
+        """The rows of q (tab-separated lines)."""
+        mark = "-- done %s --" % time.time()
+        self.p.stdin.write("%s;\nSELECT '%s';\n" % (q, mark))
+        self.p.stdin.flush()
+        rows = []
+        for line in self.p.stdout:  # ends when the session fails
+            if line.rstrip("\n") == mark:
+                return rows
+            rows.append(line.rstrip("\n"))
+        raise AssertionError("the locking session ended: %s" % self.p.stderr.read())
+
+    def release(self):
+        if self.p.poll() is None:
+            try:
+                self.p.stdin.write("UNLOCK TABLES;\n")
+                self.p.stdin.close()
+            except BrokenPipeError:
+                pass
+        try:
+            self.p.wait(30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
