@@ -66,6 +66,11 @@ def no_mysql(host, on):
             script("exec", host, "nft", cmd)
 
 
+def breakers_open(host):
+    """Workers of host whose Redis circuit breaker is open."""
+    return sum(v for k, v in metrics(host).items() if k.startswith("popup_redis_breaker_open"))
+
+
 def alive(pid):
     """pid runs (a zombie, killed and not yet reaped, does not)."""
     try:
@@ -94,6 +99,10 @@ class WriterDeath(unittest.TestCase):
         no_mysql("h1", False)
         if self.cut:
             script("heal", "h1")
+            # h1's workers skipped Redis while cut off (their breakers): the
+            # next test's actions must reach the queue, not MySQL directly.
+            self.assertTrue(wait_for(lambda: breakers_open("h1") == 0, 60),
+                            "h1's Redis breakers closed after the heal")
         if self.killed:
             script("start", "h1")
             self.assertTrue(wait_for(lambda: writer_pids("h1")[1] is not None, 30))
