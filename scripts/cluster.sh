@@ -20,13 +20,15 @@
 #   scripts/cluster.sh status      the hosts, their links and pieces
 #   scripts/cluster.sh cut HOST    HOST's link goes down (packets dropped)
 #   scripts/cluster.sh heal HOST   HOST's link comes back
+#   scripts/cluster.sh start HOST  starts what is not running on pool host HOST
+#                                  (e.g. its writer, after its host "died")
 #   scripts/cluster.sh slow HOST MS   the edge reaches HOST with MS ms of
 #                                  delay each way (0: none); pool hosts only
 #   scripts/cluster.sh exec HOST CMD...   CMD in HOST's namespace
 #   scripts/cluster.sh kill rN redis|sentinel   SIGKILL that daemon of Redis
 #                                  host rN (a crash, not a cut)
-#   scripts/cluster.sh start rN    start what does not run on Redis host rN
-#                                  (after kill), with the files it had
+#   scripts/cluster.sh start rN    likewise on Redis host rN (after kill),
+#                                  with the files it had
 #   scripts/cluster.sh url         the edge's URL
 #
 # Settings (environment, with defaults): CLUSTER_DIR=run/cluster (all state:
@@ -42,7 +44,7 @@ umask 022
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 here=$top/scripts/cluster
-usage() { echo "usage: $0 up|down|status|url|cut HOST|heal HOST|slow HOST MS|exec HOST CMD...|kill rN redis|sentinel|start rN" >&2; exit 2; }
+usage() { echo "usage: $0 up|down|status|url|cut HOST|heal HOST|start HOST|slow HOST MS|exec HOST CMD...|kill rN redis|sentinel" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 cmd=$1; shift
 
@@ -170,10 +172,14 @@ case "$cmd" in
   url) edge_url ;;
   cut) [ $# -eq 1 ] || usage; any_host "$1"; net_cut "$1"; log "$1 cut off" ;;
   heal) [ $# -eq 1 ] || usage; any_host "$1"; net_heal "$1"; log "$1 back" ;;
+  start) [ $# -eq 1 ] || usage
+         case $1 in
+           r[0-9]) redis_host "$1"; start_redis_host "$1" ;;
+           *) check; pool_host "$1"; start_pool_host "$1"; log "$1 running" ;;
+         esac ;;
   slow) [ $# -eq 2 ] || usage; pool_host "$1"; [[ $2 =~ ^[0-9]+$ ]] || fail "MS must be a number"
         mkdir -p "$dir/log"; net_slow "$1" "$2" ;;
   exec) [ $# -ge 2 ] || usage; any_host "$1"; h=$1; shift; in_ns "$h" "$@" ;;
   kill) [ $# -eq 2 ] || usage; redis_host "$1"; [[ $2 =~ ^(redis|sentinel)$ ]] || usage; kill_redis "$1" "$2" ;;
-  start) [ $# -eq 1 ] || usage; redis_host "$1"; start_redis_host "$1" ;;
   *) usage ;;
 esac

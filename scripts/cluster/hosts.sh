@@ -34,6 +34,9 @@ start_pool_host() {
   mkdir -p "$d" && chmod 711 "$d"
   cp "$dir/stores/mysql.password" "$dir/stores/popupctl.password" "$d/"
   chmod 600 "$d/mysql.password" "$d/popupctl.password"
+  if [ -s "$dir/stores/redis.password" ]; then
+    cp "$dir/stores/redis.password" "$d/" && chmod 600 "$d/redis.password"
+  fi
   if [ ! -e "$d/popup.local.conf" ]; then
     cat > "$d/popup.local.conf" <<CONF
 # The operator's settings for pool host $h of the cluster (scripts/cluster.sh

@@ -7,9 +7,13 @@
 #             node carries redis-node.conf's lines (min-replicas-to-write 1,
 #             min-replicas-max-lag 10), each sentinel sentinel.conf with this
 #             cluster's addresses and shorter timeouts. Both listen on the
-#             host's private address only, with protected-mode no (no
-#             password on the private bridge: docs/security.md), as the
-#             stores host's Redis does (STORES_BIND).
+#             host's private address only. The nodes take the stores host's
+#             Redis password (DIR/stores/redis.password, REDIS_AUTH: the pool
+#             hosts have it already) as requirepass and masterauth, the
+#             sentinels as auth-pass; without one the nodes run with
+#             protected-mode no, as the stores' Redis then does. The
+#             sentinels have no password (protected-mode no): keep them on
+#             the private network (docs/security.md).
 # The pool hosts, their writers and popupctl find the primary through the
 # three sentinels (redis_sentinels in each popup.local.conf); the popups are
 # published into it from the stores host (DIR/redis-popupctl.conf: the
@@ -49,12 +53,23 @@ redis_pid() {
   return 0
 }
 
-redis_cli_at() { timeout 3 redis-cli -h "$1" -p "$2" "${@:3}" 2>/dev/null; }
+# The nodes' password: the stores host's (DIR/stores/redis.password, which
+# the pool hosts get too), when its stack made one; empty: none.
+redis_password() { cat "$dir/stores/redis.password" 2>/dev/null || true; }
+
+# redis_cli_at ADDR PORT ARGS...: redis-cli with the nodes' password for a
+# node (6379); the sentinels have none.
+redis_cli_at() {
+  local pw=""
+  [ "$2" != 6379 ] || pw=$(redis_password)
+  if [ -n "$pw" ]; then REDISCLI_AUTH=$pw timeout 3 redis-cli -h "$1" -p "$2" "${@:3}" 2>/dev/null
+  else timeout 3 redis-cli -h "$1" -p "$2" "${@:3}" 2>/dev/null; fi
+}
 
 # The node's and the sentinel's files, made from deploy/redis/.
 render_redis_host() {
-  local h=$1 a d=$dir/$1 k
-  a=$(addr_of "$h")
+  local h=$1 a d=$dir/$1 k pw
+  a=$(addr_of "$h") pw=$(redis_password)
   rm -rf "$d"
   mkdir -p "$d"/{redis,sentinel,log}
   chmod 711 "$d"
@@ -64,8 +79,16 @@ render_redis_host() {
     grep -v '^[[:space:]]*#' "$top/deploy/redis/redis-node.conf" | grep .
     echo "port 6379"
     echo "bind $a"
-    echo "# The private bridge only; no password there (docs/security.md)."
-    echo "protected-mode no"
+    if [ -n "$pw" ]; then
+      echo "# The stores host's password (DIR/stores/redis.password), also to"
+      echo "# replicate from the primary; protected mode then lets clients in."
+      echo "requirepass $pw"
+      echo "masterauth $pw"
+      echo "protected-mode yes"
+    else
+      echo "# The private bridge only; no password there (docs/security.md)."
+      echo "protected-mode no"
+    fi
     echo "dir $d/redis"
     echo "pidfile $d/redis/redis.pid"
     echo "logfile $d/log/redis.log"
@@ -90,8 +113,11 @@ render_redis_host() {
            "down-after-milliseconds $REDIS_MASTER 2000" "failover-timeout $REDIS_MASTER 6000"; do
     grep -q "$k" "$d/sentinel/sentinel.conf" || fail "deploy/redis/sentinel.conf has no line for '$k'"
   done
+  [ -z "$pw" ] || echo "sentinel auth-pass $REDIS_MASTER $pw" >> "$d/sentinel/sentinel.conf"
   cat >> "$d/sentinel/sentinel.conf" <<CONF
 # This host's (scripts/cluster/redis.sh); the sentinel appends what it learns.
+# No password on the sentinels (the pool asks them without one): the
+# private bridge only (docs/security.md).
 protected-mode no
 sentinel resolve-hostnames no
 dir $d/sentinel

@@ -167,10 +167,25 @@ def resp(addr, *args, timeout=1.5):
     for a in args:
         a = str(a).encode()
         out += b"$%d\r\n%s\r\n" % (len(a), a)
+    pw = _node_password() if addr[1] != 26379 else None
+    if pw:  # AUTH first (the sentinels have no password)
+        out = b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(pw), pw.encode()) + out
     with socket.create_connection(addr, timeout=timeout) as c:
         c.sendall(out)
         with c.makefile("rb") as f:
+            if pw:
+                read(f)
             return read(f)
+
+
+def _node_password():
+    """The Redis nodes' password (the stores host's, which cluster.sh gives
+    r1..r3 too); None without one."""
+    try:
+        with open(os.path.join(DIR, "stores", "redis.password")) as f:
+            return f.read().strip() or None
+    except FileNotFoundError:
+        return None
 
 
 def _text(v):  # a reply as redis-cli prints it (no tty)
@@ -244,6 +259,16 @@ def redis_healthy():
     return all(replica_of(o, p) for o in REDIS_NODES if o != h)
 
 
+def redis_env():
+    """redis-cli's environment: the store host's Redis password (its stack
+    makes one because it listens on the network)."""
+    try:
+        with open(os.path.join(DIR, "stores", "redis.password")) as f:
+            return dict(os.environ, REDISCLI_AUTH=f.read().strip())
+    except FileNotFoundError:
+        return None
+
+
 def redis(*args):
     """A command to the Redis in use, its reply as redis-cli prints it."""
     if redis_mode() == "sentinel":
@@ -256,7 +281,17 @@ def redis(*args):
         except RespError as e:
             return str(e)
     return subprocess.run(["redis-cli", "-s", os.path.join(DIR, "stores", "redis.sock"), *args],
-                          capture_output=True, text=True, timeout=30).stdout.strip()
+                          capture_output=True, text=True, timeout=30, env=redis_env()).stdout.strip()
+
+
+# The events in the queue and in every writer's processing list, counted
+# in one script: read one command at a time, a list a writer took over
+# (RENAME into a processing list that KEYS had not listed) or gave back in
+# between would be missed, and the queue would look drained while a batch
+# is still on its way to MySQL.
+IN_FLIGHT = ("local n = redis.call('LLEN', KEYS[1]) "
+             "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do n = n + redis.call('LLEN', k) end "
+             "return n")
 
 
 def publish():
@@ -266,32 +301,6 @@ def publish():
             else os.path.join(DIR, "stores", "popupctl.conf"))
     subprocess.run([os.path.join(TOP, "build", "popupctl"), "--config", conf, "publish"],
                    check=True, capture_output=True)
-
-
-def use_test_popup(now):
-    """The tests' popup POPUP for lang=eo: shown once a day, ignore hides it
-    for 60 s, click for good (so stale memory answers null and obeying an
-    ignore shows it again, as tests/integration/test_invalidation.py does);
-    published, and taken by every host's workers."""
-    sql("REPLACE INTO popups (id, name, priority, enabled, platforms, langs, rollout_percent, "
-        "show_cooldown_s, ignore_cooldown_s, click_cooldown_s, title, body, image_url, link_url) "
-        "VALUES (%d, 'cluster tests', 500, 1, '', 'eo', 100, 86400, 60, NULL, 'T', 'B', '', '')"
-        % POPUP)
-    before = redis("GET", "popup:config:version")
-    publish()  # into the Redis the pool hosts use (the sentinels' primary or the stores')
-    assert redis("GET", "popup:config:version") != before
-    run = os.urandom(3).hex()
-
-    def everywhere():  # every host's workers took the new configuration
-        for i, a in enumerate(list(HOSTS.values()) * 4):
-            c = Conn(a)
-            try:
-                if shown(c.get("probe-%s-%d" % (run, i), now, lang="eo")[1]) != POPUP:
-                    return False
-            finally:
-                c.close()
-        return True
-    assert wait_for(everywhere, 30), "the hosts did not take the tests' popup"
 
 
 def healthz(host):
@@ -308,9 +317,7 @@ def healthz(host):
 
 
 def drained():
-    if redis("LLEN", "popup:events") != "0":
-        return False
-    return all(redis("LLEN", k) == "0" for k in redis("KEYS", "popup:events:processing:*").split())
+    return redis("EVAL", IN_FLIGHT, "1", "popup:events", "popup:events:processing:*") == "0"
 
 
 LINE = re.compile(r'uri="(?P<uri>[^"]*)" status=(?P<status>\d+) .*?upstream="(?P<up>[^"]*)"')
@@ -382,3 +389,119 @@ def host_log(h):
 def pct(values, p):
     v = sorted(values)
     return v[min(len(v) - 1, int(len(v) * p / 100))] if v else float("nan")
+
+
+def ensure_popup():
+    """The tests' popup POPUP for lang=eo (shown once a day, an ignore hides
+    it for 60 s, a click for good), published; idempotent, so each module
+    may run alone (run.py -k)."""
+    sql("REPLACE INTO popups (id, name, priority, enabled, platforms, langs, rollout_percent, "
+        "show_cooldown_s, ignore_cooldown_s, click_cooldown_s, title, body, image_url, link_url) "
+        "VALUES (%d, 'cluster tests', 500, 1, '', 'eo', 100, 86400, 60, NULL, 'T', 'B', '', '')"
+        % POPUP)
+    before = redis("GET", "popup:config:version")
+    publish()  # into the Redis the pool hosts use (the sentinels' primary or the stores')
+    assert redis("GET", "popup:config:version") != before
+
+    def everywhere():  # every host's workers took it (probes of fresh users)
+        tag = "%x" % int(time.time() * 1e6)
+        for i, a in enumerate(list(HOSTS.values()) * 4):
+            c = Conn(a)
+            try:
+                if shown(c.get("probe-%s-%d" % (tag, i), int(time.time()), lang="eo")[1]) != POPUP:
+                    return False
+            finally:
+                c.close()
+        return True
+    assert wait_for(everywhere, 30), "the hosts did not take the tests' popup"
+
+
+def writer_pids(host):
+    """(supervisor, writer) pids of pool host's popup-writer: its stack's
+    writer.pid and that process's child (None while it has none)."""
+    with open(os.path.join(DIR, host, "writer.pid")) as f:
+        sup = int(f.read().split()[0])
+    with open("/proc/%d/task/%d/children" % (sup, sup)) as f:
+        kids = [int(p) for p in f.read().split()]
+    return sup, (kids[0] if kids else None)
+
+
+def metrics(host):
+    """{'name{labels}': value} of a pool host's /api/metrics, asked of its
+    pool's socket itself with cgi-fcgi as from loopback (the host's nginx
+    serves it to loopback only, and listens on the host's address)."""
+    env = dict(os.environ, REQUEST_METHOD="GET", DOCUMENT_URI="/api/metrics",
+               SCRIPT_NAME="/api/metrics", QUERY_STRING="", REMOTE_ADDR="127.0.0.1")
+    sock = os.path.join(DIR, host, "popup.sock")
+    with open(os.path.join(DIR, host, "popup.conf")) as f:  # its `listen`, as stack.sh reads it
+        for line in f:
+            if line.startswith("listen = unix:"):
+                sock = line.split("unix:", 1)[1].strip()
+    r = subprocess.run(["cgi-fcgi", "-bind", "-connect", sock],
+                       env=env, capture_output=True, text=True, timeout=30)
+    head, _, body = r.stdout.replace("\r\n", "\n").partition("\n\n")
+    if r.returncode != 0 or not head.startswith("Status: 200"):
+        raise AssertionError("%s /api/metrics: %s %s" % (host, r.stdout[:300], r.stderr[:300]))
+    out = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.rpartition(" ")
+            out[k] = float(v)
+    return out
+
+
+def blocked_takers(hosts):
+    """Redis clients of these pool hosts that are blocked in BLMOVE (a
+    writer waiting for the queue's next item: Redis moves it to that
+    writer's processing list even while the writer process is stopped)."""
+    addrs = tuple(HOSTS[h][0] + ":" for h in hosts)
+    out = []
+    for line in redis("CLIENT", "LIST").splitlines():
+        f = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+        if f.get("addr", "").startswith(addrs) and f.get("cmd") == "blmove" and "b" in f.get("flags", ""):
+            out.append(f["addr"])
+    return out
+
+
+class TableLock:
+    """A MariaDB session of the test's own (the stores' MariaDB, as root)
+    that holds LOCK TABLES `table` WRITE until release(): a writer's batch
+    then waits in MariaDB between its take and its commit. query() runs a
+    statement in that same session (other sessions would wait on the lock
+    too)."""
+
+    def __init__(self, table):
+        self.p = subprocess.Popen(
+            ["mariadb", "--no-defaults", "-S", os.path.join(DIR, "stores", "mysql.sock"), "-u",
+             "root", "--batch", "-N", "--unbuffered", "popup"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            bufsize=1)
+        # Bounded: a session holding the table (a writer stopped mid-batch)
+        # fails the test instead of hanging it.
+        self.query("SET SESSION lock_wait_timeout = 30")
+        self.query("LOCK TABLES %s WRITE" % table)
+
+    def query(self, q):
+        """The rows of q (tab-separated lines)."""
+        mark = "-- done %s --" % time.time()
+        self.p.stdin.write("%s;\nSELECT '%s';\n" % (q, mark))
+        self.p.stdin.flush()
+        rows = []
+        for line in self.p.stdout:  # ends when the session fails
+            if line.rstrip("\n") == mark:
+                return rows
+            rows.append(line.rstrip("\n"))
+        raise AssertionError("the locking session ended: %s" % self.p.stderr.read())
+
+    def release(self):
+        if self.p.poll() is None:
+            try:
+                self.p.stdin.write("UNLOCK TABLES;\n")
+                self.p.stdin.close()
+            except BrokenPipeError:
+                pass
+        try:
+            self.p.wait(30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()

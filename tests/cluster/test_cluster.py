@@ -17,14 +17,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from harness import Stack  # noqa: E402
 
 from cluster import (DIR, EDGE, HOSTS, HOST_OF_ADDR, NET, POPUP, TOP, Conn, drained, edge_log, host_log, routed_to,
-                     parallel, pct, redis, script, served_by, shown, sql, use_test_popup, wait_for)
+                     ensure_popup, parallel, pct, redis, script, served_by, shown, sql, wait_for)
 
 RUN = uuid.uuid4().hex[:6]
 NOW = int(time.time())
 
 
 def setUpModule():
-    use_test_popup(NOW)
+    ensure_popup()
 
 
 def owners(uids, now):

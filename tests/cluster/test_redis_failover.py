@@ -12,6 +12,7 @@ degraded during the failover and ok on the new primary after, and sees the
 old primary rejoin as a replica. Skipped with CLUSTER_REDIS=single."""
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -19,9 +20,9 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import (EDGE, HOSTS, POPUP, REDIS_NODES, Conn, RespError, drained,  # noqa: E402
-                     healthz, node, primary, primary_host, redis, redis_healthy, redis_mode,
-                     replica_of, script, shown, sql, use_test_popup, wait_for)
+from cluster import (EDGE, HOSTS, POPUP, REDIS_NODES, SCRIPT, Conn, RespError, drained,  # noqa: E402
+                     healthz, node, primary, primary_host, redis, redis_env, redis_healthy, redis_mode,
+                     replica_of, script, shown, sql, ensure_popup, wait_for)
 
 RUN = uuid.uuid4().hex[:6]
 NOW = int(time.time())
@@ -34,7 +35,7 @@ def setUpModule():
     if redis_mode() != "sentinel":
         raise unittest.SkipTest("CLUSTER_REDIS=single: no sentinels in this cluster")
     assert wait_for(redis_healthy, 60), "r1..r3 are not one primary with two replicas"
-    use_test_popup(NOW)
+    ensure_popup()
 
 
 class Load:
@@ -252,7 +253,8 @@ class RedisFailover(unittest.TestCase):
             # Straight into the isolated node, from its own namespace: taken
             # (its replicas were silent for less than min-replicas-max-lag)
             # or refused (NOREPLICAS), never kept.
-            r = script("exec", old, "redis-cli", "-h", REDIS_NODES[old][0], "SET", marker, "1", check=False)
+            r = subprocess.run([SCRIPT, "exec", old, "redis-cli", "-h", REDIS_NODES[old][0], "SET", marker, "1"],
+                               env=redis_env(), capture_output=True, text=True, timeout=60)
             answer.append((r.stdout + r.stderr).strip())
         old, new = self.fail_over("rc", cut, write_marker)
         script("heal", old)
