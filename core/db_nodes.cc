@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "core/text.h"
+#include "core/list.h"
 
 namespace popup {
 namespace {
@@ -48,12 +48,10 @@ std::string to_string(const DbNode& n) {
 }
 
 Result<std::vector<DbNode>> parse_db_nodes(std::string_view list) {
+  auto items = split_comma_list(list);
+  if (!items.ok()) return items.error();
   std::vector<DbNode> out;
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view item = trim(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-    if (item.empty()) continue;
+  for (std::string_view item : items.value()) {
     DbNode n;
     if (!parse_node(item, &n))
       return Error{"bad_request", "not host:port: " + std::string(item)};

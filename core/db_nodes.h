@@ -22,10 +22,11 @@ struct DbNode {
 // How a node is named in logs and /api/healthz: "host:port" or the socket path.
 std::string to_string(const DbNode& n);
 
-// `mysql_hosts`: "host:port,host:port,..." in order of preference (spaces
-// allowed; an IPv6 host in brackets, "[::1]:3306"); every item needs a port
-// in 1..65535 and no host appears twice. Empty: an empty list. Error naming
-// the first item that does not parse.
+// `mysql_hosts`: "host:port,host:port,..." in order of preference (split by
+// core/list.h: spaces allowed, no empty item; an IPv6 host in brackets,
+// "[::1]:3306"); every item needs a port in 1..65535 and no host appears
+// twice. Empty: an empty list. Error naming the first item that does not
+// parse.
 Result<std::vector<DbNode>> parse_db_nodes(std::string_view list);
 
 // The nodes a process connects to: `mysql_hosts` when set, else the one

@@ -1,11 +1,12 @@
 #include "core/netmask.h"
-#include "core/text.h"
 
 #include <arpa/inet.h>
 
 #include <charconv>
 #include <cstring>
 #include <optional>
+
+#include "core/list.h"
 
 namespace popup {
 namespace {
@@ -37,12 +38,10 @@ bool same_prefix(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>
 }  // namespace
 
 Result<std::vector<Network>> parse_networks(std::string_view list) {
+  auto items = split_comma_list(list);
+  if (!items.ok()) return items.error();
   std::vector<Network> out;
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view item = trim(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-    if (item.empty()) continue;
+  for (std::string_view item : items.value()) {
     size_t slash = item.find('/');
     bool v4 = false;
     auto ip = parse_ip(item.substr(0, slash), &v4);

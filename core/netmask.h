@@ -20,8 +20,9 @@ struct Network {
   int prefix = 0;  // bits, 0..128
 };
 
-// "127.0.0.0/8,::1/128,10.0.0.0/8" (spaces allowed; an address without
-// /bits is one host). Error naming the first item that does not parse.
+// "127.0.0.0/8,::1/128,10.0.0.0/8" (split by core/list.h: spaces allowed,
+// no empty item; an address without /bits is one host). Error naming the
+// first item that does not parse.
 Result<std::vector<Network>> parse_networks(std::string_view list);
 
 // True when the numeric address `addr` (IPv4 or IPv6, as FastCGI's

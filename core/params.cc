@@ -204,6 +204,10 @@ bool routed_by_uid(std::string_view query, std::string_view uid) {
   return false;
 }
 
+bool routed_to_owner(std::string_view query, std::string_view route, std::string_view uid) {
+  return route.empty() ? routed_by_uid(query, uid) : route == uid;
+}
+
 bool valid_uid(std::string_view uid) {
   if (uid.empty() || uid.size() > 64) return false;
   for (char c : uid)

@@ -69,6 +69,13 @@ Result<ActionRequest> parse_action_request(const ActionSource& src);
 // (user affinity). An escaped or missing uid may have been routed anywhere.
 bool routed_by_uid(std::string_view query, std::string_view uid);
 
+// True when nginx hashed `uid` to pick this worker: `route` is the key it
+// hashed (the POPUP_ROUTE parameter, $popup_route: the query's uid, else
+// the body's, else the request's own id), which must be `uid` byte for byte.
+// Without the parameter (a front end that does not send it), only the
+// query string can tell: routed_by_uid.
+bool routed_to_owner(std::string_view query, std::string_view route, std::string_view uid);
+
 // parse_action_request for a body alone (no query string, no header).
 Result<ActionRequest> parse_action_body(std::string_view content_type, std::string_view body);
 

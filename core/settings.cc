@@ -18,6 +18,7 @@
 
 #include "core/cors.h"
 #include "core/db_nodes.h"
+#include "core/list.h"
 #include "core/netmask.h"
 
 namespace popup {
@@ -152,6 +153,11 @@ constexpr Setting kTable[] = {
     {kRedis, "redis_master_name", &Settings::redis_master_name, "popup",
      "The name the sentinels monitor the primary under (`sentinel monitor <name> ...`).", 0, 0,
      Text::name},
+    {kRedis, "redis_password", &Settings::redis_password, "",
+     "The password of Redis's default user (`requirepass`, and `masterauth` on replicas), sent "
+     "with AUTH on every connection to the primary; empty = none. Sentinels are asked without "
+     "one. Keep the file unreadable to others.",
+     0, 0},
     {kRedis, "redis_replica_wait_ms", &Settings::redis_replica_wait_ms, "200",
      "With `redis_sentinels`: how long an action's batch waits for one replica to acknowledge "
      "it (`WAIT 1`); without that acknowledgement its events are written to MySQL directly "
@@ -302,10 +308,12 @@ std::string set_text(const Setting& st, std::string_view value, std::string* out
     case Text::any: break;
     case Text::address: ok = parse_address(value).has_value(); break;
     case Text::address_or_empty: ok = value.empty() || parse_address(value); break;
-    case Text::addresses_or_empty:
-      ok = value.empty() || !parse_address_list(value).empty();
-      if (!ok) return std::string(st.key) + " must be host:port,host:port,... (or empty)";
+    case Text::addresses_or_empty: {
+      std::string why;
+      if (!value.empty() && parse_address_list(value, &why).empty())
+        return std::string(st.key) + " must be host:port,host:port,... (or empty): " + why;
       break;
+    }
     case Text::name: ok = valid_name(value); break;
     case Text::level:
       if (value != "debug" && value != "info" && value != "warn" && value != "error")
@@ -463,19 +471,23 @@ std::string format_address(const Address& a) {
   return (v6 ? "[" + a.host + "]" : a.host) + ":" + std::to_string(a.port);
 }
 
-std::vector<Address> parse_address_list(std::string_view s) {
-  std::vector<Address> out;
-  while (true) {
-    auto comma = s.find(',');
-    std::string_view one = s.substr(0, comma);
-    while (!one.empty() && std::isspace(static_cast<unsigned char>(one.front()))) one.remove_prefix(1);
-    while (!one.empty() && std::isspace(static_cast<unsigned char>(one.back()))) one.remove_suffix(1);
-    auto a = parse_address(one);
-    if (!a) return {};
-    out.push_back(std::move(*a));
-    if (comma == std::string_view::npos) return out;
-    s.remove_prefix(comma + 1);
+std::vector<Address> parse_address_list(std::string_view s, std::string* why) {
+  auto items = split_comma_list(s);
+  if (!items.ok()) {
+    if (why) *why = items.error().message;
+    return {};
   }
+  std::vector<Address> out;
+  for (std::string_view one : items.value()) {
+    auto a = parse_address(one);
+    if (!a) {
+      if (why) *why = "not host:port or unix:/path: " + std::string(one);
+      return {};
+    }
+    out.push_back(std::move(*a));
+  }
+  if (out.empty() && why) *why = "no address";
+  return out;
 }
 
 Result<Settings> parse_settings(std::string_view text) {

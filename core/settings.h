@@ -28,9 +28,10 @@ struct Address {
 // nullopt when the text is neither form (port 1..65535, non-empty path/host).
 std::optional<Address> parse_address(std::string_view s);
 std::string format_address(const Address& a);
-// A comma-separated list of addresses (spaces around the commas allowed);
-// empty when any element does not parse, or when there is none.
-std::vector<Address> parse_address_list(std::string_view s);
+// A comma-separated list of addresses (core/list.h: spaces around the
+// commas allowed, no empty item); empty when any item does not parse, or
+// when there is none, and then *why (when given) says which.
+std::vector<Address> parse_address_list(std::string_view s, std::string* why = nullptr);
 
 // The socket of worker slot `slot` (0-based) of a pool that listens on
 // `listen`: "<path>.<slot>" for a unix socket, port + 1 + slot on the same
@@ -75,6 +76,7 @@ struct Settings {
   std::string redis;
   std::string redis_sentinels;  // "" = no Sentinel: `redis` is the one Redis
   std::string redis_master_name;
+  std::string redis_password;  // "" = none; sent with AUTH on every data connection
   int redis_replica_wait_ms;
   int redis_timeout_ms;
   // Circuit breaker (core/breaker.h): after this many failed Redis calls in

@@ -114,8 +114,9 @@ const Family kFamilies[] = {
     {"popup_writer_last_batch_size", Type::gauge, "Events in the writer's last batch."},
     {"popup_writer_last_batch_seconds", Type::gauge, "Duration of the writer's last batch."},
     {"popup_writer_mysql_reachable", Type::gauge,
-     "0 when the writer's last batch found no database node that answers and takes statements "
-     "(mysql_hosts: none of them); 1 otherwise."},
+     "0 when the writer's last batch, or while its queue is empty its check every 5 s, found no "
+     "database node that answers and takes statements (mysql_hosts: none of them); 1 "
+     "otherwise."},
     {"popup_writer_lag_seconds", Type::gauge,
      "Age of the oldest event of the writer's last batch at commit (0 once its queue is "
      "empty); only while the writer is alive."},

@@ -101,10 +101,16 @@ void print_check(const Settings& s, const std::string& path) {
          path.c_str(), s.workers, s.threads, s.nginx_workers, s.nginx_keepalive,
          static_cast<long long>(raise_fd_limit()));
   bool affine = s.user_affinity && !s.listen.empty();
-  if (affine)
-    printf("# user affinity: one socket per worker; nginx hashes the uid to a worker\n"
-           "# (a request without ?uid= to any of them, at random)\n"
-           "map $arg_uid $popup_route {\n    \"\"      $request_id;\n    default $arg_uid;\n}\n");
+  // nginx/popup.conf passes $popup_route to every pool (POPUP_ROUTE), so
+  // the maps are printed for any pool; only an affine one hashes it.
+  printf("# the key nginx hashes to pick a user's worker: the query's uid, else the\n"
+         "# uid in an action's body, else the request's own id (nginx/README.md)\n"
+         "map $request_body $popup_body_route {\n"
+         "    '~(?:^|&)uid=(?<popup_form_uid>[A-Za-z0-9._-]{1,64})(?:&|$)'  $popup_form_uid;\n"
+         "    '~\"uid\"\\s*:\\s*\"(?<popup_json_uid>[A-Za-z0-9._-]{1,64})\"'      $popup_json_uid;\n"
+         "    default $request_id;\n}\n"
+         "map $arg_uid $popup_route {\n    \"\"      $popup_body_route;\n    default $arg_uid;\n}\n");
+  if (affine) printf("# user affinity: one socket per worker; nginx hashes the key to a worker\n");
   printf("# the nginx upstream for this pool (nginx/README.md):\nupstream popup_pool {\n");
   if (affine) printf("    hash $popup_route consistent;\n");
   if (!affine && s.listen.empty())

@@ -91,7 +91,7 @@ Response route(const Request& r, Endpoints& svc, const RouteOptions& o, int64_t 
       auto v = parse_visit(r.query);
       if (!v.ok()) return error_response("bad_request", v.error().message);
       // Routed by this uid to this process: its owner (service.h).
-      bool owner = r.via_slot && routed_by_uid(r.query, v.value().uid);
+      bool owner = r.via_slot && routed_to_owner(r.query, r.route, v.value().uid);
       // HEAD answers like GET and records nothing (SPEC).
       return r.method == "HEAD" ? svc.peek(v.value(), now, owner)
                                 : svc.popup(v.value(), now, owner);
@@ -103,8 +103,9 @@ Response route(const Request& r, Endpoints& svc, const RouteOptions& o, int64_t 
         return error_response("payload_too_large", "the body must be at most 4096 bytes");
       auto a = parse_action_request({r.content_type, r.body, r.query, r.idempotency_key});
       if (!a.ok()) return error_response("bad_request", a.error().message);
-      // Only an action routed by its uid (?uid= in the query) reaches the owner.
-      bool owner = r.via_slot && routed_by_uid(r.query, a.value().uid);
+      // An action routed by its uid (in the query, or in the body through
+      // nginx's $popup_route) reaches the owner.
+      bool owner = r.via_slot && routed_to_owner(r.query, r.route, a.value().uid);
       return svc.action(a.value(), r.request_id, now, owner);
     }
     case Endpoint::healthz:

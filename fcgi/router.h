@@ -27,6 +27,7 @@ struct Request {
   std::string test_now;        // X-Popup-Now header, honoured only with test_clock
   std::string idempotency_key;  // Idempotency-Key header
   std::string request_id;       // nginx's $request_id (REQUEST_ID param)
+  std::string route;            // the key nginx hashed to pick the worker (POPUP_ROUTE)
   std::string remote_addr;      // REMOTE_ADDR
   // It came on this process's slot socket, to which nginx sends the users
   // it hashes here (user affinity; false on the shared socket).

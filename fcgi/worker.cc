@@ -114,6 +114,7 @@ Request read_request(FCGX_Request& req) {
   r.test_now = param(req, "HTTP_X_POPUP_NOW");
   r.idempotency_key = param(req, "HTTP_IDEMPOTENCY_KEY");
   r.request_id = param(req, "REQUEST_ID");
+  r.route = param(req, "POPUP_ROUTE");
   r.origin = param(req, "HTTP_ORIGIN");
   r.cors_method = param(req, "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
   const char* cl = param(req, "CONTENT_LENGTH");

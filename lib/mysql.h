@@ -5,12 +5,8 @@
 // caught here and turned into `false` + an error string; after an error the
 // connection is dropped and the next call reconnects.
 //
-// Nodes (core/db_nodes.h): the connection goes to the first node of
-// `mysql_hosts` (or the one server of mysql_host/mysql_socket) that answers
-// and takes statements (a Galera node with wsrep_ready OFF does not), and
-// stays on it. A node that breaks the connection or refuses statements
-// (Galera ERROR 1047, outside the primary component) sends the next
-// connection to the next node, in list order, round.
+// Nodes: lib/mysql_nodes.h chooses the node of each connection and moves
+// on to the next one when a node refuses statements or breaks.
 //
 // Attempts within one call (attempts() below): a deadlock or Galera
 // certification failure (rolled back by the server) runs the call again,
@@ -36,11 +32,13 @@
 #include "core/event.h"
 #include "core/popup.h"
 #include "core/settings.h"
+#include "lib/mysql_nodes.h"
 
 namespace sql {
 class Connection;
 class PreparedStatement;
 class SQLException;
+class Statement;
 }
 
 namespace popup {
@@ -62,10 +60,10 @@ class Mysql {
 
   // The node of the current connection (to_string(DbNode)); "" when there
   // is none (never connected, or the last call failed on every node).
-  const std::string& node() const { return node_; }
+  const std::string& node() const { return nodes_.node(); }
   // True when the last connect found no node that answers and takes
   // statements (every node was tried); false again once one does.
-  bool no_node() const { return no_node_; }
+  bool no_node() const { return nodes_.no_node(); }
   Mysql& operator=(const Mysql&) = delete;
 
   // Every popup, enabled or not, and the published version. Rows that do not parse
@@ -147,8 +145,6 @@ class Mysql {
   // other use turns it back on, so reads never sit in an old snapshot.
   bool ensure_connected(std::string* err, bool batch = false);
   bool connect(std::string* err);
-  bool load_config_once(ConfigSet* out, std::string* err);
-  bool load_user_states_once(const std::string& uid, UserStates* out, std::string* err);
   bool apply_events_once(const std::vector<Event>& events, std::string* err);
   std::vector<Event> insert_one_by_one(const std::vector<Event>& events);
   void apply_rollup(const std::vector<Event>& inserted);
@@ -175,11 +171,22 @@ class Mysql {
   // and, for a node that refuses or broke, moves the next connection on.
   bool fail(const std::string& what, std::string* err, DbFailure why = DbFailure::other);
   bool fail(const sql::SQLException& e, std::string* err);
-  // One node: connected, and taking statements; false with *err otherwise.
-  bool connect_to(const DbNode& n, std::string* err);
-  bool commit_published_once(const std::vector<Statement>& stmts,
-                             const std::function<bool(const ConfigSet&, std::string*)>& publish,
-                             ConfigSet* cfg, bool* published, std::string* err);
+  // One attempt of body on a connection: connects first and fail()s a
+  // Connector exception body throws.
+  bool once(const std::function<bool(std::string*)>& body, std::string* err);
+  // body through attempts(), each attempt once().
+  bool on_connection(const std::function<bool(std::string*)>& body, std::string* err,
+                     bool repeatable) {
+    return attempts([&](std::string* e) { return once(body, e); }, err, repeatable);
+  }
+  // body in one transaction, through attempts() (not repeatable: a commit
+  // whose answer was lost may have happened): START TRANSACTION, body(st,
+  // err), then COMMIT when it returned true, or ROLLBACK when it returned
+  // false (its *err says why; not run again). A failure once *committing is
+  // true (body sets it when the transaction must not run twice) ends the
+  // call too.
+  bool in_transaction(const std::function<bool(sql::Statement*, std::string*)>& body,
+                      std::string* err, const bool* committing = nullptr);
   // The statement for `sql`, prepared on the current connection at its first
   // use; throws sql::SQLException like any Connector call.
   sql::PreparedStatement* prepared(const std::string& sql);
@@ -192,11 +199,7 @@ class Mysql {
   int read_timeout_s_;
   std::unique_ptr<sql::Connection> conn_;
   bool batch_ = false;  // conn_ has autocommit off
-  std::vector<DbNode> nodes_;  // db_nodes(s_), at each connect
-  size_t cur_ = 0;             // the node tried first on the next connect
-  std::string node_;           // of conn_; "" without one
-  bool wsrep_ = false;         // conn_'s server is a Galera node
-  bool no_node_ = false;       // the last connect found none
+  MysqlNodes nodes_;  // conn_'s node, and the one the next connect tries first
   DbFailure last_failure_ = DbFailure::other;
   // Statements of conn_, by SQL text; cleared before conn_ is dropped.
   std::map<std::string, std::unique_ptr<sql::PreparedStatement>> prepared_;

@@ -15,6 +15,7 @@ namespace popup {
 
 RedisTarget redis_address(const Settings& s) {
   RedisTarget t;
+  t.password = s.redis_password;
   if (!s.redis_sentinels.empty()) {
     t.sentinels = parse_address_list(s.redis_sentinels);
     t.master_name = s.redis_master_name;
@@ -139,6 +140,19 @@ redisContext* connect_redis(RedisTarget& t, int timeout_ms, Address* at, std::st
   if (!discover_primary(t, timeout_ms, &a, err)) return nullptr;
   redisContext* c = connect_to(a, timeout_ms, err);
   if (!c) return nullptr;
+  if (!t.password.empty()) {
+    redisReply* r = call(c, {"AUTH", t.password});
+    bool ok = r && r->type == REDIS_REPLY_STATUS;
+    if (!ok)
+      *err = "redis AUTH at " + format_address(a) + ": " +
+             (r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len)
+                                                : std::string(c->errstr[0] ? c->errstr : "no reply"));
+    if (r) freeReplyObject(r);
+    if (!ok) {
+      redisFree(c);
+      return nullptr;
+    }
+  }
   if (t.via_sentinel()) {
     redisReply* r = call(c, {"ROLE"});
     bool master = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&

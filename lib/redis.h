@@ -32,6 +32,7 @@ struct RedisTarget {
   Address fixed;                   // without sentinels
   std::vector<Address> sentinels;  // non-empty: ask them for the primary
   std::string master_name;
+  std::string password;  // non-empty: AUTH on each connection to the primary
   size_t first = 0;  // the sentinel asked first: the last one that answered
   RedisTarget() = default;
   RedisTarget(Address a) : fixed(std::move(a)) {}  // NOLINT: a fixed address converts

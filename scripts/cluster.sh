@@ -6,6 +6,10 @@
 #   h1 h2 h3  pool hosts: a stack without stores of its own (nginx, the
 #             popupd supervisor, a writer), reaching the stores over TCP
 #   stores    MariaDB and Redis on TCP ($NET.10)
+#   r1 r2 r3  Redis through Sentinel ($NET.31-33, CLUSTER_REDIS=sentinel): a
+#             redis-server and a sentinel each, r1 the first primary; the
+#             pool hosts find the primary through the sentinels and the
+#             stores host's Redis is left unused (scripts/cluster/redis.sh)
 #   g1 g2 g3  CLUSTER_MYSQL=galera (the default): three MariaDB Galera nodes
 #             ($NET.41..43:3306, scripts/cluster/galera.sh), the pool hosts'
 #             MariaDB (mysql_hosts); the stores' MariaDB only seeds them.
@@ -21,12 +25,18 @@
 #   scripts/cluster.sh status      the hosts, their links and pieces
 #   scripts/cluster.sh cut HOST    HOST's link goes down (packets dropped)
 #   scripts/cluster.sh heal HOST   HOST's link comes back
+#   scripts/cluster.sh start HOST  starts what is not running on pool host HOST
+#                                  (e.g. its writer, after its host "died")
 #   scripts/cluster.sh slow HOST MS   the edge reaches HOST with MS ms of
 #                                  delay each way (0: none); pool hosts only
-#   scripts/cluster.sh kill gN mysql  SIGKILL Galera node gN's mariadbd (a crash)
-#   scripts/cluster.sh start gN [mysql]   start gN's mariadbd again; it rejoins
-#                                  (IST or rsync SST) and is Synced on return
 #   scripts/cluster.sh exec HOST CMD...   CMD in HOST's namespace
+#   scripts/cluster.sh kill rN redis|sentinel   SIGKILL that daemon of Redis
+#                                  host rN (a crash, not a cut)
+#   scripts/cluster.sh start rN    likewise on Redis host rN (after kill),
+#                                  with the files it had
+#   scripts/cluster.sh kill gN mysql  SIGKILL Galera node gN's mariadbd (a crash)
+#   scripts/cluster.sh start gN    start gN's mariadbd again; it rejoins (IST or
+#                                  rsync SST) and is Synced on return
 #   scripts/cluster.sh url         the edge's URL
 #
 # Settings (environment, with defaults): CLUSTER_DIR=run/cluster (all state:
@@ -34,14 +44,16 @@
 # pool host, EDGE_WORKERS=2, TEST_CLOCK=off, DEMO=1, BUILD=build,
 # CONNECT_TIMEOUT=300ms READ_TIMEOUT=3s (the edge's tries per host),
 # CLUSTER_PREFIX=popc (names of namespaces, links, nft tables: 2 to 6 lower-case
-# letters) and CLUSTER_NET=10.77.0 (the /24), so two clusters can run side by side;
-# CLUSTER_MYSQL=galera|single (above).
+# letters) and CLUSTER_NET=10.77.0 (the /24), so two clusters can run side by side,
+# CLUSTER_REDIS=sentinel|single (sentinel: r1..r3 as above; single: no r1..r3,
+# the pool hosts use the stores host's Redis), CLUSTER_MYSQL=galera|single
+# (g1..g3 above; single: the stores host's MariaDB).
 set -euo pipefail
 umask 022
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 here=$top/scripts/cluster
-usage() { echo "usage: $0 up|down|status|url|cut HOST|heal HOST|slow HOST MS|kill gN mysql|start gN [mysql]|exec HOST CMD..." >&2; exit 2; }
+usage() { echo "usage: $0 up|down|status|url|cut HOST|heal HOST|start HOST|slow HOST MS|exec HOST CMD...|kill rN redis|sentinel|kill gN mysql" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 cmd=$1; shift
 
@@ -54,7 +66,16 @@ BRIDGE=$PREFIX-br
 HOST_PORT=8080
 EDGE_PORT=8080
 POOL_HOSTS=(h1 h2 h3)
-ALL_HOSTS=(edge stores g1 g2 g3 "${POOL_HOSTS[@]}" lg1 lg2 lg3)
+# CLUSTER_REDIS: up's choice; the other commands default to what up chose.
+[ -n "${CLUSTER_REDIS:-}" ] || [ "$cmd" = up ] || CLUSTER_REDIS=$(cat "$dir/redis-mode" 2>/dev/null || true)
+CLUSTER_REDIS=${CLUSTER_REDIS:-sentinel}
+# ALL_HOSTS: every host `down` removes; LIVE_HOSTS: those `up` makes.
+[ -n "${CLUSTER_MYSQL:-}" ] || [ "$cmd" = up ] || CLUSTER_MYSQL=$(cat "$dir/mysql-mode" 2>/dev/null || true)
+CLUSTER_MYSQL=${CLUSTER_MYSQL:-galera}
+ALL_HOSTS=(edge stores "${POOL_HOSTS[@]}" lg1 lg2 lg3 r1 r2 r3 g1 g2 g3)
+LIVE_HOSTS=(edge stores "${POOL_HOSTS[@]}" lg1 lg2 lg3)
+[ "$CLUSTER_REDIS" != sentinel ] || LIVE_HOSTS+=(r1 r2 r3)
+[ "$CLUSTER_MYSQL" != galera ] || LIVE_HOSTS+=(g1 g2 g3)
 WORKERS=${WORKERS:-2}
 THREADS=${THREADS:-4}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
@@ -75,6 +96,7 @@ fail() {
 
 . "$here/net.sh"
 . "$here/hosts.sh"
+. "$here/redis.sh"
 . "$here/galera.sh"
 
 check() {
@@ -86,6 +108,7 @@ check() {
   [[ $PREFIX =~ ^[a-z]{2,6}$ ]] || fail "CLUSTER_PREFIX must be 2 to 6 lower-case letters (interface names are short)"
   [[ $NET =~ ^(10|192\.168|172\.(1[6-9]|2[0-9]|3[01]))(\.[0-9]{1,3}){1,2}$ && $NET =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
     fail "CLUSTER_NET must be the first three numbers of a private /24, like 10.77.0"
+  [[ $CLUSTER_REDIS =~ ^(sentinel|single)$ ]] || fail "CLUSTER_REDIS must be sentinel or single"
   for p in CONNECT_TIMEOUT READ_TIMEOUT; do [[ ${!p} =~ ^[0-9]+(ms|s)$ ]] || fail "$p must be like 300ms or 3s"; done
   for p in WORKERS THREADS NGINX_WORKERS EDGE_WORKERS; do
     [[ ${!p} =~ ^[1-9][0-9]*$ ]] || fail "$p must be a number of at least 1"
@@ -116,7 +139,16 @@ up() {
   for h in "${POOL_HOSTS[@]}"; do net_heal "$h"; done
   log "starting the stores on $(addr_of stores)"
   start_stores > "$dir/log/stores-start.log" 2>&1 || fail "the stores did not start" "$dir/log/stores-start.log"
-  align_config_version || fail "cannot align the stores' config_meta.version with their Redis"
+  echo "$CLUSTER_REDIS" > "$dir/redis-mode"
+  echo "$CLUSTER_MYSQL" > "$dir/mysql-mode"
+  [ "$CLUSTER_REDIS" = sentinel ] || align_config_version ||
+    fail "cannot align the stores' config_meta.version with their Redis"
+  if [ "$CLUSTER_REDIS" = sentinel ]; then
+    log "starting Redis through Sentinel on ${REDIS_HOSTS[*]}"
+    ( start_redis_hosts ) > "$dir/log/redis-start.log" 2>&1 || fail "Redis through Sentinel did not start" "$dir/log/redis-start.log"
+  fi
+  # After the Redis hosts: their first publish bumps the stores' version,
+  # which the nodes' seed must carry.
   if galera_on; then
     log "starting the Galera nodes ${GALERA_HOSTS[*]} ($(galera_mysql_hosts))"
     (galera_up) > "$dir/log/galera-start.log" 2>&1 || fail "the Galera nodes did not start" "$dir/log/galera-start.log"
@@ -143,13 +175,13 @@ down() {
 
 status() {
   local h rc=0
-  for h in "${ALL_HOSTS[@]}"; do
-    if ! host_used "$h"; then continue; fi
+  for h in "${LIVE_HOSTS[@]}"; do
     if ! ns_exists "$h"; then printf '%-7s no namespace\n' "$h"; rc=3; continue; fi
     if net_is_cut "$h"; then printf '%-7s %-12s CUT\n' "$h" "$(addr_of "$h")"; else printf '%-7s %-12s link up\n' "$h" "$(addr_of "$h")"; fi
   done
   if edge_running; then echo "edge    nginx running: $(edge_url)"; else echo "edge    nginx stopped"; rc=3; fi
   stack_in stores STORES_ONLY=1 status | sed 's/^/stores  /' || rc=3
+  [ "$CLUSTER_REDIS" != sentinel ] || redis_status || rc=3
   if galera_on; then galera_status || rc=3; fi
   for h in "${POOL_HOSTS[@]}"; do
     stack_in "$h" EXTERNAL_STORES="$(addr_of stores)" status | sed "s/^/$h      /" || rc=3
@@ -164,13 +196,21 @@ case "$cmd" in
   url) edge_url ;;
   cut) [ $# -eq 1 ] || usage; any_host "$1"; net_cut "$1"; log "$1 cut off" ;;
   heal) [ $# -eq 1 ] || usage; any_host "$1"; net_heal "$1"; log "$1 back" ;;
+  start) [ $# -eq 1 ] || usage
+         case $1 in
+           r[0-9]) redis_host "$1"; start_redis_host "$1" ;;
+           g[0-9]) galera_host "$1"; mkdir -p "$dir/log"; galera_start "$1"; log "$1: mariadbd running, Synced" ;;
+           *) check; pool_host "$1"; start_pool_host "$1"; log "$1 running" ;;
+         esac ;;
   slow) [ $# -eq 2 ] || usage; pool_host "$1"; [[ $2 =~ ^[0-9]+$ ]] || fail "MS must be a number"
         mkdir -p "$dir/log"; net_slow "$1" "$2" ;;
-  kill) [ $# -eq 2 ] && [ "$2" = mysql ] || usage; galera_host "$1"
-        galera_pid "$1" > /dev/null || fail "$1's mariadbd is not running"
-        galera_stop "$1" KILL; log "$1: mariadbd killed (SIGKILL)" ;;
-  start) [ $# -ge 1 ] && [ $# -le 2 ] && [ "${2:-mysql}" = mysql ] || usage; galera_host "$1"
-         mkdir -p "$dir/log"; galera_start "$1"; log "$1: mariadbd running, Synced" ;;
   exec) [ $# -ge 2 ] || usage; any_host "$1"; h=$1; shift; in_ns "$h" "$@" ;;
+  kill) [ $# -eq 2 ] || usage
+        case $1 in
+          g[0-9]) [ "$2" = mysql ] || usage; galera_host "$1"
+                  galera_pid "$1" > /dev/null || fail "$1's mariadbd is not running"
+                  galera_stop "$1" KILL; log "$1: mariadbd killed (SIGKILL)" ;;
+          *) redis_host "$1"; [[ $2 =~ ^(redis|sentinel)$ ]] || usage; kill_redis "$1" "$2" ;;
+        esac ;;
   *) usage ;;
 esac

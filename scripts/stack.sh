@@ -44,9 +44,14 @@
 #   STORES_BIND=ADDR  Redis and MariaDB also on ADDR:6379 and ADDR:3306, with
 #                     the accounts for STORES_CLIENTS (host pattern, %)
 #   STORES_ONLY=1     only MariaDB and Redis (migrated, published): a store host
+#   REDIS_AUTH=0|1    Redis with a password (DIR/redis.password, made once;
+#                     `requirepass`, and `redis_password` in popup.conf);
+#                     default 1 with STORES_BIND, else 0 (the unix socket in
+#                     the closed DIR is enough)
 #   EXTERNAL_STORES=ADDR  no stores of its own: those on ADDR (6379, 3306),
 #                     with the store host's DIR/mysql.password and
-#                     DIR/popupctl.password copied here first: a pool host
+#                     DIR/popupctl.password (and DIR/redis.password, if it
+#                     has one) copied here first: a pool host
 #   ACCESS_LOG=on|private|off  nginx's access log in DIR/log/nginx-access.log
 #                     (private: log_format popup_private, no query string, so
 #                     no uid; the benchmarks turn it off)
@@ -135,6 +140,7 @@ CORS_ORIGINS=${CORS_ORIGINS:-}
 ADMIN_LISTEN=${ADMIN_LISTEN:-}
 ACCESS_LOG=${ACCESS_LOG:-on}
 STORES_BIND=${STORES_BIND:-}
+REDIS_AUTH=${REDIS_AUTH:-$([ -n "$STORES_BIND" ] && echo 1 || echo 0)}
 STORES_CLIENTS=${STORES_CLIENTS:-%}
 STORES_ONLY=${STORES_ONLY:-0}
 EXTERNAL_STORES=${EXTERNAL_STORES:-}
@@ -288,6 +294,9 @@ reload() {
   reload_pool
   reload_nginx
 }
+
+# redis-cli (here, and in the tests' harness) finds the password here.
+[ ! -s "$dir/redis.password" ] || export REDISCLI_AUTH="$(cat "$dir/redis.password")"
 
 case "$cmd" in
   start) start ;;

@@ -158,11 +158,8 @@ void RedisWriterQueue::publish(const WriterStats& st) {
                     "last_batch_size", std::to_string(st.last_batch), "last_batch_seconds",
                     std::to_string(st.last_batch_ms / 1000.0), "lag_seconds",
                     std::to_string(st.lag_ms / 1000.0), "recovered_batches_total",
-                    std::to_string(st.recovered)};
-  if (store_) {
-    hset.insert(hset.end(), {"mysql_node", store_->node(), "mysql_reachable",
-                             store_->reachable() ? "1" : "0"});
-  }
+                    std::to_string(st.recovered), "mysql_node", st.db_node,
+                    "mysql_reachable", st.db_reachable ? "1" : "0"};
   redis_.pipeline({{"SADD", keys_.writers(), s_.writer_id}, std::move(hset)}, &rs, &err);
 }
 

@@ -12,8 +12,6 @@
 
 namespace popup {
 
-class MysqlWriterStore;
-
 // Over one Redis connection (owned), for writer s.writer_id and `owner`.
 class RedisWriterQueue : public WriterQueue {
  public:
@@ -31,14 +29,12 @@ class RedisWriterQueue : public WriterQueue {
   Claim claim(std::string* from, int64_t* n, std::string* err) override;
   std::optional<int64_t> give_back(std::string* err) override;
   bool dead_letter(const std::string& item, std::string* err) override;
-  void publish(const WriterStats& st) override;
-  // publish() also writes the store's database node and whether it reaches
-  // one (mysql_node, mysql_reachable: the alert "writer cannot reach any
+  // Also writes the store's database node and whether it reaches one
+  // (mysql_node, mysql_reachable: the alert "writer cannot reach any
   // database node", deploy/prometheus/popup-rules.yml).
-  void report_store(const MysqlWriterStore* store) { store_ = store; }
+  void publish(const WriterStats& st) override;
 
  private:
-  const MysqlWriterStore* store_ = nullptr;
   const Settings& s_;
   Keys keys_;
   QueueNames names_;
@@ -51,10 +47,10 @@ class MysqlWriterStore : public WriterStore {
   bool apply(const std::vector<Event>& batch, std::string* err) override {
     return mysql_.apply_events(batch, err);
   }
-  // The database node of the last batch ("" when it failed), and whether
-  // the last batch found any node that answers (true before the first).
-  const std::string& node() const { return mysql_.node(); }
-  bool reachable() const { return !mysql_.no_node(); }
+  // Mysql::ping: COM_PING, or wsrep_ready on a Galera node.
+  bool check(std::string* err) override { return mysql_.ping(err); }
+  std::string node() const override { return mysql_.node(); }
+  bool reachable() const override { return !mysql_.no_node(); }
 
  private:
   Mysql mysql_;

@@ -122,6 +122,14 @@ bool Drain::apply_in_hand(std::vector<std::string> batch) {
   return true;
 }
 
+// store_.apply(), noting when the writer last talked to the database.
+bool Drain::applied(const std::vector<Event>& batch, std::string* err) {
+  bool ok = store_.apply(batch, err);
+  store_used_ = true;
+  store_at_ms_ = clock_.steady_ms();
+  return ok;
+}
+
 // Applies one batch until it commits, then acknowledges its `taken` items
 // (the last batch empties the processing list); false when stopped before
 // it committed, or when the lease was found lost (then nothing is
@@ -135,7 +143,7 @@ bool Drain::commit(const std::vector<Event>& batch, size_t taken) {
   // over by a peer) applies nothing more.
   keep_alive();
   if (lost_lease_) return false;
-  while (!store_.apply(batch, &err)) {
+  while (!applied(batch, &err)) {
     ++st_.errors;
     log_error("writer: batch of %zu not applied (%s); retrying in %d ms", batch.size(),
               err.c_str(), backoff);
@@ -225,6 +233,8 @@ void Drain::publish_stats() {
   keep_alive();
   if (lost_lease_) return;
   if (auto n = queue_.depth()) st_.depth = *n;
+  st_.db_node = store_.node();
+  st_.db_reachable = store_.reachable();
   queue_.publish(st_);
   int64_t t = clock_.steady_ms();
   if (t - logged_at_ms_ < 10000) return;
@@ -287,6 +297,30 @@ void Drain::recover_peers() {
   }
 }
 
+// While idle, at most every kIdleCheckMs since the writer last talked to
+// the database: a round trip to it (WriterStore::check), so a database lost
+// while nothing is queued shows in mysql_reachable (published next) and
+// the alert on it can fire. A failing node moves the store to the next one
+// as a failed batch does. Logged when the answer changes.
+void Drain::check_store() {
+  if (store_used_ && clock_.steady_ms() - store_at_ms_ < kIdleCheckMs) return;
+  // A hung node holds the check up to the read timeout: the lease starts
+  // it fresh.
+  keep_alive();
+  if (stopping()) return;
+  std::string err;
+  bool ok = store_.check(&err);
+  store_used_ = true;
+  store_at_ms_ = clock_.steady_ms();
+  if (!ok && store_answered_)
+    log_error("writer %s: idle, and the database does not answer: %s", s_.writer_id.c_str(),
+              err.c_str());
+  else if (ok && !store_answered_)
+    log_info("writer %s: the database answers again (node %s)", s_.writer_id.c_str(),
+             store_.node().c_str());
+  store_answered_ = ok;
+}
+
 int Drain::run() {
   log_info("writer %s: draining %s (batch %d events / %d ms)", s_.writer_id.c_str(),
            queue_.names().queue.c_str(), s_.batch_size, s_.batch_ms);
@@ -298,6 +332,7 @@ int Drain::run() {
     if (stopping()) break;
     auto items = gather();
     bool idle = items.empty();
+    if (idle && !stopping()) check_store();
     if (!idle && !apply_in_hand(std::move(items))) {
       if (!lost_lease_) give_back();  // else its batch is the new owner's
       break;

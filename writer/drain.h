@@ -33,6 +33,11 @@ class Drain {
 
   const WriterStats& stats() const { return st_; }
 
+  // An idle writer (its queue empty) that has not talked to its database
+  // for this long checks it (WriterStore::check), so that mysql_reachable
+  // follows the database without a batch.
+  static constexpr int64_t kIdleCheckMs = 5000;
+
  private:
   bool stopping() const { return *stop_ || lost_lease_; }
   void sleep_backoff(int* backoff_ms);
@@ -42,12 +47,14 @@ class Drain {
   bool read_in_hand(std::vector<std::string>* items);
   std::vector<Event> decode(const std::vector<std::string>& items);
   bool apply_in_hand(std::vector<std::string> batch);
+  bool applied(const std::vector<Event>& batch, std::string* err);
   bool commit(const std::vector<Event>& batch, size_t taken);
   void give_back();
   std::vector<std::string> gather();
   void publish_stats();
   void recover();
   void recover_peers();
+  void check_store();
 
   const Settings& s_;
   volatile sig_atomic_t* stop_;
@@ -61,6 +68,9 @@ class Drain {
   int64_t beat_at_ms_ = 0;   // last heartbeat attempt
   bool peers_checked_ = false;  // recover_peers() looked at least once
   int64_t peers_at_ms_ = 0;     // ... and last at this time
+  bool store_used_ = false;     // apply() or check() ran at least once
+  int64_t store_at_ms_ = 0;     // ... and last ended at this time
+  bool store_answered_ = true;  // the last check found a node
 };
 
 }  // namespace popup

@@ -25,6 +25,11 @@ struct WriterStats {
   int64_t batches = 0, events = 0, errors = 0, dead = 0;
   int64_t last_batch = 0, last_batch_ms = 0, lag_ms = 0, depth = 0;
   int64_t recovered = 0;  // dead peers' processing lists taken over and applied
+  // The store's database node ("" without one) and whether the last batch,
+  // or while idle the last check (WriterStore::check), found a node that
+  // answers (mysql_node, mysql_reachable).
+  std::string db_node;
+  bool db_reachable = true;
 };
 
 // The names the writer's log lines give: the Redis keys, and the owner
@@ -99,6 +104,17 @@ class WriterStore {
   // Applies a batch in one transaction, idempotently (replaying an event
   // changes nothing); false (*err) when it did not commit.
   virtual bool apply(const std::vector<Event>& batch, std::string* err) = 0;
+  // A round trip to the database (connecting first when there is no
+  // connection), what an idle writer does so that a lost database is seen
+  // without a batch to fail; a node that does not answer sends the next
+  // attempt to the next node, as a failed apply does. False (*err) when no
+  // node answers.
+  virtual bool check(std::string* err) = 0;
+  // The node of the current connection ("" when the last call failed).
+  virtual std::string node() const = 0;
+  // False when the last apply or check found no node that answers and
+  // takes statements; true before the first.
+  virtual bool reachable() const = 0;
 };
 
 class WriterClock {

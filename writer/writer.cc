@@ -14,7 +14,6 @@ int run_writer(const Settings& s, volatile sig_atomic_t* stop, const std::string
   }
   RedisWriterQueue queue(s, redis_address(s), owner);
   MysqlWriterStore store(s);
-  queue.report_store(&store);
   SystemClock clock;
   return Drain(s, stop, queue, store, clock).run();
 }

@@ -23,8 +23,6 @@ GALERA_HOSTS=(g1 g2 g3)
 CLUSTER_MYSQL=${CLUSTER_MYSQL:-galera}
 
 galera_on() { [ "$CLUSTER_MYSQL" = galera ]; }
-# host_used HOST: whether `up` makes HOST (the Galera nodes only in galera mode).
-host_used() { case $1 in g[0-9]) galera_on ;; *) return 0 ;; esac; }
 galera_host() {
   local h
   galera_on || fail "CLUSTER_MYSQL=$CLUSTER_MYSQL: the cluster has no Galera nodes"
@@ -51,6 +49,18 @@ galera_mysql_hosts() {
   local h out=()
   for h in "${GALERA_HOSTS[@]}"; do out+=("$(addr_of "$h"):3306"); done
   (IFS=,; echo "${out[*]}") | sed 's/,/, /g'
+}
+
+# The pool hosts' popup.local.conf follows CLUSTER_MYSQL on every start (the
+# file outlives `down`). A lost Galera node stalls every commit in the
+# cluster until the others evict it (about 4.5 s here: the evs timeouts
+# below); the writers' heartbeats must outlive that stall, or the writers
+# take over each other's batches (docs/deployment.md "Galera cluster").
+galera_local_conf() {
+  local f=$1
+  sed -i '/^mysql_hosts = /d; /^writer_heartbeat_ttl_ms = /d' "$f"
+  galera_on || return 0
+  printf 'mysql_hosts = %s\nwriter_heartbeat_ttl_ms = 15000\n' "$(galera_mysql_hosts)" >> "$f"
 }
 
 galera_sql() {  # galera_sql HOST ARGS...: the client as root on HOST's socket
@@ -181,13 +191,13 @@ SQL
   galera_sql g1 popup < "$dir/log/galera-seed.sql" || fail "cannot load the popups into g1"
 }
 
-# The stores' config_meta.version catches up with the version the stores'
-# Redis holds: the Galera nodes, seeded from the stores, publish past the
+# CLUSTER_REDIS=single: the stores' config_meta.version catches up with the
+# version the stores' Redis (kept across `up`s) holds: the Galera nodes, seeded from the stores, publish past the
 # stores' MariaDB, and a later `up` (either mode) must publish newer
 # versions than any published before, or the pool keeps its configuration.
 align_config_version() {
   local v
-  v=$(redis-cli -s "$dir/stores/redis.sock" GET popup:config:version)
+  v=$(REDISCLI_AUTH=$(redis_password) redis-cli -s "$dir/stores/redis.sock" GET popup:config:version 2>/dev/null || true)
   [[ $v =~ ^[0-9]+$ ]] || return 0
   mariadb --no-defaults -S "$dir/stores/mysql.sock" -u root popup \
     -e "UPDATE config_meta SET version = GREATEST(version, $v) WHERE id = 1"

@@ -5,6 +5,10 @@
 #           migrated, with the demo popups published. With
 #           CLUSTER_MYSQL=galera its MariaDB only seeds the Galera nodes.
 #   g1..g3  CLUSTER_MYSQL=galera: MariaDB Galera nodes (scripts/cluster/galera.sh)
+#   r1..r3  Redis through Sentinel (CLUSTER_REDIS=sentinel, the default):
+#           scripts/cluster/redis.sh; the pool hosts' popup.local.conf then
+#           names the sentinels (redis_local_conf), and the popups are
+#           published into their primary. The stores' Redis goes unused.
 #   hN      scripts/stack.sh EXTERNAL_STORES=the stores' address: nginx, the
 #           popupd supervisor and one writer (writer_id w-hN), with
 #           invalidation_feed = on in its popup.local.conf, and with
@@ -32,6 +36,9 @@ start_pool_host() {
   mkdir -p "$d" && chmod 711 "$d"
   cp "$dir/stores/mysql.password" "$dir/stores/popupctl.password" "$d/"
   chmod 600 "$d/mysql.password" "$d/popupctl.password"
+  if [ -s "$dir/stores/redis.password" ]; then
+    cp "$dir/stores/redis.password" "$d/" && chmod 600 "$d/redis.password"
+  fi
   if [ ! -e "$d/popup.local.conf" ]; then
     cat > "$d/popup.local.conf" <<CONF
 # The operator's settings for pool host $h of the cluster (scripts/cluster.sh
@@ -42,15 +49,8 @@ writer_id = w-$h
 invalidation_feed = on
 CONF
   fi
-  # The MySQL nodes follow CLUSTER_MYSQL on every start (the file outlives
-  # `down`). A lost Galera node stalls every commit in the cluster until
-  # the others evict it (about 4 s here: galera.sh's evs timeouts); the
-  # writers' heartbeats must outlive that stall, or the writers take over
-  # each other's batches (docs/deployment.md "Galera cluster").
-  sed -i '/^mysql_hosts = /d; /^writer_heartbeat_ttl_ms = /d' "$d/popup.local.conf"
-  if galera_on; then
-    printf 'mysql_hosts = %s\nwriter_heartbeat_ttl_ms = 15000\n' "$(galera_mysql_hosts)" >> "$d/popup.local.conf"
-  fi
+  redis_local_conf "$d/popup.local.conf"
+  galera_local_conf "$d/popup.local.conf"
   stack_in "$h" EXTERNAL_STORES="$(addr_of stores)" HTTP_ADDR="$(addr_of "$h")" \
     HTTP_PORT="$HOST_PORT" WORKERS="$WORKERS" THREADS="$THREADS" NGINX_WORKERS="$NGINX_WORKERS" \
     TEST_CLOCK="$TEST_CLOCK" start > "$dir/log/$h-start.log" 2>&1 ||
@@ -110,5 +110,6 @@ stop_hosts() {
     [ -d "$dir/$h" ] || continue
     "$top/scripts/stack.sh" stop "$dir/$h" > /dev/null 2>&1 || true
   done
+  stop_redis_hosts
   for h in "${GALERA_HOSTS[@]}"; do galera_stop "$h"; done
 }

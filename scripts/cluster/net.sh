@@ -11,8 +11,9 @@ addr_of() {
   case $1 in
     edge) echo "$NET.2" ;; stores) echo "$NET.10" ;;
     h[0-9]) echo "$NET.$((10 + ${1#h}))" ;;
-    g[0-9]) echo "$NET.$((40 + ${1#g}))" ;;
     lg[0-9]) echo "$NET.$((20 + ${1#lg}))" ;;
+    r[0-9]) echo "$NET.$((30 + ${1#r}))" ;;
+    g[0-9]) echo "$NET.$((40 + ${1#g}))" ;;
     *) fail "no host $1" ;;
   esac
 }
@@ -25,8 +26,7 @@ net_up() {
   ip addr replace "$NET.1/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   local h
-  for h in "${ALL_HOSTS[@]}"; do
-    host_used "$h" || continue
+  for h in "${LIVE_HOSTS[@]}"; do
     ns_exists "$h" || ip netns add "$(ns "$h")"
     if ! ip link show "$(ns "$h")" > /dev/null 2>&1; then
       ip link add "$(ns "$h")" type veth peer name eth0 netns "$(ns "$h")"

@@ -27,6 +27,7 @@ check_settings() {
     fail "EXTERNAL_STORES must be an IPv4 address, not '$EXTERNAL_STORES'"
   [[ $STORES_CLIENTS =~ ^[0-9.%]+$ ]] || fail "STORES_CLIENTS must be a MariaDB host pattern of digits, dots and %"
   case $STORES_ONLY in 0|1) ;; *) fail "STORES_ONLY must be 0 or 1" ;; esac
+  case $REDIS_AUTH in 0|1) ;; *) fail "REDIS_AUTH must be 0 or 1" ;; esac
   [ "$STORES_ONLY" = 0 ] || [ -z "$EXTERNAL_STORES" ] || fail "STORES_ONLY and EXTERNAL_STORES exclude each other"
   if [ -n "$EXTERNAL_STORES" ] && { [ ! -s "$dir/mysql.password" ] || [ ! -s "$dir/popupctl.password" ]; }; then
     fail "EXTERNAL_STORES: copy the store host's mysql.password and popupctl.password into $dir first"

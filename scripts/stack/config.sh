@@ -20,7 +20,7 @@ write_conf() {
     BACKLOG="$BACKLOG" PID_FILE="$pid_file" WORKERS="$WORKERS" THREADS="$THREADS" \
     MAX_REQUESTS="$MAX_REQUESTS" FLUSH_MS="$FLUSH_MS" FLUSH_EVENTS="$FLUSH_EVENTS" \
     NGINX_WORKERS="$NGINX_WORKERS" NGINX_KEEPALIVE="$NGINX_KEEPALIVE" \
-    MYSQL_PASSWORD="$(cat "$dir/mysql.password")" BATCH_SIZE="$BATCH_SIZE" BATCH_MS="$BATCH_MS" \
+    MYSQL_PASSWORD="$(cat "$dir/mysql.password")" REDIS_PASSWORD="$(cat "$dir/redis.password" 2>/dev/null || true)" BATCH_SIZE="$BATCH_SIZE" BATCH_MS="$BATCH_MS" \
     TEST_CLOCK="$TEST_CLOCK" CORS_ORIGINS="$CORS_ORIGINS" ADMIN_LISTEN="$ADMIN_LISTEN" \
     "${stores[@]}"
   share_with "$svc_group" "$dir/popup.conf"
@@ -40,6 +40,10 @@ ensure_local_conf() {
 ensure_password() {
   local f=$dir/mysql.password pw
   new_password "$dir/popupctl.password" ""
+  if [ "$REDIS_AUTH" = 1 ] && [ -z "$EXTERNAL_STORES" ]; then
+    new_password "$dir/redis.password" ""
+    export REDISCLI_AUTH="$(cat "$dir/redis.password")"
+  fi
   [ -s "$f" ] && return 0
   pw=$(sed -n 's/^mysql_password = \([A-Za-z0-9]\+\)$/\1/p' "$dir/popup.conf" 2>/dev/null | head -n 1 || true)
   [ -n "$pw" ] && [ "$pw" != popup ] || pw=""
@@ -52,7 +56,7 @@ new_password() {
   local f=$1 pw=$2
   [ -s "$f" ] && return 0
   [ -n "$pw" ] || pw=$(tr -dc 'A-Za-z0-9' < /dev/urandom | head -c 20 || true)
-  [ ${#pw} -ge 20 ] || fail "could not generate a MariaDB password"
+  [ ${#pw} -ge 20 ] || fail "could not generate a password for $f"
   rm -f "$f.tmp"
   printf '%s\n' "$pw" > "$f.tmp" && chmod 600 "$f.tmp" && mv "$f.tmp" "$f"
 }

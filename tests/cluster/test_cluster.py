@@ -17,33 +17,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from harness import Stack  # noqa: E402
 
 from cluster import (DIR, EDGE, HOSTS, HOST_OF_ADDR, NET, POPUP, TOP, Conn, drained, edge_log, host_log, routed_to,
-                     parallel, pct, popupctl, redis, script, served_by, shown, sql, wait_for)
+                     ensure_popup, parallel, pct, redis, script, served_by, shown, sql, wait_for)
 
 RUN = uuid.uuid4().hex[:6]
 NOW = int(time.time())
 
 
 def setUpModule():
-    """The tests' popup for lang=eo: shown once a day, ignore hides it for
-    60 s, click for good (so stale memory answers null and obeying an
-    ignore shows it again, as tests/integration/test_invalidation.py does)."""
-    sql("REPLACE INTO popups (id, name, priority, enabled, platforms, langs, rollout_percent, "
-        "show_cooldown_s, ignore_cooldown_s, click_cooldown_s, title, body, image_url, link_url) "
-        "VALUES (%d, 'cluster tests', 500, 1, '', 'eo', 100, 86400, 60, NULL, 'T', 'B', '', '')"
-        % POPUP)
-    before = redis("GET", "popup:config:version")
-    r = popupctl("publish")
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert redis("GET", "popup:config:version") != before
-
-    def everywhere():  # every host's workers took the new configuration
-        c = Conn()
-        try:
-            return all(shown(Conn(a).get("probe-%s-%d" % (RUN, i), NOW, lang="eo")[1]) == POPUP
-                       for i, a in enumerate(list(HOSTS.values()) * 4))
-        finally:
-            c.close()
-    assert wait_for(everywhere, 30), "the hosts did not take the tests' popup"
+    ensure_popup()
 
 
 def owners(uids, now):

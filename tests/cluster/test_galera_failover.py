@@ -26,7 +26,7 @@ import unittest
 import uuid
 
 from cluster import (EDGE, GALERA, HOSTS, TOP, NODES, NODE_OF_ADDR, Conn, cluster_synced, drained,
-                     node_primary, node_status, popupctl, redis, script, sql, wait_for)
+                     node_primary, node_status, publish, redis, script, sql, wait_for)
 
 RUN = uuid.uuid4().hex[:6]
 NOW = int(time.time())
@@ -44,8 +44,7 @@ def setUpModule():
         "show_cooldown_s, ignore_cooldown_s, click_cooldown_s, title, body, image_url, link_url) "
         "VALUES (%d, 'galera failover tests', 10, 1, '', 'zz', 100, 0, 60, NULL, 'G', 'B', '', '')"
         % POPUP)
-    r = popupctl("publish")
-    assert r.returncode == 0, r.stdout + r.stderr
+    publish()
     version = int(redis("GET", "popup:config:version"))
     assert wait_for(lambda: all(healthz(h)[1].get("config_version", -1) >= version for h in HOSTS), 60), \
         {h: healthz(h) for h in HOSTS}

@@ -218,14 +218,23 @@ class Stack:
         status = int(headers.get("status", "200").split()[0])
         return Reply(status, headers, data)
 
+    def redis_env(self):
+        """redis-cli's environment: the stack Redis's password when it has
+        one (REDIS_AUTH=1)."""
+        try:
+            with open(self.path("redis.password")) as f:
+                return dict(os.environ, REDISCLI_AUTH=f.read().strip())
+        except FileNotFoundError:
+            return None
+
     def redis(self, *args):
         r = subprocess.run(["redis-cli", "-s", self.path("redis.sock"), "--no-raw"] + [str(a) for a in args],
-                           capture_output=True, text=True, timeout=30)
+                           capture_output=True, text=True, timeout=30, env=self.redis_env())
         return r.stdout.strip()
 
     def redis_raw(self, *args):
         r = subprocess.run(["redis-cli", "-s", self.path("redis.sock"), "--raw"] + [str(a) for a in args],
-                           capture_output=True, text=True, timeout=30)
+                           capture_output=True, text=True, timeout=30, env=self.redis_env())
         return r.stdout.strip()
 
     def sql(self, query):

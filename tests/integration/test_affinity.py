@@ -144,6 +144,43 @@ class Affinity(unittest.TestCase):
         self.assertEqual(r.status, 202, r)
         self.assertIsNone(shown(stack.get_popup(u, now=NOW + 5)))
 
+    def test_an_action_with_its_uid_in_the_body_only_reaches_the_owner(self):
+        # nginx's $popup_route takes the uid from a form or JSON body too, so
+        # such an action is decided by the user's owner, which then answers
+        # the next GET from memory (a non-owner would have made it drop the
+        # user and read Redis again).
+        stack.set_popups([popup_row(1, show_cooldown_s=0, ignore_cooldown_s=3600,
+                                    click_cooldown_s=None)])
+        for as_json in (True, False):
+            users = [uid() for _ in range(12)]
+            owner = {u: stack.get_popup(u, now=NOW).headers["x-popup-worker"] for u in users}
+            m0 = stack.metrics()
+            for u in users:
+                r = stack.act(u, 1, "ignore", now=NOW, as_json=as_json)
+                self.assertEqual(r.status, 202, r)
+                self.assertEqual(r.headers["x-popup-worker"], owner[u], (as_json, u))
+                self.assertIsNone(shown(stack.get_popup(u, now=NOW + 1)), (as_json, u))
+            m1 = stack.metrics()
+            delta = lambda k: m1.get(k, 0) - m0.get(k, 0)  # noqa: E731
+            # The action and the GET after it, each from the owner's memory.
+            self.assertEqual(delta("popup_memory_state_hits_total"), 2 * len(users), as_json)
+            self.assertEqual(delta("popup_memory_state_misses_total"), 0, as_json)
+            self.assertGreater(len(set(owner.values())), 1, "every user went to one worker")
+        # A body whose uid nginx cannot take (escaped) still works, off the
+        # owner's fast path.
+        u = uid()
+        self.assertEqual(shown(stack.get_popup(u, now=NOW)), 1)
+        c = stack.http()
+        try:
+            body = "popup_id=1&action=click&uid=" + "".join("%%%02X" % ord(ch) for ch in u)
+            r = c.request("POST", "/api/popup/action", body=body,
+                          headers={"Content-Type": "application/x-www-form-urlencoded",
+                                   "X-Popup-Now": str(NOW)})
+        finally:
+            c.close()
+        self.assertEqual(r.status, 202, r)
+        self.assertIsNone(shown(stack.get_popup(u, now=NOW + 10**6)))
+
     def test_events_are_counted_per_popup_in_metrics(self):
         show, click = ('popup_popup_events_total{popup="1",kind="%s"}' % k for k in ("show", "click"))
         before = stack.metrics()

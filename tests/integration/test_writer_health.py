@@ -2,7 +2,8 @@
 supervisor replaces a killed writer child and brakes a crash storm; a
 killed supervisor takes its child with it; without a writer /api/healthz
 says "degraded" with writers_alive 0 and a growing queue_oldest_age_s, and
-returns to "ok" once a writer drains the backlog."""
+returns to "ok" once a writer drains the backlog; an idle writer still
+notices a lost database (popup_writer_mysql_reachable)."""
 
 import os
 import re
@@ -107,6 +108,36 @@ class WriterHealth(unittest.TestCase):
         after = health().json()
         self.assertEqual((after["queue_oldest_age_s"], after["writers_alive"]), (0, 1), after)
         self.assertIn('popup_writer_lag_seconds{writer="w1"}', stack.metrics())
+
+    def test_an_idle_writer_reports_the_database_lost_and_back(self):
+        """With nothing queued the writer applies no batch, yet it checks its
+        database while idle: stopping the only MariaDB turns
+        popup_writer_mysql_reachable to 0, starting it again back to 1."""
+        self.assertTrue(stack.wait_drained(timeout=60))
+        metric = 'popup_writer_mysql_reachable{writer="w1"}'
+        reachable = lambda: stack.metrics().get(metric)  # noqa: E731
+        batches = lambda: stack.redis_raw("HGET", "popup:writer:w1", "batches_total")  # noqa: E731
+        self.assertTrue(stack.wait_for(lambda: reachable() == 1, timeout=30), reachable())
+        before = batches()
+        db = Proc(stack, "mariadbd", "mariadb.log")
+        db.kill(signal.SIGTERM, wait=60)
+        try:
+            self.assertTrue(stack.wait_for(lambda: reachable() == 0, timeout=60),
+                            (reachable(), stack.log("writer.log")[-2000:]))
+            self.assertEqual(stack.redis_raw("HGET", "popup:writer:w1", "mysql_node"), "")
+            # No batch found it: the queue stayed empty.
+            self.assertEqual(batches(), before)
+            self.assertEqual(stack.redis_raw("LLEN", "popup:events"), "0")
+        finally:
+            db.start()
+        self.assertTrue(stack.wait_for(stack.mariadb_answers, timeout=60))
+        self.assertTrue(stack.wait_for(lambda: reachable() == 1, timeout=60),
+                        (reachable(), stack.log("writer.log")[-2000:]))
+        self.assertNotEqual(stack.redis_raw("HGET", "popup:writer:w1", "mysql_node"), "")
+        self.assertEqual(batches(), before)
+        self.assertRegex(stack.log("writer.log"), r"idle, and the database does not answer")
+        self.assertRegex(stack.log("writer.log"), r"the database answers again")
+        self.assertTrue(stack.wait_for(healthy_again, timeout=60), health())
 
     def test_a_crash_storm_is_braked_then_the_writer_comes_back(self):
         with open(stack.conf()) as f:

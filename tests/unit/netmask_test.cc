@@ -44,6 +44,11 @@ BOOST_AUTO_TEST_CASE(bad_items_are_named) {
     BOOST_TEST(!r.ok(), bad);
     if (!r.ok()) BOOST_TEST(r.error().message.find(bad) != std::string::npos, bad);
   }
+  for (const char* gap : {"127.0.0.1,,::1", "127.0.0.1,", " , ::1"}) {
+    auto r = parse_networks(gap);
+    BOOST_REQUIRE_MESSAGE(!r.ok(), gap);
+    BOOST_TEST(r.error().message.find("is empty") != std::string::npos, gap);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

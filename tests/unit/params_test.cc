@@ -146,6 +146,14 @@ BOOST_AUTO_TEST_CASE(request_path_from_any_fastcgi_server) {
   BOOST_TEST(request_path("", "", "", "") == "");
 }
 
+BOOST_AUTO_TEST_CASE(routed_to_owner_trusts_the_key_nginx_hashed_when_it_is_sent) {
+  BOOST_TEST(routed_to_owner("", "alice", "alice"));                // the body's uid, hashed
+  BOOST_TEST(!routed_to_owner("uid=alice", "0f3a9c", "alice"));     // hashed on something else
+  BOOST_TEST(!routed_to_owner("", "alice", "bob"));                 // nginx found another uid
+  BOOST_TEST(routed_to_owner("uid=alice", "", "alice"));            // no parameter: the query
+  BOOST_TEST(!routed_to_owner("", "", "alice"));
+}
+
 BOOST_AUTO_TEST_CASE(routed_by_uid_compares_the_raw_first_uid) {
   BOOST_TEST(routed_by_uid("uid=alice&platform=ios", "alice"));
   BOOST_TEST(routed_by_uid("platform=ios&uid=alice", "alice"));

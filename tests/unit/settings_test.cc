@@ -242,6 +242,11 @@ BOOST_AUTO_TEST_CASE(address_lists_for_the_sentinels) {
   // would weaken the quorum the operator counted on.
   for (const char* bad : {"", ",", "h:1,", ",h:1", "h:1,,h:2", "h:1,nowhere", "h:1;h:2"})
     BOOST_TEST(parse_address_list(bad).empty(), bad);
+  std::string why;
+  BOOST_TEST(parse_address_list("h:1,,h:2", &why).empty());
+  BOOST_TEST(why == "item 2 of 3 is empty (two commas in a row, or one at an end)");
+  BOOST_TEST(parse_address_list("h:1, nowhere", &why).empty());
+  BOOST_TEST(why == "not host:port or unix:/path: nowhere");
 }
 
 BOOST_AUTO_TEST_CASE(sentinel_settings) {
@@ -255,6 +260,11 @@ BOOST_AUTO_TEST_CASE(sentinel_settings) {
   BOOST_TEST(s.value().redis_sentinels == "a:26379,b:26379,c:26379");
   BOOST_TEST(s.value().redis_master_name == "main-1");
   BOOST_TEST(s.value().redis_replica_wait_ms == 50);
+  auto gap = parse_settings("redis_sentinels = a:26379,,b:26379\n");
+  BOOST_REQUIRE(!gap.ok());
+  BOOST_TEST(gap.error().message.find("redis_sentinels must be host:port,host:port,... (or empty): "
+                                      "item 2 of 3 is empty") != std::string::npos,
+             gap.error().message);
   for (const char* bad : {"redis_sentinels = a:26379,b", "redis_sentinels = unix", "redis_master_name =",
                           "redis_master_name = a b", "redis_replica_wait_ms = 0"}) {
     auto r = parse_settings(bad);

@@ -212,6 +212,8 @@ class FakeQueue : public WriterQueue {
 class FakeStore : public WriterStore {
  public:
   int fail_next = 0;  // the next applies fail (MySQL down)
+  bool down = false;  // every apply and check fails: no node answers
+  int checks = 0;     // check()s made
   std::function<void()> on_fail;
   std::function<void(const std::vector<Event>&)> before;  // each attempt
   std::vector<std::vector<std::string>> batches;  // committed, ids in order
@@ -222,6 +224,7 @@ class FakeStore : public WriterStore {
   bool apply(const std::vector<Event>& batch, std::string* err) override {
     ++attempts;
     if (before) before(batch);
+    if (!answers(err)) return false;
     if (fail_next > 0) {
       --fail_next;
       *err = "Lost connection to MySQL server";
@@ -234,6 +237,12 @@ class FakeStore : public WriterStore {
     committed_at.push_back(clock ? clock->now : 0);
     return true;
   }
+  bool check(std::string* err) override {
+    ++checks;
+    return answers(err);
+  }
+  std::string node() const override { return reachable_ ? "db1:3306" : ""; }
+  bool reachable() const override { return reachable_; }
   // Every id committed, in commit order.
   std::vector<std::string> ids() const {
     std::vector<std::string> out;
@@ -245,6 +254,16 @@ class FakeStore : public WriterStore {
     for (const auto& b : batches) out.push_back(b.size());
     return out;
   }
+
+ private:
+  // Whether a node answers (not `down`), as the real store finds out on
+  // each call.
+  bool answers(std::string* err) {
+    reachable_ = !down;
+    if (down) *err = "connect: Can't connect to server (111)";
+    return !down;
+  }
+  bool reachable_ = true;
 };
 
 inline std::string event_id(int n) { return format_event_id(0, static_cast<uint64_t>(n)); }

@@ -178,4 +178,44 @@ BOOST_AUTO_TEST_CASE(an_idle_writer_reports_no_lag) {
   BOOST_TEST(w.queue.last_published.events == 1);
 }
 
+// While the queue is empty nothing is applied, so only the idle check
+// (Drain::kIdleCheckMs) can see the database go and come back.
+BOOST_AUTO_TEST_CASE(an_idle_writer_reports_its_database_lost_and_back) {
+  World w(10, 50, 0);
+  const int64_t period = Drain::kIdleCheckMs;
+  int64_t lost_at = 0, seen_lost = 0, back_at = 0, seen_back = 0;
+  std::string node_while_lost = "?";
+  w.queue.on_idle = [&] {
+    const WriterStats& p = w.queue.last_published;  // as of the writer's last loop
+    int64_t t = w.clock.now;
+    BOOST_TEST(w.queue.queue.empty());
+    if (t == 10'000) w.store.down = true, lost_at = t;
+    if (lost_at && !seen_lost && !p.db_reachable) seen_lost = t, node_while_lost = p.db_node;
+    if (seen_lost && !back_at && t >= seen_lost + 10'000) w.store.down = false, back_at = t;
+    if (back_at && !seen_back && p.db_reachable) seen_back = t;
+    w.stop = t >= 60'000;
+  };
+  BOOST_TEST(w.run() == 0);
+  BOOST_TEST(w.store.attempts == 0);  // no batch: the idle checks alone
+  BOOST_REQUIRE(seen_lost > 0);
+  BOOST_TEST(seen_lost - lost_at <= period + 1000);
+  BOOST_TEST(node_while_lost == "");
+  BOOST_REQUIRE(seen_back > 0);
+  BOOST_TEST(seen_back - back_at <= period + 1000);
+  BOOST_TEST(w.queue.last_published.db_reachable);
+  BOOST_TEST(w.queue.last_published.db_node == "db1:3306");
+  // One check per period while idle, no more.
+  BOOST_TEST(w.store.checks >= 60'000 / period - 1);
+  BOOST_TEST(w.store.checks <= 60'000 / period + 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_writer_that_just_applied_a_batch_does_not_check_its_database) {
+  World w(10, 50, 3);
+  w.queue.on_idle = [&] { w.stop = w.clock.now >= Drain::kIdleCheckMs - 1000; };
+  BOOST_TEST(w.run() == 0);
+  BOOST_TEST(w.store.ids() == ids(1, 3), boost::test_tools::per_element());
+  BOOST_TEST(w.store.checks == 0);
+  BOOST_TEST(w.queue.last_published.db_reachable);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
