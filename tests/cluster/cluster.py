@@ -518,8 +518,20 @@ def blocked_takers(hosts):
     return out
 
 
+def writers_mysql_sock():
+    """The socket of the MySQL the writers use: the stores', or the Galera
+    node w-h1 names (the nodes' processes all move in list order), else
+    the first node in the primary component."""
+    if not GALERA:
+        return os.path.join(DIR, "stores", "mysql.sock")
+    g = NODE_OF_ADDR.get(redis("HGET", "popup:writer:w-h1", "mysql_node"))
+    if g:
+        return node_sock(g)
+    return node_sock(next((g for g in NODES if node_primary(g)), "g1"))
+
+
 class TableLock:
-    """A MariaDB session of the test's own (the stores' MariaDB, as root)
+    """A MariaDB session of the test's own (writers_mysql_sock(), as root)
     that holds LOCK TABLES `table` WRITE until release(): a writer's batch
     then waits in MariaDB between its take and its commit. query() runs a
     statement in that same session (other sessions would wait on the lock
@@ -527,7 +539,7 @@ class TableLock:
 
     def __init__(self, table):
         self.p = subprocess.Popen(
-            ["mariadb", "--no-defaults", "-S", os.path.join(DIR, "stores", "mysql.sock"), "-u",
+            ["mariadb", "--no-defaults", "-S", writers_mysql_sock(), "-u",
              "root", "--batch", "-N", "--unbuffered", "popup"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             bufsize=1)
