@@ -173,7 +173,7 @@ class GaleraFailover(unittest.TestCase):
         print("\n  writers on %s: cut %s, kill %s" % (writer_nodes(), cut, old), end="")
         # Also after a failure, the next module finds three nodes (cleanups
         # run last first: heal, then start).
-        self.addCleanup(script, "start", old, "mysql", check=False)
+        self.addCleanup(script, "start", old, check=False)
         self.addCleanup(script, "heal", cut, check=False)
         try:
             # 1. C (no process uses it) cut off: W and N keep the primary
@@ -246,7 +246,7 @@ class GaleraFailover(unittest.TestCase):
 
         # 3. W restarted: it rejoins; all three hold the same rows.
         t_start = time.time()
-        script("start", old, "mysql")
+        script("start", old)
         self.assertTrue(wait_for(cluster_synced, 180, interval=0.5),
                         {g: (node_status(g, "wsrep_cluster_size"), node_status(g, "wsrep_local_state_comment"))
                          for g in NODES})
