@@ -51,9 +51,14 @@ def main():
                 suite = unittest.TestSuite(t for s in suite for c in s for t in c
                                            if sys.argv[2] in t.id())
             res = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-            f = len(res.failures) + len(res.errors)
+            # An expected failure is a known bug, neither passed nor failed
+            # (named below); a test so marked that passes fails the run, so
+            # the mark goes once the bug is fixed.
+            f = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
             failed += f
-            passed += res.testsRun - f - len(res.skipped)
+            passed += (res.testsRun - f - len(res.skipped) - len(res.expectedFailures))
+            for t, _ in res.expectedFailures:
+                print("known failure (not counted): %s" % t.id())
     except KeyboardInterrupt:
         print("interrupted")
         failed += 1
