@@ -199,7 +199,17 @@ bool Mysql::apply_events_once(const std::vector<Event>& events, std::string* err
       apply_rollup(events.size() == ids.size() ? events : unique_by_id(events));
     }
     conn_->commit();
-    return true;
+    // A Galera node that lost its peers while the commit waited for the
+    // group may release it as it leaves the primary component (a
+    // transitional view), and such a commit is not in the cluster the node
+    // later rejoins: only a node still in the primary component after the
+    // commit vouches for the batch. Otherwise it counts as not applied and
+    // is applied again, elsewhere or later (a replay is harmless: INSERT
+    // IGNORE by event id).
+    std::string why;
+    DbFailure failure = DbFailure::other;
+    return !nodes_.galera() || nodes_.ready(conn_.get(), &why, &failure) ||
+           fail("after the commit: " + why + "; the batch counts as not applied", err, failure);
   } catch (const sql::SQLException& e) {
     // Dropping the connection rolls back whatever the transaction did.
     return fail(e, err);

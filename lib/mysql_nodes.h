@@ -46,6 +46,8 @@ class MysqlNodes {
   // throws sql::SQLException like any Connector call.
   bool ready(sql::Connection* c, std::string* why, DbFailure* failure) const;
 
+  // The connected node is a Galera node (wsrep_on).
+  bool galera() const { return wsrep_; }
   // The connected node (to_string(DbNode)); "" when there is none.
   const std::string& node() const { return node_; }
   // True when the last connect found no node that answers and takes
