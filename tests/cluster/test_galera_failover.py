@@ -141,6 +141,16 @@ class Watch(threading.Thread):
         self.join(30)
 
 
+def tally(load, prefix):
+    """({uid: rows} of prefix's users on a node of the primary component,
+    acknowledged users without a row, users with more than one)."""
+    counts = dict(tuple(l.split("\t")) for l in sql(
+        "SELECT uid, COUNT(*) FROM popup_events WHERE uid LIKE '%s-%%' GROUP BY uid" % prefix
+    ).split("\n") if l)
+    return (counts, sorted(u for u in load.acked if u not in counts),
+            sorted(u for u, c in counts.items() if int(c) != 1))
+
+
 def events_on(node, prefix):
     return int(sql("SELECT COUNT(*) FROM popup_events WHERE uid LIKE '%s-%%'" % prefix, node=node).split()[0])
 
@@ -217,11 +227,7 @@ class GaleraFailover(unittest.TestCase):
         self.assertTrue(wait_for(drained, 180), "the queue drained")
 
         # Exact counts on a node of the primary component: 0 lost, 0 doubled.
-        counts = dict(tuple(l.split("\t")) for l in sql(
-            "SELECT uid, COUNT(*) FROM popup_events WHERE uid LIKE '%s-%%' GROUP BY uid" % prefix
-        ).split("\n") if l)
-        lost = sorted(u for u in load.acked if u not in counts)
-        doubled = sorted(u for u, c in counts.items() if int(c) != 1)
+        counts, lost, doubled = tally(load, prefix)
         rows = sum(int(c) for c in counts.values())
 
         # What the watch saw after the kill: healthz not ok (per host), the
@@ -320,11 +326,7 @@ class GaleraFailover(unittest.TestCase):
         self.assertTrue(load.stop(), "the load's threads ended")
         self.assertEqual(load.failed, [], "every action got its 202 within 60 s of retries")
         self.assertTrue(wait_for(drained, 180), "the queue drained")
-        counts = dict(tuple(l.split("\t")) for l in sql(
-            "SELECT uid, COUNT(*) FROM popup_events WHERE uid LIKE '%s-%%' GROUP BY uid" % prefix
-        ).split("\n") if l)
-        lost = sorted(u for u in load.acked if u not in counts)
-        doubled = sorted(u for u, c in counts.items() if int(c) != 1)
+        counts, lost, doubled = tally(load, prefix)
         print("\n  %s and %s cut: %s non-Primary; the writers reported no reachable node after %.1f s, every "
               "healthz degraded (mysql down) after %.1f s; healed: primary component of 3 again after %.1f s, "
               "writers and healthz ok after %.1f s; %d actions acknowledged, lost %d, doubled %d"

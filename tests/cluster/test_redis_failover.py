@@ -237,6 +237,15 @@ class RedisFailover(unittest.TestCase):
         self.assertLessEqual(len(imp_lost), bound, "impressions lost beyond the bound")
         return old, new
 
+    def back_as_replica(self, old, new, command):
+        """scripts/cluster.sh COMMAND OLD (heal, start), then waits until old
+        is a replica of new; the seconds that took."""
+        script(command, old)
+        t = time.time()
+        self.assertTrue(wait_for(lambda: replica_of(old, "%s:%d" % REDIS_NODES[new]), 60, 0.2),
+                        "%s did not rejoin as a replica of %s" % (old, new))
+        return time.time() - t
+
     def test_1_primary_cut_off(self):
         """The primary's host cut off: a new primary within 10 s, no 202
         lost or doubled; healed, the old primary is a replica and a write it
@@ -257,13 +266,9 @@ class RedisFailover(unittest.TestCase):
                                env=redis_env(), capture_output=True, text=True, timeout=60)
             answer.append((r.stdout + r.stderr).strip())
         old, new = self.fail_over("rc", cut, write_marker)
-        script("heal", old)
-        healed = time.time()
-        new_addr = "%s:%d" % REDIS_NODES[new]
-        self.assertTrue(wait_for(lambda: replica_of(old, new_addr), 60, 0.2),
-                        "the old primary did not rejoin as a replica")
+        took = self.back_as_replica(old, new, "heal")
         print("\n  rc: the isolated primary answered %r to the marker write; a replica of %s "
-              "%.1f s after the heal" % (answer, new, time.time() - healed), end="")
+              "%.1f s after the heal" % (answer, new, took), end="")
         self.assertEqual(node(old, "ROLE")[0], "slave")
         self.assertEqual(node(old, "EXISTS", marker), 0, "the isolated write is still on the old primary")
         self.assertEqual(redis("EXISTS", marker), "0", "the isolated write reached the new primary")
@@ -282,13 +287,9 @@ class RedisFailover(unittest.TestCase):
             self.fail("the killed node still answers")
         except (OSError, RespError):
             pass
-        script("start", old)
-        started = time.time()
-        new_addr = "%s:%d" % REDIS_NODES[new]
-        self.assertTrue(wait_for(lambda: replica_of(old, new_addr), 60, 0.2),
-                        "the killed primary did not rejoin as a replica")
-        print("\n  rk: the killed primary, started again, a replica of %s %.1f s later"
-              % (new, time.time() - started), end="")
+        took = self.back_as_replica(old, new, "start")
+        print("\n  rk: the killed primary, started again, a replica of %s %.1f s later" % (new, took),
+              end="")
         self.assertTrue(wait_for(redis_healthy, 60), "r1..r3 are not one primary with two replicas")
 
     def test_3_primary_killed_while_a_galera_node_is_down(self):
@@ -312,9 +313,7 @@ class RedisFailover(unittest.TestCase):
             self.addCleanup(script, "start", old)
             return time.time()
         old, new = self.fail_over("rb", kill)
-        script("start", old)
-        self.assertTrue(wait_for(lambda: replica_of(old, "%s:%d" % REDIS_NODES[new]), 60, 0.2),
-                        "the killed primary did not rejoin as a replica")
+        self.back_as_replica(old, new, "start")
         script("start", used)
         self.assertTrue(wait_for(cluster_synced, 180, 0.5), "%s did not rejoin the Galera cluster" % used)
         print("\n  rb: Galera node %s was down throughout; both back" % used, end="")
