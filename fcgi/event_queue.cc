@@ -1,5 +1,7 @@
 #include "fcgi/event_queue.h"
 
+#include <algorithm>
+
 #include "lib/log.h"
 
 namespace popup {
@@ -12,7 +14,7 @@ EventQueue::EventQueue(const Settings& s, WorkerSlot* slot, MetricsShm* shm, Bre
 }
 
 bool EventQueue::to_redis(const std::vector<Pending>& batch, bool past_breaker,
-                          std::vector<Stored>* out, std::string* err) {
+                          std::vector<Stored>* out, std::string* err, bool* replica) {
   std::vector<RedisCommand> cmds{{"MULTI"}};
   std::vector<int> once_at(batch.size(), -1);  // index in EXEC's reply
   // The states go through one script that keeps the newer state (a late
@@ -30,11 +32,22 @@ bool EventQueue::to_redis(const std::vector<Pending>& batch, bool past_breaker,
   }
   queued += static_cast<int>(plain.append_to(&cmds));
   cmds.push_back({"EXEC"});
+  bool wait = redis_.via_sentinel() &&
+              std::any_of(batch.begin(), batch.end(),
+                          [](const Pending& p) { return p.event.kind != LastAction::show; });
+  // WAIT blocks up to its bound: the read may take that long.
+  if (wait) {
+    cmds.push_back({"WAIT", "1", std::to_string(s_.redis_replica_wait_ms)});
+    redis_.set_read_timeout_ms(s_.redis_timeout_ms + s_.redis_replica_wait_ms);
+  }
   std::vector<RedisReply> replies;
   uint64_t before = redis_.round_trips();
   bool ok = redis_.pipeline(cmds, &replies, err, past_breaker);
+  if (wait) redis_.set_read_timeout_ms(s_.redis_timeout_ms);
   bump(slot_, Counter::flush_round_trips, redis_.round_trips() - before);
   if (!ok) return false;
+  *replica = !wait || (replies.back().type == RedisReply::kInteger && replies.back().integer >= 1);
+  if (wait) replies.pop_back();
   const RedisReply& exec = replies.back();
   if (exec.type != RedisReply::kArray || static_cast<int>(exec.elements.size()) < queued) {
     *err = "redis: " + (exec.str.empty() ? std::string("transaction failed") : exec.str);
@@ -80,7 +93,8 @@ bool EventQueue::to_mysql(const std::vector<Pending>& batch, std::string* err) {
   return true;
 }
 
-void EventQueue::keep_actions(const std::vector<Pending>& batch, std::vector<Stored>* out) {
+void EventQueue::keep_actions(const std::vector<Pending>& batch, std::vector<Stored>* out,
+                              const std::string& why) {
   std::vector<Event> actions;
   std::vector<size_t> at;
   for (size_t i = 0; i < batch.size(); ++i)
@@ -89,18 +103,9 @@ void EventQueue::keep_actions(const std::vector<Pending>& batch, std::vector<Sto
       at.push_back(i);
     }
   if (actions.empty()) return;
-  RedisReply r;
-  std::string err;
-  // WAIT blocks up to its bound: the read may take that long.
-  redis_.set_read_timeout_ms(s_.redis_timeout_ms + s_.redis_replica_wait_ms);
-  bool acked = redis_.command({"WAIT", "1", std::to_string(s_.redis_replica_wait_ms)}, &r, &err) &&
-               r.type == RedisReply::kInteger && r.integer >= 1;
-  redis_.set_read_timeout_ms(s_.redis_timeout_ms);
-  if (acked) return;
-  if (err.empty()) err = "no replica acknowledged within " + std::to_string(s_.redis_replica_wait_ms) + " ms";
   bump(slot_, Counter::replica_wait_misses);
   log_warn("queue: %zu actions are in the Redis primary only (%s); writing them to MySQL",
-           actions.size(), err.c_str());
+           actions.size(), why.c_str());
   std::string mysql_err;
   if (mysql_.apply_events(actions, &mysql_err)) return;
   bump(slot_, Counter::mysql_errors);
@@ -114,8 +119,11 @@ std::vector<Stored> EventQueue::store(const std::vector<Pending>& batch) {
   if (batch.empty()) return out;
   bump(slot_, Counter::flush_batches);
   std::string err;
-  if (to_redis(batch, false, &out, &err)) {
-    if (redis_.via_sentinel()) keep_actions(batch, &out);
+  const std::string no_replica =
+      "no replica acknowledged within " + std::to_string(s_.redis_replica_wait_ms) + " ms";
+  bool replica = true;
+  if (to_redis(batch, false, &out, &err, &replica)) {
+    if (!replica) keep_actions(batch, &out, no_replica);
     return out;
   }
   bool skipped = redis_.last_skipped();
@@ -129,8 +137,8 @@ std::vector<Stored> EventQueue::store(const std::vector<Pending>& batch) {
   // The breaker skipped Redis because of earlier failures; Redis may well be
   // back. Before refusing a write, ask it once more.
   std::string again;
-  if (skipped && to_redis(batch, true, &out, &again)) {
-    if (redis_.via_sentinel()) keep_actions(batch, &out);
+  if (skipped && to_redis(batch, true, &out, &again, &replica)) {
+    if (!replica) keep_actions(batch, &out, no_replica);
     log_info("queue: MySQL is down (%s); %zu events queued in Redis past the open breaker",
              mysql_err.c_str(), batch.size());
     return out;

@@ -37,14 +37,20 @@ class EventQueue : public EventSink {
   std::vector<Stored> store(const std::vector<Pending>& batch) override;
 
  private:
-  // The batch's MULTI/EXEC; false (with *err) when the transaction did not run.
+  // The batch's MULTI/EXEC; false (with *err) when the transaction did not
+  // run. Via Sentinel, a batch with actions sends WAIT 1 right after EXEC
+  // on the same connection (*replica: whether a replica acknowledged it);
+  // a WAIT sent as a call of its own could go to another connection (a
+  // reconnect, a new primary the sentinels name meanwhile), where it says
+  // nothing about this batch.
   bool to_redis(const std::vector<Pending>& batch, bool past_breaker,
-                std::vector<Stored>* out, std::string* err);
+                std::vector<Stored>* out, std::string* err, bool* replica);
   bool to_mysql(const std::vector<Pending>& batch, std::string* err);
-  // Via Sentinel: makes the actions of a batch stored in Redis survive the
-  // primary's loss (a replica's WAIT, else MySQL); marks failed those that
-  // cannot be.
-  void keep_actions(const std::vector<Pending>& batch, std::vector<Stored>* out);
+  // Via Sentinel, when no replica acknowledged the batch: makes its actions
+  // survive the primary's loss by writing them to MySQL; marks failed those
+  // that cannot be.
+  void keep_actions(const std::vector<Pending>& batch, std::vector<Stored>* out,
+                    const std::string& why);
 
   const Settings& s_;
   Keys keys_;
