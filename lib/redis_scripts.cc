@@ -126,10 +126,15 @@ const char* const kHeartbeatScript =
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
     "redis.call('SADD', KEYS[2], ARGV[3]) return 1";
 
+// Drops the batch (ARGV[2] items, oldest ARGV[3], newest ARGV[4]) only if
+// the processing list's oldest end holds it: 1 dropped, 2 not there.
 const char* const kAcknowledgeScript =
     "local v = redis.call('GET', KEYS[1]) "
     "if v and v ~= ARGV[1] then return v end "
-    "redis.call('LTRIM', KEYS[2], 0, -tonumber(ARGV[2]) - 1) return 1";
+    "local n = tonumber(ARGV[2]) "
+    "if redis.call('LINDEX', KEYS[2], -1) ~= ARGV[3] or "
+    "   redis.call('LINDEX', KEYS[2], -n) ~= ARGV[4] then return 2 end "
+    "redis.call('LTRIM', KEYS[2], 0, -n - 1) return 1";
 
 // The processing lists of the writers whose heartbeat is missing, one at a
 // time, each behind what the claimer holds (its oldest first), so the

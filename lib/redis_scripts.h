@@ -110,10 +110,13 @@ extern const char* const kHeartbeatScript;
 // The writer's acknowledgement of a committed batch: drops the processing
 // list's oldest ARGV[2] items only while the lease is the caller's (or has
 // expired untaken: a claim always leaves a fence), so a writer whose list a
-// peer took over never trims what is no longer its own.
-//   KEYS: <p>:writer:<id>:alive, the processing list   ARGV: owner, n
-// Reply: 1 trimmed; else the other owner's name (or the fence): nothing
-// trimmed.
+// peer took over never trims what is no longer its own, and only if they
+// still are the batch (its oldest and newest item in place), so a retry
+// after a lost reply never trims the next batch unapplied.
+//   KEYS: <p>:writer:<id>:alive, the processing list
+//   ARGV: owner, n, the batch's oldest item, its newest
+// Reply: 1 trimmed; 2 not there (trimmed before): nothing trimmed; else the
+// other owner's name (or the fence): nothing trimmed.
 extern const char* const kAcknowledgeScript;
 
 // A peer's recovery of a dead writer's batch: takes over the processing

@@ -105,12 +105,16 @@ std::optional<int64_t> RedisWriterQueue::in_hand_count() {
   return r.integer;
 }
 
-WriterQueue::Ack RedisWriterQueue::acknowledge(size_t n, std::string* err) {
-  // The oldest n are at the right end: keep all but them (the last batch
-  // empties the list, and Redis deletes it).
+WriterQueue::Ack RedisWriterQueue::acknowledge(const std::vector<std::string>& items,
+                                               std::string* err) {
+  if (items.empty()) return Ack::done;
+  // The batch is at the right end: keep all but it (the last batch empties
+  // the list, and Redis deletes it). Its oldest and newest item stand for
+  // it: every item carries its event's unique id and stamp, and only this
+  // writer ever removes from that end.
   RedisReply r;
   if (!redis_.command({"EVAL", kAcknowledgeScript, "2", names_.alive, names_.in_hand,
-                       names_.owner, std::to_string(n)},
+                       names_.owner, std::to_string(items.size()), items.front(), items.back()},
                       &r, err))
     return Ack::error;
   if (r.type == RedisReply::kInteger) return Ack::done;

@@ -25,7 +25,7 @@ class RedisWriterQueue : public WriterQueue {
             std::string* err) override;
   bool in_hand(int batch, std::vector<std::string>* items, std::string* err) override;
   std::optional<int64_t> in_hand_count() override;
-  Ack acknowledge(size_t n, std::string* err) override;
+  Ack acknowledge(const std::vector<std::string>& items, std::string* err) override;
   Claim claim(std::string* from, int64_t* n, std::string* err) override;
   std::optional<int64_t> give_back(std::string* err) override;
   bool dead_letter(const std::string& item, std::string* err) override;

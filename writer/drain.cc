@@ -116,7 +116,7 @@ std::vector<Event> Drain::decode(const std::vector<std::string>& items) {
 // in the processing list (the caller gives it back to the queue).
 bool Drain::apply_in_hand(std::vector<std::string> batch) {
   while (!batch.empty()) {
-    if (!commit(decode(batch), batch.size()) || stopping()) return false;
+    if (!commit(decode(batch), batch) || stopping()) return false;
     if (!read_in_hand(&batch)) return false;
   }
   return true;
@@ -130,12 +130,13 @@ bool Drain::applied(const std::vector<Event>& batch, std::string* err) {
   return ok;
 }
 
-// Applies one batch until it commits, then acknowledges its `taken` items
-// (the last batch empties the processing list); false when stopped before
+// Applies one batch until it commits, then acknowledges `items`, the
+// processing-list items it was decoded from (the last batch empties the
+// processing list); false when stopped before
 // it committed, or when the lease was found lost (then nothing is
 // acknowledged: the processing list, if a peer took it over, is the
 // peer's, and the apply, if it happened, was a harmless replay).
-bool Drain::commit(const std::vector<Event>& batch, size_t taken) {
+bool Drain::commit(const std::vector<Event>& batch, const std::vector<std::string>& items) {
   int backoff = 100;
   int64_t t0 = clock_.steady_ms();
   std::string err;
@@ -154,7 +155,7 @@ bool Drain::commit(const std::vector<Event>& batch, size_t taken) {
   }
   int trim_backoff = 100;
   for (;;) {
-    WriterQueue::Ack a = queue_.acknowledge(taken, &err);
+    WriterQueue::Ack a = queue_.acknowledge(items, &err);
     if (a == WriterQueue::Ack::done) break;
     if (a == WriterQueue::Ack::lost) {
       log_error("writer %s: %s now belongs to %s, not %s; the batch of %zu it committed is not "

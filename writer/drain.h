@@ -48,7 +48,7 @@ class Drain {
   std::vector<Event> decode(const std::vector<std::string>& items);
   bool apply_in_hand(std::vector<std::string> batch);
   bool applied(const std::vector<Event>& batch, std::string* err);
-  bool commit(const std::vector<Event>& batch, size_t taken);
+  bool commit(const std::vector<Event>& batch, const std::vector<std::string>& items);
   void give_back();
   std::vector<std::string> gather();
   void publish_stats();

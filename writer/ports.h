@@ -73,12 +73,18 @@ class WriterQueue {
   virtual bool in_hand(int batch, std::vector<std::string>* items, std::string* err) = 0;
   // The processing list's length; nullopt when Redis failed.
   virtual std::optional<int64_t> in_hand_count() = 0;
-  // Drops the processing list's oldest n items (a committed batch), only
-  // while the lease is this owner's or expired untaken. done: dropped;
-  // lost: another owner or a fence holds the lease (*err names it) and
-  // nothing was dropped; error: Redis failed (*err), they are still there.
+  // Drops a committed batch (`items`, oldest first, as read) from the
+  // processing list's oldest end, only while the lease is this owner's or
+  // expired untaken, and only if that end still holds exactly these items
+  // (kAcknowledgeScript). By identity, not by count: an acknowledgement
+  // whose reply was lost (a timeout, a Redis failover) may have dropped the
+  // batch already, and a retry that dropped "the oldest n" again would drop
+  // the next batch unapplied. done: dropped, or no longer there (dropped
+  // before, or never moved on a promoted replica: then it is applied again
+  // later, harmlessly); lost: another owner or a fence holds the lease (*err
+  // names it) and nothing was dropped; error: Redis failed (*err).
   enum class Ack { done, lost, error };
-  virtual Ack acknowledge(size_t n, std::string* err) = 0;
+  virtual Ack acknowledge(const std::vector<std::string>& items, std::string* err) = 0;
   // Takes over, atomically, the processing list of one other registered
   // writer whose heartbeat is missing and leaves a fence in its heartbeat
   // (kClaimScript): its items go behind those in this processing list.

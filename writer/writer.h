@@ -11,7 +11,10 @@
 // leaves the events either in the queue or in the processing list; on start
 // the processing list is applied first. Applying is idempotent
 // (Mysql::apply_events), so the one window that repeats work, a crash
-// between COMMIT and LTRIM, duplicates nothing.
+// between COMMIT and LTRIM, duplicates nothing. The LTRIM names the batch
+// it drops (its oldest and newest item), so retrying it after a lost reply
+// (a timeout, a Redis failover that promoted a replica which had already
+// received it) never drops the next batch unapplied.
 //
 // Heartbeat: <p>:writer:<id>:alive holds the owner (its supervisor,
 // "<host>:<pid>") and expires writer_heartbeat_ttl_ms after the last

@@ -69,6 +69,7 @@ class FakeQueue : public WriterQueue {
   bool down = false;         // every call fails, as when Redis is unreachable
   int fail_takes = 0;        // the next take()s fail after moving
   int fail_acks = 0;         // the next acknowledge()s fail
+  int lose_ack_replies = 0;  // the next acknowledge()s drop, then fail
   std::function<void()> on_depth;  // before each depth(): events arriving
   std::function<void()> on_claim;  // before each claim(): another writer's turn
   std::function<void()> on_take;   // after each take() moved: another writer's turn
@@ -139,7 +140,8 @@ class FakeQueue : public WriterQueue {
   std::optional<int64_t> in_hand_count() override {
     return down ? std::nullopt : std::optional<int64_t>(processing.size());
   }
-  Ack acknowledge(size_t n, std::string* err) override {  // kAcknowledgeScript
+  Ack acknowledge(const std::vector<std::string>& items,
+                  std::string* err) override {  // kAcknowledgeScript
     if (fails(err)) return Ack::error;
     if (fail_acks > 0) {
       --fail_acks;
@@ -151,8 +153,17 @@ class FakeQueue : public WriterQueue {
       ++lost_acks;
       return Ack::lost;
     }
-    for (size_t i = 0; i < n && !processing.empty(); ++i) processing.pop_back();
+    size_t n = items.size();
+    if (n == 0 || processing.size() < n || processing.back() != items.front() ||
+        processing[processing.size() - n] != items.back())
+      return Ack::done;  // not there: nothing dropped
+    for (size_t i = 0; i < n; ++i) processing.pop_back();
     ++acked;
+    if (lose_ack_replies > 0) {
+      --lose_ack_replies;
+      *err = "timeout after the trim";
+      return Ack::error;
+    }
     return Ack::done;
   }
   Claim claim(std::string* from, int64_t* n, std::string* err) override {  // kClaimScript
