@@ -66,13 +66,7 @@ def wrk_result(out):
 def pool_metrics(port):
     """The pool's /api/metrics through nginx on PORT: {series: value}."""
     with urllib.request.urlopen("http://127.0.0.1:%d/api/metrics" % port, timeout=10) as r:
-        text = r.read().decode()
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            k, _, v = line.rpartition(" ")
-            out[k] = float(v)
-    return out
+        return stackctl.parse_metrics(r.read().decode())
 
 
 def lua_includes(stack_dir, top):

@@ -54,6 +54,17 @@ def reload(folder, env=None, timeout=180):
     return run("reload", folder, env, timeout)
 
 
+def parse_metrics(text):
+    """/api/metrics' text (Prometheus exposition) as {'name{labels}': value};
+    comment lines skipped."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.rpartition(" ")
+            out[k] = float(v)
+    return out
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     s = socket.socket()

@@ -19,7 +19,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "integration"))
-from harness import wait_for  # noqa: E402,F401  (the cluster tests import it from here)
+from harness import stackctl, wait_for  # noqa: E402,F401  (the cluster tests import it from here)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -497,12 +497,7 @@ def metrics(host):
     head, _, body = r.stdout.replace("\r\n", "\n").partition("\n\n")
     if r.returncode != 0 or not head.startswith("Status: 200"):
         raise AssertionError("%s /api/metrics: %s %s" % (host, r.stdout[:300], r.stderr[:300]))
-    out = {}
-    for line in body.splitlines():
-        if line and not line.startswith("#"):
-            k, _, v = line.rpartition(" ")
-            out[k] = float(v)
-    return out
+    return stackctl.parse_metrics(body)
 
 
 def blocked_takers(hosts):

@@ -299,12 +299,7 @@ class Stack:
 
     def metrics(self):
         r = self.http().request("GET", "/api/metrics")
-        out = {}
-        for line in r.data.decode().splitlines():
-            if line and not line.startswith("#"):
-                k, _, v = line.rpartition(" ")
-                out[k] = float(v)
-        return out
+        return stackctl.parse_metrics(r.data.decode())
 
     def wait_for(self, predicate, timeout=20, interval=0.05):
         return wait_for(predicate, timeout, interval)
