@@ -117,7 +117,7 @@ WriterQueue::Ack RedisWriterQueue::acknowledge(const std::vector<std::string>& i
                        names_.owner, std::to_string(items.size()), items.front(), items.back()},
                       &r, err))
     return Ack::error;
-  if (r.type == RedisReply::kInteger) return Ack::done;
+  if (r.type == RedisReply::kInteger) return r.integer == 1 ? Ack::done : Ack::gone;
   *err = r.str;
   return Ack::lost;
 }

@@ -157,6 +157,14 @@ bool Drain::commit(const std::vector<Event>& batch, const std::vector<std::strin
   for (;;) {
     WriterQueue::Ack a = queue_.acknowledge(items, &err);
     if (a == WriterQueue::Ack::done) break;
+    if (a == WriterQueue::Ack::gone) {
+      log_warn("writer %s: the batch of %zu it committed is no longer at the oldest end of %s "
+               "(an acknowledgement whose reply was lost dropped it, or Redis failed over to a "
+               "replica that had not seen it taken); nothing dropped, anything left is applied "
+               "again harmlessly",
+               s_.writer_id.c_str(), items.size(), queue_.names().in_hand.c_str());
+      break;
+    }
     if (a == WriterQueue::Ack::lost) {
       log_error("writer %s: %s now belongs to %s, not %s; the batch of %zu it committed is not "
                 "acknowledged (its new owner applies it; a replay is harmless); stopping",

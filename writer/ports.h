@@ -79,11 +79,12 @@ class WriterQueue {
   // (kAcknowledgeScript). By identity, not by count: an acknowledgement
   // whose reply was lost (a timeout, a Redis failover) may have dropped the
   // batch already, and a retry that dropped "the oldest n" again would drop
-  // the next batch unapplied. done: dropped, or no longer there (dropped
-  // before, or never moved on a promoted replica: then it is applied again
-  // later, harmlessly); lost: another owner or a fence holds the lease (*err
-  // names it) and nothing was dropped; error: Redis failed (*err).
-  enum class Ack { done, lost, error };
+  // the next batch unapplied. done: dropped; gone: not at that end (dropped
+  // before, or never moved there on a promoted replica: then it is applied
+  // again later, harmlessly), nothing dropped; lost: another owner or a
+  // fence holds the lease (*err names it) and nothing was dropped; error:
+  // Redis failed (*err).
+  enum class Ack { done, gone, lost, error };
   virtual Ack acknowledge(const std::vector<std::string>& items, std::string* err) = 0;
   // Takes over, atomically, the processing list of one other registered
   // writer whose heartbeat is missing and leaves a fence in its heartbeat

@@ -156,7 +156,7 @@ class FakeQueue : public WriterQueue {
     size_t n = items.size();
     if (n == 0 || processing.size() < n || processing.back() != items.front() ||
         processing[processing.size() - n] != items.back())
-      return Ack::done;  // not there: nothing dropped
+      return Ack::gone;  // not there: nothing dropped
     for (size_t i = 0; i < n; ++i) processing.pop_back();
     ++acked;
     if (lose_ack_replies > 0) {
