@@ -9,7 +9,9 @@ applies its batch last."""
 import json
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -92,6 +94,71 @@ class Writer:
             self.kill()
         self.proc = None
 
+
+
+class LostReplyProxy:
+    """A unix-socket proxy in front of the stack's Redis that, once, lets a
+    command containing `marker` reach Redis, waits for Redis's reply (so the
+    command has run) and, instead of passing it on, closes the client's
+    connection: a reply lost in a timeout or a failover, on demand."""
+
+    def __init__(self, path, target, marker):
+        self.path, self.target, self.marker = path, target, marker
+        self.armed, self.dropped = True, 0
+        self.lock = threading.Lock()
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(path)
+        os.chmod(path, 0o777)  # the writer runs as the stack's writer account
+        self.server.listen(16)
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self.target)
+            doomed = threading.Event()
+            threading.Thread(target=self.replies, args=(upstream, client, doomed),
+                             daemon=True).start()
+            threading.Thread(target=self.requests, args=(client, upstream, doomed),
+                             daemon=True).start()
+
+    def requests(self, client, upstream, doomed):
+        try:
+            while True:
+                data = client.recv(65536)
+                if not data:
+                    break
+                with self.lock:
+                    if self.armed and self.marker in data:
+                        self.armed = False
+                        doomed.set()
+                upstream.sendall(data)
+        except OSError:
+            pass
+        upstream.close()
+
+    def replies(self, upstream, client, doomed):
+        try:
+            while True:
+                data = upstream.recv(65536)
+                if not data:
+                    break
+                if doomed.is_set():  # the marked command ran: its reply is lost
+                    self.dropped += 1
+                    break
+                client.sendall(data)
+        except OSError:
+            pass
+        client.close()
+        upstream.close()
+
+    def close(self):
+        self.server.close()
+        os.unlink(self.path)
 
 
 def retire(wid):
@@ -225,6 +292,34 @@ class Writers(unittest.TestCase):
         self.assertEqual(stack.sql_int(
             "SELECT COUNT(*) FROM user_state WHERE uid LIKE '%s-%%' AND last_action = 'click'"
             % prefix), n)
+
+    def test_an_acknowledgement_whose_reply_is_lost_drops_no_other_batch(self):
+        """The writer's LTRIM of a committed batch runs, but its reply is lost
+        (a timeout; in a Redis failover, a replica that had received it is
+        promoted): the writer retries it, and the retry must not drop the
+        next batch, which nobody has applied (it once did: acknowledged
+        actions went missing in the cluster's Redis cut-off test)."""
+        self.stop_stack_writer()
+        prefix = uid("lostack")
+        n = 100
+        queue_clicks(prefix, n)
+        # kAcknowledgeScript, and no other script, trims KEYS[2].
+        proxy = LostReplyProxy(stack.path("redis-lost-reply.sock"), stack.path("redis.sock"),
+                               b"'LTRIM', KEYS[2]")
+        try:
+            w2 = self.writer("w2", batch_size=20,
+                             redis="unix:" + proxy.path).start()
+            self.assertTrue(stack.wait_for(lambda: llen("popup:events") == 0
+                                           and llen("popup:events:processing:w2") == 0,
+                                           timeout=60), w2.text()[-2000:])
+            self.assertEqual(proxy.dropped, 1)
+            self.assertTrue(stack.wait_for(lambda: stored(prefix) == n, timeout=30),
+                            (stored(prefix), w2.text()[-2000:]))
+            self.assertEqual(distinct_stored(prefix), n)
+            self.assertIn("no longer at the oldest end", w2.text())
+            w2.stop()
+        finally:
+            proxy.close()
 
     def test_mysql_keeps_the_newer_state_whichever_writer_applies_last(self):
         self.stop_stack_writer()
