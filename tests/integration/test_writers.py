@@ -121,40 +121,43 @@ class LostReplyProxy:
             upstream = socket.socket(socket.AF_UNIX)
             upstream.connect(self.target)
             doomed = threading.Event()
-            threading.Thread(target=self.replies, args=(upstream, client, doomed),
+            threading.Thread(target=self.pump, args=(upstream, client, self.reply_lost, doomed),
                              daemon=True).start()
-            threading.Thread(target=self.requests, args=(client, upstream, doomed),
+            threading.Thread(target=self.pump, args=(client, upstream, self.marked, doomed),
                              daemon=True).start()
 
-    def requests(self, client, upstream, doomed):
-        try:
-            while True:
-                data = client.recv(65536)
-                if not data:
-                    break
-                with self.lock:
-                    if self.armed and self.marker in data:
-                        self.armed = False
-                        doomed.set()
-                upstream.sendall(data)
-        except OSError:
-            pass
-        upstream.close()
+    def marked(self, data, doomed):
+        """A request: passes; dooms its connection if it is the marked command."""
+        with self.lock:
+            if self.armed and self.marker in data:
+                self.armed = False
+                doomed.set()
+        return True
 
-    def replies(self, upstream, client, doomed):
+    def reply_lost(self, data, doomed):
+        """A reply: passes unless its connection is doomed (the marked command
+        ran: its reply is lost)."""
+        if doomed.is_set():
+            self.dropped += 1
+        return not doomed.is_set()
+
+    @staticmethod
+    def pump(src, dst, passes, doomed):
+        """Copies src to dst while passes(data, doomed); then closes both."""
         try:
             while True:
-                data = upstream.recv(65536)
-                if not data:
+                data = src.recv(65536)
+                if not data or not passes(data, doomed):
                     break
-                if doomed.is_set():  # the marked command ran: its reply is lost
-                    self.dropped += 1
-                    break
-                client.sendall(data)
+                dst.sendall(data)
         except OSError:
             pass
-        client.close()
-        upstream.close()
+        for sock in (src, dst):  # shutdown() also wakes the other direction's recv()
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
 
     def close(self):
         self.server.close()
