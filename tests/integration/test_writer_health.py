@@ -118,6 +118,12 @@ class WriterHealth(unittest.TestCase):
         reachable = lambda: stack.metrics().get(metric)  # noqa: E731
         batches = lambda: stack.redis_raw("HGET", "popup:writer:w1", "batches_total")  # noqa: E731
         self.assertTrue(stack.wait_for(lambda: reachable() == 1, timeout=30), reachable())
+        # The last batch's counters may be published a moment after the queue
+        # drained: overwrite the lag and wait for an idle writer's report
+        # (lag 0, all counters, after a second with nothing queued).
+        stack.redis("HSET", "popup:writer:w1", "lag_seconds", "stale")
+        self.assertTrue(stack.wait_for(lambda: stack.redis_raw(
+            "HGET", "popup:writer:w1", "lag_seconds") == "0.000000", timeout=30))
         before = batches()
         db = Proc(stack, "mariadbd", "mariadb.log")
         db.kill(signal.SIGTERM, wait=60)
