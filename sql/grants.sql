@@ -18,7 +18,9 @@ REVOKE ALL PRIVILEGES, GRANT OPTION FROM '@SERVICE@'@'@HOST@';
 GRANT SELECT ON popup.popups TO '@SERVICE@'@'@HOST@';
 GRANT SELECT ON popup.config_meta TO '@SERVICE@'@'@HOST@';
 GRANT SELECT, INSERT, UPDATE ON popup.user_state TO '@SERVICE@'@'@HOST@';
-GRANT INSERT ON popup.popup_events TO '@SERVICE@'@'@HOST@';
+-- SELECT (event_id): on Galera, a batch is checked on its node after the
+-- commit (lib/mysql_events.cc).
+GRANT SELECT (event_id), INSERT ON popup.popup_events TO '@SERVICE@'@'@HOST@';
 GRANT SELECT (impressions, clicks, ignores), INSERT, UPDATE ON popup.popup_daily TO '@SERVICE@'@'@HOST@';
 GRANT INSERT ON popup.popup_daily_users TO '@SERVICE@'@'@HOST@';
 
