@@ -55,12 +55,26 @@ wsrep-provider-options = "gmcast.listen_addr=tcp://127.0.0.1:{gcomm};ist.recv_ad
 """
 
 
+TAKEN = set()  # ports given to the module's nodes
+
+
+def unused_port():
+    """A free port no node of this module was given: free_port() may hand
+    out one port twice before anything listens on it (once SST and IST of
+    one node got the same port, and the node could never join)."""
+    while True:
+        p = free_port()
+        if p not in TAKEN:
+            TAKEN.add(p)
+            return p
+
+
 class Node:
     def __init__(self, root, name, weight):
         self.name = name
         self.dir = os.path.join(root, name)
         self.weight = weight
-        self.port, self.gcomm, self.ist, self.sst = (free_port() for _ in range(4))
+        self.port, self.gcomm, self.ist, self.sst = (unused_port() for _ in range(4))
         self.proc = None
 
     @property
