@@ -93,8 +93,7 @@ bool EventQueue::to_mysql(const std::vector<Pending>& batch, std::string* err) {
   return true;
 }
 
-void EventQueue::keep_actions(const std::vector<Pending>& batch, std::vector<Stored>* out,
-                              const std::string& why) {
+void EventQueue::keep_actions(const std::vector<Pending>& batch, std::vector<Stored>* out) {
   std::vector<Event> actions;
   std::vector<size_t> at;
   for (size_t i = 0; i < batch.size(); ++i)
@@ -104,8 +103,9 @@ void EventQueue::keep_actions(const std::vector<Pending>& batch, std::vector<Sto
     }
   if (actions.empty()) return;
   bump(slot_, Counter::replica_wait_misses);
-  log_warn("queue: %zu actions are in the Redis primary only (%s); writing them to MySQL",
-           actions.size(), why.c_str());
+  log_warn("queue: %zu actions are in the Redis primary only (no replica acknowledged within "
+           "%d ms); writing them to MySQL",
+           actions.size(), s_.redis_replica_wait_ms);
   std::string mysql_err;
   if (mysql_.apply_events(actions, &mysql_err)) return;
   bump(slot_, Counter::mysql_errors);
@@ -119,11 +119,9 @@ std::vector<Stored> EventQueue::store(const std::vector<Pending>& batch) {
   if (batch.empty()) return out;
   bump(slot_, Counter::flush_batches);
   std::string err;
-  const std::string no_replica =
-      "no replica acknowledged within " + std::to_string(s_.redis_replica_wait_ms) + " ms";
   bool replica = true;
   if (to_redis(batch, false, &out, &err, &replica)) {
-    if (!replica) keep_actions(batch, &out, no_replica);
+    if (!replica) keep_actions(batch, &out);
     return out;
   }
   bool skipped = redis_.last_skipped();
@@ -138,7 +136,7 @@ std::vector<Stored> EventQueue::store(const std::vector<Pending>& batch) {
   // back. Before refusing a write, ask it once more.
   std::string again;
   if (skipped && to_redis(batch, true, &out, &again, &replica)) {
-    if (!replica) keep_actions(batch, &out, no_replica);
+    if (!replica) keep_actions(batch, &out);
     log_info("queue: MySQL is down (%s); %zu events queued in Redis past the open breaker",
              mysql_err.c_str(), batch.size());
     return out;

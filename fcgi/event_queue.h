@@ -49,8 +49,7 @@ class EventQueue : public EventSink {
   // Via Sentinel, when no replica acknowledged the batch: makes its actions
   // survive the primary's loss by writing them to MySQL; marks failed those
   // that cannot be.
-  void keep_actions(const std::vector<Pending>& batch, std::vector<Stored>* out,
-                    const std::string& why);
+  void keep_actions(const std::vector<Pending>& batch, std::vector<Stored>* out);
 
   const Settings& s_;
   Keys keys_;

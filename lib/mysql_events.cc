@@ -225,9 +225,9 @@ bool Mysql::apply_events_once(const std::vector<Event>& events, std::string* err
     // One read of the batch's ids by primary key; short, it is applied
     // again (see above).
     boost::json::array wanted;
-    for (const Event& e : events) wanted.push_back(boost::json::string(e.id));
     std::set<std::string> distinct;
-    for (const Event& e : events) distinct.insert(e.id);
+    for (const Event& e : events)
+      if (distinct.insert(e.id).second) wanted.push_back(boost::json::string(e.id));
     sql::PreparedStatement* st = prepared(kEventsPresent);
     st->setString(1, boost::json::serialize(wanted));
     std::unique_ptr<sql::ResultSet> rs(st->executeQuery());
