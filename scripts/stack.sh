@@ -52,6 +52,12 @@
 #                     with the store host's DIR/mysql.password and
 #                     DIR/popupctl.password (and DIR/redis.password, if it
 #                     has one) copied here first: a pool host
+#   WRITE_BEHIND_SCHED=batch|other  the CPU policy of MariaDB and the writer:
+#                     batch (default) starts both under SCHED_BATCH (`chrt
+#                     --batch 0`): a fair share of the CPU as before, but a
+#                     batch that wakes never preempts the request path
+#                     (nginx, the pool, Redis) on a shared box; other: the
+#                     default policy (README, Performance)
 #   ACCESS_LOG=on|private|off  nginx's access log in DIR/log/nginx-access.log
 #                     (private: log_format popup_private, no query string, so
 #                     no uid; the benchmarks turn it off)
@@ -139,6 +145,7 @@ NGINX_INCLUDE=${NGINX_INCLUDE:-}
 CORS_ORIGINS=${CORS_ORIGINS:-}
 ADMIN_LISTEN=${ADMIN_LISTEN:-}
 ACCESS_LOG=${ACCESS_LOG:-on}
+WRITE_BEHIND_SCHED=${WRITE_BEHIND_SCHED:-batch}
 STORES_BIND=${STORES_BIND:-}
 REDIS_AUTH=${REDIS_AUTH:-$([ -n "$STORES_BIND" ] && echo 1 || echo 0)}
 STORES_CLIENTS=${STORES_CLIENTS:-%}

@@ -14,6 +14,8 @@ check_settings() {
     [[ ${!v} =~ ^[0-9]+$ ]] || fail "$v must be a number, not '${!v}'"
   done
   [[ $ACCESS_LOG =~ ^(on|off|private)$ ]] || fail "ACCESS_LOG must be on, off or private, not '$ACCESS_LOG'"
+  [[ $WRITE_BEHIND_SCHED =~ ^(batch|other)$ ]] ||
+    fail "WRITE_BEHIND_SCHED must be batch or other, not '$WRITE_BEHIND_SCHED'"
   [ -z "$NGINX_KEEPALIVE" ] || [[ $NGINX_KEEPALIVE =~ ^[0-9]+$ ]] ||
     fail "NGINX_KEEPALIVE must be a number, not '$NGINX_KEEPALIVE'"
   [ -z "$POOL_TCP_PORT" ] || [[ $POOL_TCP_PORT =~ ^[0-9]+$ ]] ||

@@ -156,6 +156,15 @@ launch() {
   return 1
 }
 
+# write_behind_sched: the words that start MariaDB or the writer under
+# WRITE_BEHIND_SCHED (scripts/stack.sh): `chrt --batch 0` for batch (any
+# user may choose SCHED_BATCH; its children and threads inherit it), none
+# for other.
+write_behind_sched() {
+  sched=()
+  [ "$WRITE_BEHIND_SCHED" != batch ] || sched=(chrt --batch 0)
+}
+
 # wait_up SECONDS PIDFILE CMD...: 0 once CMD succeeds; 1 when time is up or
 # the processes of PIDFILE are gone (no point waiting for a dead server).
 wait_up() {

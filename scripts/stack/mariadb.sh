@@ -45,8 +45,9 @@ start_mariadb() {
   share_with "$db_group" "$dir/mariadb.cnf"
   link_run mysql
   # launch runs it as the db account, so no --user.
+  local sched; write_behind_sched
   launch db "$dir/mysql.run/mysql.pid" "$dir/log/mariadb.log" \
-    mariadbd --defaults-file="$dir/mariadb.cnf" ||
+    "${sched[@]}" mariadbd --defaults-file="$dir/mariadb.cnf" ||
     fail "mariadbd did not start" "$dir/log/mariadb.log"
   wait_up 60 mysql.pid mariadb_ping || fail "MariaDB did not come up within 60s" "$dir/log/mariadb.log"
   # mariadbd binds its socket with umask 0 (0777); its set-group-id folder

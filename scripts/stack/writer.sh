@@ -34,6 +34,7 @@ load_config() {
 start_writer() {
   [ "$WRITER" = 1 ] || return 0
   running writer.pid && return 0
-  launch svc "$dir/writer.pid" "$dir/log/writer.log" "$bin/popup-writer" --config "$dir/popup.conf" ||
+  local sched; write_behind_sched
+  launch svc "$dir/writer.pid" "$dir/log/writer.log" "${sched[@]}" "$bin/popup-writer" --config "$dir/popup.conf" ||
     fail "popup-writer did not start" "$dir/log/writer.log"
 }

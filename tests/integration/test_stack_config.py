@@ -50,6 +50,40 @@ def answers():
     return "" if stack.wait_for(ok, timeout=30) else repr(last[0])
 
 
+def pid_in(name):
+    with open(stack.path(name)) as f:
+        return int(f.read().split()[0])
+
+
+def with_children(pid):
+    """pid and its children (the writer's supervisor forks the writer)."""
+    kids = []
+    for task in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+                kids += [int(k) for k in f.read().split()]
+        except OSError:
+            pass
+    return [pid] + kids
+
+
+class WriteBehindPolicy(unittest.TestCase):
+    """MariaDB and the writer run under SCHED_BATCH (WRITE_BEHIND_SCHED,
+    scripts/stack.sh), every thread of them; the request path does not."""
+
+    def test_mariadb_and_the_writer_are_batch_work_and_the_request_path_is_not(self):
+        policy = os.sched_getscheduler
+        # The writer's supervisor and the writer it forked: both checked.
+        self.assertEqual(len(with_children(pid_in("writer.pid"))), 2)
+        for name in ("mysql.pid", "writer.pid"):
+            for pid in with_children(pid_in(name)):
+                for tid in os.listdir("/proc/%d/task" % pid):
+                    self.assertEqual(policy(int(tid)), os.SCHED_BATCH, "%s: thread %s" % (name, tid))
+        for name in ("redis.pid", "popupd.pid"):
+            for pid in with_children(pid_in(name)):
+                self.assertEqual(policy(pid), os.SCHED_OTHER, name)
+
+
 class OperatorSettings(unittest.TestCase):
     def setUp(self):
         self.original = read(local_conf())
