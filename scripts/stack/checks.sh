@@ -66,7 +66,7 @@ check_programs() {
   for p in "${needed[@]}"; do
     [ -x "$bin/$p" ] || fail "$bin/$p is missing: run make first"
   done
-  for p in mariadb-install-db mariadbd mariadb mariadb-admin redis-server redis-cli nginx curl setsid; do
+  for p in mariadb-install-db mariadbd mariadb mariadb-admin redis-server redis-cli nginx curl setsid chrt; do
     command -v "$p" > /dev/null || fail "$p is not installed: run scripts/deps.sh"
   done
   if [ "$POOL" = spawn-fcgi ]; then
