@@ -160,6 +160,7 @@ launch() {
 # WRITE_BEHIND_SCHED (scripts/stack.sh): `chrt --batch 0` for batch (any
 # user may choose SCHED_BATCH; its children and threads inherit it), none
 # for other.
+# shellcheck disable=SC2034  # sched: the caller's local
 write_behind_sched() {
   sched=()
   [ "$WRITE_BEHIND_SCHED" != batch ] || sched=(chrt --batch 0)
