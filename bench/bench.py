@@ -89,7 +89,7 @@ C_HIGH = " c%d" % HIGH
 # Each service row runs right before its Lua counterpart, and the floor
 # right before them: this shared machine's speed drifts within a run (in
 # one run every process group, the floors' and Lua's nginx included, took
-# 1.5x the CPU per request in round 3 for the same work), so the goals
+# 1.4-1.7x the CPU per request late in round 3 for the same work), so the goals
 # compare rows measured next to each other in the same round, and take the
 # median of the rounds' ratios (paired_ratio()).
 WORKLOADS = [wl("static", "/static-ok", "static.lua", None),
