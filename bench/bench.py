@@ -609,8 +609,9 @@ def table(summary, meta):
     r = lua_ratios(meta["rounds"])
     labels = (("get", "GET"), ("get_high", "GET at %d connections" % HIGH), ("warm", "warm GET"),
               ("mixed", "visit mix"), ("mixed_body_uid", "visit mix with body-only uids"))
-    per_round = "; ".join("%s %s" % (label, ", ".join("%.2f" % x for x in paired(meta["rounds"], *LUA_PAIRS[k])))
-                          for k, label in labels if paired(meta["rounds"], *LUA_PAIRS[k]))
+    pairs = {k: paired(meta["rounds"], *LUA_PAIRS[k]) for k, _ in labels}
+    per_round = "; ".join("%s %s" % (label, ", ".join("%.2f" % x for x in pairs[k]))
+                          for k, label in labels if pairs[k])
     of_medians = ", ".join("%s %s" % (label, fmt(ratio(summary, *LUA_PAIRS[k]))) for k, label in labels)
     lines += ["", "popup x lua (the service's req/s over the Lua alternative's, bench/lua/; the median "
               "of the rounds' ratios, each service row measured right before its Lua row): "

@@ -175,7 +175,7 @@ bool Mysql::apply_events_once(const std::vector<Event>& events, std::string* err
   // per 1,000 events; the roll-ups add two per batch).
   if (!ensure_connected(err, true)) return false;
   try {
-    std::set<std::string> ids;  // of the rows sent so far
+    std::set<std::string> ids;  // of the rows sent so far; at the commit, the batch's
     bool replay = false;
     size_t at = 0;
     for (size_t rows : chunk_rows(events.size())) {
@@ -203,6 +203,7 @@ bool Mysql::apply_events_once(const std::vector<Event>& events, std::string* err
     if (replay) {
       conn_->rollback();
       apply_rollup(insert_one_by_one(events));
+      for (const Event& e : events) ids.insert(e.id);
     } else {
       apply_rollup(events.size() == ids.size() ? events : unique_by_id(events));
     }
@@ -225,21 +226,19 @@ bool Mysql::apply_events_once(const std::vector<Event>& events, std::string* err
     // One read of the batch's ids by primary key; short, it is applied
     // again (see above).
     boost::json::array wanted;
-    std::set<std::string> distinct;
-    for (const Event& e : events)
-      if (distinct.insert(e.id).second) wanted.push_back(boost::json::string(e.id));
+    for (const std::string& id : ids) wanted.push_back(boost::json::string(id));
     sql::PreparedStatement* st = prepared(kEventsPresent);
     st->setString(1, boost::json::serialize(wanted));
     std::unique_ptr<sql::ResultSet> rs(st->executeQuery());
     int64_t present = rs->next() ? rs->getInt64(1) : -1;
     rs.reset();
     conn_->commit();  // ends the read's snapshot
-    if (present == static_cast<int64_t>(distinct.size())) return true;
+    if (present == static_cast<int64_t>(ids.size())) return true;
     log_error("mysql: node %s answered the commit of %zu events, but holds %lld of them after it; "
               "the batch counts as not applied",
-              nodes_.node().c_str(), distinct.size(), static_cast<long long>(present));
+              nodes_.node().c_str(), ids.size(), static_cast<long long>(present));
     return fail("after the commit: " + std::to_string(present) + " of " +
-                    std::to_string(distinct.size()) + " events on the node",
+                    std::to_string(ids.size()) + " events on the node",
                 err, DbFailure::next_node);
   } catch (const sql::SQLException& e) {
     // Dropping the connection rolls back whatever the transaction did.

@@ -16,7 +16,7 @@ import os
 import re
 import unittest
 
-from harness import module_stack
+from harness import child_pids, module_stack
 
 setUpModule, tearDownModule = module_stack(globals())
 
@@ -50,21 +50,11 @@ def answers():
     return "" if stack.wait_for(ok, timeout=30) else repr(last[0])
 
 
-def pid_in(name):
-    with open(stack.path(name)) as f:
-        return int(f.read().split()[0])
-
-
-def with_children(pid):
-    """pid and its children (the writer's supervisor forks the writer)."""
-    kids = []
-    for task in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/children" % (pid, task)) as f:
-                kids += [int(k) for k in f.read().split()]
-        except OSError:
-            pass
-    return [pid] + kids
+def with_children(name):
+    """The process of DIR/<name>.pid and its children (the writer's
+    supervisor forks the writer)."""
+    pid = stack.pid(name)
+    return [pid] + child_pids(pid)
 
 
 class WriteBehindPolicy(unittest.TestCase):
@@ -74,13 +64,13 @@ class WriteBehindPolicy(unittest.TestCase):
     def test_mariadb_and_the_writer_are_batch_work_and_the_request_path_is_not(self):
         policy = os.sched_getscheduler
         # The writer's supervisor and the writer it forked: both checked.
-        self.assertEqual(len(with_children(pid_in("writer.pid"))), 2)
-        for name in ("mysql.pid", "writer.pid"):
-            for pid in with_children(pid_in(name)):
+        self.assertEqual(len(with_children("writer")), 2)
+        for name in ("mysql", "writer"):
+            for pid in with_children(name):
                 for tid in os.listdir("/proc/%d/task" % pid):
                     self.assertEqual(policy(int(tid)), os.SCHED_BATCH, "%s: thread %s" % (name, tid))
-        for name in ("redis.pid", "popupd.pid"):
-            for pid in with_children(pid_in(name)):
+        for name in ("redis", "popupd"):
+            for pid in with_children(name):
                 self.assertEqual(policy(pid), os.SCHED_OTHER, name)
 
 
