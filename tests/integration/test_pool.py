@@ -260,7 +260,9 @@ class Supervisor(unittest.TestCase):
                     pass
             stack.wait_for(lambda: not set(kids) & set(children()), timeout=5, interval=0.01)
         self.assertEqual(killed, 10)
-        self.assertTrue(stack.wait_for(lambda: "pausing respawn" in stack.log("popupd.log"), timeout=5))
+        # A generous deadline: beside two other test runs and a busy core
+        # the brake's log line was once not there within 5 s.
+        self.assertTrue(stack.wait_for(lambda: "pausing respawn" in stack.log("popupd.log"), timeout=20))
         # After the pause (crash_storm_pause_s = 5) the pool is whole again.
         self.assertTrue(stack.wait_for(lambda: len(children()) == 3, timeout=12))
         self.assertTrue(stack.wait_for(lambda: stack.get_popup(uid(), now=NOW).status == 200, timeout=5))
