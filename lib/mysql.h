@@ -79,9 +79,10 @@ class Mysql {
   // the events inserted (core/rollup.h). Replaying changes nothing: a batch
   // in which an event was there before is redone event by event, so only
   // new events are counted.
-  // Values are bound parameters; a batch goes out as one multi-row INSERT
-  // per table (per 1,024 events), its rows rounded up to a power of two with
-  // copies of the last event, so a connection prepares few shapes.
+  // Values are bound parameters; a batch goes out as one or two multi-row
+  // INSERTs per table (per 1,024 events), each of a power of two rows, the
+  // missing ones copies of the last event (core/statement_rows.h), so a
+  // connection prepares few shapes.
   bool apply_events(const std::vector<Event>& events, std::string* err);
 
   // Increments config_meta.version and returns the new value.

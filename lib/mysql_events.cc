@@ -14,27 +14,11 @@
 #include <set>
 
 #include "core/rollup.h"
+#include "core/statement_rows.h"
 #include "lib/log.h"
 
 namespace popup {
 namespace {
-
-// Rows per multi-row INSERT for a batch of n: as few statements as before
-// prepared statements (one per table up to 1,024 events), each of a power
-// of two rows, so a connection prepares at most 11 shapes per table. The
-// rows past the batch's end repeat its last event, which changes nothing:
-// INSERT IGNORE skips a known event id, and the state upsert keeps a row
-// whose (ev_order, event_id) is not newer.
-std::vector<size_t> chunk_rows(size_t n) {
-  constexpr size_t kMaxRows = 1024;
-  std::vector<size_t> out(n / kMaxRows, kMaxRows);
-  if (size_t rest = n % kMaxRows) {
-    size_t rows = 1;
-    while (rows < rest) rows *= 2;
-    out.push_back(rows);
-  }
-  return out;
-}
 
 // "INSERT ... VALUES " + rows copies of `row` ("(?,?,...)") + `tail`.
 std::string insert_sql(const char* head, const char* row, size_t rows, const std::string& tail) {
@@ -178,7 +162,7 @@ bool Mysql::apply_events_once(const std::vector<Event>& events, std::string* err
     std::set<std::string> ids;  // of the rows sent so far; at the commit, the batch's
     bool replay = false;
     size_t at = 0;
-    for (size_t rows : chunk_rows(events.size())) {
+    for (size_t rows : statement_rows(events.size())) {
       sql::PreparedStatement* ev = prepared(insert_sql(kEventInsert, kRow8, rows, ""));
       sql::PreparedStatement* us =
           prepared(insert_sql(kStateInsert, kRow8, rows, state_upsert_tail()));
