@@ -18,7 +18,7 @@ bench/results/<stamp>.png.
 Environment: BUILD (build), BENCH_QUICK=1 (about 2.5 minutes), BENCH_USERS,
 BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS (64), BENCH_CONNECTIONS_HIGH
 (256), BENCH_PACE (0.7), BENCH_CONF (popupd settings), WORKERS, THREADS,
-FLOOR_WORKERS, FLOOR_THREADS.
+FLOOR_WORKERS, FLOOR_THREADS, MYSQL_BUFFER_POOL (2G).
 """
 
 import collections
@@ -66,6 +66,13 @@ WORKERS = int(os.environ.get("WORKERS") or os.cpu_count())
 THREADS = int(os.environ.get("THREADS") or 2)
 FLOOR_WORKERS = int(os.environ.get("FLOOR_WORKERS") or 4)
 FLOOR_THREADS = int(os.environ.get("FLOOR_THREADS") or 32)
+# MariaDB's buffer pool (scripts/stack.sh, 256M by default): the users'
+# state and the events a run writes (about 1.5 million) outgrow 256M, and
+# InnoDB then writes pages out to read others: 170-310 MB/s of writes that
+# cost the whole box CPU (GET 12.4-12.9k req/s against 16.3-18.9k with 2G,
+# measured alternately on one stack). Sized to hold the data, as a deployment
+# would be (docs/deployment.md).
+MYSQL_BUFFER_POOL = os.environ.get("MYSQL_BUFFER_POOL") or "2G"
 # floor+RT: the floor plus one Redis round trip (PING) per request, the
 # ceiling for any design that needs one round trip per GET. lua and lua
 # mixed: the same wrk scripts as popup and mixed, under /lua instead of /api
@@ -217,7 +224,7 @@ class Stack:
         self.port = free_port()
         self.env = dict(os.environ, HTTP_PORT=str(self.port), DEMO="0", TEST_CLOCK="off",
                         ACCESS_LOG="off", BUILD=BUILD, WORKERS=str(WORKERS), THREADS=str(THREADS),
-                        NGINX_INCLUDE=lua_includes(self.dir, TOP))
+                        MYSQL_BUFFER_POOL=MYSQL_BUFFER_POOL, NGINX_INCLUDE=lua_includes(self.dir, TOP))
 
     def start(self):
         if STACK_CONF:
@@ -340,15 +347,18 @@ class Stack:
         return int(self.redis_info("persistence", ("aof_rewrites",)).get("aof_rewrites", 0))
 
     def mysql_status(self):
-        """Questions (every statement, the writer's included) and Com_select
-        (the pool's reads: the writer only inserts)."""
+        """Questions (every statement, the writer's included), Com_select
+        (the pool's reads: the writer only inserts) and the InnoDB pages
+        written out (a buffer pool smaller than the data flushes pages to
+        read others: IO that loads the whole box, bench/README.md)."""
         out = subprocess.run(["mariadb", "--no-defaults", "-S", self.path("mysql.sock"),
                               "-u", DB_ADMIN, "-N", "-B", "-e",
-                              "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_select')"],
+                              "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_select',"
+                              " 'Innodb_buffer_pool_pages_flushed')"],
                              capture_output=True, text=True).stdout
         v = dict(line.split("\t") for line in out.splitlines())
         # The status query itself counts as one question.
-        return int(v["Questions"]) - 1, int(v["Com_select"])
+        return int(v["Questions"]) - 1, int(v["Com_select"]), int(v["Innodb_buffer_pool_pages_flushed"])
 
     def metrics(self):
         return pool_metrics(self.port)
@@ -402,7 +412,7 @@ def run_wrk(stack, w, seconds, env):
     groups = stack.groups()
     after_cpu = {g: cpu_ticks(p) for g, p in groups.items()}
     n = max(r["requests"], 1)
-    questions, selects = stack.mysql_status()
+    questions, selects, flushed = stack.mysql_status()
     res = {
         "workload": name, "connections": w.connections,
         "rps": r["requests"] / (r["duration_us"] / 1e6), "requests": r["requests"],
@@ -412,6 +422,7 @@ def run_wrk(stack, w, seconds, env):
         "redis_per_req": (stack.redis_commands() - before["redis"]) / n,
         "mysql_per_req": (questions - before["mysql"][0]) / n,
         "select_per_req": (selects - before["mysql"][1]) / n,
+        "pages_flushed_per_1k": (flushed - before["mysql"][2]) / n * 1000,
         "cpu_per_1k": {g: (after_cpu[g] - before["cpu"][g]) / TICK / n * 1000 for g in after_cpu},
         "worker_rss_kb": rss_hwm_kb(groups["workers"]),
         "ctx_per_req": {g: (ctx_switches(p) - before["ctx"][g]) / n for g, p in groups.items()},
@@ -459,7 +470,7 @@ ENV_KNOBS = ("BUILD", "BENCH_QUICK", "BENCH_USERS", "BENCH_ROUNDS", "BENCH_SECON
              "BENCH_CONNECTIONS_HIGH", "BENCH_PACE",
              "BENCH_ONLY", "BENCH_CONF", "WORKERS", "THREADS", "FLOOR_WORKERS", "FLOOR_THREADS", "WARM_USERS",
              "NGINX_WORKERS", "NGINX_KEEPALIVE", "FLUSH_MS", "FLUSH_EVENTS", "BATCH_SIZE", "BATCH_MS",
-             "WRITE_BEHIND_SCHED")
+             "WRITE_BEHIND_SCHED", "MYSQL_BUFFER_POOL")
 
 
 def command_line():
@@ -568,11 +579,11 @@ def table(summary, meta):
         "Machine: %s, %d cores, load average %s before the run; wrk -t2 -c%d (the c%d and paced rows: "
         "-c%d), %d rounds x %d s per "
         "workload (interleaved, medians); %d users (warm rows: the %d most frequent, each visited "
-        "once before the round), pool %d workers x %d threads, floors %d x %d; "
+        "once before the round), pool %d workers x %d threads, floors %d x %d, MariaDB buffer pool %s; "
         "command: `%s`. Redis AOF rewrites during the rounds: %d (one ran before them; see "
         "bench/README.md)." % (meta["host"], os.cpu_count(), meta["loadavg"], CONNECTIONS, HIGH, HIGH,
                              ROUNDS, SECONDS, USERS, WARM_USERS, WORKERS, THREADS, FLOOR_WORKERS,
-                             FLOOR_THREADS, meta["command"], meta["aof_rewrites_in_rounds"]), "",
+                             FLOOR_THREADS, MYSQL_BUFFER_POOL, meta["command"], meta["aof_rewrites_in_rounds"]), "",
         "| workload | conns | req/s | p50 ms | p99 ms | max ms | errors | new FastCGI conns/1k req | "
         "x floor | x floor+RT | x static | "
         "TIME_WAIT | Redis cmd/req | Redis RT/GET | memory hits/GET | events/req | MySQL q/req | MySQL SELECT/req | "
@@ -596,15 +607,17 @@ def table(summary, meta):
                          c["mariadb"], c["writer"], s["worker_rss_kb"] / 1024))
     lines += ["", "Where the time goes (medians per request): context switches of each process group, "
               "and Redis' own time per command (INFO commandstats; EXEC and EVAL include the commands "
-              "they run).", "",
-              "| workload | switches nginx | workers | floors | Redis | MariaDB | writer | Redis µs/req by command |",
-              "|---" * 8 + "|"]
+              "they run), and the InnoDB pages MariaDB wrote out per 1,000 requests.", "",
+              "| workload | switches nginx | workers | floors | Redis | MariaDB | writer | InnoDB pages written/1k req "
+              "| Redis µs/req by command |",
+              "|---" * 9 + "|"]
     for w in WORKLOADS:
         s = summary[w.name]
         x = s["ctx_per_req"]
         top = sorted(s["redis_cmd_us_per_req"].items(), key=lambda kv: -kv[1])[:5]
-        lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |" % (
+        lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %s |" % (
             w.name, x["nginx"], x["workers"], x["floors"], x["redis"], x["mariadb"], x["writer"],
+            s.get("pages_flushed_per_1k", float("nan")),
             ", ".join("%s %.1f" % kv for kv in top if kv[1] >= 0.1) or "-"))
     r = lua_ratios(meta["rounds"])
     labels = (("get", "GET"), ("get_high", "GET at %d connections" % HIGH), ("warm", "warm GET"),
@@ -732,7 +745,7 @@ def main():
         for name, rs in results.items():
             s = {k: median_of(rs, k) for k in ("rps", "p50_ms", "p99_ms", "max_ms", "timewait",
                                                 "timewait_new", "redis_per_req", "mysql_per_req", "select_per_req",
-                                                "worker_rss_kb")}
+                                                "pages_flushed_per_1k", "worker_rss_kb")}
             s["connections"] = BY_NAME[name].connections
             s["errors"] = sum(r["errors"] for r in rs)
             s["max_ms"] = max(r["max_ms"] for r in rs)

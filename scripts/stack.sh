@@ -28,6 +28,10 @@
 #   TEST_CLOCK=off DEMO=1 WRITER=1 BATCH_SIZE=1000 BATCH_MS=50
 #   FLUSH_MS=5 FLUSH_EVENTS=200          the workers' write-behind
 #   REDIS_MAXMEMORY=512mb BUILD=build
+#   MYSQL_BUFFER_POOL=256M  MariaDB's innodb_buffer_pool_size (a number with
+#                     K, M or G): size it to hold the data; `make bench`
+#                     sets 2G, its users and events outgrow 256M and the
+#                     page flushing then loads the whole box (bench/README.md)
 #   POOL_TCP_PORT=N   the pool listens on 127.0.0.1:N and nginx reaches it
 #                     over TCP (how a pool on another host is reached), with
 #                     the same pool shape and keepalive as over unix sockets
@@ -137,6 +141,7 @@ BATCH_MS=${BATCH_MS:-50}
 FLUSH_MS=${FLUSH_MS:-5}
 FLUSH_EVENTS=${FLUSH_EVENTS:-200}
 REDIS_MAXMEMORY=${REDIS_MAXMEMORY:-512mb}
+MYSQL_BUFFER_POOL=${MYSQL_BUFFER_POOL:-256M}
 BUILD=${BUILD:-build}
 KEY_PREFIX=popup   # popupd's default key_prefix; load_config reads its version key
 POOL_TCP_PORT=${POOL_TCP_PORT:-}

@@ -13,6 +13,8 @@ check_settings() {
            FLUSH_EVENTS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || fail "$v must be a number, not '${!v}'"
   done
+  [[ $MYSQL_BUFFER_POOL =~ ^[1-9][0-9]*[KMG]?$ ]] ||
+    fail "MYSQL_BUFFER_POOL must be a size such as 256M or 2G, not '$MYSQL_BUFFER_POOL'"
   [[ $ACCESS_LOG =~ ^(on|off|private)$ ]] || fail "ACCESS_LOG must be on, off or private, not '$ACCESS_LOG'"
   [[ $WRITE_BEHIND_SCHED =~ ^(batch|other)$ ]] ||
     fail "WRITE_BEHIND_SCHED must be batch or other, not '$WRITE_BEHIND_SCHED'"

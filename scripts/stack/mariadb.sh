@@ -41,7 +41,8 @@ start_mariadb() {
     fail "$dir/mysql belongs to another user; start the stack as that user or use another DIR"
   local net=skip-networking
   [ -z "$STORES_BIND" ] || net=$'bind-address = '"$STORES_BIND"$'\nport = 3306'
-  render "$here/mariadb.cnf.in" "$dir/mariadb.cnf" DIR="$dir" NETWORKING="$net"
+  render "$here/mariadb.cnf.in" "$dir/mariadb.cnf" DIR="$dir" NETWORKING="$net" \
+    MYSQL_BUFFER_POOL="$MYSQL_BUFFER_POOL"
   share_with "$db_group" "$dir/mariadb.cnf"
   link_run mysql
   # launch runs it as the db account, so no --user.

@@ -10,7 +10,11 @@
 - An edit popupd refuses is refused by reload with the file and line, and
   the running pool keeps serving with what it had.
 
-One stack for the module; each test puts popup.local.conf back."""
+- MYSQL_BUFFER_POOL reaches MariaDB, and a size it cannot be is refused
+  before anything starts.
+
+One stack for the module (with a MariaDB buffer pool other than the
+default); each test puts popup.local.conf back."""
 
 import os
 import re
@@ -18,7 +22,8 @@ import unittest
 
 from harness import child_pids, module_stack
 
-setUpModule, tearDownModule = module_stack(globals())
+BUFFER_POOL_MIB = 320  # not the stack's default (256M)
+setUpModule, tearDownModule = module_stack(globals(), MYSQL_BUFFER_POOL="%dM" % BUFFER_POOL_MIB)
 
 
 def local_conf():
@@ -72,6 +77,18 @@ class WriteBehindPolicy(unittest.TestCase):
         for name in ("redis", "popupd"):
             for pid in with_children(name):
                 self.assertEqual(policy(pid), os.SCHED_OTHER, name)
+
+
+class BufferPool(unittest.TestCase):
+    def test_the_setting_reaches_mariadb_and_a_bad_size_is_refused(self):
+        self.assertEqual(stack.sql_int("SELECT @@innodb_buffer_pool_size"), BUFFER_POOL_MIB << 20)
+        for bad in ("lots", "0", "2T", "512 M"):
+            r = stack.run_script("start", MYSQL_BUFFER_POOL=bad)
+            self.assertNotEqual(r.returncode, 0, bad)
+            self.assertIn("MYSQL_BUFFER_POOL must be a size such as 256M or 2G, not '%s'" % bad,
+                          r.stdout + r.stderr)
+        # Refused before anything started or stopped: the stack serves on.
+        self.assertEqual(answers(), "")
 
 
 class OperatorSettings(unittest.TestCase):
