@@ -4,18 +4,45 @@
 
 namespace popup {
 
+namespace {
+
+// A JSON string (quotes and escapes as boost::json writes them) appended to
+// out: the answer is built as text, with no json::object to allocate and
+// hash on every GET (perf: ~4 % of a worker's CPU went to that).
+void append_json_string(std::string& out, std::string_view s) {
+  boost::json::serializer sr;
+  sr.reset(boost::json::string_view(s.data(), s.size()));
+  char buf[256];
+  while (!sr.done()) {
+    boost::json::string_view part = sr.read(buf, sizeof buf);
+    out.append(part.data(), part.size());
+  }
+}
+
+}  // namespace
+
 std::string popup_answer(const Popup* p) {
   if (!p) return "{\"popup\":null}";
-  boost::json::object o;
-  o["id"] = p->id;
-  o["title"] = p->title;
-  o["body"] = p->body;
-  o["image_url"] = p->image_url;
-  o["link_url"] = p->link_url;
-  if (!p->button_text.empty()) o["button_text"] = p->button_text;
-  boost::json::object root;
-  root["popup"] = std::move(o);
-  return boost::json::serialize(root);
+  std::string out;
+  out.reserve(96 + p->title.size() + p->body.size() + p->image_url.size() + p->link_url.size() +
+              p->button_text.size());
+  out += "{\"popup\":{\"id\":";
+  out += std::to_string(p->id);
+  const std::pair<const char*, const std::string*> fields[] = {
+      {",\"title\":", &p->title},
+      {",\"body\":", &p->body},
+      {",\"image_url\":", &p->image_url},
+      {",\"link_url\":", &p->link_url}};
+  for (const auto& [key, value] : fields) {
+    out += key;
+    append_json_string(out, *value);
+  }
+  if (!p->button_text.empty()) {
+    out += ",\"button_text\":";
+    append_json_string(out, p->button_text);
+  }
+  out += "}}";
+  return out;
 }
 
 std::string error_answer(const Error& e) {

@@ -72,6 +72,39 @@ BOOST_AUTO_TEST_CASE(popup_answer_cannot_be_broken_out_of) {
   BOOST_TEST(v.at("popup").at("title").as_string() == p.title);
 }
 
+// What popup_answer wrote while it built a boost::json::object: the text
+// it writes now must be the same, byte for byte.
+std::string answer_as_json_object(const Popup& p) {
+  boost::json::object o;
+  o["id"] = p.id;
+  o["title"] = p.title;
+  o["body"] = p.body;
+  o["image_url"] = p.image_url;
+  o["link_url"] = p.link_url;
+  if (!p.button_text.empty()) o["button_text"] = p.button_text;
+  boost::json::object root;
+  root["popup"] = std::move(o);
+  return boost::json::serialize(root);
+}
+
+BOOST_AUTO_TEST_CASE(popup_answer_is_what_boost_json_writes_for_any_text) {
+  Popup p = sample();
+  BOOST_TEST(popup_answer(&p) == answer_as_json_object(p));
+  uint32_t x = 12345;
+  auto next = [&x] { return x = x * 1103515245u + 12345u; };
+  for (int round = 0; round < 200; ++round) {
+    // Lengths past the 256-byte pieces the text is copied in; every byte
+    // value, control characters and invalid UTF-8 included.
+    for (std::string* f : {&p.title, &p.body, &p.image_url, &p.link_url, &p.button_text}) {
+      f->assign(next() % 700, ' ');
+      for (char& c : *f) c = static_cast<char>(next() >> 16);
+    }
+    p.id = static_cast<int64_t>(next());
+    if (round % 3 == 0) p.button_text.clear();
+    BOOST_TEST_REQUIRE(popup_answer(&p) == answer_as_json_object(p));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(operator_label_is_not_returned) {
   Popup p = sample();
   BOOST_TEST(popup_answer(&p).find("internal label") == std::string::npos);
