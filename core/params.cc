@@ -2,6 +2,7 @@
 #include "core/text.h"
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <cctype>
 
 #include "core/version.h"
@@ -182,6 +183,25 @@ std::string printable(std::string_view s, size_t max) {
   std::string out;
   for (char c : s.substr(0, max)) out += c >= 0x20 && c < 0x7f ? c : '?';
   return out;
+}
+
+void find_params(const char* const* envp, const std::string_view* names, size_t n,
+                 std::string_view* out) {
+  uint64_t found = 0;  // bit i: names[i] has its value
+  for (size_t i = 0; i < n; ++i) out[i] = {};
+  n = std::min<size_t>(n, 64);
+  for (; envp && *envp; ++envp) {
+    std::string_view e(*envp);
+    size_t eq = e.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view name = e.substr(0, eq);
+    for (size_t i = 0; i < n; ++i) {
+      if ((found >> i & 1) || names[i] != name) continue;
+      out[i] = e.substr(eq + 1);
+      found |= uint64_t{1} << i;
+      break;
+    }
+  }
 }
 
 std::string request_path(std::string_view document_uri, std::string_view script_name,

@@ -3,6 +3,8 @@
 // "bad_request" and a message that names the offending field.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,6 +26,14 @@ std::string printable(std::string_view s, size_t max);
 // escape that does not decode leaves it as it came).
 std::string request_path(std::string_view document_uri, std::string_view script_name,
                          std::string_view path_info, std::string_view request_uri);
+
+// The values of n names in a FastCGI request's parameters (envp: "NAME=value"
+// strings up to a null pointer; null = none), in one pass: out[i] is the
+// first value of names[i], or "" when it is absent or has no '=', as
+// FCGX_GetParam answers it (which walks the whole list once per name; a
+// request reads 15 of them). At most 64 names: past them out[i] stays "".
+void find_params(const char* const* envp, const std::string_view* names, size_t n,
+                 std::string_view* out);
 
 // True for 1..64 characters of [A-Za-z0-9._-].
 bool valid_uid(std::string_view uid);

@@ -96,31 +96,38 @@ void request_stop(Shared& sh) {
 
 bool stop_requested(Shared& sh) { return sh.stopping.load(std::memory_order_relaxed); }
 
-const char* param(FCGX_Request& req, const char* name) {
-  const char* v = FCGX_GetParam(name, req.envp);
-  return v ? v : "";
-}
+// The FastCGI parameters a request is read from (find_params: one pass).
+enum Param {
+  kMethod, kDocumentUri, kScriptName, kPathInfo, kRequestUri, kRemoteAddr, kQuery, kContentType,
+  kTestNow, kIdempotencyKey, kRequestId, kRoute, kOrigin, kCorsMethod, kContentLength, kParams
+};
+constexpr std::string_view kParamNames[kParams] = {
+    "REQUEST_METHOD", "DOCUMENT_URI", "SCRIPT_NAME", "PATH_INFO", "REQUEST_URI", "REMOTE_ADDR",
+    "QUERY_STRING", "CONTENT_TYPE", "HTTP_X_POPUP_NOW", "HTTP_IDEMPOTENCY_KEY", "REQUEST_ID",
+    "POPUP_ROUTE", "HTTP_ORIGIN", "HTTP_ACCESS_CONTROL_REQUEST_METHOD", "CONTENT_LENGTH"};
 
 // Reads the request; reads at most kMaxBody + 1 bytes of body and discards
 // the rest so the connection stays in step.
 Request read_request(FCGX_Request& req) {
+  std::string_view p[kParams];
+  find_params(req.envp, kParamNames, kParams, p);
   Request r;
-  r.method = param(req, "REQUEST_METHOD");
-  r.path = request_path(param(req, "DOCUMENT_URI"), param(req, "SCRIPT_NAME"),
-                        param(req, "PATH_INFO"), param(req, "REQUEST_URI"));
-  r.remote_addr = param(req, "REMOTE_ADDR");
-  r.query = param(req, "QUERY_STRING");
-  r.content_type = param(req, "CONTENT_TYPE");
-  r.test_now = param(req, "HTTP_X_POPUP_NOW");
-  r.idempotency_key = param(req, "HTTP_IDEMPOTENCY_KEY");
-  r.request_id = param(req, "REQUEST_ID");
-  r.route = param(req, "POPUP_ROUTE");
-  r.origin = param(req, "HTTP_ORIGIN");
-  r.cors_method = param(req, "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
-  const char* cl = param(req, "CONTENT_LENGTH");
+  r.method = p[kMethod];
+  r.path = request_path(p[kDocumentUri], p[kScriptName], p[kPathInfo], p[kRequestUri]);
+  r.remote_addr = p[kRemoteAddr];
+  r.query = p[kQuery];
+  r.content_type = p[kContentType];
+  r.test_now = p[kTestNow];
+  r.idempotency_key = p[kIdempotencyKey];
+  r.request_id = p[kRequestId];
+  r.route = p[kRoute];
+  r.origin = p[kOrigin];
+  r.cors_method = p[kCorsMethod];
+  // The value ends at its NUL in envp, so strtoll stops there.
+  const char* cl = p[kContentLength].data();
   char* end = nullptr;
-  r.content_length = *cl ? strtoll(cl, &end, 10) : 0;
-  if (*cl && (*end != '\0' || r.content_length < 0)) r.content_length = -1;
+  r.content_length = !p[kContentLength].empty() ? strtoll(cl, &end, 10) : 0;
+  if (!p[kContentLength].empty() && (*end != '\0' || r.content_length < 0)) r.content_length = -1;
   char buf[kMaxBody + 1];
   int n = FCGX_GetStr(buf, sizeof buf, req.in);
   if (n > 0) r.body.assign(buf, n);

@@ -165,4 +165,22 @@ BOOST_AUTO_TEST_CASE(routed_by_uid_compares_the_raw_first_uid) {
   BOOST_TEST(!routed_by_uid("uid=alice2", "alice"));
 }
 
+BOOST_AUTO_TEST_CASE(find_params_answers_as_fcgx_getparam_in_one_pass) {
+  const char* env[] = {"REQUEST_METHOD=GET", "QUERY_STRING=uid=a&x=1", "EMPTY=", "NOEQUALS",
+                       "QUERY=short", "QUERY_STRING=second", "HTTP_X=a=b", nullptr};
+  const std::string_view names[] = {"QUERY_STRING", "REQUEST_METHOD", "EMPTY", "NOEQUALS",
+                                    "MISSING", "HTTP_X", "QUERY"};
+  std::string_view out[7] = {"stale", "stale", "stale", "stale", "stale", "stale", "stale"};
+  find_params(env, names, 7, out);
+  BOOST_TEST(out[0] == "uid=a&x=1");  // the first of a repeated name
+  BOOST_TEST(out[1] == "GET");
+  BOOST_TEST(out[2] == "");
+  BOOST_TEST(out[3] == "");  // no '=': not a parameter
+  BOOST_TEST(out[4] == "");
+  BOOST_TEST(out[5] == "a=b");  // the value runs from the first '='
+  BOOST_TEST(out[6] == "short");  // a prefix of another name is its own name
+  find_params(nullptr, names, 7, out);
+  for (std::string_view v : out) BOOST_TEST(v.empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
