@@ -617,7 +617,7 @@ def table(summary, meta):
         top = sorted(s["redis_cmd_us_per_req"].items(), key=lambda kv: -kv[1])[:5]
         lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %s |" % (
             w.name, x["nginx"], x["workers"], x["floors"], x["redis"], x["mariadb"], x["writer"],
-            s.get("pages_flushed_per_1k", float("nan")),
+            s["pages_flushed_per_1k"],
             ", ".join("%s %.1f" % kv for kv in top if kv[1] >= 0.1) or "-"))
     r = lua_ratios(meta["rounds"])
     labels = (("get", "GET"), ("get_high", "GET at %d connections" % HIGH), ("warm", "warm GET"),

@@ -1,5 +1,7 @@
 #include "core/statement_rows.h"
 
+#include <bit>
+
 namespace popup {
 namespace {
 
@@ -7,25 +9,19 @@ namespace {
 // rows it spares: a split must save at least this many rows.
 constexpr size_t kSplitSavesRows = 16;
 
-size_t ceil_pow2(size_t n) {
-  size_t p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
-
 }  // namespace
 
 std::vector<size_t> statement_rows(size_t n) {
   std::vector<size_t> out(n / kMaxStatementRows, kMaxStatementRows);
   size_t rest = n % kMaxStatementRows;
   if (!rest) return out;
-  size_t up = ceil_pow2(rest);
+  size_t up = std::bit_ceil(rest);
   if (up == rest) {
     out.push_back(up);
     return out;
   }
   size_t down = up / 2;
-  size_t tail = ceil_pow2(rest - down);
+  size_t tail = std::bit_ceil(rest - down);
   if (down + tail + kSplitSavesRows <= up) {
     out.push_back(down);
     out.push_back(tail);
