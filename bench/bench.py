@@ -58,6 +58,10 @@ HIGH = int(os.environ.get("BENCH_CONNECTIONS_HIGH", 256))
 # The paced rows' target: this share of the Lua alternative's maximum rate
 # (the best of lua and lua c256 in round 1).
 PACE = float(os.environ.get("BENCH_PACE", 0.7))
+# A round whose CPUs stood still (bench/stalls.py) this share of its time or
+# more: a 100 ms stop of a CPU holds every request in flight there, so from
+# about half a percent on the round's p99 is the host's, not the stack's.
+FROZEN_LIMIT = 0.005
 # The shipped unix-socket pool (scripts/stack.sh): a process per core, 8
 # threads each. The floors keep the 4 x 32 shape they were always measured
 # with; "floor pinned" is libfcgi's own model (fcgi-floor --pinned), where
@@ -405,7 +409,15 @@ def run_wrk(stack, w, seconds, env):
     stop, samples = threading.Event(), []
     sampler = threading.Thread(target=timewait_sampler, args=(stop, samples, stack.port))
     sampler.start()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60).stdout
+    probe = subprocess.Popen([sys.executable, os.path.join(TOP, "bench/stalls.py"), str(seconds)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60).stdout
+        stalls = json.loads(probe.communicate(timeout=30)[0])
+    finally:
+        if probe.poll() is None:
+            probe.kill()
+            probe.wait()
     stop.set()
     sampler.join()
     r = wrk_result(out)
@@ -426,6 +438,8 @@ def run_wrk(stack, w, seconds, env):
         "cpu_per_1k": {g: (after_cpu[g] - before["cpu"][g]) / TICK / n * 1000 for g in after_cpu},
         "worker_rss_kb": rss_hwm_kb(groups["workers"]),
         "ctx_per_req": {g: (ctx_switches(p) - before["ctx"][g]) / n for g, p in groups.items()},
+        # The share of the round the machine's CPUs stood still (bench/stalls.py).
+        "frozen_share": stalls["frozen_share"], "longest_stall_ms": stalls["longest_ms"],
     }
     # Per command: (calls, microseconds) during the run.
     commands = {k: (c - before["commands"].get(k, (0, 0))[0], u - before["commands"].get(k, (0, 0))[1])
@@ -521,6 +535,41 @@ def p99_rounds(meta):
     return {n: [r["p99_ms"] for r in rs] for n, rs in meta["rounds_detail"].items()}
 
 
+def stood_still(meta):
+    """One sentence on how long the machine's CPUs stood still in the rounds."""
+    rounds = [(r.get("frozen_share", 0), name, i + 1)
+              for name, rs in meta["rounds_detail"].items() for i, r in enumerate(rs)]
+    if not rounds:
+        return ""
+    worst = max(rounds)
+    over = sum(1 for r in rounds if r[0] >= FROZEN_LIMIT)
+    return ("CPUs that stood still (bench/stalls.py): at most %.1f %% of a round (%s, round %d); "
+            "%d of %d rounds at %.1f %% or more." % (worst[0] * 100, worst[1], worst[2], over, len(rounds),
+                                                     FROZEN_LIMIT * 100))
+
+
+def frozen_rounds(meta, names):
+    """The rounds (from 1) in which any of the rows names had its CPUs stand
+    still FROZEN_LIMIT of the time or more."""
+    detail = meta["rounds_detail"]
+    n = max((len(detail.get(name, [])) for name in names), default=0)
+    return [i + 1 for i in range(n)
+            if any(i < len(detail.get(name, [])) and detail[name][i].get("frozen_share", 0) >= FROZEN_LIMIT
+                   for name in names)]
+
+
+def frozen_note(meta, names):
+    """For a goal's line: the rounds whose p99 the host set, if any (only
+    when every row the goal compares ran)."""
+    if not all(meta["rounds_detail"].get(name) for name in names):
+        return ""
+    rounds = frozen_rounds(meta, names)
+    if not rounds:
+        return ""
+    return " (CPUs stood still >= %.1f %% of round %s: its p99 is the host's)" % (
+        FROZEN_LIMIT * 100, ", ".join(str(i) for i in rounds))
+
+
 def fmt(x, spec="%.2f"):
     return "-" if x is None else spec % x
 
@@ -555,7 +604,7 @@ def acceptance(summary, meta):
                      "%s ms (median); x %s %s, x floor %s (per round: %s); %s" % (
                          CONNECTIONS, svc, lua, fmt(get(svc, "p99_ms")), lua, fmt(to_lua), fmt(to_floor),
                          ", ".join("%.2f" % x for x in paired(p99s, svc, "floor") or []) or "-",
-                         verdict(ok)))
+                         verdict(ok)) + frozen_note(meta, (svc, lua, "floor")))
     pace = meta.get("pace")
     p, lp = get("popup paced", "p99_ms"), get("lua paced", "p99_ms")
     if pace:
@@ -564,7 +613,8 @@ def acceptance(summary, meta):
                      "(<= 5 ms) %s ms, lua paced %s ms; %s" % (
                          HIGH, pace["target_rps"], PACE * 100, pace["lua_max_rps"], pace["pace_ms"],
                          fmt(get("popup paced", "rps"), "%.0f"), fmt(get("lua paced", "rps"), "%.0f"),
-                         fmt(p), fmt(lp), verdict(None if p is None else p <= 5)))
+                         fmt(p), fmt(lp), verdict(None if p is None else p <= 5))
+                     + frozen_note(meta, ("popup paced", "lua paced")))
     lines.append("- TIME_WAIT toward a TCP pool after 60 s at %d connections (<= 100), and new "
                  "connections per 1,000 requests over TCP: `make bench-pool` (bench/timewait.py)" % HIGH)
     return lines
@@ -583,7 +633,8 @@ def table(summary, meta):
         "command: `%s`. Redis AOF rewrites during the rounds: %d (one ran before them; see "
         "bench/README.md)." % (meta["host"], os.cpu_count(), meta["loadavg"], CONNECTIONS, HIGH, HIGH,
                              ROUNDS, SECONDS, USERS, WARM_USERS, WORKERS, THREADS, FLOOR_WORKERS,
-                             FLOOR_THREADS, MYSQL_BUFFER_POOL, meta["command"], meta["aof_rewrites_in_rounds"]), "",
+                             FLOOR_THREADS, MYSQL_BUFFER_POOL, meta["command"], meta["aof_rewrites_in_rounds"])
+        + " " + stood_still(meta), "",
         "| workload | conns | req/s | p50 ms | p99 ms | max ms | errors | new FastCGI conns/1k req | "
         "x floor | x floor+RT | x static | "
         "TIME_WAIT | Redis cmd/req | Redis RT/GET | memory hits/GET | events/req | MySQL q/req | MySQL SELECT/req | "
@@ -607,17 +658,20 @@ def table(summary, meta):
                          c["mariadb"], c["writer"], s["worker_rss_kb"] / 1024))
     lines += ["", "Where the time goes (medians per request): context switches of each process group, "
               "and Redis' own time per command (INFO commandstats; EXEC and EVAL include the commands "
-              "they run), and the InnoDB pages MariaDB wrote out per 1,000 requests.", "",
+              "they run), the InnoDB pages MariaDB wrote out per 1,000 requests, and the share of "
+              "the round this machine's CPUs stood still (bench/stalls.py: the host took them, and "
+              "whatever ran there waited; from %.1f %% on, the round's p99 measures the host)."
+              % (FROZEN_LIMIT * 100), "",
               "| workload | switches nginx | workers | floors | Redis | MariaDB | writer | InnoDB pages written/1k req "
-              "| Redis µs/req by command |",
-              "|---" * 9 + "|"]
+              "| CPUs frozen % | Redis µs/req by command |",
+              "|---" * 10 + "|"]
     for w in WORKLOADS:
         s = summary[w.name]
         x = s["ctx_per_req"]
         top = sorted(s["redis_cmd_us_per_req"].items(), key=lambda kv: -kv[1])[:5]
-        lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %s |" % (
+        lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.1f | %s |" % (
             w.name, x["nginx"], x["workers"], x["floors"], x["redis"], x["mariadb"], x["writer"],
-            s["pages_flushed_per_1k"],
+            s["pages_flushed_per_1k"], s["frozen_share"] * 100,
             ", ".join("%s %.1f" % kv for kv in top if kv[1] >= 0.1) or "-"))
     r = lua_ratios(meta["rounds"])
     labels = (("get", "GET"), ("get_high", "GET at %d connections" % HIGH), ("warm", "warm GET"),
@@ -745,7 +799,7 @@ def main():
         for name, rs in results.items():
             s = {k: median_of(rs, k) for k in ("rps", "p50_ms", "p99_ms", "max_ms", "timewait",
                                                 "timewait_new", "redis_per_req", "mysql_per_req", "select_per_req",
-                                                "pages_flushed_per_1k", "worker_rss_kb")}
+                                                "pages_flushed_per_1k", "worker_rss_kb", "frozen_share")}
             s["connections"] = BY_NAME[name].connections
             s["errors"] = sum(r["errors"] for r in rs)
             s["max_ms"] = max(r["max_ms"] for r in rs)
@@ -767,7 +821,9 @@ def main():
                 # Each round's p99 and CPU per 1,000 requests by process group:
                 # what changed when a row slows down from round to round.
                 "rounds_detail": {n: [{"p99_ms": r["p99_ms"], "cpu_per_1k": r["cpu_per_1k"],
-                                       "events_per_req": r.get("events_per_req")} for r in rs]
+                                       "events_per_req": r.get("events_per_req"),
+                                       "frozen_share": r["frozen_share"],
+                                       "longest_stall_ms": r["longest_stall_ms"]} for r in rs]
                                   for n, rs in results.items()},
                 "accepted": {n: [r["accepted"] for r in rs] for n, rs in results.items() if n in SERVICE},
                 "accepted_prepass": prepass}
