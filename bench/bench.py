@@ -62,7 +62,7 @@ PACE = float(os.environ.get("BENCH_PACE", 0.7))
 # more: a 100 ms stop of a CPU holds every request in flight there, so from
 # about half a percent on the round's p99 is the host's, not the stack's.
 FROZEN_LIMIT = 0.005
-# The shipped unix-socket pool (scripts/stack.sh): a process per core, 8
+# The shipped unix-socket pool (scripts/stack.sh): a process per core, 2
 # threads each. The floors keep the 4 x 32 shape they were always measured
 # with; "floor pinned" is libfcgi's own model (fcgi-floor --pinned), where
 # a kept connection pins a thread.
