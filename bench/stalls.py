@@ -5,7 +5,7 @@
 
 One probe per CPU this process may use, pinned to it and real-time
 (SCHED_FIFO 1 when allowed, as root; else the normal policy): it sleeps
-2 ms at a time for SECONDS and counts every wake-up that came at least
+10 ms at a time for SECONDS and counts every wake-up that came at least
 THRESHOLD_MS (default 5) late. Prints one JSON line:
 {"seconds": ..., "cpus": N, "stalls": count, "frozen_ms": summed lateness
 over the CPUs, "longest_ms": ..., "frozen_share": frozen_ms / (seconds x
@@ -32,7 +32,7 @@ def probe(cpu, seconds, threshold, out_fd):
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
     except (OSError, AttributeError):
         pass  # not root: lateness then also counts waits for the CPU
-    step = 0.002
+    step = 0.01
     stalls, frozen, longest = 0, 0.0, 0.0
     start = time.monotonic()
     last = start
