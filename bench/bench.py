@@ -579,16 +579,16 @@ def frozen_rounds(meta, names):
                    for name in names)]
 
 
-def frozen_note(meta, names):
-    """For a goal's line: the rounds whose p99 the host set, if any (only
-    when every row the goal compares ran)."""
+def frozen_note(meta, names, what="its p99 is the host's"):
+    """For a goal's line: the rounds the host disturbed, if any (only when
+    every row the goal compares ran)."""
     if not all(meta["rounds_detail"].get(name) for name in names):
         return ""
     rounds = frozen_rounds(meta, names)
     if not rounds:
         return ""
-    return " (CPUs stood still >= %.1f %% of round %s: its p99 is the host's)" % (
-        FROZEN_LIMIT * 100, ", ".join(str(i) for i in rounds))
+    return " (CPUs stood still >= %.1f %% of round %s: %s)" % (
+        FROZEN_LIMIT * 100, ", ".join(str(i) for i in rounds), what)
 
 
 def fmt(x, spec="%.2f"):
@@ -616,7 +616,8 @@ def acceptance(summary, meta):
                              ("mixed_body_uid", "visit mix with body-only uids x lua's", 1.5),
                              ("warm", "warm GET x lua warm", 2.0)):
         lines.append("- %s (>= %.1f): %s, %s" % (label, goal, fmt(r[key]),
-                                                 verdict(None if r[key] is None else r[key] >= goal)))
+                                                 verdict(None if r[key] is None else r[key] >= goal))
+                     + frozen_note(meta, LUA_PAIRS[key], "a row the host stopped longer loses req/s"))
     p99s = p99_rounds(meta)
     for svc, lua in (("popup", "lua"), ("popup warm", "lua warm"), ("mixed body-uid", "lua mixed body-uid")):
         to_lua, to_floor = paired_ratio(p99s, svc, lua), paired_ratio(p99s, svc, "floor")
