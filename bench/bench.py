@@ -541,7 +541,7 @@ def stood_still(meta):
     check = meta.get("host_check")
     text = ("CPUs that stood still (bench/stalls.py): %.1f %% of %.0f s with every CPU busy before the "
             "run" % (check["frozen_share"] * 100, check["seconds"])) if check else ""
-    rounds = [(r.get("frozen_share", 0), name, i + 1)
+    rounds = [(r["frozen_share"], name, i + 1)
               for name, rs in meta["rounds_detail"].items() for i, r in enumerate(rs)]
     if not rounds:
         return text + "." if text else ""
@@ -569,22 +569,14 @@ def host_check(seconds=3):
     return json.loads(out)
 
 
-def frozen_rounds(meta, names):
-    """The rounds (from 1) in which any of the rows names had its CPUs stand
-    still FROZEN_LIMIT of the time or more."""
-    detail = meta["rounds_detail"]
-    n = max((len(detail.get(name, [])) for name in names), default=0)
-    return [i + 1 for i in range(n)
-            if any(i < len(detail.get(name, [])) and detail[name][i].get("frozen_share", 0) >= FROZEN_LIMIT
-                   for name in names)]
-
-
 def frozen_note(meta, names, what="its p99 is the host's"):
     """For a goal's line: the rounds the host disturbed, if any (only when
     every row the goal compares ran)."""
     if not all(meta["rounds_detail"].get(name) for name in names):
         return ""
-    rounds = frozen_rounds(meta, names)
+    detail = meta["rounds_detail"]
+    rounds = [i + 1 for i, row in enumerate(zip(*(detail[name] for name in names)))
+              if any(r["frozen_share"] >= FROZEN_LIMIT for r in row)]
     if not rounds:
         return ""
     return " (CPUs stood still >= %.1f %% of round %s: %s)" % (
