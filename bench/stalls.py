@@ -48,9 +48,24 @@ def probe(cpu, seconds, threshold, out_fd):
     os.write(out_fd, ("%d %f %f %f\n" % (stalls, frozen, longest, last - start)).encode())
 
 
+def args(argv):
+    """(seconds, threshold in seconds) from the command line, or None."""
+    try:
+        seconds = float(argv[1])
+        threshold = (float(argv[2]) if len(argv) > 2 else 5.0) / 1000
+    except (IndexError, ValueError):
+        return None
+    if len(argv) > 3 or not 0 < seconds <= 3600 or threshold <= 0:
+        return None
+    return seconds, threshold
+
+
 def main():
-    seconds = float(sys.argv[1])
-    threshold = (float(sys.argv[2]) if len(sys.argv) > 2 else 5.0) / 1000
+    parsed = args(sys.argv)
+    if parsed is None:
+        sys.exit("usage: python3 bench/stalls.py SECONDS [THRESHOLD_MS]\n"
+                 "  SECONDS: 0 < SECONDS <= 3600; THRESHOLD_MS: > 0 (default 5)")
+    seconds, threshold = parsed
     cpus = sorted(os.sched_getaffinity(0))
     r, w = os.pipe()
     children = []
