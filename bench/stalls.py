@@ -20,9 +20,9 @@ microseconds of its timer whatever the stack is doing, so lateness past a
 few milliseconds is the CPU's own absence, not the load's.
 """
 
+import argparse
 import json
 import os
-import sys
 import time
 
 
@@ -48,24 +48,15 @@ def probe(cpu, seconds, threshold, out_fd):
     os.write(out_fd, ("%d %f %f %f\n" % (stalls, frozen, longest, last - start)).encode())
 
 
-def args(argv):
-    """(seconds, threshold in seconds) from the command line, or None."""
-    try:
-        seconds = float(argv[1])
-        threshold = (float(argv[2]) if len(argv) > 2 else 5.0) / 1000
-    except (IndexError, ValueError):
-        return None
-    if len(argv) > 3 or not 0 < seconds <= 3600 or threshold <= 0:
-        return None
-    return seconds, threshold
-
-
 def main():
-    parsed = args(sys.argv)
-    if parsed is None:
-        sys.exit("usage: python3 bench/stalls.py SECONDS [THRESHOLD_MS]\n"
-                 "  SECONDS: 0 < SECONDS <= 3600; THRESHOLD_MS: > 0 (default 5)")
-    seconds, threshold = parsed
+    ap = argparse.ArgumentParser(description="How long each CPU stood still (see the module's doc).")
+    ap.add_argument("seconds", type=float, help="how long to probe, 0 < SECONDS <= 3600")
+    ap.add_argument("threshold_ms", type=float, nargs="?", default=5.0,
+                    help="count a wake-up this late or later (default 5)")
+    a = ap.parse_args()
+    if not 0 < a.seconds <= 3600 or not a.threshold_ms > 0:
+        ap.error("SECONDS must be in (0, 3600] and THRESHOLD_MS above 0")
+    seconds, threshold = a.seconds, a.threshold_ms / 1000
     cpus = sorted(os.sched_getaffinity(0))
     r, w = os.pipe()
     children = []
